@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Reading and re-applying every piece of file metadata cairn keeps.
+ *
+ * All paths are one name relative to a directory fd, so trees deeper than
+ * PATH_MAX work. Nothing here reads file content or allocates per byte. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "node.h"
+
+enum {
+        CN_FSMETA_NUMERIC_OWNER = 1u << 0,      /* apply: use uid/gid, ignore user/group names */
+        CN_FSMETA_NO_OWNER = 1u << 1,           /* apply: do not chown (not root) */
+};
+
+/* Fill node from st (an lstat of name in dirfd) plus what st lacks: user and
+ * group names, link target, xattrs (every namespace readable, POSIX ACLs as
+ * their raw system.posix_acl_* values), device number, and for regular files
+ * with holes the data extents (SEEK_DATA/SEEK_HOLE on fd, which is name
+ * opened read-only; fd < 0 for non-files). Leaves content, subtree and
+ * link_group alone. node must be zeroed; on failure it is left for
+ * cn_node_done(). An xattr that vanishes while read is skipped; -EACCES on
+ * one namespace skips that name. */
+int cn_fsmeta_read(int dirfd, const char *name, int fd, const struct stat *st, CnNode *node);
+
+/* Create a non-regular, non-directory entry (symlink, fifo, device, socket)
+ * named node->name in dirfd. -EEXIST if something is there. */
+int cn_fsmeta_create_special(int dirfd, const CnNode *node);
+
+/* Apply ownership, mode, xattrs, ACLs and times to the entry name in dirfd,
+ * in the order that keeps them (chown before chmod so setuid survives,
+ * times last). fd is the entry opened (files, dirs) or -1. Returns the first
+ * error after trying everything; -EPERM from chown when not root is not an
+ * error with CN_FSMETA_NO_OWNER. */
+int cn_fsmeta_apply(int dirfd, const char *name, int fd, const CnNode *node, unsigned flags);

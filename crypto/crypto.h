@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* cairn's primitives, all from libsodium (docs/CRYPTO.md is normative).
+ *
+ * Secrets live in memory from cn_secret_new() (sodium_malloc: guarded,
+ * locked, wiped on free). Nothing here logs, prints or touches files. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CN_KEY_BYTES 32                 /* every symmetric key */
+#define CN_ID_BYTES 32                  /* chunk and object ids: HMAC-SHA-256 */
+#define CN_UUID_BYTES 16                /* repository, processor, controller ids */
+#define CN_AEAD_NONCE_BYTES 24          /* XChaCha20-Poly1305-IETF */
+#define CN_AEAD_TAG_BYTES 16
+#define CN_SALT_BYTES 16                /* Argon2id salt */
+#define CN_SIGN_PUBLIC_BYTES 32         /* Ed25519 */
+#define CN_SIGN_SECRET_BYTES 64
+#define CN_SIGN_BYTES 64
+#define CN_KDF_CONTEXT_BYTES 8
+
+int cn_crypto_init(void);               /* once, before anything else; -EIO if libsodium fails */
+
+uint8_t *cn_secret_new(size_t n);       /* zeroed; NULL on ENOMEM */
+void cn_secret_free(void *p);           /* NULL-tolerant; wipes */
+static inline void cn_secret_freep(uint8_t **p) {
+        cn_secret_free(*p);
+}
+#define _cleanup_secret_ __attribute__((cleanup(cn_secret_freep)))
+
+void cn_random(void *p, size_t n);
+void cn_memzero(void *p, size_t n);
+bool cn_memeq(const void *a, const void *b, size_t n);  /* constant time */
+
+/* subkey = BLAKE2b-KDF(key, id, context): crypto_kdf_derive_from_key.
+ * out_len in [16, 64]; context exactly 8 bytes. */
+int cn_kdf_derive(uint8_t *out, size_t out_len, uint64_t id, const char context[CN_KDF_CONTEXT_BYTES],
+                  const uint8_t key[CN_KEY_BYTES]);
+
+/* Argon2id (crypto_pwhash) of a passphrase into a 32-byte key. -ENOMEM when
+ * the memory limit cannot be had, -EINVAL for parameters out of range. */
+int cn_pwhash_derive(uint8_t out[CN_KEY_BYTES], const char *pw, size_t pw_len,
+                     const uint8_t salt[CN_SALT_BYTES], uint64_t opslimit, uint64_t memlimit);
+
+/* Keyed chunk id: HMAC-SHA-256(key, data). */
+void cn_id_hmac(uint8_t out[CN_ID_BYTES], const void *data, size_t n, const uint8_t key[CN_KEY_BYTES]);
+
+/* XChaCha20-Poly1305-IETF. out has room for n + CN_AEAD_TAG_BYTES; out may equal m. */
+void cn_aead_seal(uint8_t *out, const uint8_t *m, size_t n, const uint8_t *ad, size_t ad_len,
+                  const uint8_t nonce[CN_AEAD_NONCE_BYTES], const uint8_t key[CN_KEY_BYTES]);
+/* c is n bytes including the tag; out gets n - CN_AEAD_TAG_BYTES bytes.
+ * -EBADMSG if c, ad, nonce or key do not match. */
+int cn_aead_open(uint8_t *out, const uint8_t *c, size_t n, const uint8_t *ad, size_t ad_len,
+                 const uint8_t nonce[CN_AEAD_NONCE_BYTES], const uint8_t key[CN_KEY_BYTES]);
+
+/* Ed25519. The secret key is 64 bytes of cn_secret_new() memory. */
+void cn_sign_keypair(uint8_t pk[CN_SIGN_PUBLIC_BYTES], uint8_t sk[CN_SIGN_SECRET_BYTES]);
+void cn_sign(uint8_t sig[CN_SIGN_BYTES], const void *m, size_t n, const uint8_t sk[CN_SIGN_SECRET_BYTES]);
+int cn_sign_verify(const uint8_t sig[CN_SIGN_BYTES], const void *m, size_t n,
+                   const uint8_t pk[CN_SIGN_PUBLIC_BYTES]);   /* -EBADMSG on mismatch */

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "buf.h"
+#include "hex.h"
+
+Test(buf, append_stops_at_limit) {
+        CnBuf b;
+        cn_buf_init(&b, 10);
+        cr_assert_eq(cn_buf_append(&b, "0123456789", 10), 0);
+        cr_assert_eq(cn_buf_put_u8(&b, 1), -E2BIG);
+        cr_assert_eq(b.len, 10);
+        cn_buf_done(&b);
+}
+
+Test(reader, integers_round_trip_little_endian) {
+        CnBuf b;
+        cn_buf_init(&b, 1024);
+        cr_assert_eq(cn_buf_put_u16(&b, 0x1234), 0);
+        cr_assert_eq(cn_buf_put_u32(&b, 0xdeadbeef), 0);
+        cr_assert_eq(cn_buf_put_i64(&b, -5), 0);
+        cr_assert_eq(cn_buf_put_bytes32(&b, "abc", 3), 0);
+        cr_assert_eq(b.data[0], 0x34);
+        CnReader r;
+        cn_reader_init(&r, b.data, b.len);
+        uint16_t a;
+        uint32_t c;
+        int64_t d;
+        const uint8_t *s;
+        size_t n;
+        cr_assert_eq(cn_reader_u16(&r, &a), 0);
+        cr_assert_eq(cn_reader_u32(&r, &c), 0);
+        cr_assert_eq(cn_reader_i64(&r, &d), 0);
+        cr_assert_eq(cn_reader_bytes32(&r, 16, &s, &n), 0);
+        cr_assert(a == 0x1234 && c == 0xdeadbeef && d == -5 && n == 3 && memcmp(s, "abc", 3) == 0);
+        cr_assert(cn_reader_empty(&r));
+        cn_buf_done(&b);
+}
+
+Test(reader, truncated_input_fails_without_moving) {
+        static const uint8_t in[] = { 5, 0, 0, 0, 'a', 'b' };     /* claims 5 bytes, has 2 */
+        CnReader r;
+        const uint8_t *s;
+        size_t n;
+        uint64_t v;
+        cn_reader_init(&r, in, sizeof in);
+        cr_assert_eq(cn_reader_bytes32(&r, 100, &s, &n), -EBADMSG);
+        cr_assert_eq(r.left, sizeof in);
+        cr_assert_eq(cn_reader_u64(&r, &v), -EBADMSG);
+        cr_assert_eq(r.left, sizeof in);
+}
+
+Test(reader, length_over_max_is_rejected) {
+        static const uint8_t in[] = { 3, 0, 0, 0, 'a', 'b', 'c' };
+        CnReader r;
+        const uint8_t *s;
+        size_t n;
+        cn_reader_init(&r, in, sizeof in);
+        cr_assert_eq(cn_reader_bytes32(&r, 2, &s, &n), -EBADMSG);
+}
+
+Test(hex, round_trip_and_rejects_bad_digits) {
+        uint8_t in[3] = { 0x00, 0xab, 0xff }, out[3];
+        char s[7];
+        cn_hex_encode(in, 3, s);
+        cr_assert_str_eq(s, "00abff");
+        cr_assert_eq(cn_hex_decode("00ABff", out, 3), 0);
+        cr_assert_eq(memcmp(in, out, 3), 0);
+        cr_assert_eq(cn_hex_decode("00abf", out, 3), -EINVAL);
+        cr_assert_eq(cn_hex_decode("00abfg", out, 3), -EINVAL);
+}
