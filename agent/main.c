@@ -1,9 +1,109 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "crypto.h"
+
+static const struct {
+        const char *name;
+        CliVerbFn fn;
+        const char *summary;
+} verbs[] = {
+        { "init", verb_init, "create a repository" },
+        { "backup", verb_backup, "back up files, directories or standard input" },
+        { "snapshots", verb_snapshots, "list snapshots" },
+        { "ls", verb_ls, "list the entries of a snapshot" },
+        { "restore", verb_restore, "restore a snapshot, or part of one, into a directory" },
+        { "dump", verb_dump, "write one file of a snapshot to standard output" },
+        { "check", verb_check, "verify the repository (and with --read-data, every byte)" },
+        { "key", verb_key, "list, add, remove key files, change the password" },
+};
+
+static void usage(FILE *f) {
+        fputs("Usage: cairn [-r REPO] VERB [OPTIONS] [ARGS]\n"
+              "\n"
+              "An encrypted, deduplicating backup agent that keeps each data controller apart.\n"
+              "\n"
+              "Verbs:\n",
+              f);
+        for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+                fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+        fputs("\n"
+              "Global options (any verb):\n"
+              "  -r, --repo URL          repository (CAIRN_REPOSITORY; default /var/lib/cairn/repo\n"
+              "                          for root, ~/.local/share/cairn/repo otherwise)\n"
+              "      --password-file F   read the password from F (CAIRN_PASSWORD_FILE);\n"
+              "                          CAIRN_PASSWORD is used when set; else a terminal prompt\n"
+              "      --controller C      the data controller to act for (default: the first)\n"
+              "      --json              machine-readable output\n"
+              "  -q, --quiet             print errors only\n"
+              "  -v, --verbose           print more\n"
+              "  -h, --help              this text; 'cairn VERB --help' for a verb\n"
+              "      --version           print the version\n"
+              "\n"
+              "Exit codes: 0 ok, 1 error, 2 usage error, 3 backup incomplete (some files unreadable),\n"
+              "10 no repository, 12 wrong password, 130 interrupted.\n",
+              f);
+}
 
 int main(int argc, char **argv) {
-        (void) argc;
-        (void) argv;
-        fputs("cairn: not built yet\n", stderr);
-        return 1;
+        Cli cli = {};
+        int i = 1;
+
+        /* Global options before the verb. */
+        for (; i < argc && argv[i][0] == '-'; i++) {
+                const char *a = argv[i];
+                if (strcmp(a, "--version") == 0) {
+                        printf("cairn %s\n", CAIRN_VERSION);
+                        return CLI_EXIT_OK;
+                }
+                if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                        usage(stdout);
+                        return CLI_EXIT_OK;
+                }
+                if ((strcmp(a, "-r") == 0 || strcmp(a, "--repo") == 0 || strcmp(a, "--password-file") == 0 ||
+                     strcmp(a, "--controller") == 0) && i + 1 < argc) {
+                        int c = a[1] == 'r' || strcmp(a, "--repo") == 0 ? 'r'
+                                : strcmp(a, "--controller") == 0 ? OPT_CONTROLLER
+                                                                 : OPT_PASSWORD_FILE;
+                        cli_global_option(&cli, c, argv[++i]);
+                        continue;
+                }
+                if (strncmp(a, "--repo=", 7) == 0) {
+                        cli_global_option(&cli, 'r', a + 7);
+                        continue;
+                }
+                if (strcmp(a, "--json") == 0 || strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0 ||
+                    strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+                        cli_global_option(&cli, a[1] == '-' ? (a[2] == 'j' ? OPT_JSON : a[2]) : a[1], NULL);
+                        continue;
+                }
+                cli_error("unknown option %s; try 'cairn --help'", a);
+                return CLI_EXIT_USAGE;
+        }
+        if (i >= argc) {
+                usage(stderr);
+                return CLI_EXIT_USAGE;
+        }
+        if (cn_crypto_init() < 0) {
+                cli_error("libsodium failed to initialise; is /dev/urandom readable?");
+                return CLI_EXIT_ERROR;
+        }
+        /* A closed pipe (cairn ls | head) must end us quietly, not kill us mid-write. */
+        signal(SIGPIPE, SIG_IGN);
+        for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++)
+                if (strcmp(argv[i], verbs[v].name) == 0) {
+                        int r = verbs[v].fn(&cli, argc - i, argv + i);
+                        cli_close(&cli);
+                        if (fflush(stdout) != 0 && r == 0) {
+                                cli_error("writing to standard output failed");
+                                r = CLI_EXIT_ERROR;
+                        }
+                        return r;
+                }
+        cli_error("unknown verb '%s'; try 'cairn --help'", argv[i]);
+        return CLI_EXIT_USAGE;
 }

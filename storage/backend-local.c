@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The local backend: objects are files under a directory, named by their
+ * object names ("data/ab/cd" is the file data/ab/cd below the root).
+ *
+ * Every operation works relative to one O_DIRECTORY fd of the root, which
+ * is the only state an instance has, so any number of threads may use it.
+ *
+ * put writes a temporary ".tmp-<random>" file next to the target, fsyncs it,
+ * then rename(2)s it over the target, or link(2)s it for CN_PUT_EXCLUSIVE
+ * (link refuses to replace, so of racing writers exactly one wins), and
+ * fsyncs the directory (cn_write_file_atomic_at). Missing parent directories
+ * are made on demand, each fsync'd into its parent, so a put is durable when
+ * it returns. Directories are never removed: an empty one is cheap, and
+ * removing it would race with a writer about to put a file into it.
+ * Because of this layout "a" and "a/b" cannot both be objects: the put that
+ * would need both fails with -EEXIST (the repository layout never asks).
+ *
+ * A writer that dies leaves its ".tmp-*" file behind. list never reports
+ * those, and deletes the ones older than CN_LOCAL_TMP_MAX_AGE_SEC that it
+ * walks past, so they do not accumulate. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "fileio.h"
+#include "macro.h"
+
+#define CN_LOCAL_TMP_PREFIX ".tmp-"
+#define CN_LOCAL_TMP_MAX_AGE_SEC (24 * 60 * 60)
+
+typedef struct CnBackendLocal {
+        CnBackend base;
+        int root_fd;
+} CnBackendLocal;
+
+static int root_fd(CnBackend *b) {
+        return ((CnBackendLocal *) b)->root_fd;
+}
+
+/* The one place that turns errno into the meanings of backend.h; anything
+ * without one becomes -EIO, with the detail kept for the message. */
+static int map_errno(int err, const char *op, const char *name) {
+        switch (err) {
+        case ENOENT:
+        case EEXIST:
+        case ENOMEM:
+        case ENODATA:
+        case E2BIG:
+        case EINVAL:
+                return -err;
+        case EACCES:
+        case EPERM:
+        case EROFS:
+                cn_backend_set_error("%s %s: %s", op, name, strerror(err));
+                return -EACCES;
+        case ENOSPC:
+        case EDQUOT:
+                cn_backend_set_error("%s %s: %s", op, name, strerror(err));
+                return -ENOSPC;
+        case EINTR:
+        case EAGAIN:
+                return -EAGAIN;
+        case ENAMETOOLONG:
+                cn_backend_set_error("%s %s: %s", op, name, strerror(err));
+                return -EINVAL;
+        default:
+                cn_backend_set_error("%s %s: %s", op, name, strerror(err));
+                return -EIO;
+        }
+}
+
+static int local_open(const char *location, bool create, CnBackend **ret) {
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (create) {
+                r = cn_mkdir_p_at(AT_FDCWD, location, 0700);
+                if (r < 0)
+                        return map_errno(-r, "mkdir", location);
+        }
+        fd = open(location, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == ENOTDIR)
+                        /* a file is in the way: nothing to open, and no place to make one */
+                        return create ? -EEXIST : -ENOENT;
+                return map_errno(errno, "open", location);
+        }
+        if (create) {
+                /* Make the (possibly new) root durable in its parent. */
+                _cleanup_close_ int pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (pfd < 0 || fsync(pfd) < 0 || fsync(fd) < 0)
+                        return map_errno(errno, "fsync", location);
+        }
+
+        CnBackendLocal *l = calloc(1, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        l->base.ops = &cn_backend_local_ops;
+        l->base.local_path = realpath(location, NULL);
+        if (!l->base.local_path) {
+                free(l);
+                return -ENOMEM;
+        }
+        l->root_fd = TAKE_FD(fd);
+        *ret = &l->base;
+        return 0;
+}
+
+static void local_close(CnBackend *b) {
+        CnBackendLocal *l = (CnBackendLocal *) b;
+
+        if (l->root_fd >= 0)
+                close(l->root_fd);
+        free(l);
+}
+
+/* mkdir every directory above name, one segment at a time. Each is fsync'd
+ * into its parent even if another writer made it first: that writer may not
+ * have synced it yet, and our put must not return before it is durable. */
+static int make_parents(int root, const char *name) {
+        _cleanup_close_ int cur = fcntl(root, F_DUPFD_CLOEXEC, 3);
+        char seg[CN_BACKEND_NAME_MAX + 1];
+        const char *p = name;
+
+        if (cur < 0)
+                return -errno;
+        for (;;) {
+                const char *slash = strchr(p, '/');
+                if (!slash)
+                        return 0;
+                size_t len = (size_t) (slash - p);
+                if (len >= sizeof seg)
+                        return -ENAMETOOLONG;
+                memcpy(seg, p, len);
+                seg[len] = 0;
+
+                if (mkdirat(cur, seg, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                if (fsync(cur) < 0)
+                        return -errno;
+                int next = openat(cur, seg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (next < 0)
+                        return -errno;
+                close(cur);
+                cur = next;
+                p = slash + 1;
+        }
+}
+
+static int local_put(CnBackend *b, const char *name, const void *p, size_t n, unsigned flags) {
+        int root = root_fd(b);
+        int excl = !!(flags & CN_PUT_EXCLUSIVE);
+        int r;
+
+        r = cn_write_file_atomic_at(root, name, p, n, 0600, excl);
+        if (r == -ENOENT && strchr(name, '/')) {
+                /* Slow path: the parent directory does not exist yet. */
+                r = make_parents(root, name);
+                if (r < 0) {
+                        if (r == -ENOTDIR || r == -EEXIST)
+                                goto collision;
+                        return map_errno(-r, "mkdir for", name);
+                }
+                r = cn_write_file_atomic_at(root, name, p, n, 0600, excl);
+        }
+        if (r == -ENOTDIR || r == -EISDIR)
+                goto collision;
+        if (r < 0)
+                return map_errno(-r, "put", name);
+        return 0;
+
+collision:
+        /* "a" and "a/b" cannot both be files; the repository layout never
+         * asks for that, so say which name is in the way. */
+        cn_backend_set_error("put %s: a file and a directory collide on this path", name);
+        return -EEXIST;
+}
+
+/* Open name for reading if it is a regular file; -ENOENT for anything else. */
+static int open_object(int root, const char *name, struct stat *ret_st) {
+        _cleanup_close_ int fd = openat(root, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                if (errno == ENOTDIR || errno == EISDIR)
+                        return -ENOENT;
+                return map_errno(errno, "open", name);
+        }
+        if (fstat(fd, ret_st) < 0)
+                return map_errno(errno, "stat", name);
+        if (!S_ISREG(ret_st->st_mode))
+                return -ENOENT;
+        return TAKE_FD(fd);
+}
+
+static int local_get(CnBackend *b, const char *name, uint64_t offset, uint64_t length, CnBuf *out) {
+        struct stat st;
+        uint8_t *dst;
+        int r;
+
+        cn_buf_reset(out);
+        _cleanup_close_ int fd = open_object(root_fd(b), name, &st);
+        if (fd < 0)
+                return fd;
+
+        uint64_t size = (uint64_t) st.st_size;
+        if (offset > size)
+                return -ENODATA;
+        if (length == CN_GET_ALL)
+                length = size - offset;
+        else if (length > size - offset)
+                return -ENODATA;
+        if (length > out->limit)
+                return -E2BIG;
+
+        r = cn_buf_grow(out, (size_t) length, &dst);
+        if (r < 0)
+                return r;
+        r = cn_pread_all(fd, dst, (size_t) length, offset);
+        if (r < 0) {
+                cn_buf_reset(out);
+                /* The fd pins the inode a rename may have replaced, so a
+                 * short read means someone truncated the file in place. */
+                return r == -ENODATA ? -ENODATA : map_errno(-r, "read", name);
+        }
+        return 0;
+}
+
+static int local_stat(CnBackend *b, const char *name, uint64_t *ret_size) {
+        struct stat st;
+
+        if (fstatat(root_fd(b), name, &st, 0) < 0) {
+                if (errno == ENOTDIR)
+                        return -ENOENT;
+                return map_errno(errno, "stat", name);
+        }
+        if (!S_ISREG(st.st_mode))
+                return -ENOENT;
+        *ret_size = (uint64_t) st.st_size;
+        return 0;
+}
+
+static bool is_tmp(const char *entry) {
+        return strncmp(entry, CN_LOCAL_TMP_PREFIX, strlen(CN_LOCAL_TMP_PREFIX)) == 0;
+}
+
+typedef struct ListCtx {
+        const char *prefix;
+        size_t prefix_len;
+        CnBackendListFn fn;
+        void *userdata;
+        time_t now;
+        char path[CN_BACKEND_NAME_MAX + 2]; /* full relative name being walked */
+} ListCtx;
+
+/* Whether a directory whose name (with trailing '/') fills path[0..len) can
+ * hold names that start with the prefix. */
+static bool dir_may_match(const ListCtx *c, size_t len) {
+        size_t k = CN_MIN(len, c->prefix_len);
+        return strncmp(c->path, c->prefix, k) == 0;
+}
+
+static void cleanup_closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+/* Walk the directory open as dfd (taken over), whose name relative to the
+ * root, with trailing '/', is path[0..len). */
+static int walk(ListCtx *c, int dfd, size_t len) {
+        _cleanup_(cleanup_closedirp) DIR *d = fdopendir(dfd);
+        struct dirent *de;
+        int r;
+
+        if (!d) {
+                r = -errno;
+                close(dfd);
+                return map_errno(-r, "list", c->path);
+        }
+        for (;;) {
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                return map_errno(errno, "list", c->path);
+                        return 0;
+                }
+                const char *e = de->d_name;
+                if (strcmp(e, ".") == 0 || strcmp(e, "..") == 0)
+                        continue;
+
+                struct stat st;
+                if (is_tmp(e)) {
+                        if (fstatat(dirfd(d), e, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+                            c->now - st.st_mtime > CN_LOCAL_TMP_MAX_AGE_SEC)
+                                (void) unlinkat(dirfd(d), e, 0);
+                        continue;
+                }
+
+                size_t elen = strlen(e);
+                if (len + elen > CN_BACKEND_NAME_MAX)
+                        continue; /* cannot be an object name */
+                memcpy(c->path + len, e, elen + 1);
+                if (!dir_may_match(c, len + elen))
+                        continue;
+
+                if (fstatat(dirfd(d), e, &st, 0) < 0) {
+                        if (errno == ENOENT)
+                                continue; /* removed while we walked */
+                        return map_errno(errno, "stat", c->path);
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        c->path[len + elen] = '/';
+                        c->path[len + elen + 1] = 0;
+                        if (!dir_may_match(c, len + elen + 1))
+                                continue;
+                        int sub = openat(dirfd(d), e, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (sub < 0) {
+                                if (errno == ENOENT)
+                                        continue;
+                                return map_errno(errno, "list", c->path);
+                        }
+                        r = walk(c, sub, len + elen + 1);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (!S_ISREG(st.st_mode) || len + elen < c->prefix_len || !cn_backend_name_valid(c->path))
+                        continue;
+                r = c->fn(c->path, (uint64_t) st.st_size, c->userdata);
+                if (r < 0)
+                        return r;
+        }
+}
+
+static int local_list(CnBackend *b, const char *prefix, CnBackendListFn fn, void *userdata) {
+        ListCtx c = {
+                .prefix = prefix,
+                .prefix_len = strlen(prefix),
+                .fn = fn,
+                .userdata = userdata,
+                .now = time(NULL),
+        };
+        const char *slash = strrchr(prefix, '/');
+        size_t dlen = slash ? (size_t) (slash - prefix) + 1 : 0;
+        int dfd;
+
+        /* Start at the deepest directory the prefix names in full. */
+        memcpy(c.path, prefix, dlen);
+        c.path[dlen] = 0;
+        if (dlen == 0)
+                dfd = openat(root_fd(b), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        else
+                dfd = openat(root_fd(b), c.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) {
+                if (errno == ENOENT || errno == ENOTDIR)
+                        return 0;
+                return map_errno(errno, "list", prefix);
+        }
+        return walk(&c, dfd, dlen);
+}
+
+static int local_remove(CnBackend *b, const char *name) {
+        const char *slash = strrchr(name, '/');
+        _cleanup_close_ int pfd = -1;
+
+        if (slash) {
+                char dir[CN_BACKEND_NAME_MAX + 1];
+                size_t len = (size_t) (slash - name);
+                memcpy(dir, name, len);
+                dir[len] = 0;
+                pfd = openat(root_fd(b), dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        } else
+                pfd = fcntl(root_fd(b), F_DUPFD_CLOEXEC, 3);
+        if (pfd < 0) {
+                if (errno == ENOENT || errno == ENOTDIR)
+                        return -ENOENT;
+                return map_errno(errno, "remove", name);
+        }
+        const char *base = slash ? slash + 1 : name;
+        if (unlinkat(pfd, base, 0) < 0) {
+                /* Linux says EISDIR for a directory, POSIX allows EPERM. */
+                if (errno == EISDIR || errno == ENOTDIR)
+                        return -ENOENT;
+                if (errno == EPERM) {
+                        struct stat st;
+                        if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+                                return -ENOENT;
+                }
+                return map_errno(errno, "remove", name);
+        }
+        /* Durable: an erased object must not come back after a crash. */
+        if (fsync(pfd) < 0)
+                return map_errno(errno, "fsync after remove of", name);
+        return 0;
+}
+
+const CnBackendOps cn_backend_local_ops = {
+        .scheme = "local",
+        .caps = CN_BACKEND_CAP_EXCLUSIVE_PUT | CN_BACKEND_CAP_RANGED_GET | CN_BACKEND_CAP_ATOMIC_PUT,
+        .open = local_open,
+        .close = local_close,
+        .put = local_put,
+        .get = local_get,
+        .stat = local_stat,
+        .list = local_list,
+        .remove = local_remove,
+};

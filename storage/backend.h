@@ -17,6 +17,7 @@
  *   -EAGAIN  transient failure that outlived the backend's retries
  *   -EPROTO  malformed server reply
  *   -EOPNOTSUPP  the backend cannot do this
+ *   -EINVAL  an invalid object name (see cn_backend_name_valid())
  *   -EIO     anything else; cn_backend_last_error() has the detail */
 #pragma once
 
@@ -51,6 +52,7 @@ typedef struct CnBackendOps {
         /* location is what follows "scheme:" (or a plain path for local).
          * create: make the location if needed (init); else it must exist. */
         int (*open)(const char *location, bool create, CnBackend **ret);
+        /* Frees the instance; cn_backend_close() frees url itself. */
         void (*close)(CnBackend *b);
         int (*put)(CnBackend *b, const char *name, const void *p, size_t n, unsigned flags);
         int (*get)(CnBackend *b, const char *name, uint64_t offset, uint64_t length, CnBuf *out);
@@ -63,9 +65,20 @@ typedef struct CnBackendOps {
 struct CnBackend {
         const CnBackendOps *ops;
         char *url;                      /* for messages; never holds a secret */
+        char *local_path;               /* local backends: the root directory, absolute; else NULL */
 };
 
-/* Open the repository at url ("/path", "local:/path", later "sftp://..."). */
+/* The name rules every backend can hold: 1..CN_BACKEND_NAME_MAX bytes of
+ * [A-Za-z0-9._-/], '/'-separated segments that are non-empty, not "." or
+ * "..", and do not start with ".tmp-" (reserved for writers' temporaries).
+ * The wrappers below check them and fail with -EINVAL before dispatching. */
+#define CN_BACKEND_NAME_MAX 512
+bool cn_backend_name_valid(const char *name);
+
+/* Open the repository at url ("/path", "relative/path", "local:/path"; later
+ * "sftp://", "webdav+http(s)://", "s3://", "gs://", which fail with
+ * -EOPNOTSUPP until their backend exists). *ret is owned by the caller:
+ * cn_backend_close() it. */
 int cn_backend_open(const char *url, bool create, CnBackend **ret);
 CnBackend *cn_backend_close(CnBackend *b);      /* NULL-tolerant; returns NULL */
 static inline void cn_backend_closep(CnBackend **b) {
@@ -74,18 +87,34 @@ static inline void cn_backend_closep(CnBackend **b) {
 
 unsigned cn_backend_caps(const CnBackend *b);
 const char *cn_backend_url(const CnBackend *b);
+/* The repository's directory on this machine (absolute), or NULL when the
+ * repository is remote: so a backup never backs up its own repository. */
+const char *cn_backend_local_path(const CnBackend *b);
 
-/* Store n bytes under name. Without CN_PUT_EXCLUSIVE an existing object is replaced. */
+/* Store n bytes under name. Without CN_PUT_EXCLUSIVE an existing object is replaced.
+ * Durable when it returns 0. */
 int cn_backend_put(CnBackend *b, const char *name, const void *p, size_t n, unsigned flags);
 /* Replace out's contents with length bytes at offset (CN_GET_ALL: to the end).
- * A range past the end of the object fails with -ENODATA. out's cap applies. */
+ * A range past the end of the object fails with -ENODATA. out's cap applies:
+ * a range longer than its limit fails with -E2BIG. On failure out is empty. */
 int cn_backend_get(CnBackend *b, const char *name, uint64_t offset, uint64_t length, CnBuf *out);
+/* Size of name in bytes; -ENOENT if absent. */
 int cn_backend_stat(CnBackend *b, const char *name, uint64_t *ret_size);
-/* Call fn for every object whose name starts with prefix, in no set order.
- * Temporary objects of interrupted writers are never listed. A negative
- * return from fn stops the walk and is returned. */
+/* Call fn for every object whose name starts with prefix ("" for all,
+ * "data/", "snapshots/ab"), in no set order. The name passed to fn is
+ * borrowed for the call only. Temporary objects of interrupted writers are
+ * never listed; the local backend also deletes those (".tmp-*" files) whose
+ * mtime is more than 24 hours old when the walk meets them, so interrupted
+ * writes do not accumulate. A negative return from fn stops the walk and is
+ * returned. */
 int cn_backend_list(CnBackend *b, const char *prefix, CnBackendListFn fn, void *userdata);
-/* Delete name; -ENOENT if absent. */
+/* Delete name; -ENOENT if absent. Durable when it returns 0. */
 int cn_backend_remove(CnBackend *b, const char *name);
+
+/* Detail of the last failure of a cn_backend_*() call on this thread
+ * ("" if none), for messages; valid until the thread's next call. */
+const char *cn_backend_last_error(void);
+/* For backends: record the detail behind an error they return. */
+void cn_backend_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 extern const CnBackendOps cn_backend_local_ops;

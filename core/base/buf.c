@@ -14,6 +14,12 @@ void cn_buf_done(CnBuf *b) {
         *b = (CnBuf) { .limit = b->limit };
 }
 
+void cn_buf_done_wipe(CnBuf *b) {
+        if (b->data)
+                explicit_bzero(b->data, b->cap);
+        cn_buf_done(b);
+}
+
 void cn_buf_reset(CnBuf *b) {
         b->len = 0;
 }

@@ -23,6 +23,14 @@ typedef struct CnBuf {
 
 void cn_buf_init(CnBuf *b, size_t limit);
 void cn_buf_done(CnBuf *b);
+/* Wipe the bytes (explicit_bzero) then free: for buffers that held secrets. */
+void cn_buf_done_wipe(CnBuf *b);
+static inline void cn_buf_donep(CnBuf *b) {
+        cn_buf_done(b);
+}
+static inline void cn_buf_done_wipep(CnBuf *b) {
+        cn_buf_done_wipe(b);
+}
 void cn_buf_reset(CnBuf *b);            /* len = 0, keeps memory */
 int cn_buf_reserve(CnBuf *b, size_t extra);
 int cn_buf_append(CnBuf *b, const void *p, size_t n);

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The command line: shared state of one cairn run and the helpers verbs use.
+ * Only agent/ prints; every message goes through cli_error()/cli_warn(). */
+#pragma once
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "backend.h"
+#include "repo.h"
+#include "snapshot.h"
+
+/* Exit codes (docs/cli/cairn.md). */
+enum {
+        CLI_EXIT_OK = 0,
+        CLI_EXIT_ERROR = 1,
+        CLI_EXIT_USAGE = 2,
+        CLI_EXIT_PARTIAL = 3,
+        CLI_EXIT_NO_REPO = 10,
+        CLI_EXIT_WRONG_PASSWORD = 12,
+        CLI_EXIT_INTERRUPTED = 130,
+};
+
+typedef struct Cli {
+        const char *repo;               /* -r, CAIRN_REPOSITORY or the default */
+        const char *password_file;      /* --password-file, CAIRN_PASSWORD_FILE */
+        const char *controller;         /* --controller: name or id */
+        bool json;
+        bool quiet;
+        int verbose;
+        CnBackend *backend;
+        CnRepo *rp;
+} Cli;
+
+/* Global options every verb accepts, and their parser. */
+#define CLI_GLOBAL_SHORT "r:qvh"
+enum {
+        OPT_PASSWORD_FILE = 1000,
+        OPT_JSON,
+        OPT_CONTROLLER,
+        OPT_HELP,
+        _OPT_GLOBAL_MAX,
+};
+#define CLI_GLOBAL_LONG                                                         \
+        { "repo", required_argument, NULL, 'r' },                               \
+        { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },        \
+        { "json", no_argument, NULL, OPT_JSON },                                \
+        { "controller", required_argument, NULL, OPT_CONTROLLER },              \
+        { "quiet", no_argument, NULL, 'q' },                                    \
+        { "verbose", no_argument, NULL, 'v' },                                  \
+        { "help", no_argument, NULL, 'h' }
+
+/* 1: handled (a global option), 0: not global, -1: --help asked. */
+int cli_global_option(Cli *cli, int c, const char *arg);
+
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_info(const Cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error: message, "try 'cairn VERB --help'", exit code 2. */
+int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Fill in the defaults: repository URL, password file from the environment. */
+void cli_resolve(Cli *cli);
+/* Open the backend (and with password, unlock the repository); on failure
+ * print one line that says what to do and return the exit code (> 0). */
+int cli_open(Cli *cli, bool unlock);
+void cli_close(Cli *cli);
+/* The controller of --controller, or the repository's default one; prints and NULL on failure. */
+CnController *cli_controller(Cli *cli);
+/* Exit code for a repository error r (< 0) after printing "cairn: <what>: <reason>; <advice>". */
+int cli_repo_error(Cli *cli, const char *what, int r);
+
+/* Passwords: CAIRN_PASSWORD, --password-file/CAIRN_PASSWORD_FILE, else a
+ * prompt on the terminal. Returned in cn_secret_new() memory. */
+int cli_password(Cli *cli, bool confirm, char **ret, size_t *ret_len);
+/* A new password for key add/passwd: --new-password-file F,
+ * CAIRN_NEW_PASSWORD, or a prompt asked twice. */
+int cli_new_password(const char *file, char **ret, size_t *ret_len);
+
+/* Output helpers. */
+void cli_json_string(FILE *f, const char *s, size_t n);        /* lossless: bad UTF-8 as \udcXX */
+void cli_print_escaped(FILE *f, const char *s, size_t n);      /* control bytes as \n, \xNN */
+const char *cli_size(uint64_t bytes, char buf[32]);
+const char *cli_time(int64_t sec, char buf[64]);
+void cli_short_id(const char *hex, char buf[9]);
+
+/* Snapshot selection: "latest", an id prefix, optionally ":PATH". */
+int cli_load_snapshots(Cli *cli, CnController *c, CnSnapshot **ret, size_t *ret_n);
+
+typedef int (*CliVerbFn)(Cli *cli, int argc, char **argv);
+int verb_init(Cli *cli, int argc, char **argv);
+int verb_backup(Cli *cli, int argc, char **argv);
+int verb_snapshots(Cli *cli, int argc, char **argv);
+int verb_ls(Cli *cli, int argc, char **argv);
+int verb_restore(Cli *cli, int argc, char **argv);
+int verb_dump(Cli *cli, int argc, char **argv);
+int verb_check(Cli *cli, int argc, char **argv);
+int verb_key(Cli *cli, int argc, char **argv);

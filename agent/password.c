@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Passwords never come from argv: from the environment, a file, or the terminal. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "crypto.h"
+#include "macro.h"
+
+#define MAX_PASSWORD 4096
+
+static int secret_from(const char *s, size_t n, char **ret, size_t *ret_len) {
+        char *p = (char *) cn_secret_new(n + 1);
+        if (!p)
+                return -ENOMEM;
+        memcpy(p, s, n);
+        p[n] = 0;
+        *ret = p;
+        *ret_len = n;
+        return 0;
+}
+
+/* The first line of path, without its newline. */
+static int read_password_file(const char *path, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        char *p = (char *) cn_secret_new(MAX_PASSWORD + 1);
+        if (!p)
+                return -ENOMEM;
+        size_t n = 0;
+        for (;;) {
+                ssize_t k = read(fd, p + n, MAX_PASSWORD - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int e = -errno;
+                        cn_secret_free(p);
+                        return e;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n == MAX_PASSWORD)
+                        break;
+        }
+        char *nl = memchr(p, '\n', n);
+        if (nl)
+                n = (size_t) (nl - p);
+        if (n > 0 && p[n - 1] == '\r')
+                n--;
+        p[n] = 0;
+        *ret = p;
+        *ret_len = n;
+        return 0;
+}
+
+static int prompt(const char *what, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        struct termios old, quiet;
+        if (fd < 0)
+                return -ENOTTY;
+        if (tcgetattr(fd, &old) < 0)
+                return -ENOTTY;
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t) (ECHO | ECHONL);
+        quiet.c_lflag |= ICANON;
+        (void) !write(fd, what, strlen(what));
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+        char *p = (char *) cn_secret_new(MAX_PASSWORD + 1);
+        size_t n = 0;
+        int r = 0;
+        if (!p)
+                r = -ENOMEM;
+        while (r == 0 && n < MAX_PASSWORD) {
+                char c;
+                ssize_t k = read(fd, &c, 1);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0 || c == '\n')
+                        break;
+                p[n++] = c;
+        }
+        tcsetattr(fd, TCSAFLUSH, &old);
+        (void) !write(fd, "\n", 1);
+        if (r < 0)
+                return r;
+        p[n] = 0;
+        *ret = p;
+        *ret_len = n;
+        return 0;
+}
+
+static int prompt_twice(const char *what, char **ret, size_t *ret_len) {
+        char *a, *b;
+        size_t an, bn;
+        int r = prompt(what, &a, &an);
+        if (r < 0)
+                return r;
+        r = prompt("enter it again: ", &b, &bn);
+        if (r < 0) {
+                cn_secret_free(a);
+                return r;
+        }
+        bool same = an == bn && cn_memeq(a, b, an);
+        cn_secret_free(b);
+        if (!same) {
+                cn_secret_free(a);
+                return -EINVAL;
+        }
+        *ret = a;
+        *ret_len = an;
+        return 0;
+}
+
+int cli_password(Cli *cli, bool confirm, char **ret, size_t *ret_len) {
+        const char *env = getenv("CAIRN_PASSWORD");
+        int r;
+
+        if (cli->password_file) {
+                r = read_password_file(cli->password_file, ret, ret_len);
+                if (r < 0) {
+                        cli_error("cannot read the password file %s: %s", cli->password_file, strerror(-r));
+                        return CLI_EXIT_ERROR;
+                }
+        } else if (env) {
+                r = secret_from(env, strlen(env), ret, ret_len);
+                if (r < 0)
+                        return CLI_EXIT_ERROR;
+        } else {
+                r = confirm ? prompt_twice("new repository password: ", ret, ret_len)
+                            : prompt("repository password: ", ret, ret_len);
+                if (r == -ENOTTY) {
+                        cli_error("no password: set CAIRN_PASSWORD, CAIRN_PASSWORD_FILE or --password-file "
+                                  "(no terminal to ask on)");
+                        return CLI_EXIT_USAGE;
+                }
+                if (r == -EINVAL) {
+                        cli_error("the two passwords differ; nothing was changed");
+                        return CLI_EXIT_USAGE;
+                }
+                if (r < 0)
+                        return CLI_EXIT_ERROR;
+        }
+        if (*ret_len == 0) {
+                cn_secret_free(*ret);
+                cli_error("the password is empty; an empty password protects nothing");
+                return CLI_EXIT_USAGE;
+        }
+        return 0;
+}
+
+int cli_new_password(const char *file, char **ret, size_t *ret_len) {
+        const char *env = getenv("CAIRN_NEW_PASSWORD");
+        int r;
+        if (file) {
+                r = read_password_file(file, ret, ret_len);
+                if (r < 0) {
+                        cli_error("cannot read the new password file %s: %s", file, strerror(-r));
+                        return CLI_EXIT_ERROR;
+                }
+        } else if (env) {
+                if (secret_from(env, strlen(env), ret, ret_len) < 0)
+                        return CLI_EXIT_ERROR;
+        } else {
+                r = prompt_twice("new password: ", ret, ret_len);
+                if (r == -ENOTTY) {
+                        cli_error("no new password: use --new-password-file or CAIRN_NEW_PASSWORD "
+                                  "(no terminal to ask on)");
+                        return CLI_EXIT_USAGE;
+                }
+                if (r == -EINVAL) {
+                        cli_error("the two passwords differ; nothing was changed");
+                        return CLI_EXIT_USAGE;
+                }
+                if (r < 0)
+                        return CLI_EXIT_ERROR;
+        }
+        if (*ret_len == 0) {
+                cn_secret_free(*ret);
+                cli_error("the new password is empty; an empty password protects nothing");
+                return CLI_EXIT_USAGE;
+        }
+        return 0;
+}

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backup.h"
+#include "cli.h"
+#include "macro.h"
+
+static void help(void) {
+        fputs("Usage: cairn [-r REPO] backup [OPTIONS] PATH...\n"
+              "       cairn [-r REPO] backup --stdin [--stdin-filename NAME] < STREAM\n"
+              "\n"
+              "Back up files and directories (with all their metadata) into a new snapshot.\n"
+              "Files unchanged since the last snapshot of the same host and paths are not read again.\n"
+              "\n"
+              "  -e, --exclude PATTERN     skip matching entries (repeatable; see docs/cli/backup.md)\n"
+              "      --exclude-file F      read exclude patterns from F, one a line\n"
+              "  -x, --one-file-system     do not cross into other file systems\n"
+              "      --tag TAG             tag the snapshot (repeatable)\n"
+              "      --host NAME           record NAME as the host (default: this host's name)\n"
+              "      --stdin               back up standard input as one file\n"
+              "      --stdin-filename NAME its name in the snapshot (default: stdin)\n"
+              "      --parent ID           compare against this snapshot instead of the latest\n"
+              "      --force               read every file again, ignoring the parent snapshot\n"
+              "\n"
+              "Exit 0: done; 3: snapshot saved but some entries could not be read (listed on stderr\n"
+              "and recorded in the snapshot); 1: nothing was saved.\n",
+              stdout);
+}
+
+typedef struct Warnings {
+        uint64_t n;
+        bool quiet;
+} Warnings;
+
+static void on_error(const char *path, int error, void *u) {
+        Warnings *w = u;
+        w->n++;
+        fputs("cairn: warning: ", stderr);
+        cli_print_escaped(stderr, path, strlen(path));
+        fprintf(stderr, ": %s (skipped)\n", strerror(error));
+}
+
+static int add_strv(char ***v, size_t *n, const char *s) {
+        char **a = realloc(*v, (*n + 1) * sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        *v = a;
+        if (!(a[*n] = strdup(s)))
+                return -ENOMEM;
+        (*n)++;
+        return 0;
+}
+
+static void strv_free(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+int verb_backup(Cli *cli, int argc, char **argv) {
+        enum { OPT_EXCLUDE_FILE = _OPT_GLOBAL_MAX, OPT_TAG, OPT_HOST, OPT_STDIN, OPT_STDIN_NAME, OPT_PARENT, OPT_FORCE };
+        static const struct option opts[] = {
+                CLI_GLOBAL_LONG,
+                { "exclude", required_argument, NULL, 'e' },
+                { "exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE },
+                { "one-file-system", no_argument, NULL, 'x' },
+                { "tag", required_argument, NULL, OPT_TAG },
+                { "host", required_argument, NULL, OPT_HOST },
+                { "stdin", no_argument, NULL, OPT_STDIN },
+                { "stdin-filename", required_argument, NULL, OPT_STDIN_NAME },
+                { "parent", required_argument, NULL, OPT_PARENT },
+                { "force", no_argument, NULL, OPT_FORCE },
+                {},
+        };
+        CnPatterns excludes = {};
+        char **paths = NULL, **tags = NULL;
+        size_t n_paths = 0, n_tags = 0;
+        CnSnapshot *list = NULL, snap = {};
+        size_t n_list = 0;
+        const char *host = NULL, *stdin_name = "stdin", *parent_id = NULL;
+        char hostbuf[256] = "";
+        bool use_stdin = false, force = false;
+        Warnings w = {};
+        int c, r, ret = CLI_EXIT_ERROR;
+
+        while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORT "e:x", opts, NULL)) >= 0) {
+                int g = cli_global_option(cli, c, optarg);
+                if (g < 0) {
+                        help();
+                        ret = CLI_EXIT_OK;
+                        goto out;
+                }
+                if (g > 0)
+                        continue;
+                switch (c) {
+                case 'e':
+                        if (cn_patterns_add(&excludes, optarg) < 0) {
+                                ret = cli_usage_error("backup", "empty exclude pattern");
+                                goto out;
+                        }
+                        break;
+                case OPT_EXCLUDE_FILE: {
+                        size_t line = 0;
+                        r = cn_patterns_add_file(&excludes, optarg, &line);
+                        if (r < 0) {
+                                if (line)
+                                        cli_error("exclude file %s, line %zu: pattern too long or empty", optarg, line);
+                                else
+                                        cli_error("cannot read exclude file %s: %s", optarg, strerror(-r));
+                                goto out;
+                        }
+                        break;
+                }
+                case 'x':
+                        break;
+                case OPT_TAG:
+                        if (add_strv(&tags, &n_tags, optarg) < 0)
+                                goto out;
+                        break;
+                case OPT_HOST:
+                        host = optarg;
+                        break;
+                case OPT_STDIN:
+                        use_stdin = true;
+                        break;
+                case OPT_STDIN_NAME:
+                        stdin_name = optarg;
+                        break;
+                case OPT_PARENT:
+                        parent_id = optarg;
+                        break;
+                case OPT_FORCE:
+                        force = true;
+                        break;
+                default:
+                        ret = cli_usage_error("backup", "unknown option");
+                        goto out;
+                }
+        }
+        bool one_fs = false;
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "-x") == 0 || strcmp(argv[i], "--one-file-system") == 0)
+                        one_fs = true;
+        if (use_stdin) {
+                if (optind < argc) {
+                        ret = cli_usage_error("backup", "--stdin takes no paths");
+                        goto out;
+                }
+                if (!*stdin_name || strchr(stdin_name, '/') || strcmp(stdin_name, ".") == 0 ||
+                    strcmp(stdin_name, "..") == 0) {
+                        ret = cli_usage_error("backup", "--stdin-filename must be a plain file name");
+                        goto out;
+                }
+        } else if (optind >= argc) {
+                ret = cli_usage_error("backup", "nothing to back up: give one or more paths, or --stdin");
+                goto out;
+        }
+        for (int i = optind; i < argc; i++) {
+                char *p;
+                struct stat st;
+                if (cn_path_clean(argv[i], &p) < 0)
+                        goto out;
+                if (lstat(p, &st) < 0) {
+                        r = errno;
+                        cli_warn("%s: %s (skipped)", argv[i], strerror(r));
+                        w.n++;
+                        free(p);
+                        continue;
+                }
+                char **a = realloc(paths, (n_paths + 1) * sizeof *a);
+                if (!a) {
+                        free(p);
+                        goto out;
+                }
+                paths = a;
+                paths[n_paths++] = p;
+        }
+        if (!use_stdin && n_paths == 0) {
+                cli_error("none of the paths to back up exists; nothing was saved");
+                goto out;
+        }
+        if (!host) {
+                gethostname(hostbuf, sizeof hostbuf - 1);
+                host = hostbuf;
+        }
+
+        r = cli_open(cli, true);
+        if (r != 0) {
+                ret = r;
+                goto out;
+        }
+        /* Never back up the repository into itself. */
+        const char *local = cn_backend_local_path(cli->backend);
+        if (local && strcmp(local, "/") != 0 && cn_patterns_add(&excludes, local) < 0)
+                goto out;
+        CnController *ctl = cli_controller(cli);
+        if (!ctl)
+                goto out;
+        r = cli_load_snapshots(cli, ctl, &list, &n_list);
+        if (r != 0) {
+                ret = r;
+                goto out;
+        }
+        const CnSnapshot *parent = NULL;
+        if (parent_id) {
+                parent = cn_snapshot_find(list, n_list, parent_id);
+                if (!parent) {
+                        cli_error("no snapshot '%s' (or more than one) to use as parent; 'cairn snapshots' lists them",
+                                  parent_id);
+                        goto out;
+                }
+        } else if (!force && !use_stdin)
+                parent = cn_backup_find_parent(list, n_list, host, paths, n_paths);
+
+        struct passwd *pw = getpwuid(geteuid());
+        CnBackupOptions o = {
+                .paths = paths,
+                .n_paths = n_paths,
+                .excludes = &excludes,
+                .one_file_system = one_fs,
+                .tags = tags,
+                .n_tags = n_tags,
+                .hostname = host,
+                .username = pw ? pw->pw_name : "",
+                .stdin_fd = use_stdin ? STDIN_FILENO : -1,
+                .stdin_filename = stdin_name,
+                .parent = parent,
+                .on_error = on_error,
+                .userdata = &w,
+        };
+        r = cn_backup_run(cli->rp, ctl, &o, &snap);
+        if (r < 0) {
+                ret = cli_repo_error(cli, "backup failed, no snapshot was saved", r);
+                goto out;
+        }
+        char a[32], b[32];
+        if (cli->json) {
+                printf("{\"snapshot\":\"%s\",\"controller\":\"%s\",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64
+                       ",\"others\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"blobs_new\":%" PRIu64
+                       ",\"stored_bytes_new\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"seconds\":%.3f}\n",
+                       snap.id_hex, ctl->id_hex, snap.files, snap.dirs, snap.others, snap.bytes, snap.blobs_new,
+                       snap.stored_bytes_new, w.n, (double) snap.duration_ns / 1e9);
+        } else
+                cli_info(cli,
+                         "snapshot %.8s saved: %" PRIu64 " files, %" PRIu64 " dirs, %" PRIu64
+                         " others, %s in %.2f s; %s new data stored%s\n",
+                         snap.id_hex, snap.files, snap.dirs, snap.others, cli_size(snap.bytes, a),
+                         (double) snap.duration_ns / 1e9, cli_size(snap.stored_bytes_new, b),
+                         parent ? "" : " (no parent snapshot: every file read)");
+        if (w.n) {
+                cli_warn("%" PRIu64 " entr%s could not be read and %s not in snapshot %.8s", w.n,
+                         w.n == 1 ? "y" : "ies", w.n == 1 ? "is" : "are", snap.id_hex);
+                ret = CLI_EXIT_PARTIAL;
+        } else
+                ret = CLI_EXIT_OK;
+out:
+        cn_snapshot_done(&snap);
+        cn_snapshots_free(list, n_list);
+        strv_free(paths, n_paths);
+        strv_free(tags, n_tags);
+        cn_patterns_done(&excludes);
+        return ret;
+}

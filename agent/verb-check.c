@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "check.h"
+#include "cli.h"
+
+static void help(void) {
+        fputs("Usage: cairn [-r REPO] check [--read-data]\n"
+              "\n"
+              "Verify the repository: every index, key ledger and snapshot opens, every pack\n"
+              "the index names is there, every snapshot's trees and file chunks are present.\n"
+              "With --read-data, also read every pack and authenticate every chunk.\n"
+              "Each problem is listed with the snapshots and files it affects; exit 1 if any.\n",
+              stdout);
+}
+
+static const char *kind_text(CnCheckKind k) {
+        switch (k) {
+        case CN_CHECK_DAMAGED_OBJECT:
+                return "damaged";
+        case CN_CHECK_MISSING_PACK:
+                return "missing pack";
+        case CN_CHECK_DAMAGED_PACK:
+                return "damaged pack";
+        case CN_CHECK_BAD_BLOB:
+                return "damaged chunk";
+        case CN_CHECK_MISSING_KEY:
+                return "no data key for chunk";
+        case CN_CHECK_MISSING_BLOB:
+                return "missing chunk";
+        case CN_CHECK_AFFECTED:
+                return "affected";
+        case CN_CHECK_ORPHAN_PACK:
+                return "unindexed pack";
+        }
+        return "problem";
+}
+
+static void on_problem(const CnCheckProblem *p, void *u) {
+        const Cli *cli = u;
+        if (cli->json) {
+                printf("{\"problem\":\"%s\",\"controller\":", kind_text(p->kind));
+                cli_json_string(stdout, p->controller, strlen(p->controller));
+                if (p->object) {
+                        printf(",\"object\":");
+                        cli_json_string(stdout, p->object, strlen(p->object));
+                }
+                if (p->snapshot)
+                        printf(",\"snapshot\":\"%s\"", p->snapshot);
+                if (p->path) {
+                        printf(",\"path\":");
+                        cli_json_string(stdout, p->path, strlen(p->path));
+                }
+                printf("}\n");
+                return;
+        }
+        if (p->kind == CN_CHECK_ORPHAN_PACK) {
+                if (cli->verbose)
+                        printf("note: %s has no index file (left by an interrupted backup; the next backup "
+                               "adopts it)\n",
+                               p->object);
+                return;
+        }
+        if (p->kind == CN_CHECK_AFFECTED) {
+                printf("error: snapshot %.8s: ", p->snapshot);
+                cli_print_escaped(stdout, p->path, strlen(p->path));
+                printf(": cannot be fully restored (data missing or damaged)\n");
+                return;
+        }
+        printf("error: %s %s (controller %s): %s\n", kind_text(p->kind), p->object, p->controller,
+               p->error == -EBADMSG ? "failed authentication" : strerror(-p->error));
+}
+
+int verb_check(Cli *cli, int argc, char **argv) {
+        enum { OPT_READ_DATA = _OPT_GLOBAL_MAX };
+        static const struct option opts[] = {
+                CLI_GLOBAL_LONG,
+                { "read-data", no_argument, NULL, OPT_READ_DATA },
+                {},
+        };
+        bool read_data = false;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORT, opts, NULL)) >= 0) {
+                int g = cli_global_option(cli, c, optarg);
+                if (g < 0) {
+                        help();
+                        return CLI_EXIT_OK;
+                }
+                if (g > 0)
+                        continue;
+                if (c == OPT_READ_DATA)
+                        read_data = true;
+                else
+                        return cli_usage_error("check", "unknown option");
+        }
+        if (optind < argc)
+                return cli_usage_error("check", "check takes no arguments");
+        r = cli_open(cli, true);
+        if (r != 0)
+                return r;
+        CnCheckStats st;
+        r = cn_check_run(cli->rp, read_data, on_problem, cli, &st);
+        if (r < 0)
+                return cli_repo_error(cli, "check could not run", r);
+        char sz[32];
+        if (cli->json)
+                printf("{\"controllers\":%" PRIu64 ",\"snapshots\":%" PRIu64 ",\"packs\":%" PRIu64
+                       ",\"blobs\":%" PRIu64 ",\"trees\":%" PRIu64 ",\"packs_read\":%" PRIu64
+                       ",\"bytes_read\":%" PRIu64 ",\"errors\":%" PRIu64 "}\n",
+                       st.controllers, st.snapshots, st.packs, st.blobs, st.trees, st.packs_read, st.bytes_read,
+                       st.errors);
+        else
+                cli_info(cli,
+                         "checked %" PRIu64 " controller(s), %" PRIu64 " snapshots, %" PRIu64 " packs, %" PRIu64
+                         " chunks, %" PRIu64 " trees%s%s: %s\n",
+                         st.controllers, st.snapshots, st.packs, st.blobs, st.trees,
+                         read_data ? "; read " : "", read_data ? cli_size(st.bytes_read, sz) : "",
+                         st.errors ? "ERRORS FOUND" : "no errors");
+        return st.errors ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+}

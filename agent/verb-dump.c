@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backup.h"
+#include "cli.h"
+#include "macro.h"
+#include "restore.h"
+
+static void help(void) {
+        fputs("Usage: cairn [-r REPO] dump latest|ID PATH > FILE\n"
+              "\n"
+              "Write the content of one file of a snapshot to standard output.\n",
+              stdout);
+}
+
+int verb_dump(Cli *cli, int argc, char **argv) {
+        static const struct option opts[] = { CLI_GLOBAL_LONG, {} };
+        _cleanup_(cn_store_freep) CnStore *store = NULL;
+        _cleanup_free_ char *path = NULL;
+        CnSnapshot *list = NULL;
+        CnNode node = {};
+        size_t n = 0;
+        int c, r, ret = CLI_EXIT_ERROR;
+
+        while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORT, opts, NULL)) >= 0) {
+                int g = cli_global_option(cli, c, optarg);
+                if (g < 0) {
+                        help();
+                        return CLI_EXIT_OK;
+                }
+                if (g == 0)
+                        return cli_usage_error("dump", "unknown option");
+        }
+        if (argc - optind != 2)
+                return cli_usage_error("dump", "give a snapshot (latest or an ID) and the path of a file in it");
+        if (cn_path_clean(argv[optind + 1], &path) < 0)
+                return CLI_EXIT_ERROR;
+        r = cli_open(cli, true);
+        if (r != 0)
+                return r;
+        CnController *ctl = cli_controller(cli);
+        if (!ctl)
+                return CLI_EXIT_ERROR;
+        r = cli_load_snapshots(cli, ctl, &list, &n);
+        if (r != 0)
+                return r;
+        const CnSnapshot *s = cn_snapshot_find(list, n, argv[optind]);
+        if (!s) {
+                cli_error("no snapshot '%s' (or more than one matches); 'cairn snapshots' lists them", argv[optind]);
+                goto out;
+        }
+        r = cn_store_open(cli->rp, ctl, CN_STORE_KEYS, &store);
+        if (r < 0) {
+                ret = cli_repo_error(cli, "cannot read the index", r);
+                goto out;
+        }
+        r = cn_snapshot_find_node(store, s, path, &node);
+        if (r == -ENOENT || r == -ENOTDIR) {
+                cli_error("no path %s in snapshot %.8s", path, s->id_hex);
+                goto out;
+        }
+        if (r >= 0 && node.type != CN_NODE_FILE) {
+                cli_error("%s in snapshot %.8s is not a regular file; use 'cairn restore %.8s:%s --target DIR'", path,
+                          s->id_hex, s->id_hex, path);
+                goto out;
+        }
+        if (r >= 0)
+                r = cn_dump_file(store, &node, STDOUT_FILENO);
+        if (r == -EPIPE) {
+                ret = CLI_EXIT_OK;      /* the reader stopped early: not our failure */
+                goto out;
+        }
+        if (r < 0) {
+                ret = cli_repo_error(cli, "dump failed", r);
+                goto out;
+        }
+        ret = CLI_EXIT_OK;
+out:
+        cn_node_done(&node);
+        cn_snapshots_free(list, n);
+        return ret;
+}

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backup.h"
+#include "cli.h"
+#include "macro.h"
+#include "restore.h"
+
+static void help(void) {
+        fputs("Usage: cairn [-r REPO] restore latest|ID[:PATH] --target DIR [OPTIONS]\n"
+              "\n"
+              "Restore a snapshot with all its metadata. The backed-up absolute paths are\n"
+              "recreated under DIR (/etc/hosts lands in DIR/etc/hosts); with ID:PATH the\n"
+              "contents of PATH land in DIR.\n"
+              "\n"
+              "  -t, --target DIR       where to restore (created if missing)\n"
+              "  -i, --include PATTERN  restore only matching entries (repeatable)\n"
+              "      --numeric-owner    set owners by uid/gid, ignoring user and group names\n"
+              "\n"
+              "Entries that cannot be restored are listed and the exit code is 1; the rest\n"
+              "are restored all the same.\n",
+              stdout);
+}
+
+static void on_error(const char *path, int error, void *u) {
+        fputs("cairn: error: ", stderr);
+        cli_print_escaped(stderr, path, strlen(path));
+        if (error == EBADMSG)
+                fputs(": its data in the repository is damaged (failed authentication); not restored\n", stderr);
+        else
+                fprintf(stderr, ": %s; not restored\n", strerror(error));
+}
+
+int verb_restore(Cli *cli, int argc, char **argv) {
+        enum { OPT_NUMERIC = _OPT_GLOBAL_MAX };
+        static const struct option opts[] = {
+                CLI_GLOBAL_LONG,
+                { "target", required_argument, NULL, 't' },
+                { "include", required_argument, NULL, 'i' },
+                { "numeric-owner", no_argument, NULL, OPT_NUMERIC },
+                {},
+        };
+        _cleanup_(cn_store_freep) CnStore *store = NULL;
+        _cleanup_free_ char *spec = NULL, *sub = NULL;
+        CnPatterns includes = {};
+        CnSnapshot *list = NULL;
+        size_t n = 0;
+        const char *target = NULL;
+        unsigned flags = geteuid() == 0 ? 0 : CN_FSMETA_NO_OWNER;
+        int c, r, ret = CLI_EXIT_ERROR;
+
+        while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORT "t:i:", opts, NULL)) >= 0) {
+                int g = cli_global_option(cli, c, optarg);
+                if (g < 0) {
+                        help();
+                        ret = CLI_EXIT_OK;
+                        goto out;
+                }
+                if (g > 0)
+                        continue;
+                if (c == 't')
+                        target = optarg;
+                else if (c == 'i') {
+                        if (cn_patterns_add(&includes, optarg) < 0) {
+                                ret = cli_usage_error("restore", "empty include pattern");
+                                goto out;
+                        }
+                } else if (c == OPT_NUMERIC)
+                        flags |= CN_FSMETA_NUMERIC_OWNER;
+                else {
+                        ret = cli_usage_error("restore", "unknown option");
+                        goto out;
+                }
+        }
+        if (optind + 1 != argc) {
+                ret = cli_usage_error("restore", "give exactly one snapshot: latest, an ID, or ID:PATH");
+                goto out;
+        }
+        if (!target) {
+                ret = cli_usage_error("restore", "--target DIR is required");
+                goto out;
+        }
+        if (!(spec = strdup(argv[optind])))
+                goto out;
+        char *colon = strchr(spec, ':');
+        if (colon) {
+                *colon = 0;
+                if (cn_path_clean(colon[1] ? colon + 1 : "/", &sub) < 0)
+                        goto out;
+        }
+        r = cli_open(cli, true);
+        if (r != 0) {
+                ret = r;
+                goto out;
+        }
+        CnController *ctl = cli_controller(cli);
+        if (!ctl)
+                goto out;
+        r = cli_load_snapshots(cli, ctl, &list, &n);
+        if (r != 0) {
+                ret = r;
+                goto out;
+        }
+        const CnSnapshot *s = cn_snapshot_find(list, n, spec);
+        if (!s) {
+                cli_error("no snapshot '%s' (or more than one matches); 'cairn snapshots' lists them", spec);
+                goto out;
+        }
+        r = cn_store_open(cli->rp, ctl, CN_STORE_KEYS, &store);
+        if (r < 0) {
+                ret = cli_repo_error(cli, "cannot read the index", r);
+                goto out;
+        }
+        CnRestoreOptions o = {
+                .target = target,
+                .subpath = sub,
+                .includes = &includes,
+                .meta_flags = flags,
+                .on_error = on_error,
+        };
+        CnRestoreStats st;
+        r = cn_restore_run(store, s, &o, &st);
+        if (r == -ENOENT || r == -ENOTDIR) {
+                cli_error("no path %s in snapshot %.8s", sub ? sub : "/", s->id_hex);
+                goto out;
+        }
+        if (r < 0) {
+                ret = cli_repo_error(cli, "restore failed", r);
+                goto out;
+        }
+        char sz[32];
+        if (cli->json)
+                printf("{\"snapshot\":\"%s\",\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"others\":%" PRIu64
+                       ",\"bytes\":%" PRIu64 ",\"errors\":%" PRIu64 "}\n",
+                       s->id_hex, st.files, st.dirs, st.others, st.bytes, st.errors);
+        else
+                cli_info(cli, "restored snapshot %.8s to %s: %" PRIu64 " files, %" PRIu64 " dirs, %" PRIu64
+                              " others, %s\n",
+                         s->id_hex, target, st.files, st.dirs, st.others, cli_size(st.bytes, sz));
+        if (st.errors) {
+                cli_error("%" PRIu64 " entr%s could not be restored (listed above)", st.errors,
+                          st.errors == 1 ? "y" : "ies");
+                goto out;
+        }
+        ret = CLI_EXIT_OK;
+out:
+        cn_snapshots_free(list, n);
+        cn_patterns_done(&includes);
+        return ret;
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <inttypes.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void help(void) {
+        fputs("Usage: cairn [-r REPO] snapshots [--json] [--controller C]\n"
+              "\n"
+              "List the snapshots, oldest first (of one controller with --controller).\n",
+              stdout);
+}
+
+static void json_strv(char *const *v, size_t n) {
+        putchar('[');
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        putchar(',');
+                cli_json_string(stdout, v[i], strlen(v[i]));
+        }
+        putchar(']');
+}
+
+int verb_snapshots(Cli *cli, int argc, char **argv) {
+        static const struct option opts[] = { CLI_GLOBAL_LONG, {} };
+        CnSnapshot *list = NULL;
+        size_t n = 0;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORT, opts, NULL)) >= 0) {
+                int g = cli_global_option(cli, c, optarg);
+                if (g < 0) {
+                        help();
+                        return CLI_EXIT_OK;
+                }
+                if (g == 0)
+                        return cli_usage_error("snapshots", "unknown option");
+        }
+        if (optind < argc)
+                return cli_usage_error("snapshots", "snapshots takes no arguments");
+        r = cli_open(cli, true);
+        if (r != 0)
+                return r;
+        CnController *ctl = NULL;
+        if (cli->controller && !(ctl = cli_controller(cli)))
+                return CLI_EXIT_ERROR;
+        r = cli_load_snapshots(cli, ctl, &list, &n);
+        if (r != 0)
+                return r;
+        if (cli->json) {
+                putchar('[');
+                for (size_t i = 0; i < n; i++) {
+                        const CnSnapshot *s = &list[i];
+                        printf("%s{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":%" PRId64 ".%09u,\"hostname\":",
+                               i ? "," : "", s->id_hex, s->id_hex, s->time.sec, s->time.nsec);
+                        cli_json_string(stdout, s->hostname, strlen(s->hostname));
+                        printf(",\"username\":");
+                        cli_json_string(stdout, s->username, strlen(s->username));
+                        printf(",\"paths\":");
+                        json_strv(s->paths, s->n_paths);
+                        printf(",\"tags\":");
+                        json_strv(s->tags, s->n_tags);
+                        printf(",\"controller\":{\"id\":\"%s\",\"name\":", s->controller->id_hex);
+                        cli_json_string(stdout, s->controller->name, strlen(s->controller->name));
+                        printf("},\"partial\":%s,\"errors\":%zu,\"files\":%" PRIu64 ",\"dirs\":%" PRIu64
+                               ",\"bytes\":%" PRIu64 "}",
+                               (s->flags & CN_SNAPSHOT_PARTIAL) ? "true" : "false", s->n_errors, s->files, s->dirs,
+                               s->bytes);
+                }
+                printf("]\n");
+        } else {
+                printf("%-8s  %-19s  %-16s  %-12s  %-10s  %s\n", "ID", "Time", "Host", "Controller", "Tags",
+                       "Paths");
+                for (size_t i = 0; i < n; i++) {
+                        const CnSnapshot *s = &list[i];
+                        char t[64], tags[256] = "";
+                        for (size_t j = 0; j < s->n_tags; j++)
+                                snprintf(tags + strlen(tags), sizeof tags - strlen(tags), "%s%s", j ? "," : "",
+                                         s->tags[j]);
+                        printf("%.8s  %-19s  %-16s  %-12s  %-10s  ", s->id_hex, cli_time(s->time.sec, t),
+                               s->hostname, s->controller->name, tags);
+                        for (size_t j = 0; j < s->n_paths; j++) {
+                                if (j)
+                                        putchar(' ');
+                                cli_print_escaped(stdout, s->paths[j], strlen(s->paths[j]));
+                        }
+                        if (s->flags & CN_SNAPSHOT_PARTIAL)
+                                printf("  (partial: %zu unreadable)", s->n_errors);
+                        putchar('\n');
+                }
+                printf("%zu snapshot%s\n", n, n == 1 ? "" : "s");
+        }
+        cn_snapshots_free(list, n);
+        return CLI_EXIT_OK;
+}

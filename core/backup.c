@@ -1,0 +1,812 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "backup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chunker.h"
+#include "fileio.h"
+#include "format.h"
+#include "fs-meta.h"
+#include "macro.h"
+#include "store.h"
+#include "tree.h"
+
+#define MAX_PATH_BYTES (1u << 20)
+
+typedef struct LinkEntry {
+        uint64_t dev, ino;
+        CnNode node;                    /* the first name seen, content included */
+} LinkEntry;
+
+typedef struct Backup {
+        CnRepo *repo;
+        CnController *c;
+        const CnBackupOptions *o;
+        CnStore *store;
+        CnChunker *chunker;
+        CnSnapshot *snap;
+        uint8_t *buf;                   /* read window: 2 * max chunk */
+        size_t buf_cap;
+        CnBuf path;                     /* absolute path of the entry at hand, NUL-terminated */
+        CnBuf tree;                     /* tree encoding scratch */
+        CnBuf parent_blob;
+        LinkEntry *links;
+        size_t n_links, cap_links;
+        uint64_t next_link_group;
+        dev_t root_dev;
+} Backup;
+
+static int64_t mono_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- paths ---- */
+
+int cn_path_clean(const char *p, char **ret) {
+        _cleanup_free_ char *abs = NULL;
+        if (p[0] != '/') {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+                if (!cwd)
+                        return -errno;
+                if (asprintf(&abs, "%s/%s", cwd, p) < 0)
+                        return -ENOMEM;
+        } else if (!(abs = strdup(p)))
+                return -ENOMEM;
+        char *out = malloc(strlen(abs) + 2);
+        if (!out)
+                return -ENOMEM;
+        size_t n = 0;
+        for (char *s = abs; *s;) {
+                while (*s == '/')
+                        s++;
+                char *e = strchrnul(s, '/');
+                size_t len = (size_t) (e - s);
+                if (len == 0 || (len == 1 && s[0] == '.')) {
+                } else if (len == 2 && s[0] == '.' && s[1] == '.') {
+                        while (n > 0 && out[n - 1] != '/')
+                                n--;
+                        if (n > 0)
+                                n--;
+                } else {
+                        out[n++] = '/';
+                        memcpy(out + n, s, len);
+                        n += len;
+                }
+                s = e;
+        }
+        if (n == 0)
+                out[n++] = '/';
+        out[n] = 0;
+        *ret = out;
+        return 0;
+}
+
+/* Push "/name" onto b->path; returns the length to pop back to. */
+static int path_push(Backup *b, const char *name, size_t name_len, size_t *ret_mark) {
+        int r;
+        *ret_mark = b->path.len;
+        if (b->path.len > 1 || (b->path.len == 1 && b->path.data[0] != '/')) {
+                if ((r = cn_buf_put_u8(&b->path, '/')) < 0)
+                        return r;
+        }
+        if ((r = cn_buf_append(&b->path, name, name_len)) < 0 || (r = cn_buf_put_u8(&b->path, 0)) < 0)
+                return r;
+        b->path.len--;          /* keep the NUL outside len */
+        return 0;
+}
+
+static void path_pop(Backup *b, size_t mark) {
+        b->path.len = mark;
+        b->path.data[mark] = 0;
+}
+
+static const char *path_str(Backup *b) {
+        return b->path.len ? (const char *) b->path.data : "/";
+}
+
+static int source_error(Backup *b, int error) {
+        CnSnapshot *s = b->snap;
+        if (b->o->on_error)
+                b->o->on_error(path_str(b), error, b->o->userdata);
+        s->flags |= CN_SNAPSHOT_PARTIAL;
+        if (s->n_errors >= (1u << 20))
+                return 0;
+        CnSnapshotError *e = realloc(s->errors, (s->n_errors + 1) * sizeof *e);
+        if (!e)
+                return -ENOMEM;
+        s->errors = e;
+        e[s->n_errors].path = strdup(path_str(b));
+        if (!e[s->n_errors].path)
+                return -ENOMEM;
+        e[s->n_errors++].error = error;
+        return 0;
+}
+
+/* Errors of the source that skip one entry rather than fail the backup. */
+static bool skippable(int r) {
+        return r == -ENOENT || r == -EACCES || r == -EPERM || r == -ELOOP || r == -ENOTDIR || r == -ENXIO ||
+               r == -ENODEV || r == -EIO || r == -ESTALE || r == -ENAMETOOLONG || r == -EOVERFLOW ||
+               r == -ETXTBSY || r == -EWOULDBLOCK || r == -ENODATA;
+}
+
+/* ---- content ---- */
+
+static int add_chunk(CnNode *n, size_t *cap, const uint8_t id[CN_ID_BYTES]) {
+        if (n->n_chunks == *cap) {
+                size_t c = *cap ? *cap * 2 : 8;
+                void *p = realloc(n->chunks, c * CN_ID_BYTES);
+                if (!p)
+                        return -ENOMEM;
+                n->chunks = p;
+                *cap = c;
+        }
+        memcpy(n->chunks[n->n_chunks++], id, CN_ID_BYTES);
+        return 0;
+}
+
+static int store_chunk(Backup *b, CnNode *n, size_t *cap, const uint8_t *p, size_t len) {
+        uint8_t id[CN_ID_BYTES];
+        cn_store_chunk_id(b->store, p, len, id);
+        int r = cn_store_put(b->store, CN_BLOB_DATA, id, p, len, NULL);
+        if (r < 0)
+                return r;
+        return add_chunk(n, cap, id);
+}
+
+/* Read ranges of fd (all of it from the current offset when ranges is
+ * NULL) and store them as content-defined chunks. Returns the bytes read,
+ * or a negative errno: > -4096 and skippable() for a source failure. */
+static int64_t store_stream(Backup *b, int fd, const CnExtent *ranges, size_t n_ranges, CnNode *n) {
+        const size_t max = cn_chunker_params(b->chunker)->max_size;
+        size_t have = 0, start = 0, cap = 0, ri = 0;
+        uint64_t total = 0, roff = ranges ? ranges[0].offset : 0, rleft = ranges ? ranges[0].length : 0;
+        bool eof = false;
+        int r;
+
+        for (;;) {
+                while (!eof && have < max) {
+                        if (start + have == b->buf_cap) {
+                                memmove(b->buf, b->buf + start, have);
+                                start = 0;
+                        }
+                        size_t room = b->buf_cap - start - have;
+                        ssize_t k;
+                        if (ranges) {
+                                while (rleft == 0 && ++ri < n_ranges) {
+                                        roff = ranges[ri].offset;
+                                        rleft = ranges[ri].length;
+                                }
+                                if (rleft == 0) {
+                                        eof = true;
+                                        break;
+                                }
+                                k = pread(fd, b->buf + start + have, CN_MIN(room, rleft), (off_t) roff);
+                                if (k == 0) {
+                                        /* The file shrank under us: what is left of this range is gone. */
+                                        rleft = 0;
+                                        continue;
+                                }
+                                if (k > 0) {
+                                        roff += (uint64_t) k;
+                                        rleft -= (uint64_t) k;
+                                }
+                        } else {
+                                k = read(fd, b->buf + start + have, room);
+                                if (k == 0)
+                                        eof = true;
+                        }
+                        if (k < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return -errno;
+                        }
+                        have += (size_t) k;
+                        total += (uint64_t) k;
+                }
+                if (have == 0)
+                        break;
+                size_t cut = cn_chunker_cut(b->chunker, b->buf + start, have);
+                r = store_chunk(b, n, &cap, b->buf + start, cut);
+                if (r < 0)
+                        return r;
+                start += cut;
+                have -= cut;
+                if (have == 0)
+                        start = 0;
+        }
+        return (int64_t) total;
+}
+
+/* ---- hard links ---- */
+
+static LinkEntry *link_find(Backup *b, uint64_t dev, uint64_t ino) {
+        for (size_t i = b->n_links; i > 0; i--)
+                if (b->links[i - 1].dev == dev && b->links[i - 1].ino == ino)
+                        return &b->links[i - 1];
+        return NULL;
+}
+
+static int link_add(Backup *b, const CnNode *n) {
+        if (b->n_links == b->cap_links) {
+                size_t c = b->cap_links ? b->cap_links * 2 : 64;
+                LinkEntry *l = realloc(b->links, c * sizeof *l);
+                if (!l)
+                        return -ENOMEM;
+                b->links = l;
+                b->cap_links = c;
+        }
+        LinkEntry *e = &b->links[b->n_links];
+        e->dev = n->dev;
+        e->ino = n->inode;
+        int r = cn_node_copy(&e->node, n);
+        if (r < 0)
+                return r;
+        b->n_links++;
+        return 0;
+}
+
+/* ---- the parent snapshot ---- */
+
+typedef struct ParentDir {
+        CnNode *nodes;
+        size_t n;
+} ParentDir;
+
+static void parent_dir_done(ParentDir *p) {
+        cn_nodes_free(p->nodes, p->n);
+        *p = (ParentDir) {};
+}
+
+/* Load the parent's tree id; any failure just means "no parent here". */
+static void parent_dir_load(Backup *b, const uint8_t id[CN_ID_BYTES], ParentDir *ret) {
+        *ret = (ParentDir) {};
+        if (cn_store_get(b->store, id, &b->parent_blob) < 0)
+                return;
+        if (cn_tree_decode(b->parent_blob.data, b->parent_blob.len, &ret->nodes, &ret->n) < 0)
+                *ret = (ParentDir) {};
+}
+
+static const CnNode *parent_find(const ParentDir *p, const char *name, size_t len) {
+        size_t lo = 0, hi = p->n;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = cn_name_cmp(p->nodes[mid].name, p->nodes[mid].name_len, name, len);
+                if (c == 0)
+                        return &p->nodes[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+static bool chunks_known(Backup *b, const CnNode *n) {
+        for (size_t i = 0; i < n->n_chunks; i++)
+                if (!cn_index_lookup(cn_store_index(b->store), n->chunks[i], NULL))
+                        return false;
+        return true;
+}
+
+/* Same inode, size, mtime and ctime as the parent's entry: the content, and
+ * everything a ctime change would reveal (mode, owner, xattrs), is unchanged. */
+static bool parent_unchanged(Backup *b, const CnNode *p, const struct stat *st) {
+        return p && p->type == CN_NODE_FILE && p->size == (uint64_t) st->st_size &&
+               p->inode == (uint64_t) st->st_ino && p->mtime.sec == st->st_mtim.tv_sec &&
+               p->mtime.nsec == (uint32_t) st->st_mtim.tv_nsec && p->ctime.sec == st->st_ctim.tv_sec &&
+               p->ctime.nsec == (uint32_t) st->st_ctim.tv_nsec && chunks_known(b, p);
+}
+
+/* ---- the walk ---- */
+
+static int backup_entry(Backup *b, int dirfd, const char *name, size_t name_len, const struct stat *st,
+                        const CnNode *parent, CnNode *n, bool *ret_skip);
+
+static int store_tree(Backup *b, CnNode *nodes, size_t n, uint8_t ret_id[CN_ID_BYTES]) {
+        int r;
+        cn_nodes_sort(nodes, n);
+        cn_buf_reset(&b->tree);
+        r = cn_tree_encode(nodes, n, &b->tree);
+        if (r < 0)
+                return r;
+        cn_store_chunk_id(b->store, b->tree.data, b->tree.len, ret_id);
+        return cn_store_put(b->store, CN_BLOB_TREE, ret_id, b->tree.data, b->tree.len, NULL);
+}
+
+static int cmp_names(const void *x, const void *y) {
+        const char *a = *(char *const *) x, *c = *(char *const *) y;
+        return strcmp(a, c);
+}
+
+/* Back up the contents of directory fd into a tree; ret_id gets its id. */
+static int backup_dir_contents(Backup *b, int fd, const CnNode *parent, uint8_t ret_id[CN_ID_BYTES]) {
+        _cleanup_(parent_dir_done) ParentDir pd = {};
+        char **names = NULL;
+        size_t n_names = 0, cap_names = 0;
+        CnNode *nodes = NULL;
+        size_t n_nodes = 0;
+        int r = 0;
+
+        int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return -errno;
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return -errno;
+        }
+        for (;;) {
+                errno = 0;
+                struct dirent *de = readdir(d);
+                if (!de) {
+                        if (errno)
+                                r = -errno;
+                        break;
+                }
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (n_names == cap_names) {
+                        size_t c = cap_names ? cap_names * 2 : 64;
+                        char **v = realloc(names, c * sizeof *v);
+                        if (!v) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        names = v;
+                        cap_names = c;
+                }
+                if (!(names[n_names] = strdup(de->d_name))) {
+                        r = -ENOMEM;
+                        break;
+                }
+                n_names++;
+        }
+        closedir(d);
+        if (r < 0)
+                goto out;
+        qsort(names, n_names, sizeof *names, cmp_names);
+        nodes = calloc(n_names ? n_names : 1, sizeof *nodes);
+        if (!nodes) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if (parent && parent->type == CN_NODE_DIR)
+                parent_dir_load(b, parent->subtree, &pd);
+
+        for (size_t i = 0; i < n_names; i++) {
+                size_t len = strlen(names[i]), mark;
+                struct stat st;
+                bool skip = false;
+
+                r = path_push(b, names[i], len, &mark);
+                if (r < 0)
+                        goto out;
+                if (b->o->excludes && cn_patterns_match(b->o->excludes, path_str(b))) {
+                        path_pop(b, mark);
+                        continue;
+                }
+                if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = -errno;
+                        if (skippable(r))
+                                r = source_error(b, -r);
+                        path_pop(b, mark);
+                        if (r < 0)
+                                goto out;
+                        continue;
+                }
+                r = backup_entry(b, fd, names[i], len, &st, parent_find(&pd, names[i], len), &nodes[n_nodes],
+                                 &skip);
+                path_pop(b, mark);
+                if (r < 0)
+                        goto out;
+                if (skip)
+                        cn_node_done(&nodes[n_nodes]);
+                else
+                        n_nodes++;
+        }
+        r = store_tree(b, nodes, n_nodes, ret_id);
+out:
+        cn_nodes_free(nodes, n_nodes);
+        for (size_t i = 0; i < n_names; i++)
+                free(names[i]);
+        free(names);
+        return r;
+}
+
+static int set_name(CnNode *n, const char *name, size_t len) {
+        free(n->name);
+        n->name = strndup(name, len);
+        n->name_len = len;
+        return n->name ? 0 : -ENOMEM;
+}
+
+static int backup_file(Backup *b, int dirfd, const char *name, const struct stat *st, const CnNode *parent,
+                       CnNode *n) {
+        _cleanup_close_ int fd = -1;
+        struct stat st2;
+        int r;
+
+        if (parent_unchanged(b, parent, st)) {
+                r = cn_node_copy(n, parent);
+                if (r < 0)
+                        return r;
+                n->atime = (CnTime) { st->st_atim.tv_sec, (uint32_t) st->st_atim.tv_nsec };
+                n->nlink = st->st_nlink;
+                n->dev = st->st_dev;
+                n->link_group = 0;
+                return 0;
+        }
+        fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_NOATIME);
+        if (fd < 0 && errno == EPERM)   /* O_NOATIME needs ownership */
+                fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st2) < 0)
+                return -errno;
+        if (st2.st_ino != st->st_ino || st2.st_dev != st->st_dev || !S_ISREG(st2.st_mode))
+                return -ENOENT;         /* replaced between readdir and open */
+        r = cn_fsmeta_read(dirfd, name, fd, &st2, n);
+        if (r < 0)
+                return r;
+        int64_t got = n->sparse ? store_stream(b, fd, n->extents, n->n_extents, n)
+                                : store_stream(b, fd, NULL, 0, n);
+        if (got < 0)
+                return (int) got;
+        if (!n->sparse)
+                n->size = (uint64_t) got;       /* what we read is what we have */
+        return 0;
+}
+
+static int backup_entry(Backup *b, int dirfd, const char *name, size_t name_len, const struct stat *st,
+                        const CnNode *parent, CnNode *n, bool *ret_skip) {
+        int r = 0;
+
+        *ret_skip = false;
+        if (S_ISREG(st->st_mode)) {
+                LinkEntry *le = st->st_nlink > 1 ? link_find(b, st->st_dev, st->st_ino) : NULL;
+                if (le) {
+                        r = cn_node_copy(n, &le->node);
+                        if (r >= 0)
+                                r = set_name(n, name, name_len);
+                        if (r >= 0) {
+                                b->snap->files++;
+                                b->snap->bytes += n->size;
+                        }
+                        return r;
+                }
+                r = backup_file(b, dirfd, name, st, parent, n);
+                if (r >= 0 && st->st_nlink > 1) {
+                        n->link_group = ++b->next_link_group;
+                        r = link_add(b, n);
+                }
+                if (r >= 0) {
+                        b->snap->files++;
+                        b->snap->bytes += n->size;
+                }
+        } else if (S_ISDIR(st->st_mode)) {
+                _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        r = -errno;
+                if (r >= 0)
+                        r = cn_fsmeta_read(dirfd, name, -1, st, n);
+                if (r >= 0) {
+                        bool crosses = b->o->one_file_system && st->st_dev != b->root_dev;
+                        if (crosses)
+                                r = store_tree(b, NULL, 0, n->subtree);
+                        else
+                                r = backup_dir_contents(b, fd, parent, n->subtree);
+                }
+                if (r >= 0)
+                        b->snap->dirs++;
+        } else {
+                r = cn_fsmeta_read(dirfd, name, -1, st, n);
+                if (r >= 0)
+                        b->snap->others++;
+        }
+        if (r >= 0)
+                r = set_name(n, name, name_len);
+        if (r < 0 && skippable(r)) {
+                cn_node_done(n);
+                *ret_skip = true;
+                return source_error(b, -r);
+        }
+        return r;
+}
+
+/* ---- the top: a virtual tree of the requested paths ---- */
+
+/* paths[0..n) all start with prefix + "/" (prefix "" for the root).
+ * Builds the tree of the directory prefix holding just those paths. */
+static int backup_virtual(Backup *b, const char *prefix, char *const *paths, size_t n, const CnNode *parent,
+                          uint8_t ret_id[CN_ID_BYTES]) {
+        _cleanup_(parent_dir_done) ParentDir pd = {};
+        _cleanup_close_ int dirfd = -1;
+        size_t plen = strlen(prefix);
+        CnNode *nodes = calloc(n ? n : 1, sizeof *nodes);
+        size_t n_nodes = 0;
+        int r = 0;
+
+        if (!nodes)
+                return -ENOMEM;
+        dirfd = open(plen ? prefix : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0) {
+                r = -errno;
+                goto out;
+        }
+        if (parent && parent->type == CN_NODE_DIR)
+                parent_dir_load(b, parent->subtree, &pd);
+        for (size_t i = 0; i < n;) {
+                const char *comp = paths[i] + plen + 1;
+                size_t clen = strcspn(comp, "/");
+                size_t j = i;
+                /* Paths sharing this component. */
+                while (j < n && strncmp(paths[j] + plen + 1, comp, clen) == 0 &&
+                       (paths[j][plen + 1 + clen] == 0 || paths[j][plen + 1 + clen] == '/'))
+                        j++;
+                bool whole = paths[i][plen + 1 + clen] == 0;    /* sorted: the exact path comes first */
+                struct stat st;
+                size_t mark;    /* unused: the virtual walk resets the path per entry */
+                _cleanup_free_ char *cname = strndup(comp, clen);
+                if (!cname) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                const CnNode *pn = parent_find(&pd, cname, clen);
+                CnNode *nd = &nodes[n_nodes];
+
+                b->path.len = 0;
+                r = path_push(b, paths[i], plen + 1 + clen, &mark);
+                if (r < 0)
+                        goto out;
+                if (fstatat(dirfd, cname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = source_error(b, errno);
+                        if (r < 0)
+                                goto out;
+                        i = j;
+                        continue;
+                }
+                if (whole) {
+                        bool skip;
+                        b->root_dev = st.st_dev;
+                        r = backup_entry(b, dirfd, cname, clen, &st, pn, nd, &skip);
+                        if (r < 0)
+                                goto out;
+                        if (!skip)
+                                n_nodes++;
+                } else {
+                        if (!S_ISDIR(st.st_mode)) {
+                                r = source_error(b, ENOTDIR);
+                                if (r < 0)
+                                        goto out;
+                                i = j;
+                                continue;
+                        }
+                        r = cn_fsmeta_read(dirfd, cname, -1, &st, nd);
+                        if (r >= 0)
+                                r = set_name(nd, cname, clen);
+                        if (r < 0) {
+                                cn_node_done(nd);
+                                if (!skippable(r))
+                                        goto out;
+                                r = source_error(b, -r);
+                                if (r < 0)
+                                        goto out;
+                                i = j;
+                                continue;
+                        }
+                        _cleanup_free_ char *sub = strndup(paths[i], plen + 1 + clen);
+                        if (!sub) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        n_nodes++;
+                        r = backup_virtual(b, sub, paths + i, j - i, pn, nd->subtree);
+                        if (r < 0)
+                                goto out;
+                        b->snap->dirs++;
+                }
+                i = j;
+        }
+        r = store_tree(b, nodes, n_nodes, ret_id);
+out:
+        cn_nodes_free(nodes, n_nodes);
+        return r;
+}
+
+static int backup_stdin(Backup *b, uint8_t ret_id[CN_ID_BYTES]) {
+        CnNode n = {};
+        struct timespec now;
+        int r;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        n.type = CN_NODE_FILE;
+        n.mode = 0600;
+        n.uid = getuid();
+        n.gid = getgid();
+        n.mtime = n.atime = n.ctime = (CnTime) { now.tv_sec, (uint32_t) now.tv_nsec };
+        r = set_name(&n, b->o->stdin_filename, strlen(b->o->stdin_filename));
+        if (r >= 0) {
+                int64_t got = store_stream(b, b->o->stdin_fd, NULL, 0, &n);
+                if (got < 0)
+                        r = (int) got;
+                else
+                        n.size = (uint64_t) got;
+        }
+        if (r >= 0) {
+                b->snap->files = 1;
+                b->snap->bytes = n.size;
+                r = store_tree(b, &n, 1, ret_id);
+        }
+        cn_node_done(&n);
+        return r;
+}
+
+static int strv_dup(char *const *v, size_t n, char ***ret) {
+        char **c = calloc(n ? n : 1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (!(c[i] = strdup(v[i]))) {
+                        for (size_t j = 0; j < i; j++)
+                                free(c[j]);
+                        free(c);
+                        return -ENOMEM;
+                }
+        *ret = c;
+        return 0;
+}
+
+static int cmp_paths(const void *x, const void *y) {
+        return strcmp(*(char *const *) x, *(char *const *) y);
+}
+
+int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSnapshot *ret) {
+        _cleanup_(cn_store_freep) CnStore *store = NULL;
+        _cleanup_(cn_chunker_freep) CnChunker *chunker = NULL;
+        CnSnapshot snap = { .controller = c };
+        struct timespec now;
+        int64_t t0 = mono_ns();
+        int r;
+
+        r = cn_store_open(repo, c, CN_STORE_KEYS | CN_STORE_WRITE, &store);
+        if (r < 0)
+                return r;
+        r = cn_chunker_new(&c->chunker, c->chunker_key, &chunker);
+        if (r < 0)
+                return r;
+        Backup b = {
+                .repo = repo,
+                .c = c,
+                .o = o,
+                .store = store,
+                .chunker = chunker,
+                .snap = &snap,
+                .buf_cap = 2 * (size_t) c->chunker.max_size,
+        };
+        cn_buf_init(&b.path, MAX_PATH_BYTES);
+        cn_buf_init(&b.tree, CN_MAX_TREE_BYTES);
+        cn_buf_init(&b.parent_blob, CN_MAX_TREE_BYTES);
+        b.buf = malloc(b.buf_cap);
+        if (!b.buf) {
+                r = -ENOMEM;
+                goto out;
+        }
+        clock_gettime(CLOCK_REALTIME, &now);
+        snap.time = (CnTime) { now.tv_sec, (uint32_t) now.tv_nsec };
+        if (!(snap.hostname = strdup(o->hostname ? o->hostname : "")) ||
+            !(snap.username = strdup(o->username ? o->username : ""))) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if ((r = strv_dup(o->tags, o->n_tags, &snap.tags)) < 0)
+                goto out;
+        snap.n_tags = o->n_tags;
+        if (o->stdin_fd >= 0) {
+                char *p = NULL;
+                if (asprintf(&p, "/%s", o->stdin_filename) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                snap.paths = calloc(1, sizeof *snap.paths);
+                if (!snap.paths) {
+                        free(p);
+                        r = -ENOMEM;
+                        goto out;
+                }
+                snap.paths[0] = p;
+                snap.n_paths = 1;
+                r = backup_stdin(&b, snap.tree);
+        } else {
+                if ((r = strv_dup(o->paths, o->n_paths, &snap.paths)) < 0)
+                        goto out;
+                snap.n_paths = o->n_paths;
+                qsort(snap.paths, snap.n_paths, sizeof *snap.paths, cmp_paths);
+                /* Drop paths inside another requested path, and duplicates. */
+                size_t k = 0;
+                for (size_t i = 0; i < snap.n_paths; i++) {
+                        size_t l = k ? strlen(snap.paths[k - 1]) : 0;
+                        if (k && (strcmp(snap.paths[k - 1], "/") == 0 ||
+                                  (strncmp(snap.paths[i], snap.paths[k - 1], l) == 0 &&
+                                   (snap.paths[i][l] == '/' || snap.paths[i][l] == 0)))) {
+                                free(snap.paths[i]);
+                                continue;
+                        }
+                        snap.paths[k++] = snap.paths[i];
+                }
+                snap.n_paths = k;
+                CnNode root_parent = { .type = CN_NODE_DIR };
+                if (o->parent)
+                        memcpy(root_parent.subtree, o->parent->tree, CN_ID_BYTES);
+                if (k == 1 && strcmp(snap.paths[0], "/") == 0) {
+                        _cleanup_close_ int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        struct stat st;
+                        if (fd < 0 || fstat(fd, &st) < 0)
+                                r = -errno;
+                        else {
+                                b.root_dev = st.st_dev;
+                                r = backup_dir_contents(&b, fd, o->parent ? &root_parent : NULL, snap.tree);
+                        }
+                } else
+                        r = backup_virtual(&b, "", snap.paths, k, o->parent ? &root_parent : NULL, snap.tree);
+        }
+        if (r < 0)
+                goto out;
+        r = cn_store_flush(store);
+        if (r < 0)
+                goto out;
+        if (o->parent) {
+                snap.has_parent = true;
+                memcpy(snap.parent, o->parent->id, CN_ID_BYTES);
+        }
+        snap.blobs_new = cn_store_stats(store)->blobs_new;
+        snap.stored_bytes_new = cn_store_stats(store)->stored_bytes_new;
+        snap.duration_ns = (uint64_t) (mono_ns() - t0);
+        r = cn_snapshot_save(repo, &snap);
+        if (r < 0)
+                goto out;
+        *ret = snap;
+        snap = (CnSnapshot) {};
+out:
+        cn_snapshot_done(&snap);
+        for (size_t i = 0; i < b.n_links; i++)
+                cn_node_done(&b.links[i].node);
+        free(b.links);
+        free(b.buf);
+        cn_buf_done(&b.path);
+        cn_buf_done(&b.tree);
+        cn_buf_done(&b.parent_blob);
+        return r;
+}
+
+static bool same_paths(char *const *a, size_t na, char *const *b, size_t nb) {
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++) {
+                bool found = false;
+                for (size_t j = 0; j < nb && !found; j++)
+                        found = strcmp(a[i], b[j]) == 0;
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+const CnSnapshot *cn_backup_find_parent(const CnSnapshot *list, size_t n, const char *hostname,
+                                        char *const *paths, size_t n_paths) {
+        for (size_t i = n; i > 0; i--) {
+                const CnSnapshot *s = &list[i - 1];
+                if (strcmp(s->hostname, hostname) == 0 && same_paths(s->paths, s->n_paths, paths, n_paths))
+                        return s;
+        }
+        return NULL;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* One backup run: walk the source, store what is new, write a snapshot. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "pattern.h"
+#include "snapshot.h"
+
+/* A source entry that could not be read; error is a positive errno. */
+typedef void (*CnSourceErrorFn)(const char *path, int error, void *userdata);
+
+typedef struct CnBackupOptions {
+        char *const *paths;             /* absolute; cleaned by cn_path_clean() */
+        size_t n_paths;
+        const CnPatterns *excludes;     /* may be NULL */
+        bool one_file_system;
+        char *const *tags;
+        size_t n_tags;
+        const char *hostname;
+        const char *username;
+        int stdin_fd;                   /* >= 0: back up this stream instead of paths */
+        const char *stdin_filename;     /* its name in the snapshot (one component) */
+        const CnSnapshot *parent;       /* unchanged files are taken from here; may be NULL */
+        CnSourceErrorFn on_error;
+        void *userdata;
+} CnBackupOptions;
+
+/* Store everything and save the snapshot (ret, owned by the caller).
+ * Unreadable source entries are reported through on_error, recorded in the
+ * snapshot and flag it CN_SNAPSHOT_PARTIAL; they do not fail the run.
+ * Repository errors do: nothing is saved and the packs already written are
+ * adopted by the next run. */
+int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSnapshot *ret);
+
+/* The newest snapshot in list (oldest first) of this host with the same
+ * set of paths, or NULL. */
+const CnSnapshot *cn_backup_find_parent(const CnSnapshot *list, size_t n, const char *hostname,
+                                        char *const *paths, size_t n_paths);
+
+/* Make p absolute (relative to the working directory) and remove "//",
+ * "/./", "/x/.." lexically and any trailing '/'. Caller frees *ret. */
+int cn_path_clean(const char *p, char **ret);

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Sealed metadata objects (docs/FORMAT.md "Envelope").
+ *
+ *   envelope = magic[8] version:u32 processor[16] controller[16] epoch:u32
+ *              nonce[24] ciphertext
+ *
+ * The ciphertext is XChaCha20-Poly1305 of the body under the caller's key,
+ * with every byte before the nonce as associated data: an object cannot be
+ * moved to another kind, controller, processor or epoch without failing. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "format.h"
+
+#define CN_ENVELOPE_HEADER_BYTES (CN_MAGIC_BYTES + 4 + 2 * CN_UUID_BYTES + 4)
+
+typedef struct CnEnvelopeHeader {
+        uint32_t version;
+        uint8_t processor[CN_UUID_BYTES];
+        uint8_t controller[CN_UUID_BYTES];
+        uint32_t epoch;
+} CnEnvelopeHeader;
+
+/* Append the sealed envelope of body to out. */
+int cn_envelope_seal(CnBuf *out, const char magic[CN_MAGIC_BYTES], const CnEnvelopeHeader *h,
+                     const uint8_t key[CN_KEY_BYTES], const void *body, size_t n);
+/* Parse the plaintext header: -EBADMSG for another magic or truncation,
+ * -EPROTONOSUPPORT for a version this reader does not know. */
+int cn_envelope_peek(const uint8_t *p, size_t n, const char magic[CN_MAGIC_BYTES], CnEnvelopeHeader *ret);
+/* Authenticate and decrypt into out (replaced). -EBADMSG on any mismatch. */
+int cn_envelope_open(const uint8_t *p, size_t n, const char magic[CN_MAGIC_BYTES], const uint8_t key[CN_KEY_BYTES],
+                     CnEnvelopeHeader *ret_header, CnBuf *out);

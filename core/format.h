@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Repository format v1: every constant docs/FORMAT.md names, in one place.
+ * docs/FORMAT.md is normative; this header must agree with it. */
+#pragma once
+
+#include <stdint.h>
+
+#include "crypto.h"
+
+#define CN_FORMAT_VERSION 1
+
+#define CN_MAGIC_BYTES 8
+#define CN_MAGIC_KEYFILE "CAIRNKEY"
+#define CN_MAGIC_CONFIG "CAIRNCFG"
+#define CN_MAGIC_CONTROLLER "CAIRNCTL"
+#define CN_MAGIC_INDEX "CAIRNIDX"
+#define CN_MAGIC_LEDGER "CAIRNLDG"
+#define CN_MAGIC_SNAPSHOT "CAIRNSNP"
+#define CN_MAGIC_PACK "CAIRNPAK"
+#define CN_MAGIC_PACK_HEADER "CAIRNPKH"
+#define CN_MAGIC_PACK_TRAILER "CNPKEND1"
+#define CN_MAGIC_TREE "CAIRNTRE"
+#define CN_CHUNK_AD_DOMAIN "cairn.chunk.v1\0\0"        /* 16 bytes */
+
+/* KDF contexts (exactly 8 bytes) and subkey ids. */
+#define CN_KDF_CTX_MASTER "cnmaster"
+#define CN_SUBKEY_CONFIG 1              /* seals config */
+#define CN_SUBKEY_CONTROLLER_WRAP 2     /* seals controllers/<id> */
+#define CN_KDF_CTX_DOMAIN "cndomain"
+#define CN_SUBKEY_CHUNK_ID 1            /* HMAC key of chunk ids */
+#define CN_SUBKEY_CHUNKER 2             /* gear table seed */
+#define CN_SUBKEY_METADATA 3            /* seals pack headers, index, snapshots */
+#define CN_SUBKEY_PSEUDONYM 4           /* audit-log pseudonyms (reserved) */
+
+/* Blob types in packs. */
+enum {
+        CN_BLOB_DATA = 1,
+        CN_BLOB_TREE = 2,
+};
+/* Blob flags. */
+enum {
+        CN_BLOB_ZSTD = 1u << 0,
+};
+/* Snapshot flags. */
+enum {
+        CN_SNAPSHOT_PARTIAL = 1u << 0,  /* some entries could not be read */
+};
+
+/* Hard caps every reader enforces (docs/FORMAT.md "Limits"). */
+#define CN_MAX_CHUNK_BYTES (64u << 20)          /* raw data chunk */
+#define CN_MAX_TREE_BYTES (256u << 20)          /* raw tree blob */
+#define CN_MAX_PACK_BYTES (1u << 30)
+#define CN_MAX_PACK_ENTRIES (1u << 20)
+#define CN_MAX_META_BYTES (256u << 20)          /* config, controller, index, ledger, snapshot */
+#define CN_MAX_KEYFILE_BYTES 4096
+#define CN_MAX_NAME_BYTES 4096
+#define CN_MAX_TARGET_BYTES 65536
+#define CN_MAX_XATTR_NAME_BYTES 255
+#define CN_MAX_XATTR_VALUE_BYTES 65536
+#define CN_MAX_XATTRS 65536
+#define CN_MAX_LABEL_BYTES 1024
+
+/* Pack target size for writers (readers accept up to CN_MAX_PACK_BYTES). */
+#define CN_PACK_TARGET_BYTES (16u << 20)
+
+/* Hex lengths of names. */
+#define CN_UUID_HEX (2 * CN_UUID_BYTES)
+#define CN_ID_HEX (2 * CN_ID_BYTES)

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "index.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "macro.h"
+
+#define NO_PACK UINT32_MAX
+#define KEY_BLOCK 4096                  /* keys per secret block */
+
+typedef struct Entry {
+        uint8_t id[CN_ID_BYTES];
+        uint32_t pack;                  /* NO_PACK: only a key is known */
+        uint32_t offset;
+        uint32_t length;
+        uint32_t raw_length;
+        uint32_t key;                   /* key slot, CN_NO_KEY */
+        uint8_t type;
+        uint8_t flags;
+} Entry;
+
+typedef struct Pack {
+        uint8_t id[CN_ID_BYTES];
+        bool indexed;
+} Pack;
+
+struct CnIndex {
+        Entry *entries;
+        size_t n_entries, cap_entries;
+        uint32_t *slots;                /* entry number + 1; 0 = empty */
+        size_t n_slots;                 /* power of two */
+        Pack *packs;
+        uint32_t n_packs, cap_packs;
+        uint8_t **key_blocks;           /* cn_secret_new(KEY_BLOCK * CN_KEY_BYTES) each */
+        size_t n_key_blocks;
+        uint32_t n_keys;
+};
+
+int cn_index_new(CnIndex **ret) {
+        CnIndex *x = calloc(1, sizeof *x);
+        if (!x)
+                return -ENOMEM;
+        x->n_slots = 1024;
+        x->slots = calloc(x->n_slots, sizeof *x->slots);
+        if (!x->slots) {
+                free(x);
+                return -ENOMEM;
+        }
+        *ret = x;
+        return 0;
+}
+
+CnIndex *cn_index_free(CnIndex *x) {
+        if (!x)
+                return NULL;
+        for (size_t i = 0; i < x->n_key_blocks; i++)
+                cn_secret_free(x->key_blocks[i]);
+        free(x->key_blocks);
+        free(x->entries);
+        free(x->slots);
+        free(x->packs);
+        free(x);
+        return NULL;
+}
+
+static inline uint64_t id_hash(const uint8_t id[CN_ID_BYTES]) {
+        return cn_le64_get(id);
+}
+
+int cn_index_add_pack(CnIndex *x, const uint8_t pack_id[CN_ID_BYTES], uint32_t *ret_pack) {
+        /* Packs per index stay in the thousands; recent ones are looked up most. */
+        for (uint32_t i = x->n_packs; i > 0; i--)
+                if (memcmp(x->packs[i - 1].id, pack_id, CN_ID_BYTES) == 0) {
+                        *ret_pack = i - 1;
+                        return 0;
+                }
+        if (x->n_packs == NO_PACK - 1)
+                return -E2BIG;
+        if (x->n_packs == x->cap_packs) {
+                uint32_t n = x->cap_packs ? x->cap_packs * 2 : 64;
+                Pack *p = realloc(x->packs, n * sizeof *p);
+                if (!p)
+                        return -ENOMEM;
+                x->packs = p;
+                x->cap_packs = n;
+        }
+        memcpy(x->packs[x->n_packs].id, pack_id, CN_ID_BYTES);
+        x->packs[x->n_packs].indexed = false;
+        *ret_pack = x->n_packs++;
+        return 0;
+}
+
+const uint8_t *cn_index_pack_id(const CnIndex *x, uint32_t pack) {
+        return pack < x->n_packs ? x->packs[pack].id : NULL;
+}
+
+uint32_t cn_index_n_packs(const CnIndex *x) {
+        return x->n_packs;
+}
+
+bool cn_index_pack_indexed(const CnIndex *x, uint32_t pack) {
+        return pack < x->n_packs && x->packs[pack].indexed;
+}
+
+void cn_index_pack_set_indexed(CnIndex *x, uint32_t pack) {
+        if (pack < x->n_packs)
+                x->packs[pack].indexed = true;
+}
+
+/* Slot holding id, or the empty slot where it would go. */
+static size_t find_slot(const CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
+        size_t mask = x->n_slots - 1;
+        for (size_t s = id_hash(id) & mask;; s = (s + 1) & mask) {
+                uint32_t e = x->slots[s];
+                if (e == 0 || memcmp(x->entries[e - 1].id, id, CN_ID_BYTES) == 0)
+                        return s;
+        }
+}
+
+static int grow_slots(CnIndex *x) {
+        size_t n = x->n_slots * 2;
+        uint32_t *s = calloc(n, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        free(x->slots);
+        x->slots = s;
+        x->n_slots = n;
+        for (size_t i = 0; i < x->n_entries; i++)
+                x->slots[find_slot(x, x->entries[i].id)] = (uint32_t) i + 1;
+        return 0;
+}
+
+static Entry *get_or_add(CnIndex *x, const uint8_t id[CN_ID_BYTES], bool *ret_added) {
+        size_t s = find_slot(x, id);
+        if (x->slots[s]) {
+                *ret_added = false;
+                return &x->entries[x->slots[s] - 1];
+        }
+        if (x->n_entries >= UINT32_MAX - 1)
+                return NULL;
+        if ((x->n_entries + 1) * 4 > x->n_slots * 3) {
+                if (grow_slots(x) < 0)
+                        return NULL;
+                s = find_slot(x, id);
+        }
+        if (x->n_entries == x->cap_entries) {
+                size_t n = x->cap_entries ? x->cap_entries * 2 : 1024;
+                Entry *e = realloc(x->entries, n * sizeof *e);
+                if (!e)
+                        return NULL;
+                x->entries = e;
+                x->cap_entries = n;
+        }
+        Entry *e = &x->entries[x->n_entries];
+        *e = (Entry) { .pack = NO_PACK, .key = CN_NO_KEY };
+        memcpy(e->id, id, CN_ID_BYTES);
+        x->slots[s] = (uint32_t) ++x->n_entries;
+        *ret_added = true;
+        return e;
+}
+
+int cn_index_insert(CnIndex *x, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc) {
+        bool added;
+        Entry *e = get_or_add(x, id, &added);
+        if (!e)
+                return -ENOMEM;
+        if (e->pack != NO_PACK)
+                return 0;
+        e->pack = loc->pack;
+        e->offset = loc->offset;
+        e->length = loc->length;
+        e->raw_length = loc->raw_length;
+        e->type = loc->type;
+        e->flags = loc->flags;
+        return 1;
+}
+
+static const Entry *lookup(const CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
+        uint32_t e = x->slots[find_slot(x, id)];
+        return e ? &x->entries[e - 1] : NULL;
+}
+
+bool cn_index_lookup(const CnIndex *x, const uint8_t id[CN_ID_BYTES], CnBlobLoc *ret) {
+        const Entry *e = lookup(x, id);
+        if (!e || e->pack == NO_PACK)
+                return false;
+        if (ret)
+                *ret = (CnBlobLoc) {
+                        .pack = e->pack,
+                        .offset = e->offset,
+                        .length = e->length,
+                        .raw_length = e->raw_length,
+                        .type = e->type,
+                        .flags = e->flags,
+                };
+        return true;
+}
+
+size_t cn_index_size(const CnIndex *x) {
+        size_t n = 0;
+        for (size_t i = 0; i < x->n_entries; i++)
+                n += x->entries[i].pack != NO_PACK;
+        return n;
+}
+
+int cn_index_foreach(const CnIndex *x, int (*fn)(const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, void *u),
+                     void *u) {
+        for (size_t i = 0; i < x->n_entries; i++) {
+                CnBlobLoc loc;
+                if (!cn_index_lookup(x, x->entries[i].id, &loc))
+                        continue;
+                int r = fn(x->entries[i].id, &loc, u);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int cn_index_set_key(CnIndex *x, const uint8_t id[CN_ID_BYTES], const uint8_t key[CN_KEY_BYTES]) {
+        bool added;
+        Entry *e = get_or_add(x, id, &added);
+        if (!e)
+                return -ENOMEM;
+        if (e->key == CN_NO_KEY) {
+                if (x->n_keys == x->n_key_blocks * KEY_BLOCK) {
+                        uint8_t **b = realloc(x->key_blocks, (x->n_key_blocks + 1) * sizeof *b);
+                        if (!b)
+                                return -ENOMEM;
+                        x->key_blocks = b;
+                        b[x->n_key_blocks] = cn_secret_new((size_t) KEY_BLOCK * CN_KEY_BYTES);
+                        if (!b[x->n_key_blocks])
+                                return -ENOMEM;
+                        x->n_key_blocks++;
+                }
+                e->key = x->n_keys++;
+        }
+        memcpy(x->key_blocks[e->key / KEY_BLOCK] + (size_t) (e->key % KEY_BLOCK) * CN_KEY_BYTES, key, CN_KEY_BYTES);
+        return 0;
+}
+
+const uint8_t *cn_index_get_key(const CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
+        const Entry *e = lookup(x, id);
+        if (!e || e->key == CN_NO_KEY)
+                return NULL;
+        return x->key_blocks[e->key / KEY_BLOCK] + (size_t) (e->key % KEY_BLOCK) * CN_KEY_BYTES;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The in-memory chunk index of one controller: chunk id -> where the sealed
+ * blob lives, and (once the key ledger is loaded) its data key.
+ *
+ * Entries are dense 56-byte records plus a 4-byte open-addressing slot per
+ * 0.75 load, about 61 bytes per chunk. Chunk ids are HMAC outputs, so their
+ * first 8 bytes are already uniform and serve as the hash. Data keys live in
+ * cn_secret_new() blocks, never in ordinary heap memory.
+ *
+ * Not thread-safe: callers serialize access. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto.h"
+
+#define CN_NO_KEY UINT32_MAX
+
+typedef struct CnBlobLoc {
+        uint32_t pack;          /* pack number in this index (cn_index_pack_id) */
+        uint32_t offset;        /* of the blob (nonce first) in the pack */
+        uint32_t length;        /* stored bytes: nonce, ciphertext, tag */
+        uint32_t raw_length;    /* plaintext bytes after decompression */
+        uint8_t type;           /* CN_BLOB_* */
+        uint8_t flags;          /* CN_BLOB_ZSTD */
+} CnBlobLoc;
+
+typedef struct CnIndex CnIndex;
+
+int cn_index_new(CnIndex **ret);
+CnIndex *cn_index_free(CnIndex *x);            /* wipes the keys */
+static inline void cn_index_freep(CnIndex **x) {
+        cn_index_free(*x);
+}
+
+/* Pack numbers are dense, from 0; adding a known pack id returns its number. */
+int cn_index_add_pack(CnIndex *x, const uint8_t pack_id[CN_ID_BYTES], uint32_t *ret_pack);
+const uint8_t *cn_index_pack_id(const CnIndex *x, uint32_t pack);
+uint32_t cn_index_n_packs(const CnIndex *x);
+/* 1 when this pack's index file has been loaded or written. */
+bool cn_index_pack_indexed(const CnIndex *x, uint32_t pack);
+void cn_index_pack_set_indexed(CnIndex *x, uint32_t pack);
+
+/* Returns 1 if inserted, 0 if the id was already there (left unchanged). */
+int cn_index_insert(CnIndex *x, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc);
+bool cn_index_lookup(const CnIndex *x, const uint8_t id[CN_ID_BYTES], CnBlobLoc *ret);
+size_t cn_index_size(const CnIndex *x);
+/* Visit every entry; stops at and returns the first negative return of fn. */
+int cn_index_foreach(const CnIndex *x, int (*fn)(const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, void *u),
+                     void *u);
+
+/* Record id's data key (copied); ids not yet in the index are remembered too. */
+int cn_index_set_key(CnIndex *x, const uint8_t id[CN_ID_BYTES], const uint8_t key[CN_KEY_BYTES]);
+/* Borrowed pointer into secret memory, or NULL if the ledger had no key. */
+const uint8_t *cn_index_get_key(const CnIndex *x, const uint8_t id[CN_ID_BYTES]);

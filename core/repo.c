@@ -1,0 +1,691 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "repo.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "envelope.h"
+#include "hex.h"
+#include "macro.h"
+
+const CnKdfParams cn_kdf_default_params = {
+        .opslimit = 3,
+        .memlimit = 64u << 20,
+};
+
+struct CnRepo {
+        CnBackend *backend;                     /* borrowed */
+        uint8_t *master;                        /* secret */
+        uint8_t repo_id[CN_UUID_BYTES];
+        uint8_t processor_id[CN_UUID_BYTES];
+        char *processor_name;
+        uint8_t processor_pk[CN_SIGN_PUBLIC_BYTES];
+        uint8_t *processor_sk;                  /* secret */
+        char key_id_hex[CN_UUID_HEX + 1];       /* key file in use */
+        CnController **controllers;
+        size_t n_controllers;
+};
+
+#define KDF_ALG_ARGON2ID13 1
+#define ID_ALG_HMAC_SHA256 1
+#define COMPRESSION_ZSTD 1
+
+static int64_t now_sec(void) {
+        return (int64_t) time(NULL);
+}
+
+static void controller_free(CnController *c) {
+        if (!c)
+                return;
+        free(c->name);
+        cn_secret_free(c->root);
+        cn_secret_free(c->id_key);
+        cn_secret_free(c->chunker_key);
+        cn_secret_free(c->meta_key);
+        cn_secret_free(c->epoch_key);
+        free(c);
+}
+
+CnRepo *cn_repo_unref(CnRepo *r) {
+        if (!r)
+                return NULL;
+        cn_secret_free(r->master);
+        cn_secret_free(r->processor_sk);
+        free(r->processor_name);
+        for (size_t i = 0; i < r->n_controllers; i++)
+                controller_free(r->controllers[i]);
+        free(r->controllers);
+        free(r);
+        return NULL;
+}
+
+CnBackend *cn_repo_backend(CnRepo *r) {
+        return r->backend;
+}
+const uint8_t *cn_repo_id(const CnRepo *r) {
+        return r->repo_id;
+}
+const uint8_t *cn_repo_processor_id(const CnRepo *r) {
+        return r->processor_id;
+}
+const char *cn_repo_processor_name(const CnRepo *r) {
+        return r->processor_name;
+}
+const uint8_t *cn_repo_processor_public_key(const CnRepo *r) {
+        return r->processor_pk;
+}
+size_t cn_repo_n_controllers(const CnRepo *r) {
+        return r->n_controllers;
+}
+CnController *cn_repo_controller(CnRepo *r, size_t i) {
+        return i < r->n_controllers ? r->controllers[i] : NULL;
+}
+
+CnController *cn_repo_find_controller(CnRepo *r, const char *s) {
+        CnController *found = NULL;
+        size_t n = strlen(s);
+        for (size_t i = 0; i < r->n_controllers; i++)
+                if (strcmp(r->controllers[i]->name, s) == 0)
+                        return r->controllers[i];
+        if (n < 4)
+                return NULL;
+        for (size_t i = 0; i < r->n_controllers; i++)
+                if (strncmp(r->controllers[i]->id_hex, s, n) == 0) {
+                        if (found)
+                                return NULL;    /* ambiguous */
+                        found = r->controllers[i];
+                }
+        return found;
+}
+
+static uint8_t *derive_secret(const uint8_t *key, const char ctx[8], uint64_t id, size_t n) {
+        uint8_t *k = cn_secret_new(n);
+        if (!k)
+                return NULL;
+        if (cn_kdf_derive(k, n, id, ctx, key) < 0) {
+                cn_secret_free(k);
+                return NULL;
+        }
+        return k;
+}
+
+/* ---- key files ---- */
+
+/* keyfile = magic "CAIRNKEY" version:u32 kdf:u32 opslimit:u64 memlimit:u64
+ *           salt[16] created:i64 label:bytes32 nonce[24]
+ *           aead(kek, master[32] repo_id[16]; ad = all before nonce) */
+static int keyfile_build(const uint8_t master[CN_KEY_BYTES], const uint8_t repo_id[CN_UUID_BYTES],
+                         const char *pw, size_t pw_len, const char *label, const CnKdfParams *kdf, CnBuf *out) {
+        _cleanup_secret_ uint8_t *kek = cn_secret_new(CN_KEY_BYTES);
+        _cleanup_secret_ uint8_t *plain = cn_secret_new(CN_KEY_BYTES + CN_UUID_BYTES);
+        uint8_t salt[CN_SALT_BYTES];
+        size_t label_len = label ? strlen(label) : 0;
+        int r;
+
+        if (!kek || !plain)
+                return -ENOMEM;
+        if (label_len > CN_MAX_LABEL_BYTES)
+                label_len = CN_MAX_LABEL_BYTES;
+        cn_random(salt, sizeof salt);
+        r = cn_pwhash_derive(kek, pw, pw_len, salt, kdf->opslimit, kdf->memlimit);
+        if (r < 0)
+                return r;
+        if ((r = cn_buf_append(out, CN_MAGIC_KEYFILE, CN_MAGIC_BYTES)) < 0 ||
+            (r = cn_buf_put_u32(out, CN_FORMAT_VERSION)) < 0 ||
+            (r = cn_buf_put_u32(out, KDF_ALG_ARGON2ID13)) < 0 ||
+            (r = cn_buf_put_u64(out, kdf->opslimit)) < 0 ||
+            (r = cn_buf_put_u64(out, kdf->memlimit)) < 0 ||
+            (r = cn_buf_append(out, salt, sizeof salt)) < 0 ||
+            (r = cn_buf_put_i64(out, now_sec())) < 0 ||
+            (r = cn_buf_put_bytes32(out, label, label_len)) < 0)
+                return r;
+        size_t ad_len = out->len;
+        uint8_t *nonce;
+        r = cn_buf_grow(out, CN_AEAD_NONCE_BYTES + CN_KEY_BYTES + CN_UUID_BYTES + CN_AEAD_TAG_BYTES, &nonce);
+        if (r < 0)
+                return r;
+        cn_random(nonce, CN_AEAD_NONCE_BYTES);
+        memcpy(plain, master, CN_KEY_BYTES);
+        memcpy(plain + CN_KEY_BYTES, repo_id, CN_UUID_BYTES);
+        cn_aead_seal(nonce + CN_AEAD_NONCE_BYTES, plain, CN_KEY_BYTES + CN_UUID_BYTES, out->data, ad_len, nonce,
+                     kek);
+        return 0;
+}
+
+typedef struct KeyfileHeader {
+        uint64_t opslimit, memlimit;
+        uint8_t salt[CN_SALT_BYTES];
+        int64_t created;
+        const uint8_t *label;
+        size_t label_len;
+        size_t ad_len;                  /* bytes before the nonce */
+} KeyfileHeader;
+
+static int keyfile_parse(const uint8_t *p, size_t n, KeyfileHeader *h) {
+        CnReader rd;
+        const uint8_t *m;
+        uint32_t version, alg;
+
+        cn_reader_init(&rd, p, n);
+        if (cn_reader_peek(&rd, CN_MAGIC_BYTES, &m) < 0 || memcmp(m, CN_MAGIC_KEYFILE, CN_MAGIC_BYTES) != 0 ||
+            cn_reader_u32(&rd, &version) < 0)
+                return -EBADMSG;
+        if (version != CN_FORMAT_VERSION)
+                return -EPROTONOSUPPORT;
+        if (cn_reader_u32(&rd, &alg) < 0 || alg != KDF_ALG_ARGON2ID13 ||
+            cn_reader_u64(&rd, &h->opslimit) < 0 || cn_reader_u64(&rd, &h->memlimit) < 0 ||
+            cn_reader_get(&rd, h->salt, CN_SALT_BYTES) < 0 || cn_reader_i64(&rd, &h->created) < 0 ||
+            cn_reader_bytes32(&rd, CN_MAX_LABEL_BYTES, &h->label, &h->label_len) < 0)
+                return -EBADMSG;
+        h->ad_len = n - rd.left;
+        if (rd.left != CN_AEAD_NONCE_BYTES + CN_KEY_BYTES + CN_UUID_BYTES + CN_AEAD_TAG_BYTES)
+                return -EBADMSG;
+        /* Refuse costs an attacker could use to exhaust memory or time. */
+        if (h->memlimit > (4ull << 30) || h->opslimit > 64)
+                return -EBADMSG;
+        return 0;
+}
+
+/* -EKEYREJECTED if the passphrase does not open it. */
+static int keyfile_open(const uint8_t *p, size_t n, const char *pw, size_t pw_len, uint8_t master[CN_KEY_BYTES],
+                        uint8_t repo_id[CN_UUID_BYTES]) {
+        KeyfileHeader h;
+        _cleanup_secret_ uint8_t *kek = cn_secret_new(CN_KEY_BYTES);
+        _cleanup_secret_ uint8_t *plain = cn_secret_new(CN_KEY_BYTES + CN_UUID_BYTES);
+        int r;
+
+        if (!kek || !plain)
+                return -ENOMEM;
+        r = keyfile_parse(p, n, &h);
+        if (r < 0)
+                return r;
+        r = cn_pwhash_derive(kek, pw, pw_len, h.salt, h.opslimit, h.memlimit);
+        if (r < 0)
+                return r;
+        const uint8_t *nonce = p + h.ad_len;
+        r = cn_aead_open(plain, nonce + CN_AEAD_NONCE_BYTES, n - h.ad_len - CN_AEAD_NONCE_BYTES, p, h.ad_len, nonce,
+                         kek);
+        if (r < 0)
+                return -EKEYREJECTED;
+        memcpy(master, plain, CN_KEY_BYTES);
+        memcpy(repo_id, plain + CN_KEY_BYTES, CN_UUID_BYTES);
+        return 0;
+}
+
+static int keyfile_write(CnRepo *r, const char *pw, size_t pw_len, const char *label, const CnKdfParams *kdf,
+                         char ret_id_hex[CN_UUID_HEX + 1]) {
+        _cleanup_(cn_buf_donep) CnBuf kf;
+        uint8_t id[CN_UUID_BYTES];
+        char name[8 + CN_UUID_HEX + 1];
+        int k;
+
+        cn_buf_init(&kf, CN_MAX_KEYFILE_BYTES);
+        k = keyfile_build(r->master, r->repo_id, pw, pw_len, label, kdf ? kdf : &cn_kdf_default_params, &kf);
+        if (k < 0)
+                return k;
+        cn_random(id, sizeof id);
+        cn_hex_encode(id, sizeof id, ret_id_hex);
+        snprintf(name, sizeof name, "keys/%s", ret_id_hex);
+        return cn_backend_put(r->backend, name, kf.data, kf.len, CN_PUT_EXCLUSIVE);
+}
+
+/* ---- config ---- */
+
+static int config_seal(CnRepo *r, CnBuf *out) {
+        _cleanup_(cn_buf_done_wipep) CnBuf body;
+        _cleanup_secret_ uint8_t *key = derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONFIG, CN_KEY_BYTES);
+        CnEnvelopeHeader h = {};
+        int k;
+
+        if (!key)
+                return -ENOMEM;
+        cn_buf_init(&body, 4096);
+        if ((k = cn_buf_reserve(&body, 1024)) < 0 ||
+            (k = cn_buf_append(&body, r->repo_id, CN_UUID_BYTES)) < 0 ||
+            (k = cn_buf_put_bytes32(&body, r->processor_name, strlen(r->processor_name))) < 0 ||
+            (k = cn_buf_append(&body, r->processor_pk, CN_SIGN_PUBLIC_BYTES)) < 0 ||
+            (k = cn_buf_append(&body, r->processor_sk, CN_SIGN_SECRET_BYTES)) < 0 ||
+            (k = cn_buf_put_i64(&body, now_sec())) < 0)
+                return k;
+        memcpy(h.processor, r->processor_id, CN_UUID_BYTES);
+        return cn_envelope_seal(out, CN_MAGIC_CONFIG, &h, key, body.data, body.len);
+}
+
+static int config_open(CnRepo *r, const uint8_t *p, size_t n) {
+        _cleanup_(cn_buf_done_wipep) CnBuf body;
+        _cleanup_secret_ uint8_t *key = derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONFIG, CN_KEY_BYTES);
+        CnEnvelopeHeader h;
+        CnReader rd;
+        uint8_t repo_id[CN_UUID_BYTES];
+        const uint8_t *name;
+        size_t name_len;
+        int64_t created;
+        int k;
+
+        if (!key)
+                return -ENOMEM;
+        cn_buf_init(&body, 4096);
+        k = cn_envelope_open(p, n, CN_MAGIC_CONFIG, key, &h, &body);
+        if (k < 0)
+                return k;
+        cn_reader_init(&rd, body.data, body.len);
+        if (cn_reader_get(&rd, repo_id, CN_UUID_BYTES) < 0 ||
+            cn_reader_bytes32(&rd, CN_MAX_LABEL_BYTES, &name, &name_len) < 0 ||
+            cn_reader_get(&rd, r->processor_pk, CN_SIGN_PUBLIC_BYTES) < 0 ||
+            cn_reader_get(&rd, r->processor_sk, CN_SIGN_SECRET_BYTES) < 0 ||
+            cn_reader_i64(&rd, &created) < 0)
+                return -EBADMSG;
+        if (!cn_memeq(repo_id, r->repo_id, CN_UUID_BYTES))
+                return -EBADMSG;        /* a key file of another repository */
+        memcpy(r->processor_id, h.processor, CN_UUID_BYTES);
+        r->processor_name = strndup((const char *) name, name_len);
+        if (!r->processor_name)
+                return -ENOMEM;
+        return 0;
+}
+
+/* ---- controllers ---- */
+
+static int controller_derive(CnController *c) {
+        c->id_key = derive_secret(c->root, CN_KDF_CTX_DOMAIN, CN_SUBKEY_CHUNK_ID, CN_KEY_BYTES);
+        c->chunker_key = derive_secret(c->root, CN_KDF_CTX_DOMAIN, CN_SUBKEY_CHUNKER, CN_KEY_BYTES);
+        c->meta_key = derive_secret(c->root, CN_KDF_CTX_DOMAIN, CN_SUBKEY_METADATA, CN_KEY_BYTES);
+        if (!c->id_key || !c->chunker_key || !c->meta_key)
+                return -ENOMEM;
+        cn_hex_encode(c->id, CN_UUID_BYTES, c->id_hex);
+        return 0;
+}
+
+static int controller_seal(CnRepo *r, const CnController *c, CnBuf *out) {
+        _cleanup_(cn_buf_done_wipep) CnBuf body;
+        _cleanup_secret_ uint8_t *key =
+                derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONTROLLER_WRAP, CN_KEY_BYTES);
+        CnEnvelopeHeader h = {};
+        int k;
+
+        if (!key)
+                return -ENOMEM;
+        cn_buf_init(&body, 4096);
+        if ((k = cn_buf_reserve(&body, 2048)) < 0 ||
+            (k = cn_buf_put_bytes32(&body, c->name, strlen(c->name))) < 0 ||
+            (k = cn_buf_put_i64(&body, c->created)) < 0 ||
+            (k = cn_buf_append(&body, c->root, CN_KEY_BYTES)) < 0 ||
+            (k = cn_buf_put_u8(&body, ID_ALG_HMAC_SHA256)) < 0 ||
+            (k = cn_buf_put_u32(&body, c->chunker.min_size)) < 0 ||
+            (k = cn_buf_put_u32(&body, c->chunker.avg_size)) < 0 ||
+            (k = cn_buf_put_u32(&body, c->chunker.max_size)) < 0 ||
+            (k = cn_buf_put_u8(&body, COMPRESSION_ZSTD)) < 0 ||
+            (k = cn_buf_put_u32(&body, c->epoch)) < 0 ||
+            (k = cn_buf_append(&body, c->epoch_key, CN_KEY_BYTES)) < 0)
+                return k;
+        memcpy(h.processor, r->processor_id, CN_UUID_BYTES);
+        memcpy(h.controller, c->id, CN_UUID_BYTES);
+        return cn_envelope_seal(out, CN_MAGIC_CONTROLLER, &h, key, body.data, body.len);
+}
+
+static int controller_open(CnRepo *r, const uint8_t *p, size_t n, CnController **ret) {
+        _cleanup_(cn_buf_done_wipep) CnBuf body;
+        _cleanup_secret_ uint8_t *key =
+                derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONTROLLER_WRAP, CN_KEY_BYTES);
+        CnEnvelopeHeader h;
+        CnReader rd;
+        const uint8_t *name;
+        size_t name_len;
+        uint8_t id_alg, compression;
+        int k;
+
+        if (!key)
+                return -ENOMEM;
+        cn_buf_init(&body, 4096);
+        k = cn_envelope_open(p, n, CN_MAGIC_CONTROLLER, key, &h, &body);
+        if (k < 0)
+                return k;
+        if (!cn_memeq(h.processor, r->processor_id, CN_UUID_BYTES))
+                return -EBADMSG;
+        CnController *c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        memcpy(c->id, h.controller, CN_UUID_BYTES);
+        c->root = cn_secret_new(CN_KEY_BYTES);
+        c->epoch_key = cn_secret_new(CN_KEY_BYTES);
+        if (!c->root || !c->epoch_key) {
+                controller_free(c);
+                return -ENOMEM;
+        }
+        cn_reader_init(&rd, body.data, body.len);
+        if (cn_reader_bytes32(&rd, CN_MAX_LABEL_BYTES, &name, &name_len) < 0 ||
+            cn_reader_i64(&rd, &c->created) < 0 || cn_reader_get(&rd, c->root, CN_KEY_BYTES) < 0 ||
+            cn_reader_u8(&rd, &id_alg) < 0 || cn_reader_u32(&rd, &c->chunker.min_size) < 0 ||
+            cn_reader_u32(&rd, &c->chunker.avg_size) < 0 || cn_reader_u32(&rd, &c->chunker.max_size) < 0 ||
+            cn_reader_u8(&rd, &compression) < 0 || cn_reader_u32(&rd, &c->epoch) < 0 ||
+            cn_reader_get(&rd, c->epoch_key, CN_KEY_BYTES) < 0 || id_alg != ID_ALG_HMAC_SHA256 ||
+            compression != COMPRESSION_ZSTD || cn_chunker_params_check(&c->chunker) < 0) {
+                controller_free(c);
+                return -EBADMSG;
+        }
+        c->name = strndup((const char *) name, name_len);
+        if (!c->name || (k = controller_derive(c)) < 0) {
+                controller_free(c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
+static int repo_add_controller(CnRepo *r, CnController *c) {
+        CnController **a = realloc(r->controllers, (r->n_controllers + 1) * sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        r->controllers = a;
+        a[r->n_controllers++] = c;
+        return 0;
+}
+
+static int controller_create(CnRepo *r, const char *name, const CnChunkerParams *params, CnController **ret) {
+        _cleanup_(cn_buf_donep) CnBuf obj;
+        char path[16 + CN_UUID_HEX];
+        int k;
+
+        CnController *c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->name = strdup(name);
+        c->root = cn_secret_new(CN_KEY_BYTES);
+        c->epoch_key = cn_secret_new(CN_KEY_BYTES);
+        if (!c->name || !c->root || !c->epoch_key) {
+                controller_free(c);
+                return -ENOMEM;
+        }
+        cn_random(c->id, CN_UUID_BYTES);
+        cn_random(c->root, CN_KEY_BYTES);
+        cn_random(c->epoch_key, CN_KEY_BYTES);
+        c->created = now_sec();
+        c->chunker = *params;
+        c->epoch = 1;
+        k = controller_derive(c);
+        if (k < 0)
+                goto fail;
+        cn_buf_init(&obj, CN_MAX_META_BYTES);
+        k = controller_seal(r, c, &obj);
+        if (k < 0)
+                goto fail;
+        snprintf(path, sizeof path, "controllers/%s", c->id_hex);
+        k = cn_backend_put(r->backend, path, obj.data, obj.len, CN_PUT_EXCLUSIVE);
+        if (k < 0)
+                goto fail;
+        k = repo_add_controller(r, c);
+        if (k < 0)
+                goto fail;
+        *ret = c;
+        return 0;
+fail:
+        controller_free(c);
+        return k;
+}
+
+typedef struct NameList {
+        char **names;
+        size_t n;
+} NameList;
+
+static int collect_name(const char *name, uint64_t size, void *userdata) {
+        NameList *l = userdata;
+        if (l->n >= 1u << 20)
+                return -E2BIG;
+        char **a = realloc(l->names, (l->n + 1) * sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        l->names = a;
+        a[l->n] = strdup(name);
+        if (!a[l->n])
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+static void name_list_done(NameList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->names[i]);
+        free(l->names);
+        *l = (NameList) {};
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int load_controllers(CnRepo *r) {
+        _cleanup_(name_list_done) NameList l = {};
+        _cleanup_(cn_buf_donep) CnBuf obj;
+        int k;
+
+        k = cn_backend_list(r->backend, "controllers/", collect_name, &l);
+        if (k < 0)
+                return k;
+        qsort(l.names, l.n, sizeof *l.names, cmp_str);
+        cn_buf_init(&obj, CN_MAX_META_BYTES);
+        for (size_t i = 0; i < l.n; i++) {
+                CnController *c;
+                k = cn_backend_get(r->backend, l.names[i], 0, CN_GET_ALL, &obj);
+                if (k < 0)
+                        return k;
+                k = controller_open(r, obj.data, obj.len, &c);
+                if (k < 0)
+                        return k;
+                k = repo_add_controller(r, c);
+                if (k < 0) {
+                        controller_free(c);
+                        return k;
+                }
+        }
+        /* Oldest first: the first controller is the default one. */
+        for (size_t i = 1; i < r->n_controllers; i++)
+                for (size_t j = i; j > 0 && r->controllers[j]->created < r->controllers[j - 1]->created; j--) {
+                        CnController *t = r->controllers[j];
+                        r->controllers[j] = r->controllers[j - 1];
+                        r->controllers[j - 1] = t;
+                }
+        return 0;
+}
+
+static CnRepo *repo_new(CnBackend *b) {
+        CnRepo *r = calloc(1, sizeof *r);
+        if (!r)
+                return NULL;
+        r->backend = b;
+        r->master = cn_secret_new(CN_KEY_BYTES);
+        r->processor_sk = cn_secret_new(CN_SIGN_SECRET_BYTES);
+        if (!r->master || !r->processor_sk)
+                return cn_repo_unref(r);
+        return r;
+}
+
+int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOptions *o, CnRepo **ret) {
+        _cleanup_(cn_repo_unrefp) CnRepo *r = NULL;
+        _cleanup_(cn_buf_donep) CnBuf cfg;
+        CnController *c;
+        uint64_t size;
+        int k;
+
+        const CnChunkerParams *params = o->chunker.avg_size ? &o->chunker : &cn_chunker_default_params;
+        k = cn_chunker_params_check(params);
+        if (k < 0)
+                return k;
+        k = cn_backend_stat(b, "config", &size);
+        if (k >= 0)
+                return -EEXIST;
+        if (k != -ENOENT)
+                return k;
+        r = repo_new(b);
+        if (!r)
+                return -ENOMEM;
+        cn_random(r->master, CN_KEY_BYTES);
+        cn_random(r->repo_id, CN_UUID_BYTES);
+        cn_random(r->processor_id, CN_UUID_BYTES);
+        cn_sign_keypair(r->processor_pk, r->processor_sk);
+        r->processor_name = strdup(o->processor_name ? o->processor_name : "cairn");
+        if (!r->processor_name)
+                return -ENOMEM;
+
+        /* The key file first: a config nobody can open would be worse than none. */
+        k = keyfile_write(r, pw, pw_len, o->key_label, o->kdf.opslimit ? &o->kdf : NULL, r->key_id_hex);
+        if (k < 0)
+                return k;
+        k = controller_create(r, o->controller_name ? o->controller_name : "default", params, &c);
+        if (k < 0)
+                return k;
+        cn_buf_init(&cfg, CN_MAX_META_BYTES);
+        k = config_seal(r, &cfg);
+        if (k < 0)
+                return k;
+        /* config last: its presence is what makes the location a repository. */
+        k = cn_backend_put(b, "config", cfg.data, cfg.len, CN_PUT_EXCLUSIVE);
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+int cn_repo_open(CnBackend *b, const char *pw, size_t pw_len, CnRepo **ret) {
+        _cleanup_(cn_repo_unrefp) CnRepo *r = NULL;
+        _cleanup_(name_list_done) NameList keys = {};
+        _cleanup_(cn_buf_donep) CnBuf obj;
+        CnEnvelopeHeader h;
+        int k, last = -EKEYREJECTED;
+
+        cn_buf_init(&obj, CN_MAX_META_BYTES);
+        k = cn_backend_get(b, "config", 0, CN_GET_ALL, &obj);
+        if (k < 0)
+                return k;
+        k = cn_envelope_peek(obj.data, obj.len, CN_MAGIC_CONFIG, &h);
+        if (k < 0)
+                return k;
+        r = repo_new(b);
+        if (!r)
+                return -ENOMEM;
+        k = cn_backend_list(b, "keys/", collect_name, &keys);
+        if (k < 0)
+                return k;
+        if (keys.n == 0)
+                return -EKEYREJECTED;
+        qsort(keys.names, keys.n, sizeof *keys.names, cmp_str);
+        bool opened = false;
+        for (size_t i = 0; i < keys.n && !opened; i++) {
+                _cleanup_(cn_buf_donep) CnBuf kf;
+                cn_buf_init(&kf, CN_MAX_KEYFILE_BYTES);
+                k = cn_backend_get(b, keys.names[i], 0, CN_GET_ALL, &kf);
+                if (k < 0)
+                        return k;
+                k = keyfile_open(kf.data, kf.len, pw, pw_len, r->master, r->repo_id);
+                if (k == -EKEYREJECTED || k == -EBADMSG) {
+                        if (last == -EKEYREJECTED && k == -EBADMSG)
+                                last = k;
+                        continue;
+                }
+                if (k < 0)
+                        return k;
+                snprintf(r->key_id_hex, sizeof r->key_id_hex, "%s", keys.names[i] + strlen("keys/"));
+                opened = true;
+        }
+        if (!opened)
+                return -EKEYREJECTED;
+        (void) last;
+        k = config_open(r, obj.data, obj.len);
+        if (k < 0)
+                return k;
+        k = load_controllers(r);
+        if (k < 0)
+                return k;
+        if (r->n_controllers == 0)
+                return -EBADMSG;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+int cn_repo_key_add(CnRepo *r, const char *pw, size_t pw_len, const char *label, const CnKdfParams *kdf,
+                    char ret_id_hex[CN_UUID_HEX + 1]) {
+        return keyfile_write(r, pw, pw_len, label, kdf, ret_id_hex);
+}
+
+void cn_key_info_free_array(CnKeyInfo *k, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(k[i].label);
+        free(k);
+}
+
+int cn_repo_key_list(CnRepo *r, CnKeyInfo **ret, size_t *ret_n) {
+        _cleanup_(name_list_done) NameList keys = {};
+        _cleanup_(cn_buf_donep) CnBuf kf;
+        CnKeyInfo *a = NULL;
+        size_t n = 0;
+        int k;
+
+        k = cn_backend_list(r->backend, "keys/", collect_name, &keys);
+        if (k < 0)
+                return k;
+        qsort(keys.names, keys.n, sizeof *keys.names, cmp_str);
+        cn_buf_init(&kf, CN_MAX_KEYFILE_BYTES);
+        a = calloc(keys.n ? keys.n : 1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        for (size_t i = 0; i < keys.n; i++) {
+                KeyfileHeader h;
+                const char *id = keys.names[i] + strlen("keys/");
+                k = cn_backend_get(r->backend, keys.names[i], 0, CN_GET_ALL, &kf);
+                if (k < 0)
+                        goto fail;
+                if (keyfile_parse(kf.data, kf.len, &h) < 0 || strlen(id) != CN_UUID_HEX)
+                        continue;       /* shown by check, not here */
+                memcpy(a[n].id_hex, id, CN_UUID_HEX + 1);
+                a[n].label = strndup((const char *) h.label, h.label_len);
+                if (!a[n].label) {
+                        k = -ENOMEM;
+                        goto fail;
+                }
+                a[n].created = h.created;
+                a[n].current = strcmp(id, r->key_id_hex) == 0;
+                n++;
+        }
+        *ret = a;
+        *ret_n = n;
+        return 0;
+fail:
+        cn_key_info_free_array(a, n);
+        return k;
+}
+
+int cn_repo_key_remove(CnRepo *r, const char *id_hex) {
+        char name[8 + CN_UUID_HEX + 1];
+        if (strlen(id_hex) != CN_UUID_HEX)
+                return -ENOENT;
+        if (strcmp(id_hex, r->key_id_hex) == 0)
+                return -EBUSY;
+        snprintf(name, sizeof name, "keys/%s", id_hex);
+        return cn_backend_remove(r->backend, name);
+}
+
+int cn_repo_key_passwd(CnRepo *r, const char *pw, size_t pw_len, const CnKdfParams *kdf) {
+        char id[CN_UUID_HEX + 1], name[8 + CN_UUID_HEX + 1];
+        _cleanup_free_ char *label = NULL;
+        CnKeyInfo *keys = NULL;
+        size_t n = 0;
+        int k;
+
+        k = cn_repo_key_list(r, &keys, &n);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < n; i++)
+                if (keys[i].current)
+                        label = strdup(keys[i].label);
+        cn_key_info_free_array(keys, n);
+        /* The new key lands before the old one goes: a crash leaves two keys, never none. */
+        k = keyfile_write(r, pw, pw_len, label, kdf, id);
+        if (k < 0)
+                return k;
+        snprintf(name, sizeof name, "keys/%s", r->key_id_hex);
+        memcpy(r->key_id_hex, id, sizeof id);
+        return cn_backend_remove(r->backend, name);
+}

@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "restore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "format.h"
+#include "macro.h"
+#include "tree.h"
+
+#define MAX_PATH_BYTES (1u << 20)
+#define MAX_DEPTH 4096
+
+typedef struct LinkPath {
+        uint64_t group;
+        char *rel;                      /* path relative to the target */
+} LinkPath;
+
+typedef struct Restore {
+        CnStore *store;
+        const CnRestoreOptions *o;
+        CnRestoreStats *stats;
+        int target_fd;
+        CnBuf path;                     /* absolute path in the snapshot */
+        size_t base_len;                /* length of the subpath prefix within path */
+        CnBuf chunk;
+        LinkPath *links;
+        size_t n_links;
+} Restore;
+
+static int path_push(CnBuf *p, const char *name, size_t len, size_t *ret_mark) {
+        int r;
+        *ret_mark = p->len;
+        if ((r = cn_buf_put_u8(p, '/')) < 0 || (r = cn_buf_append(p, name, len)) < 0 ||
+            (r = cn_buf_put_u8(p, 0)) < 0)
+                return r;
+        p->len--;
+        return 0;
+}
+
+static void path_pop(CnBuf *p, size_t mark) {
+        p->len = mark;
+        p->data[mark] = 0;
+}
+
+static int load_tree(CnStore *store, const uint8_t id[CN_ID_BYTES], CnBuf *scratch, CnNode **ret, size_t *ret_n) {
+        int r = cn_store_get(store, id, scratch);
+        if (r < 0)
+                return r;
+        return cn_tree_decode(scratch->data, scratch->len, ret, ret_n);
+}
+
+static int walk_rec(CnStore *store, const uint8_t tree[CN_ID_BYTES], CnBuf *path, CnWalkFn fn, void *u, int depth) {
+        _cleanup_(cn_buf_donep) CnBuf blob;
+        CnNode *nodes = NULL;
+        size_t n = 0;
+        int r;
+
+        if (depth > MAX_DEPTH)
+                return -ELOOP;
+        cn_buf_init(&blob, CN_MAX_TREE_BYTES);
+        r = load_tree(store, tree, &blob, &nodes, &n);
+        if (r < 0)
+                return r;
+        cn_buf_done(&blob);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                size_t mark;
+                r = path_push(path, nodes[i].name, nodes[i].name_len, &mark);
+                if (r < 0)
+                        break;
+                r = fn((const char *) path->data, &nodes[i], u);
+                if (r == 0 && nodes[i].type == CN_NODE_DIR)
+                        r = walk_rec(store, nodes[i].subtree, path, fn, u, depth + 1);
+                else if (r > 0)
+                        r = 0;
+                path_pop(path, mark);
+        }
+        cn_nodes_free(nodes, n);
+        return r;
+}
+
+int cn_walk(CnStore *store, const uint8_t tree[CN_ID_BYTES], const char *prefix, CnWalkFn fn, void *u) {
+        _cleanup_(cn_buf_donep) CnBuf path;
+        size_t len = strcmp(prefix, "/") == 0 ? 0 : strlen(prefix);
+        int r;
+        cn_buf_init(&path, MAX_PATH_BYTES);
+        if ((r = cn_buf_append(&path, prefix, len)) < 0 || (r = cn_buf_put_u8(&path, 0)) < 0)
+                return r;
+        path.len--;
+        return walk_rec(store, tree, &path, fn, u, 0);
+}
+
+int cn_snapshot_find_node(CnStore *store, const CnSnapshot *snap, const char *path, CnNode *ret) {
+        _cleanup_(cn_buf_donep) CnBuf blob;
+        CnNode cur = { .type = CN_NODE_DIR, .mode = 0755 };
+        int r;
+
+        memcpy(cur.subtree, snap->tree, CN_ID_BYTES);
+        cn_buf_init(&blob, CN_MAX_TREE_BYTES);
+        for (const char *s = path;;) {
+                while (*s == '/')
+                        s++;
+                if (*s == 0)
+                        break;
+                size_t len = strcspn(s, "/");
+                CnNode *nodes;
+                size_t n;
+                if (cur.type != CN_NODE_DIR) {
+                        cn_node_done(&cur);
+                        return -ENOTDIR;
+                }
+                r = load_tree(store, cur.subtree, &blob, &nodes, &n);
+                cn_node_done(&cur);
+                if (r < 0)
+                        return r;
+                r = -ENOENT;
+                for (size_t i = 0; i < n; i++)
+                        if (cn_name_cmp(nodes[i].name, nodes[i].name_len, s, len) == 0) {
+                                cur = nodes[i];
+                                nodes[i] = (CnNode) {};
+                                r = 0;
+                                break;
+                        }
+                cn_nodes_free(nodes, n);
+                if (r < 0)
+                        return r;
+                s += len;
+        }
+        *ret = cur;
+        return 0;
+}
+
+/* Write a file's content: chunks in order, laid out over the data extents
+ * when sparse (holes are never written, so they stay holes). */
+static int write_content(CnStore *store, const CnNode *n, int fd, bool seekable, CnBuf *chunk) {
+        size_t ei = 0;
+        uint64_t off = 0, eleft = 0, total = 0;
+        int r;
+
+        if (n->sparse) {
+                if (ftruncate(fd, (off_t) n->size) < 0)
+                        return -errno;
+                if (n->n_extents) {
+                        off = n->extents[0].offset;
+                        eleft = n->extents[0].length;
+                }
+        }
+        for (size_t i = 0; i < n->n_chunks; i++) {
+                r = cn_store_get(store, n->chunks[i], chunk);
+                if (r < 0)
+                        return r;
+                const uint8_t *p = chunk->data;
+                size_t left = chunk->len;
+                total += left;
+                if (!n->sparse) {
+                        r = cn_write_all(fd, p, left);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                while (left > 0) {
+                        while (eleft == 0) {
+                                if (++ei >= n->n_extents)
+                                        return -EBADMSG;        /* more data than extents */
+                                off = n->extents[ei].offset;
+                                eleft = n->extents[ei].length;
+                        }
+                        size_t k = (size_t) CN_MIN((uint64_t) left, eleft);
+                        if (seekable) {
+                                ssize_t w = pwrite(fd, p, k, (off_t) off);
+                                if (w < 0) {
+                                        if (errno == EINTR)
+                                                continue;
+                                        return -errno;
+                                }
+                                k = (size_t) w;
+                        }
+                        p += k;
+                        left -= k;
+                        off += k;
+                        eleft -= k;
+                }
+        }
+        uint64_t expect = n->size;
+        if (n->sparse) {
+                expect = 0;
+                for (size_t i = 0; i < n->n_extents; i++)
+                        expect += n->extents[i].length;
+        }
+        return total == expect ? 0 : -EBADMSG;
+}
+
+static int write_zeros(int fd, uint64_t n) {
+        static const uint8_t zero[65536];
+        while (n > 0) {
+                size_t k = (size_t) CN_MIN(n, (uint64_t) sizeof zero);
+                int r = cn_write_all(fd, zero, k);
+                if (r < 0)
+                        return r;
+                n -= k;
+        }
+        return 0;
+}
+
+int cn_dump_file(CnStore *store, const CnNode *n, int fd) {
+        _cleanup_(cn_buf_donep) CnBuf chunk;
+        int r;
+        if (n->type != CN_NODE_FILE)
+                return -EISDIR;
+        cn_buf_init(&chunk, CN_MAX_CHUNK_BYTES);
+        if (!n->sparse)
+                return write_content(store, n, fd, false, &chunk);
+        /* A stream cannot seek: write the holes as zeros between extents. */
+        uint64_t pos = 0;
+        size_t ci = 0, have_off = 0;
+        for (size_t e = 0; e < n->n_extents; e++) {
+                r = write_zeros(fd, n->extents[e].offset - pos);
+                if (r < 0)
+                        return r;
+                uint64_t left = n->extents[e].length;
+                while (left > 0) {
+                        if (have_off == chunk.len) {
+                                if (ci >= n->n_chunks)
+                                        return -EBADMSG;
+                                r = cn_store_get(store, n->chunks[ci++], &chunk);
+                                if (r < 0)
+                                        return r;
+                                have_off = 0;
+                        }
+                        size_t k = (size_t) CN_MIN(left, (uint64_t) (chunk.len - have_off));
+                        r = cn_write_all(fd, chunk.data + have_off, k);
+                        if (r < 0)
+                                return r;
+                        have_off += k;
+                        left -= k;
+                }
+                pos = n->extents[e].offset + n->extents[e].length;
+        }
+        return write_zeros(fd, n->size - pos);
+}
+
+/* ---- restore ---- */
+
+static int entry_error(Restore *R, int r) {
+        R->stats->errors++;
+        if (R->o->on_error)
+                R->o->on_error((const char *) R->path.data, -r, R->o->userdata);
+        return 0;
+}
+
+static const char *rel_path(Restore *R) {
+        const char *p = (const char *) R->path.data + R->base_len;
+        while (*p == '/')
+                p++;
+        return p;
+}
+
+static LinkPath *link_find(Restore *R, uint64_t group) {
+        for (size_t i = 0; i < R->n_links; i++)
+                if (R->links[i].group == group)
+                        return &R->links[i];
+        return NULL;
+}
+
+static int link_add(Restore *R, uint64_t group) {
+        LinkPath *l = realloc(R->links, (R->n_links + 1) * sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        R->links = l;
+        l[R->n_links].group = group;
+        l[R->n_links].rel = strdup(rel_path(R));
+        if (!l[R->n_links].rel)
+                return -ENOMEM;
+        R->n_links++;
+        return 0;
+}
+
+/* Remove what stands at name unless it is a directory we can reuse. */
+static void clear_entry(int dirfd, const char *name) {
+        if (unlinkat(dirfd, name, 0) < 0 && errno == EISDIR)
+                (void) unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+static int restore_file(Restore *R, int dirfd, const CnNode *n) {
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (n->link_group) {
+                LinkPath *l = link_find(R, n->link_group);
+                if (l) {
+                        int k = linkat(R->target_fd, l->rel, dirfd, n->name, 0);
+                        if (k < 0 && errno == EEXIST) {
+                                clear_entry(dirfd, n->name);
+                                k = linkat(R->target_fd, l->rel, dirfd, n->name, 0);
+                        }
+                        if (k == 0) {
+                                R->stats->files++;
+                                return 0;
+                        }
+                        /* Otherwise a copy: a path too long for linkat, a file system without links. */
+                }
+        }
+        fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && (errno == ELOOP || errno == EISDIR || errno == ETXTBSY)) {
+                clear_entry(dirfd, n->name);
+                fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        }
+        if (fd < 0)
+                return -errno;
+        r = write_content(R->store, n, fd, true, &R->chunk);
+        if (r < 0)
+                return r;
+        r = cn_fsmeta_apply(dirfd, n->name, fd, n, R->o->meta_flags);
+        if (r < 0)
+                return r;
+        R->stats->files++;
+        R->stats->bytes += n->size;
+        if (n->link_group && !link_find(R, n->link_group))
+                return link_add(R, n->link_group);
+        return 0;
+}
+
+static int restore_tree(Restore *R, int dirfd, const uint8_t tree[CN_ID_BYTES], bool selected, int depth,
+                        uint64_t *ret_count);
+
+static int restore_dir(Restore *R, int dirfd, const CnNode *n, bool selected, int depth, uint64_t *ret_count) {
+        _cleanup_close_ int fd = -1;
+        bool created = false;
+        uint64_t count = 0;
+        int r;
+
+        if (mkdirat(dirfd, n->name, 0700) == 0)
+                created = true;
+        else if (errno == EEXIST) {
+                struct stat st;
+                if (fstatat(dirfd, n->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+                        clear_entry(dirfd, n->name);
+                        if (mkdirat(dirfd, n->name, 0700) < 0)
+                                return -errno;
+                        created = true;
+                }
+        } else
+                return -errno;
+        fd = openat(dirfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = restore_tree(R, fd, n->subtree, selected, depth + 1, &count);
+        if (r < 0)
+                return r;
+        if (!selected && count == 0) {
+                /* Only entered to look for includes, and nothing matched. */
+                if (created)
+                        (void) unlinkat(dirfd, n->name, AT_REMOVEDIR);
+                return 0;
+        }
+        *ret_count += count + 1;
+        R->stats->dirs++;
+        /* Metadata last, so the children's creation does not move mtime
+         * and a read-only mode does not lock us out of our own writes. */
+        return cn_fsmeta_apply(dirfd, n->name, fd, n, R->o->meta_flags);
+}
+
+static int restore_tree(Restore *R, int dirfd, const uint8_t tree[CN_ID_BYTES], bool selected, int depth,
+                        uint64_t *ret_count) {
+        CnNode *nodes = NULL;
+        size_t n = 0;
+        int r;
+
+        if (depth > MAX_DEPTH)
+                return entry_error(R, -ELOOP);
+        r = load_tree(R->store, tree, &R->chunk, &nodes, &n);
+        if (r < 0) {
+                if (r == -ENOMEM)
+                        return r;
+                return entry_error(R, r);       /* a damaged tree loses its subtree, nothing else */
+        }
+        for (size_t i = 0; i < n; i++) {
+                const CnNode *e = &nodes[i];
+                size_t mark;
+                r = path_push(&R->path, e->name, e->name_len, &mark);
+                if (r < 0)
+                        break;
+                bool sel = selected || cn_patterns_match(R->o->includes, (const char *) R->path.data);
+                if (e->type == CN_NODE_DIR)
+                        r = restore_dir(R, dirfd, e, sel, depth, ret_count);
+                else if (!sel)
+                        r = 0;
+                else if (e->type == CN_NODE_FILE) {
+                        r = restore_file(R, dirfd, e);
+                        if (r >= 0)
+                                (*ret_count)++;
+                } else {
+                        r = cn_fsmeta_create_special(dirfd, e);
+                        if (r == -EEXIST) {
+                                clear_entry(dirfd, e->name);
+                                r = cn_fsmeta_create_special(dirfd, e);
+                        }
+                        if (r >= 0)
+                                r = cn_fsmeta_apply(dirfd, e->name, -1, e, R->o->meta_flags);
+                        if (r >= 0) {
+                                R->stats->others++;
+                                (*ret_count)++;
+                        }
+                }
+                if (r < 0 && r != -ENOMEM)
+                        r = entry_error(R, r);
+                path_pop(&R->path, mark);
+                if (r < 0)
+                        break;
+        }
+        cn_nodes_free(nodes, n);
+        return r < 0 ? r : 0;
+}
+
+int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOptions *o, CnRestoreStats *ret) {
+        const char *sub = o->subpath ? o->subpath : "/";
+        CnPatterns none = {};
+        CnRestoreOptions opts = *o;
+        CnNode base = {};
+        uint64_t count = 0;
+        int r;
+
+        *ret = (CnRestoreStats) {};
+        if (!opts.includes)
+                opts.includes = &none;
+        Restore R = { .store = store, .o = &opts, .stats = ret, .target_fd = -1 };
+        cn_buf_init(&R.path, MAX_PATH_BYTES);
+        cn_buf_init(&R.chunk, CN_MAX_TREE_BYTES);
+
+        r = cn_snapshot_find_node(store, snap, sub, &base);
+        if (r < 0)
+                goto out;
+        r = cn_mkdir_p_at(AT_FDCWD, o->target, 0700);
+        if (r < 0)
+                goto out;
+        R.target_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (R.target_fd < 0) {
+                r = -errno;
+                goto out;
+        }
+        if (strcmp(sub, "/") != 0) {
+                r = cn_buf_append(&R.path, sub, strlen(sub));
+                if (r < 0)
+                        goto out;
+        }
+        R.base_len = R.path.len;
+        if ((r = cn_buf_put_u8(&R.path, 0)) < 0)
+                goto out;
+        R.path.len--;
+        bool selected = opts.includes->n == 0 || cn_patterns_match(opts.includes, sub);
+        if (base.type == CN_NODE_DIR)
+                r = restore_tree(&R, R.target_fd, base.subtree, selected, 0, &count);
+        else {
+                /* ID:FILE restores that one entry into target. */
+                size_t mark;
+                R.base_len = R.path.len - base.name_len - 1;
+                path_pop(&R.path, R.base_len);
+                r = path_push(&R.path, base.name, base.name_len, &mark);
+                if (r >= 0) {
+                        r = base.type == CN_NODE_FILE ? restore_file(&R, R.target_fd, &base)
+                                                      : cn_fsmeta_create_special(R.target_fd, &base);
+                        if (r >= 0 && base.type != CN_NODE_FILE)
+                                r = cn_fsmeta_apply(R.target_fd, base.name, -1, &base, opts.meta_flags);
+                        if (r < 0 && r != -ENOMEM)
+                                r = entry_error(&R, r);
+                }
+        }
+out:
+        cn_node_done(&base);
+        for (size_t i = 0; i < R.n_links; i++)
+                free(R.links[i].rel);
+        free(R.links);
+        if (R.target_fd >= 0)
+                close(R.target_fd);
+        cn_buf_done(&R.path);
+        cn_buf_done(&R.chunk);
+        return r;
+}

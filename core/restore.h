@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Reading snapshots back: restore into a directory, dump one file, walk trees. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backup.h"
+#include "fs-meta.h"
+#include "pattern.h"
+#include "snapshot.h"
+#include "store.h"
+
+typedef struct CnRestoreOptions {
+        const char *target;             /* created if missing */
+        const char *subpath;            /* path in the snapshot whose contents go to target; NULL: "/" */
+        const CnPatterns *includes;     /* NULL: everything */
+        unsigned meta_flags;            /* CN_FSMETA_* */
+        CnSourceErrorFn on_error;       /* an entry that could not be restored */
+        void *userdata;
+} CnRestoreOptions;
+
+typedef struct CnRestoreStats {
+        uint64_t files, dirs, others, bytes;
+        uint64_t errors;
+} CnRestoreStats;
+
+/* Every entry is attempted: one that fails is reported through on_error
+ * and counted, and the rest still restore. Returns < 0 only for failures
+ * that stop everything (target not writable at all, repository gone). */
+int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOptions *o, CnRestoreStats *ret);
+
+/* The entry at absolute path in the snapshot ("/" is the root, a DIR with
+ * subtree = snap->tree). -ENOENT if absent, -ENOTDIR through a non-directory. */
+int cn_snapshot_find_node(CnStore *store, const CnSnapshot *snap, const char *path, CnNode *ret);
+
+/* Write the content of a FILE node to fd, holes as zeros. */
+int cn_dump_file(CnStore *store, const CnNode *n, int fd);
+
+/* Visit every entry below tree id, depth first, parents before children.
+ * path is the entry's absolute path in the snapshot. A negative return of
+ * fn stops the walk; a positive one skips a directory's children. */
+typedef int (*CnWalkFn)(const char *path, const CnNode *n, void *userdata);
+int cn_walk(CnStore *store, const uint8_t tree[CN_ID_BYTES], const char *prefix, CnWalkFn fn, void *userdata);

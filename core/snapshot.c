@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "hex.h"
+#include "macro.h"
+
+#define MAX_PATHS 65536
+#define MAX_TAGS 4096
+#define MAX_ERRORS (1u << 20)
+
+static void strv_free(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+void cn_snapshot_done(CnSnapshot *s) {
+        free(s->hostname);
+        free(s->username);
+        strv_free(s->paths, s->n_paths);
+        strv_free(s->tags, s->n_tags);
+        for (size_t i = 0; i < s->n_errors; i++)
+                free(s->errors[i].path);
+        free(s->errors);
+        *s = (CnSnapshot) {};
+}
+
+void cn_snapshots_free(CnSnapshot *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                cn_snapshot_done(&s[i]);
+        free(s);
+}
+
+static int put_str(CnBuf *b, const char *s) {
+        return cn_buf_put_bytes32(b, s, s ? strlen(s) : 0);
+}
+
+static int put_strv(CnBuf *b, char *const *v, size_t n) {
+        int r = cn_buf_put_u32(b, (uint32_t) n);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = put_str(b, v[i]);
+        return r;
+}
+
+/* body = time:i64 nsec:u32 hostname username paths tags tree[32] has_parent:u8
+ *        parent[32] flags:u32 files dirs others bytes blobs_new stored_new
+ *        duration_ns (u64 each) errors:u32 { path:bytes32 errno:u32 }* */
+int cn_snapshot_encode(const CnSnapshot *s, CnBuf *b) {
+        int r;
+        if ((r = cn_buf_put_i64(b, s->time.sec)) < 0 || (r = cn_buf_put_u32(b, s->time.nsec)) < 0 ||
+            (r = put_str(b, s->hostname)) < 0 || (r = put_str(b, s->username)) < 0 ||
+            (r = put_strv(b, s->paths, s->n_paths)) < 0 || (r = put_strv(b, s->tags, s->n_tags)) < 0 ||
+            (r = cn_buf_append(b, s->tree, CN_ID_BYTES)) < 0 || (r = cn_buf_put_u8(b, s->has_parent)) < 0 ||
+            (r = cn_buf_append(b, s->parent, CN_ID_BYTES)) < 0 || (r = cn_buf_put_u32(b, s->flags)) < 0 ||
+            (r = cn_buf_put_u64(b, s->files)) < 0 || (r = cn_buf_put_u64(b, s->dirs)) < 0 ||
+            (r = cn_buf_put_u64(b, s->others)) < 0 || (r = cn_buf_put_u64(b, s->bytes)) < 0 ||
+            (r = cn_buf_put_u64(b, s->blobs_new)) < 0 || (r = cn_buf_put_u64(b, s->stored_bytes_new)) < 0 ||
+            (r = cn_buf_put_u64(b, s->duration_ns)) < 0 || (r = cn_buf_put_u32(b, (uint32_t) s->n_errors)) < 0)
+                return r;
+        for (size_t i = 0; i < s->n_errors; i++)
+                if ((r = put_str(b, s->errors[i].path)) < 0 || (r = cn_buf_put_u32(b, (uint32_t) s->errors[i].error)) < 0)
+                        return r;
+        return 0;
+}
+
+static int get_str(CnReader *rd, size_t max, char **ret) {
+        const uint8_t *p;
+        size_t n;
+        if (cn_reader_bytes32(rd, max, &p, &n) < 0 || memchr(p, 0, n))
+                return -EBADMSG;
+        *ret = strndup((const char *) p, n);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int get_strv(CnReader *rd, size_t max_n, char ***ret, size_t *ret_n) {
+        uint32_t n;
+        int r;
+        if (cn_reader_u32(rd, &n) < 0 || n > max_n || (uint64_t) n * 4 > rd->left)
+                return -EBADMSG;
+        *ret = calloc(n ? n : 1, sizeof **ret);
+        if (!*ret)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < n; i++) {
+                (*ret_n)++;
+                r = get_str(rd, CN_MAX_NAME_BYTES * 16, &(*ret)[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int cn_snapshot_decode(const uint8_t *p, size_t len, CnSnapshot *s) {
+        CnReader rd;
+        uint8_t has_parent;
+        uint32_t n;
+        int r;
+
+        cn_reader_init(&rd, p, len);
+        if (cn_reader_i64(&rd, &s->time.sec) < 0 || cn_reader_u32(&rd, &s->time.nsec) < 0 ||
+            s->time.nsec >= 1000000000u)
+                return -EBADMSG;
+        if ((r = get_str(&rd, CN_MAX_LABEL_BYTES, &s->hostname)) < 0 ||
+            (r = get_str(&rd, CN_MAX_LABEL_BYTES, &s->username)) < 0 ||
+            (r = get_strv(&rd, MAX_PATHS, &s->paths, &s->n_paths)) < 0 ||
+            (r = get_strv(&rd, MAX_TAGS, &s->tags, &s->n_tags)) < 0)
+                return r;
+        if (cn_reader_get(&rd, s->tree, CN_ID_BYTES) < 0 || cn_reader_u8(&rd, &has_parent) < 0 || has_parent > 1 ||
+            cn_reader_get(&rd, s->parent, CN_ID_BYTES) < 0 || cn_reader_u32(&rd, &s->flags) < 0 ||
+            cn_reader_u64(&rd, &s->files) < 0 || cn_reader_u64(&rd, &s->dirs) < 0 ||
+            cn_reader_u64(&rd, &s->others) < 0 || cn_reader_u64(&rd, &s->bytes) < 0 ||
+            cn_reader_u64(&rd, &s->blobs_new) < 0 || cn_reader_u64(&rd, &s->stored_bytes_new) < 0 ||
+            cn_reader_u64(&rd, &s->duration_ns) < 0 || cn_reader_u32(&rd, &n) < 0 || n > MAX_ERRORS ||
+            (uint64_t) n * 8 > rd.left)
+                return -EBADMSG;
+        s->has_parent = has_parent;
+        s->errors = calloc(n ? n : 1, sizeof *s->errors);
+        if (!s->errors)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < n; i++) {
+                uint32_t e;
+                s->n_errors++;
+                if ((r = get_str(&rd, CN_MAX_NAME_BYTES * 16, &s->errors[i].path)) < 0)
+                        return r;
+                if (cn_reader_u32(&rd, &e) < 0 || e > 4095)
+                        return -EBADMSG;
+                s->errors[i].error = (int) e;
+        }
+        return cn_reader_empty(&rd) ? 0 : -EBADMSG;
+}
+
+int cn_snapshot_save(CnRepo *repo, CnSnapshot *s) {
+        _cleanup_(cn_buf_donep) CnBuf body, obj;
+        CnEnvelopeHeader h = {};
+        char name[32 + CN_UUID_HEX + CN_ID_HEX];
+        int r;
+
+        cn_buf_init(&body, CN_MAX_META_BYTES);
+        cn_buf_init(&obj, CN_MAX_META_BYTES);
+        r = cn_snapshot_encode(s, &body);
+        if (r < 0)
+                return r;
+        memcpy(h.processor, cn_repo_processor_id(repo), CN_UUID_BYTES);
+        memcpy(h.controller, s->controller->id, CN_UUID_BYTES);
+        r = cn_envelope_seal(&obj, CN_MAGIC_SNAPSHOT, &h, s->controller->meta_key, body.data, body.len);
+        if (r < 0)
+                return r;
+        cn_random(s->id, CN_ID_BYTES);
+        cn_hex_encode(s->id, CN_ID_BYTES, s->id_hex);
+        snprintf(name, sizeof name, "snapshots/%s/%s", s->controller->id_hex, s->id_hex);
+        return cn_backend_put(cn_repo_backend(repo), name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
+}
+
+typedef struct ListCtx {
+        CnRepo *repo;
+        CnController *c;
+        CnSnapshot *v;
+        size_t n;
+        size_t damaged;
+        CnBuf obj, body;
+} ListCtx;
+
+static int list_one(const char *name, uint64_t size, void *u) {
+        ListCtx *x = u;
+        CnEnvelopeHeader h;
+        CnSnapshot s = {};
+        CnController *c = NULL;
+        const char *slash = strrchr(name, '/');
+        int r;
+
+        if (!slash || strlen(slash + 1) != CN_ID_HEX || cn_hex_decode(slash + 1, s.id, CN_ID_BYTES) < 0)
+                return 0;
+        r = cn_backend_get(cn_repo_backend(x->repo), name, 0, CN_GET_ALL, &x->obj);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;    /* removed meanwhile */
+        r = cn_envelope_peek(x->obj.data, x->obj.len, CN_MAGIC_SNAPSHOT, &h);
+        if (r >= 0) {
+                for (size_t i = 0; i < cn_repo_n_controllers(x->repo); i++)
+                        if (memcmp(cn_repo_controller(x->repo, i)->id, h.controller, CN_UUID_BYTES) == 0)
+                                c = cn_repo_controller(x->repo, i);
+                if (!c || (x->c && c != x->c))
+                        return 0;
+                r = cn_envelope_open(x->obj.data, x->obj.len, CN_MAGIC_SNAPSHOT, c->meta_key, &h, &x->body);
+        }
+        if (r >= 0)
+                r = cn_snapshot_decode(x->body.data, x->body.len, &s);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                cn_snapshot_done(&s);
+                x->damaged++;
+                return 0;
+        }
+        s.controller = c;
+        memcpy(s.id_hex, slash + 1, CN_ID_HEX + 1);
+        CnSnapshot *v = realloc(x->v, (x->n + 1) * sizeof *v);
+        if (!v) {
+                cn_snapshot_done(&s);
+                return -ENOMEM;
+        }
+        x->v = v;
+        v[x->n++] = s;
+        return 0;
+}
+
+static int snapshot_time_cmp(const void *a, const void *b) {
+        const CnSnapshot *x = a, *y = b;
+        if (x->time.sec != y->time.sec)
+                return x->time.sec < y->time.sec ? -1 : 1;
+        if (x->time.nsec != y->time.nsec)
+                return x->time.nsec < y->time.nsec ? -1 : 1;
+        return strcmp(x->id_hex, y->id_hex);
+}
+
+int cn_snapshot_list(CnRepo *repo, CnController *c, CnSnapshot **ret, size_t *ret_n, size_t *ret_damaged) {
+        ListCtx x = { .repo = repo, .c = c };
+        char prefix[32 + CN_UUID_HEX];
+        int r;
+
+        cn_buf_init(&x.obj, CN_MAX_META_BYTES);
+        cn_buf_init(&x.body, CN_MAX_META_BYTES);
+        if (c)
+                snprintf(prefix, sizeof prefix, "snapshots/%s/", c->id_hex);
+        else
+                snprintf(prefix, sizeof prefix, "snapshots/");
+        r = cn_backend_list(cn_repo_backend(repo), prefix, list_one, &x);
+        cn_buf_done(&x.obj);
+        cn_buf_done(&x.body);
+        if (r < 0) {
+                cn_snapshots_free(x.v, x.n);
+                return r;
+        }
+        if (x.n)
+                qsort(x.v, x.n, sizeof *x.v, snapshot_time_cmp);
+        *ret = x.v;
+        *ret_n = x.n;
+        if (ret_damaged)
+                *ret_damaged = x.damaged;
+        return 0;
+}
+
+CnSnapshot *cn_snapshot_find(CnSnapshot *list, size_t n, const char *what) {
+        CnSnapshot *found = NULL;
+        size_t len = strlen(what);
+        if (strcmp(what, "latest") == 0)
+                return n ? &list[n - 1] : NULL;
+        if (len < 4)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (strncmp(list[i].id_hex, what, len) == 0) {
+                        if (found)
+                                return NULL;
+                        found = &list[i];
+                }
+        return found;
+}

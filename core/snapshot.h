@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Snapshots: the root of one backup (docs/FORMAT.md "Snapshot").
+ * Stored as snapshots/<controller>/<id>, sealed under the controller's
+ * metadata key. Written last: a snapshot names only blobs already stored. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node.h"
+#include "repo.h"
+
+typedef struct CnSnapshotError {
+        char *path;
+        int error;              /* positive errno */
+} CnSnapshotError;
+
+typedef struct CnSnapshot {
+        uint8_t id[CN_ID_BYTES];
+        char id_hex[CN_ID_HEX + 1];
+        CnController *controller;       /* borrowed from the repo */
+        CnTime time;
+        char *hostname, *username;
+        char **paths;
+        size_t n_paths;
+        char **tags;
+        size_t n_tags;
+        uint8_t tree[CN_ID_BYTES];
+        bool has_parent;
+        uint8_t parent[CN_ID_BYTES];
+        uint32_t flags;                 /* CN_SNAPSHOT_* */
+        uint64_t files, dirs, others;
+        uint64_t bytes;                 /* sum of file sizes */
+        uint64_t blobs_new, stored_bytes_new;
+        uint64_t duration_ns;
+        CnSnapshotError *errors;
+        size_t n_errors;
+} CnSnapshot;
+
+void cn_snapshot_done(CnSnapshot *s);
+void cn_snapshots_free(CnSnapshot *s, size_t n);
+
+/* Give s a fresh random id and store it. */
+int cn_snapshot_save(CnRepo *repo, CnSnapshot *s);
+/* Every snapshot of controller c (NULL: of all controllers), oldest first.
+ * A snapshot that fails to open is skipped and counted in ret_damaged. */
+int cn_snapshot_list(CnRepo *repo, CnController *c, CnSnapshot **ret, size_t *ret_n, size_t *ret_damaged);
+/* "latest" or a unique id prefix (>= 4 hex digits) in list; NULL if none or ambiguous. */
+CnSnapshot *cn_snapshot_find(CnSnapshot *list, size_t n, const char *what);
+int cn_snapshot_encode(const CnSnapshot *s, CnBuf *out);
+int cn_snapshot_decode(const uint8_t *p, size_t n, CnSnapshot *s);

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The chunk store of one controller: dedup, compression, sealing, packs,
+ * index and key-ledger files (docs/FORMAT.md "Packs", "Index", "Ledger").
+ *
+ * Writing a pack is three puts in this order, so an interrupted writer
+ * leaves nothing a reader trusts that is not there:
+ *   1. ledger/<ctrl>/<pack>  the data keys of the pack's blobs
+ *   2. data/<ctrl>/<xx>/<pack>  the pack itself
+ *   3. index/<ctrl>/<pack>  where each blob is
+ * A pack without an index file (a writer killed between 2 and 3) is adopted
+ * by the next writer from its own encrypted header.
+ *
+ * Not thread-safe: one store per thread, or callers serialize. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "index.h"
+#include "repo.h"
+
+typedef struct CnStore CnStore;
+
+typedef struct CnStoreStats {
+        uint64_t blobs_new, blobs_known;
+        uint64_t raw_bytes_new;         /* plaintext of new blobs */
+        uint64_t stored_bytes_new;      /* what new blobs cost in packs */
+        uint64_t packs_written;
+        uint64_t packs_adopted;         /* orphans from an interrupted writer */
+} CnStoreStats;
+
+enum {
+        CN_STORE_KEYS = 1u << 0,        /* load the key ledger: needed to read blobs */
+        CN_STORE_WRITE = 1u << 1,       /* will write: adopt orphan packs */
+};
+
+/* A damaged index or ledger file: with a callback, it is reported and
+ * skipped; without, opening fails with its error. */
+typedef void (*CnStoreDamagedFn)(const char *name, int error, void *userdata);
+
+int cn_store_open(CnRepo *repo, CnController *c, unsigned flags, CnStore **ret);
+int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStoreDamagedFn fn, void *userdata,
+                           CnStore **ret);
+/* Frees without flushing: an unflushed pack is dropped (never half-written). */
+CnStore *cn_store_free(CnStore *s);
+static inline void cn_store_freep(CnStore **s) {
+        cn_store_free(*s);
+}
+
+CnIndex *cn_store_index(CnStore *s);
+const CnStoreStats *cn_store_stats(const CnStore *s);
+/* Zstd level for new blobs (default 3). */
+void cn_store_set_level(CnStore *s, int level);
+
+/* The keyed id of a chunk of this controller. */
+void cn_store_chunk_id(const CnStore *s, const void *data, size_t n, uint8_t ret_id[CN_ID_BYTES]);
+
+/* Store data as a blob of type unless its id is known. ret_added may be NULL. */
+int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n,
+                 bool *ret_added);
+/* Finish the open pack (if any): its ledger, pack and index files are durable on return. */
+int cn_store_flush(CnStore *s);
+
+/* Read, authenticate and decompress blob id into out (replaced).
+ * -ENOENT not in the index, -ENOKEY no data key (ledger missing or not loaded),
+ * -EBADMSG authentication or decompression failed. */
+int cn_store_get(CnStore *s, const uint8_t id[CN_ID_BYTES], CnBuf *out);
+
+/* Verify a whole pack read into memory: preamble, encrypted header, and
+ * every blob the index places in it (authenticated, decompressed, id
+ * recomputed; data is decrypted in place). fn is called for each blob that fails. Returns -EBADMSG if
+ * the preamble or header is damaged (then no blob was checked). */
+typedef void (*CnStoreBadBlobFn)(const uint8_t id[CN_ID_BYTES], int error, void *userdata);
+int cn_store_verify_pack(CnStore *s, uint32_t pack, uint8_t *data, size_t n, CnStoreBadBlobFn fn,
+                         void *userdata);
+
+/* The backend name of a pack of this store's controller. */
+void cn_store_pack_name(const CnStore *s, const uint8_t pack_id[CN_ID_BYTES], char *out, size_t n);
