@@ -309,6 +309,12 @@ static bool parent_unchanged(Backup *b, const CnNode *p, const struct stat *st) 
 
 /* ---- the walk ---- */
 
+/* What every freshly read node goes through. */
+static void meta_read_done(Backup *b, CnNode *n) {
+        if (!b->o->record_atime)
+                n->atime = (CnTime) {};
+}
+
 static int backup_entry(Backup *b, int dirfd, const char *name, size_t name_len, const struct stat *st,
                         const CnNode *parent, CnNode *n, bool *ret_skip);
 
@@ -374,7 +380,8 @@ static int backup_dir_contents(Backup *b, int fd, const CnNode *parent, uint8_t 
         closedir(d);
         if (r < 0)
                 goto out;
-        qsort(names, n_names, sizeof *names, cmp_names);
+        if (n_names > 1)
+                qsort(names, n_names, sizeof *names, cmp_names);
         nodes = calloc(n_names ? n_names : 1, sizeof *nodes);
         if (!nodes) {
                 r = -ENOMEM;
@@ -440,7 +447,8 @@ static int backup_file(Backup *b, int dirfd, const char *name, const struct stat
                 r = cn_node_copy(n, parent);
                 if (r < 0)
                         return r;
-                n->atime = (CnTime) { st->st_atim.tv_sec, (uint32_t) st->st_atim.tv_nsec };
+                if (b->o->record_atime)
+                        n->atime = (CnTime) { st->st_atim.tv_sec, (uint32_t) st->st_atim.tv_nsec };
                 n->nlink = st->st_nlink;
                 n->dev = st->st_dev;
                 n->link_group = 0;
@@ -458,6 +466,7 @@ static int backup_file(Backup *b, int dirfd, const char *name, const struct stat
         r = cn_fsmeta_read(dirfd, name, fd, &st2, n);
         if (r < 0)
                 return r;
+        meta_read_done(b, n);
         int64_t got = n->sparse ? store_stream(b, fd, n->extents, n->n_extents, n)
                                 : store_stream(b, fd, NULL, 0, n);
         if (got < 0)
@@ -498,7 +507,8 @@ static int backup_entry(Backup *b, int dirfd, const char *name, size_t name_len,
                 if (fd < 0)
                         r = -errno;
                 if (r >= 0)
-                        r = cn_fsmeta_read(dirfd, name, -1, st, n);
+                        r = cn_fsmeta_read(dirfd, name, fd, st, n);
+                meta_read_done(b, n);
                 if (r >= 0) {
                         bool crosses = b->o->one_file_system && st->st_dev != b->root_dev;
                         if (crosses)
@@ -510,6 +520,7 @@ static int backup_entry(Backup *b, int dirfd, const char *name, size_t name_len,
                         b->snap->dirs++;
         } else {
                 r = cn_fsmeta_read(dirfd, name, -1, st, n);
+                meta_read_done(b, n);
                 if (r >= 0)
                         b->snap->others++;
         }
@@ -594,6 +605,7 @@ static int backup_virtual(Backup *b, const char *prefix, char *const *paths, siz
                         r = cn_fsmeta_read(dirfd, cname, -1, &st, nd);
                         if (r >= 0)
                                 r = set_name(nd, cname, clen);
+                        meta_read_done(b, nd);
                         if (r < 0) {
                                 cn_node_done(nd);
                                 if (!skippable(r))

@@ -16,6 +16,8 @@ typedef struct CnBackupOptions {
         size_t n_paths;
         const CnPatterns *excludes;     /* may be NULL */
         bool one_file_system;
+        bool record_atime;              /* off: atime is recorded as 0 (unrecorded), so reading
+                                         * a tree does not change its next snapshot */
         char *const *tags;
         size_t n_tags;
         const char *hostname;

@@ -145,7 +145,7 @@ static int check_packs(Check *k, bool read_data) {
         CnIndex *x = cn_store_index(k->store);
         uint32_t np = cn_index_n_packs(x);
         _cleanup_free_ uint64_t *end = calloc(np ? np : 1, sizeof *end);
-        _cleanup_(cn_buf_donep) CnBuf data;
+        _cleanup_(cn_buf_donep) CnBuf data = CN_BUF_INIT(CN_MAX_PACK_BYTES);
         int r;
 
         if (!end)
@@ -155,7 +155,6 @@ static int check_packs(Check *k, bool read_data) {
         r = cn_index_foreach(x, scan_blob, &scan);
         if (r < 0)
                 return r;
-        cn_buf_init(&data, CN_MAX_PACK_BYTES);
         for (uint32_t i = 0; i < np; i++) {
                 const PackFile *pf = find_pack_file(k, cn_index_pack_id(x, i));
                 char name[160];

@@ -136,35 +136,42 @@ static size_t scan_serial(const uint64_t *restrict gear, const uint8_t *restrict
  * continues the running hash, and lane 3's hash continues into the next
  * round). Lanes are tested in pairs, one branch per pair: if neither hash
  * of a pair may cut, their AND has a mask bit set. A cut found in lane k is
- * the answer only if lanes 0..k-1 have none later in their segments: they
- * are finished serially from where they stopped. */
+ * the answer only if lanes 0..k-1 have none later in their segments:
+ * finish_lanes() runs them on serially from where they stopped. */
 #define LANES 4u
 #define SEGMENT_MAX 4096u
 #define SEGMENT_MIN 256u
 
+/* Lane hit of the round at p + i cuts at offset at of its segment; lanes
+ * before it have no cut up to offset at, and hold hashes x0, x1, x2. */
+static __attribute__((cold, noinline)) size_t finish_lanes(const uint64_t *restrict gear, const uint8_t *restrict p, size_t i, size_t s,
+                           size_t at, unsigned hit, uint64_t x0, uint64_t x1, uint64_t x2, uint64_t mask) {
+        for (unsigned l = 0; l < hit; l++) {
+                uint64_t y = l == 0 ? x0 : l == 1 ? x1 : x2;
+                size_t r = scan_serial(gear, p, i + l * s + at + 1, i + (l + 1) * s, &y, mask);
+                if (r > 0)
+                        return r;
+        }
+        return i + hit * s + at + 1;
+}
+
 /* Advance every lane over offset o of its segment and test the four hashes. */
-#define STEP(o)                                                         \
-        do {                                                            \
-                x0 = (x0 << 1) + gear[q0[o]];                           \
-                x1 = (x1 << 1) + gear[q1[o]];                           \
-                x2 = (x2 << 1) + gear[q2[o]];                           \
-                x3 = (x3 << 1) + gear[q3[o]];                           \
-                if (_unlikely_(!(x0 & x1 & mask))) {                    \
-                        if (!(x0 & mask))                               \
-                                return i + (o) + 1;                     \
-                        if (!(x1 & mask)) {                             \
-                                at = (o);                               \
-                                hit = 1;                                \
-                                goto found;                             \
-                        }                                               \
-                }                                                       \
-                if (_unlikely_(!(x2 & x3 & mask))) {                    \
-                        if (!(x2 & mask) || !(x3 & mask)) {             \
-                                at = (o);                               \
-                                hit = (x2 & mask) ? 3 : 2;              \
-                                goto found;                             \
-                        }                                               \
-                }                                                       \
+#define STEP(o)                                                                         \
+        do {                                                                            \
+                x0 = (x0 << 1) + gear[q0[o]];                                           \
+                x1 = (x1 << 1) + gear[q1[o]];                                           \
+                x2 = (x2 << 1) + gear[q2[o]];                                           \
+                x3 = (x3 << 1) + gear[q3[o]];                                           \
+                if (_unlikely_(!(x0 & x1 & mask))) {                                    \
+                        if (!(x0 & mask))                                               \
+                                return i + (o) + 1;                                     \
+                        if (!(x1 & mask))                                               \
+                                return finish_lanes(gear, p, i, s, (o), 1,              \
+                                                    x0, x1, x2, mask);                  \
+                }                                                                       \
+                if (_unlikely_(!(x2 & x3 & mask)) && (!(x2 & mask) || !(x3 & mask)))    \
+                        return finish_lanes(gear, p, i, s, (o), (x2 & mask) ? 3 : 2,    \
+                                            x0, x1, x2, mask);                          \
         } while (0)
 
 static size_t scan(const uint64_t *restrict gear, const uint8_t *restrict p, size_t i, size_t end,
@@ -172,10 +179,9 @@ static size_t scan(const uint64_t *restrict gear, const uint8_t *restrict p, siz
         uint64_t x = *h;
 
         while (end - i >= LANES * SEGMENT_MIN) {
-                size_t s = CN_MIN((size_t) SEGMENT_MAX, (end - i) / LANES) & ~(size_t) 1, at;
+                size_t s = CN_MIN((size_t) SEGMENT_MAX, (end - i) / LANES) & ~(size_t) 1;
                 const uint8_t *q0 = p + i, *q1 = q0 + s, *q2 = q1 + s, *q3 = q2 + s;
                 uint64_t x0 = x, x1 = 0, x2 = 0, x3 = 0;
-                unsigned hit;
 
                 for (const uint8_t *w = q1 - (GEAR_WINDOW - 1); w < q1; w++) {
                         x1 = (x1 << 1) + gear[w[0]];
@@ -188,16 +194,6 @@ static size_t scan(const uint64_t *restrict gear, const uint8_t *restrict p, siz
                 }
                 x = x3;
                 i += LANES * s;
-                continue;
-
-        found:
-                for (unsigned l = 0; l < hit; l++) {
-                        uint64_t y = l == 0 ? x0 : l == 1 ? x1 : x2;
-                        size_t r = scan_serial(gear, p, i + l * s + at + 1, i + (l + 1) * s, &y, mask);
-                        if (r > 0)
-                                return r;
-                }
-                return i + hit * s + at + 1;
         }
         *h = x;
         return scan_serial(gear, p, i, end, h, mask);

@@ -728,6 +728,8 @@ static int apply_times(Entry *e, const CnNode *node) {
 
         if (node->atime.nsec >= 1000000000u || node->mtime.nsec >= 1000000000u)
                 return -EINVAL;
+        if (node->atime.sec == 0 && node->atime.nsec == 0)
+                ts[0].tv_nsec = UTIME_OMIT;     /* not recorded (docs/FORMAT.md "Tree") */
         if (e->fd >= 0) {
                 r = futimens(e->fd, ts);
                 if (r >= 0 || errno != EBADF)

@@ -31,7 +31,7 @@ int cn_fsmeta_create_special(int dirfd, const CnNode *node);
 
 /* Apply ownership, mode, xattrs, ACLs and times to the entry name in dirfd,
  * in the order that keeps them (chown before chmod so setuid survives,
- * times last). fd is the entry opened (files, dirs) or -1. Returns the first
+ * times last). An atime of exactly 0.0 means "not recorded" and is left alone. fd is the entry opened (files, dirs) or -1. Returns the first
  * error after trying everything; -EPERM from chown when not root is not an
  * error with CN_FSMETA_NO_OWNER. */
 int cn_fsmeta_apply(int dirfd, const char *name, int fd, const CnNode *node, unsigned flags);

@@ -217,12 +217,11 @@ static int keyfile_open(const uint8_t *p, size_t n, const char *pw, size_t pw_le
 
 static int keyfile_write(CnRepo *r, const char *pw, size_t pw_len, const char *label, const CnKdfParams *kdf,
                          char ret_id_hex[CN_UUID_HEX + 1]) {
-        _cleanup_(cn_buf_donep) CnBuf kf;
+        _cleanup_(cn_buf_donep) CnBuf kf = CN_BUF_INIT(CN_MAX_KEYFILE_BYTES);
         uint8_t id[CN_UUID_BYTES];
         char name[8 + CN_UUID_HEX + 1];
         int k;
 
-        cn_buf_init(&kf, CN_MAX_KEYFILE_BYTES);
         k = keyfile_build(r->master, r->repo_id, pw, pw_len, label, kdf ? kdf : &cn_kdf_default_params, &kf);
         if (k < 0)
                 return k;
@@ -235,14 +234,13 @@ static int keyfile_write(CnRepo *r, const char *pw, size_t pw_len, const char *l
 /* ---- config ---- */
 
 static int config_seal(CnRepo *r, CnBuf *out) {
-        _cleanup_(cn_buf_done_wipep) CnBuf body;
+        _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(4096);
         _cleanup_secret_ uint8_t *key = derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONFIG, CN_KEY_BYTES);
         CnEnvelopeHeader h = {};
         int k;
 
         if (!key)
                 return -ENOMEM;
-        cn_buf_init(&body, 4096);
         if ((k = cn_buf_reserve(&body, 1024)) < 0 ||
             (k = cn_buf_append(&body, r->repo_id, CN_UUID_BYTES)) < 0 ||
             (k = cn_buf_put_bytes32(&body, r->processor_name, strlen(r->processor_name))) < 0 ||
@@ -255,7 +253,7 @@ static int config_seal(CnRepo *r, CnBuf *out) {
 }
 
 static int config_open(CnRepo *r, const uint8_t *p, size_t n) {
-        _cleanup_(cn_buf_done_wipep) CnBuf body;
+        _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(4096);
         _cleanup_secret_ uint8_t *key = derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONFIG, CN_KEY_BYTES);
         CnEnvelopeHeader h;
         CnReader rd;
@@ -267,7 +265,6 @@ static int config_open(CnRepo *r, const uint8_t *p, size_t n) {
 
         if (!key)
                 return -ENOMEM;
-        cn_buf_init(&body, 4096);
         k = cn_envelope_open(p, n, CN_MAGIC_CONFIG, key, &h, &body);
         if (k < 0)
                 return k;
@@ -300,7 +297,7 @@ static int controller_derive(CnController *c) {
 }
 
 static int controller_seal(CnRepo *r, const CnController *c, CnBuf *out) {
-        _cleanup_(cn_buf_done_wipep) CnBuf body;
+        _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(4096);
         _cleanup_secret_ uint8_t *key =
                 derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONTROLLER_WRAP, CN_KEY_BYTES);
         CnEnvelopeHeader h = {};
@@ -308,7 +305,6 @@ static int controller_seal(CnRepo *r, const CnController *c, CnBuf *out) {
 
         if (!key)
                 return -ENOMEM;
-        cn_buf_init(&body, 4096);
         if ((k = cn_buf_reserve(&body, 2048)) < 0 ||
             (k = cn_buf_put_bytes32(&body, c->name, strlen(c->name))) < 0 ||
             (k = cn_buf_put_i64(&body, c->created)) < 0 ||
@@ -327,7 +323,7 @@ static int controller_seal(CnRepo *r, const CnController *c, CnBuf *out) {
 }
 
 static int controller_open(CnRepo *r, const uint8_t *p, size_t n, CnController **ret) {
-        _cleanup_(cn_buf_done_wipep) CnBuf body;
+        _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(4096);
         _cleanup_secret_ uint8_t *key =
                 derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONTROLLER_WRAP, CN_KEY_BYTES);
         CnEnvelopeHeader h;
@@ -339,7 +335,6 @@ static int controller_open(CnRepo *r, const uint8_t *p, size_t n, CnController *
 
         if (!key)
                 return -ENOMEM;
-        cn_buf_init(&body, 4096);
         k = cn_envelope_open(p, n, CN_MAGIC_CONTROLLER, key, &h, &body);
         if (k < 0)
                 return k;
@@ -385,7 +380,7 @@ static int repo_add_controller(CnRepo *r, CnController *c) {
 }
 
 static int controller_create(CnRepo *r, const char *name, const CnChunkerParams *params, CnController **ret) {
-        _cleanup_(cn_buf_donep) CnBuf obj;
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         char path[16 + CN_UUID_HEX];
         int k;
 
@@ -408,7 +403,6 @@ static int controller_create(CnRepo *r, const char *name, const CnChunkerParams 
         k = controller_derive(c);
         if (k < 0)
                 goto fail;
-        cn_buf_init(&obj, CN_MAX_META_BYTES);
         k = controller_seal(r, c, &obj);
         if (k < 0)
                 goto fail;
@@ -459,14 +453,14 @@ static int cmp_str(const void *a, const void *b) {
 
 static int load_controllers(CnRepo *r) {
         _cleanup_(name_list_done) NameList l = {};
-        _cleanup_(cn_buf_donep) CnBuf obj;
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         int k;
 
         k = cn_backend_list(r->backend, "controllers/", collect_name, &l);
         if (k < 0)
                 return k;
-        qsort(l.names, l.n, sizeof *l.names, cmp_str);
-        cn_buf_init(&obj, CN_MAX_META_BYTES);
+        if (l.n > 1)
+                qsort(l.names, l.n, sizeof *l.names, cmp_str);
         for (size_t i = 0; i < l.n; i++) {
                 CnController *c;
                 k = cn_backend_get(r->backend, l.names[i], 0, CN_GET_ALL, &obj);
@@ -505,7 +499,7 @@ static CnRepo *repo_new(CnBackend *b) {
 
 int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOptions *o, CnRepo **ret) {
         _cleanup_(cn_repo_unrefp) CnRepo *r = NULL;
-        _cleanup_(cn_buf_donep) CnBuf cfg;
+        _cleanup_(cn_buf_donep) CnBuf cfg = CN_BUF_INIT(CN_MAX_META_BYTES);
         CnController *c;
         uint64_t size;
         int k;
@@ -537,7 +531,6 @@ int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOp
         k = controller_create(r, o->controller_name ? o->controller_name : "default", params, &c);
         if (k < 0)
                 return k;
-        cn_buf_init(&cfg, CN_MAX_META_BYTES);
         k = config_seal(r, &cfg);
         if (k < 0)
                 return k;
@@ -552,11 +545,10 @@ int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOp
 int cn_repo_open(CnBackend *b, const char *pw, size_t pw_len, CnRepo **ret) {
         _cleanup_(cn_repo_unrefp) CnRepo *r = NULL;
         _cleanup_(name_list_done) NameList keys = {};
-        _cleanup_(cn_buf_donep) CnBuf obj;
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         CnEnvelopeHeader h;
         int k, last = -EKEYREJECTED;
 
-        cn_buf_init(&obj, CN_MAX_META_BYTES);
         k = cn_backend_get(b, "config", 0, CN_GET_ALL, &obj);
         if (k < 0)
                 return k;
@@ -571,11 +563,11 @@ int cn_repo_open(CnBackend *b, const char *pw, size_t pw_len, CnRepo **ret) {
                 return k;
         if (keys.n == 0)
                 return -EKEYREJECTED;
-        qsort(keys.names, keys.n, sizeof *keys.names, cmp_str);
+        if (keys.n > 1)
+                qsort(keys.names, keys.n, sizeof *keys.names, cmp_str);
         bool opened = false;
         for (size_t i = 0; i < keys.n && !opened; i++) {
-                _cleanup_(cn_buf_donep) CnBuf kf;
-                cn_buf_init(&kf, CN_MAX_KEYFILE_BYTES);
+                _cleanup_(cn_buf_donep) CnBuf kf = CN_BUF_INIT(CN_MAX_KEYFILE_BYTES);
                 k = cn_backend_get(b, keys.names[i], 0, CN_GET_ALL, &kf);
                 if (k < 0)
                         return k;
@@ -618,7 +610,7 @@ void cn_key_info_free_array(CnKeyInfo *k, size_t n) {
 
 int cn_repo_key_list(CnRepo *r, CnKeyInfo **ret, size_t *ret_n) {
         _cleanup_(name_list_done) NameList keys = {};
-        _cleanup_(cn_buf_donep) CnBuf kf;
+        _cleanup_(cn_buf_donep) CnBuf kf = CN_BUF_INIT(CN_MAX_KEYFILE_BYTES);
         CnKeyInfo *a = NULL;
         size_t n = 0;
         int k;
@@ -626,8 +618,8 @@ int cn_repo_key_list(CnRepo *r, CnKeyInfo **ret, size_t *ret_n) {
         k = cn_backend_list(r->backend, "keys/", collect_name, &keys);
         if (k < 0)
                 return k;
-        qsort(keys.names, keys.n, sizeof *keys.names, cmp_str);
-        cn_buf_init(&kf, CN_MAX_KEYFILE_BYTES);
+        if (keys.n > 1)
+                qsort(keys.names, keys.n, sizeof *keys.names, cmp_str);
         a = calloc(keys.n ? keys.n : 1, sizeof *a);
         if (!a)
                 return -ENOMEM;

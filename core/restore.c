@@ -57,14 +57,13 @@ static int load_tree(CnStore *store, const uint8_t id[CN_ID_BYTES], CnBuf *scrat
 }
 
 static int walk_rec(CnStore *store, const uint8_t tree[CN_ID_BYTES], CnBuf *path, CnWalkFn fn, void *u, int depth) {
-        _cleanup_(cn_buf_donep) CnBuf blob;
+        _cleanup_(cn_buf_donep) CnBuf blob = CN_BUF_INIT(CN_MAX_TREE_BYTES);
         CnNode *nodes = NULL;
         size_t n = 0;
         int r;
 
         if (depth > MAX_DEPTH)
                 return -ELOOP;
-        cn_buf_init(&blob, CN_MAX_TREE_BYTES);
         r = load_tree(store, tree, &blob, &nodes, &n);
         if (r < 0)
                 return r;
@@ -86,10 +85,9 @@ static int walk_rec(CnStore *store, const uint8_t tree[CN_ID_BYTES], CnBuf *path
 }
 
 int cn_walk(CnStore *store, const uint8_t tree[CN_ID_BYTES], const char *prefix, CnWalkFn fn, void *u) {
-        _cleanup_(cn_buf_donep) CnBuf path;
+        _cleanup_(cn_buf_donep) CnBuf path = CN_BUF_INIT(MAX_PATH_BYTES);
         size_t len = strcmp(prefix, "/") == 0 ? 0 : strlen(prefix);
         int r;
-        cn_buf_init(&path, MAX_PATH_BYTES);
         if ((r = cn_buf_append(&path, prefix, len)) < 0 || (r = cn_buf_put_u8(&path, 0)) < 0)
                 return r;
         path.len--;
@@ -97,12 +95,11 @@ int cn_walk(CnStore *store, const uint8_t tree[CN_ID_BYTES], const char *prefix,
 }
 
 int cn_snapshot_find_node(CnStore *store, const CnSnapshot *snap, const char *path, CnNode *ret) {
-        _cleanup_(cn_buf_donep) CnBuf blob;
+        _cleanup_(cn_buf_donep) CnBuf blob = CN_BUF_INIT(CN_MAX_TREE_BYTES);
         CnNode cur = { .type = CN_NODE_DIR, .mode = 0755 };
         int r;
 
         memcpy(cur.subtree, snap->tree, CN_ID_BYTES);
-        cn_buf_init(&blob, CN_MAX_TREE_BYTES);
         for (const char *s = path;;) {
                 while (*s == '/')
                         s++;
@@ -209,11 +206,10 @@ static int write_zeros(int fd, uint64_t n) {
 }
 
 int cn_dump_file(CnStore *store, const CnNode *n, int fd) {
-        _cleanup_(cn_buf_donep) CnBuf chunk;
+        _cleanup_(cn_buf_donep) CnBuf chunk = CN_BUF_INIT(CN_MAX_CHUNK_BYTES);
         int r;
         if (n->type != CN_NODE_FILE)
                 return -EISDIR;
-        cn_buf_init(&chunk, CN_MAX_CHUNK_BYTES);
         if (!n->sparse)
                 return write_content(store, n, fd, false, &chunk);
         /* A stream cannot seek: write the holes as zeros between extents. */

@@ -135,13 +135,12 @@ int cn_snapshot_decode(const uint8_t *p, size_t len, CnSnapshot *s) {
 }
 
 int cn_snapshot_save(CnRepo *repo, CnSnapshot *s) {
-        _cleanup_(cn_buf_donep) CnBuf body, obj;
+        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         CnEnvelopeHeader h = {};
         char name[32 + CN_UUID_HEX + CN_ID_HEX];
         int r;
 
-        cn_buf_init(&body, CN_MAX_META_BYTES);
-        cn_buf_init(&obj, CN_MAX_META_BYTES);
         r = cn_snapshot_encode(s, &body);
         if (r < 0)
                 return r;

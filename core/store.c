@@ -174,7 +174,8 @@ static int name_pack_id(const char *name, uint8_t ret[CN_ID_BYTES]) {
 
 static int load_index_files(CnStore *s) {
         _cleanup_(name_vec_done) NameVec l = {};
-        _cleanup_(cn_buf_donep) CnBuf obj, body;
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         char prefix[64];
         int r;
 
@@ -182,8 +183,6 @@ static int load_index_files(CnStore *s) {
         r = cn_backend_list(s->backend, prefix, add_name, &l);
         if (r < 0)
                 return r;
-        cn_buf_init(&obj, CN_MAX_META_BYTES);
-        cn_buf_init(&body, CN_MAX_META_BYTES);
         for (size_t i = 0; i < l.n; i++) {
                 CnEnvelopeHeader h;
                 CnReader rd;
@@ -222,8 +221,8 @@ static int load_index_files(CnStore *s) {
 
 static int load_ledger_files(CnStore *s) {
         _cleanup_(name_vec_done) NameVec l = {};
-        _cleanup_(cn_buf_donep) CnBuf obj;
-        _cleanup_(cn_buf_done_wipep) CnBuf body;
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         char prefix[64];
         int r;
 
@@ -231,8 +230,6 @@ static int load_ledger_files(CnStore *s) {
         r = cn_backend_list(s->backend, prefix, add_name, &l);
         if (r < 0)
                 return r;
-        cn_buf_init(&obj, CN_MAX_META_BYTES);
-        cn_buf_init(&body, CN_MAX_META_BYTES);
         for (size_t i = 0; i < l.n; i++) {
                 CnEnvelopeHeader h;
                 CnReader rd;
@@ -280,7 +277,9 @@ static int load_ledger_files(CnStore *s) {
  * interrupted writer, or a pack whose index file is lost). */
 static int adopt_pack(CnStore *s, const char *name, uint64_t size, const uint8_t pack_id[CN_ID_BYTES],
                       bool write_index) {
-        _cleanup_(cn_buf_donep) CnBuf tail, body, idx;
+        _cleanup_(cn_buf_donep) CnBuf tail = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf idx = CN_BUF_INIT(CN_MAX_META_BYTES);
         uint8_t ad[PACK_HEADER_AD_BYTES];
         CnReader rd;
         uint32_t pack, hlen;
@@ -289,7 +288,6 @@ static int adopt_pack(CnStore *s, const char *name, uint64_t size, const uint8_t
         if (size < PACK_PREAMBLE_BYTES + TRAILER_BYTES + CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES ||
             size > CN_MAX_PACK_BYTES)
                 return -EBADMSG;
-        cn_buf_init(&tail, CN_MAX_META_BYTES);
         r = cn_backend_get(s->backend, name, size - TRAILER_BYTES, TRAILER_BYTES, &tail);
         if (r < 0)
                 return r;
@@ -301,7 +299,6 @@ static int adopt_pack(CnStore *s, const char *name, uint64_t size, const uint8_t
         if (r < 0)
                 return r;
         pack_header_ad(s, pack_id, ad);
-        cn_buf_init(&body, CN_MAX_META_BYTES);
         r = cn_buf_reserve(&body, hlen);
         if (r < 0)
                 return r;
@@ -320,9 +317,7 @@ static int adopt_pack(CnStore *s, const char *name, uint64_t size, const uint8_t
         if (write_index) {
                 char iname[128];
                 CnEnvelopeHeader h = envelope_header(s, 0);
-                _cleanup_(cn_buf_donep) CnBuf plain;
-                cn_buf_init(&plain, CN_MAX_META_BYTES);
-                cn_buf_init(&idx, CN_MAX_META_BYTES);
+                _cleanup_(cn_buf_donep) CnBuf plain = CN_BUF_INIT(CN_MAX_META_BYTES);
                 if ((r = cn_buf_append(&plain, pack_id, CN_ID_BYTES)) < 0 ||
                     (r = cn_buf_append(&plain, body.data, body.len)) < 0 ||
                     (r = cn_envelope_seal(&idx, CN_MAGIC_INDEX, &h, s->c->meta_key, plain.data, plain.len)) < 0)
@@ -555,8 +550,8 @@ int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const 
 }
 
 int cn_store_flush(CnStore *s) {
-        _cleanup_(cn_buf_done_wipep) CnBuf plain;
-        _cleanup_(cn_buf_donep) CnBuf obj;
+        _cleanup_(cn_buf_done_wipep) CnBuf plain = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         char name[160];
         uint8_t ad[PACK_HEADER_AD_BYTES];
         CnEnvelopeHeader h;
@@ -564,8 +559,6 @@ int cn_store_flush(CnStore *s) {
 
         if (!s->open || s->n_entries == 0)
                 return 0;
-        cn_buf_init(&plain, CN_MAX_META_BYTES);
-        cn_buf_init(&obj, CN_MAX_META_BYTES);
 
         /* 1. the ledger: keys first, so every pack that exists can be opened. */
         r = cn_buf_reserve(&plain, CN_ID_BYTES + 4 + (size_t) s->n_entries * (CN_ID_BYTES + CN_KEY_BYTES));
@@ -738,8 +731,7 @@ int cn_store_verify_pack(CnStore *s, uint32_t pack, uint8_t *data, size_t n, CnS
         if (hlen < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || hlen > n - PACK_PREAMBLE_BYTES - TRAILER_BYTES)
                 return -EBADMSG;
         /* The header authenticates as a whole; its entries are what the index already holds. */
-        _cleanup_(cn_buf_donep) CnBuf hdr;
-        cn_buf_init(&hdr, CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf hdr = CN_BUF_INIT(CN_MAX_META_BYTES);
         r = cn_buf_append(&hdr, data + n - TRAILER_BYTES - hlen, hlen);
         if (r < 0)
                 return r;

@@ -25,7 +25,8 @@ static int node_cmp(const void *x, const void *y) {
 }
 
 void cn_nodes_sort(CnNode *nodes, size_t n) {
-        qsort(nodes, n, sizeof *nodes, node_cmp);
+        if (n > 1)
+                qsort(nodes, n, sizeof *nodes, node_cmp);
 }
 
 void cn_nodes_free(CnNode *nodes, size_t n) {

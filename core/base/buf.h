@@ -21,6 +21,8 @@ typedef struct CnBuf {
         size_t limit;   /* hard cap on len */
 } CnBuf;
 
+/* For declarations: _cleanup_(cn_buf_donep) CnBuf b = CN_BUF_INIT(limit); */
+#define CN_BUF_INIT(lim) { .limit = (lim) }
 void cn_buf_init(CnBuf *b, size_t limit);
 void cn_buf_done(CnBuf *b);
 /* Wipe the bytes (explicit_bzero) then free: for buffers that held secrets. */
