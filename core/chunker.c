@@ -130,70 +130,72 @@ static size_t scan_serial(const uint64_t *restrict gear, const uint8_t *restrict
 }
 
 /* The same result as scan_serial(), faster. One gear hash is a chain of
- * dependent adds, one byte per cycle at best; so a round of LANES * s bytes
- * is split into LANES consecutive segments hashed side by side (lanes 1..3
- * first fill their window from the 63 bytes before their segment; lane 0
- * continues the running hash, and lane 3's hash continues into the next
- * round). Lanes are tested in pairs, one branch per pair: if neither hash
- * of a pair may cut, their AND has a mask bit set. A cut found in lane k is
- * the answer only if lanes 0..k-1 have none later in their segments:
- * finish_lanes() runs them on serially from where they stopped. */
+ * dependent adds, one byte per cycle at best; so a round of LANES * SEGMENT
+ * bytes is split into LANES consecutive segments hashed side by side (lanes
+ * 1..3 first fill their window from the 63 bytes before their segment;
+ * lane 0 continues the running hash, and lane 3's hash continues into the
+ * next round). Lanes are tested in pairs, one branch per pair: if neither
+ * hash of a pair may cut, their AND has a mask bit set. A cut found in lane
+ * k is the answer only if lanes 0..k-1 have none later in their segments,
+ * so those are run on serially from where they stopped. What is left after
+ * the last whole round is done serially. */
 #define LANES 4u
-#define SEGMENT_MAX 4096u
-#define SEGMENT_MIN 256u
+#define SEGMENT 8192u
 
-/* Lane hit of the round at p + i cuts at offset at of its segment; lanes
- * before it have no cut up to offset at, and hold hashes x0, x1, x2. */
-static __attribute__((cold, noinline)) size_t finish_lanes(const uint64_t *restrict gear, const uint8_t *restrict p, size_t i, size_t s,
-                           size_t at, unsigned hit, uint64_t x0, uint64_t x1, uint64_t x2, uint64_t mask) {
+/* The lanes of the round at p + i hold hashes x0..x3 at offset at of their
+ * segments, and no lane had a cut before it. Returns the cut, or 0 when no
+ * lane cuts at offset at (the AND test lets a few of those through). */
+static __attribute__((noinline)) size_t round_cut(const uint64_t *restrict gear, const uint8_t *restrict p,
+                                                  size_t i, size_t at, uint64_t x0, uint64_t x1, uint64_t x2,
+                                                  uint64_t x3, uint64_t mask) {
+        uint64_t x[LANES] = { x0, x1, x2, x3 };
+        unsigned hit = 0;
+
+        while (hit < LANES && (x[hit] & mask))
+                hit++;
+        if (hit == LANES)
+                return 0;
         for (unsigned l = 0; l < hit; l++) {
-                uint64_t y = l == 0 ? x0 : l == 1 ? x1 : x2;
-                size_t r = scan_serial(gear, p, i + l * s + at + 1, i + (l + 1) * s, &y, mask);
+                size_t r = scan_serial(gear, p, i + l * SEGMENT + at + 1, i + (l + 1) * SEGMENT, &x[l], mask);
                 if (r > 0)
                         return r;
         }
-        return i + hit * s + at + 1;
+        return i + hit * SEGMENT + at + 1;
 }
 
-/* Advance every lane over offset o of its segment and test the four hashes. */
+/* Advance every lane over byte w[o] of its segment and test the four hashes. */
 #define STEP(o)                                                                         \
         do {                                                                            \
-                x0 = (x0 << 1) + gear[q0[o]];                                           \
-                x1 = (x1 << 1) + gear[q1[o]];                                           \
-                x2 = (x2 << 1) + gear[q2[o]];                                           \
-                x3 = (x3 << 1) + gear[q3[o]];                                           \
-                if (_unlikely_(!(x0 & x1 & mask))) {                                    \
-                        if (!(x0 & mask))                                               \
-                                return i + (o) + 1;                                     \
-                        if (!(x1 & mask))                                               \
-                                return finish_lanes(gear, p, i, s, (o), 1,              \
-                                                    x0, x1, x2, mask);                  \
+                x0 = (x0 << 1) + gear[w[(o)]];                                          \
+                x1 = (x1 << 1) + gear[w[(o) + SEGMENT]];                                \
+                x2 = (x2 << 1) + gear[w[(o) + 2 * SEGMENT]];                            \
+                x3 = (x3 << 1) + gear[w[(o) + 3 * SEGMENT]];                            \
+                if (_unlikely_(!(x0 & x1 & mask) || !(x2 & x3 & mask))) {               \
+                        size_t r = round_cut(gear, p, i, (size_t) (w - (p + i)) + (o),  \
+                                             x0, x1, x2, x3, mask);                     \
+                        if (r > 0)                                                      \
+                                return r;                                               \
                 }                                                                       \
-                if (_unlikely_(!(x2 & x3 & mask)) && (!(x2 & mask) || !(x3 & mask)))    \
-                        return finish_lanes(gear, p, i, s, (o), (x2 & mask) ? 3 : 2,    \
-                                            x0, x1, x2, mask);                          \
         } while (0)
 
 static size_t scan(const uint64_t *restrict gear, const uint8_t *restrict p, size_t i, size_t end,
                    uint64_t *h, uint64_t mask) {
         uint64_t x = *h;
 
-        while (end - i >= LANES * SEGMENT_MIN) {
-                size_t s = CN_MIN((size_t) SEGMENT_MAX, (end - i) / LANES) & ~(size_t) 1;
-                const uint8_t *q0 = p + i, *q1 = q0 + s, *q2 = q1 + s, *q3 = q2 + s;
+        for (; end - i >= LANES * SEGMENT; i += LANES * SEGMENT) {
+                const uint8_t *w = p + i, *w_end = w + SEGMENT;
                 uint64_t x0 = x, x1 = 0, x2 = 0, x3 = 0;
 
-                for (const uint8_t *w = q1 - (GEAR_WINDOW - 1); w < q1; w++) {
-                        x1 = (x1 << 1) + gear[w[0]];
-                        x2 = (x2 << 1) + gear[w[s]];
-                        x3 = (x3 << 1) + gear[w[2 * s]];
+                for (const uint8_t *v = w_end - (GEAR_WINDOW - 1); v < w_end; v++) {
+                        x1 = (x1 << 1) + gear[v[0]];
+                        x2 = (x2 << 1) + gear[v[SEGMENT]];
+                        x3 = (x3 << 1) + gear[v[2 * SEGMENT]];
                 }
-                for (size_t j = 0; j < s; j += 2) {
-                        STEP(j);
-                        STEP(j + 1);
+                for (; w < w_end; w += 2) {
+                        STEP(0);
+                        STEP(1);
                 }
                 x = x3;
-                i += LANES * s;
         }
         *h = x;
         return scan_serial(gear, p, i, end, h, mask);

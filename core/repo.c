@@ -597,6 +597,20 @@ int cn_repo_open(CnBackend *b, const char *pw, size_t pw_len, CnRepo **ret) {
         return 0;
 }
 
+int cn_repo_controller_add(CnRepo *r, const char *name, const CnChunkerParams *params, CnController **ret) {
+        if (!params)
+                params = &cn_chunker_default_params;
+        int k = cn_chunker_params_check(params);
+        if (k < 0)
+                return k;
+        if (!*name || strlen(name) > CN_MAX_LABEL_BYTES)
+                return -EINVAL;
+        for (size_t i = 0; i < r->n_controllers; i++)
+                if (strcmp(r->controllers[i]->name, name) == 0)
+                        return -EEXIST;
+        return controller_create(r, name, params, ret);
+}
+
 int cn_repo_key_add(CnRepo *r, const char *pw, size_t pw_len, const char *label, const CnKdfParams *kdf,
                     char ret_id_hex[CN_UUID_HEX + 1]) {
         return keyfile_write(r, pw, pw_len, label, kdf, ret_id_hex);

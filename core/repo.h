@@ -71,6 +71,11 @@ CnController *cn_repo_controller(CnRepo *r, size_t i);
 /* By name, or by id hex (a unique prefix of at least 4 digits); NULL if none. */
 CnController *cn_repo_find_controller(CnRepo *r, const char *name_or_id);
 
+/* A new data controller with its own random domain root: its chunks, ids
+ * and chunk boundaries share nothing with any other controller's.
+ * -EEXIST if the name is taken. params NULL: the defaults. */
+int cn_repo_controller_add(CnRepo *r, const char *name, const CnChunkerParams *params, CnController **ret);
+
 /* Key files. id_hex names keys/<id_hex>. */
 typedef struct CnKeyInfo {
         char id_hex[CN_UUID_HEX + 1];

@@ -245,6 +245,8 @@ int cn_tree_decode(const uint8_t *p, size_t len, CnNode **ret, size_t *ret_n) {
                 cn_reader_init(&er, ep, elen);
                 n++;
                 r = decode_node(&er, &nodes[i]);
+                if (r >= 0 && !cn_reader_empty(&er))
+                        r = -EBADMSG;   /* fields of a later version: not for a v1 reader */
                 if (r < 0)
                         goto fail;
                 if (i > 0 && node_cmp(&nodes[i - 1], &nodes[i]) >= 0) {
