@@ -85,7 +85,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
         size_t n_list = 0;
         const char *host = NULL, *stdin_name = "stdin", *parent_id = NULL;
         char hostbuf[256] = "";
-        bool use_stdin = false, force = false;
+        bool use_stdin = false, force = false, one_fs = false;
         Warnings w = {};
         int c, r, ret = CLI_EXIT_ERROR;
 
@@ -118,6 +118,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                         break;
                 }
                 case 'x':
+                        one_fs = true;
                         break;
                 case OPT_TAG:
                         if (add_strv(&tags, &n_tags, optarg) < 0)
@@ -143,10 +144,6 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                         goto out;
                 }
         }
-        bool one_fs = false;
-        for (int i = 1; i < argc; i++)
-                if (strcmp(argv[i], "-x") == 0 || strcmp(argv[i], "--one-file-system") == 0)
-                        one_fs = true;
         if (use_stdin) {
                 if (optind < argc) {
                         ret = cli_usage_error("backup", "--stdin takes no paths");
