@@ -163,14 +163,20 @@ static int store_chunk(Backup *b, CnNode *n, size_t *cap, const uint8_t *p, size
         return add_chunk(n, cap, id);
 }
 
-/* Read ranges of fd (all of it from the current offset when ranges is
- * NULL) and store them as content-defined chunks. Returns the bytes read,
- * or a negative errno: > -4096 and skippable() for a source failure. */
-static int64_t store_stream(Backup *b, int fd, const CnExtent *ranges, size_t n_ranges, CnNode *n) {
+/* Read fd to its end from the current offset (ranged false), or just the
+ * n_ranges ranges (ranged true, none for a file of holes only), and store
+ * the bytes as content-defined chunks. Returns the bytes read, or a
+ * negative errno. */
+static int64_t store_stream(Backup *b, int fd, bool ranged, const CnExtent *ranges, size_t n_ranges, CnNode *n) {
         const size_t max = cn_chunker_params(b->chunker)->max_size;
         size_t have = 0, start = 0, cap = 0, ri = 0;
-        uint64_t total = 0, roff = ranges ? ranges[0].offset : 0, rleft = ranges ? ranges[0].length : 0;
-        bool eof = false;
+        uint64_t total = 0, roff = 0, rleft = 0;
+        bool eof = ranged && n_ranges == 0;
+
+        if (ranged && n_ranges > 0) {
+                roff = ranges[0].offset;
+                rleft = ranges[0].length;
+        }
         int r;
 
         for (;;) {
@@ -181,7 +187,7 @@ static int64_t store_stream(Backup *b, int fd, const CnExtent *ranges, size_t n_
                         }
                         size_t room = b->buf_cap - start - have;
                         ssize_t k;
-                        if (ranges) {
+                        if (ranged) {
                                 while (rleft == 0 && ++ri < n_ranges) {
                                         roff = ranges[ri].offset;
                                         rleft = ranges[ri].length;
@@ -467,8 +473,7 @@ static int backup_file(Backup *b, int dirfd, const char *name, const struct stat
         if (r < 0)
                 return r;
         meta_read_done(b, n);
-        int64_t got = n->sparse ? store_stream(b, fd, n->extents, n->n_extents, n)
-                                : store_stream(b, fd, NULL, 0, n);
+        int64_t got = store_stream(b, fd, n->sparse, n->extents, n->n_extents, n);
         if (got < 0)
                 return (int) got;
         if (!n->sparse)
@@ -648,7 +653,7 @@ static int backup_stdin(Backup *b, uint8_t ret_id[CN_ID_BYTES]) {
         n.mtime = n.atime = n.ctime = (CnTime) { now.tv_sec, (uint32_t) now.tv_nsec };
         r = set_name(&n, b->o->stdin_filename, strlen(b->o->stdin_filename));
         if (r >= 0) {
-                int64_t got = store_stream(b, b->o->stdin_fd, NULL, 0, &n);
+                int64_t got = store_stream(b, b->o->stdin_fd, false, NULL, 0, &n);
                 if (got < 0)
                         r = (int) got;
                 else

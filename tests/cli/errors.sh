@@ -91,13 +91,16 @@ fi
 if $IS_ROOT && [ ${#as_user[@]} = 0 ]; then
         note "SKIP unreadable file: root without setpriv or runuser"
 else
-        U=$W/user
+        # $W/anc/user is the user's; $W/anc is the root's (as root) or the
+        # user's own (otherwise), so its mode decides what the user may do.
+        A=$W/anc
+        U=$A/user
         mkdir -p "$U/src/sub"
         printf 'readable\n' >"$U/src/readable"
         printf 'secret\n' >"$U/src/sub/unreadable"
         ucairn=$CAIRN
         if $IS_ROOT; then
-                chmod 0711 -- "$W"
+                chmod 0755 -- "$W" "$A"
                 chown -R 65534:65534 -- "$U"
                 if ! "${as_user[@]}" test -x "$CAIRN"; then
                         cp -- "$CAIRN" "$U/cairn"
@@ -116,10 +119,24 @@ else
         fi
         check_exit 0 run_user snapshots --json || true
         grep -q '"partial":true' "$W/out" || fail "a backup with an unreadable file is not marked partial: $(cat "$W/out")"
-        [ "$(json_num errors "$W/out")" -ge 1 ] || fail "the partial snapshot records no error"
+        grep -q '"errors":[1-9]' "$W/out" || fail "the partial snapshot records no error: $(cat "$W/out")"
         if check_exit 0 run_user restore latest --target "$U/restored"; then
                 cmp -- "$U/src/readable" "$U/restored$U/src/readable" || fail "the readable file did not restore"
+                [ ! -e "$U/restored$U/src/sub/unreadable" ] || fail "the unreadable file was restored from nothing"
         fi
+
+        # An ancestor of the source the user may pass through but not list
+        # (mode 0711 of another user, or 0300 of one's own) must not matter:
+        # only the source below it is read.
+        if $IS_ROOT; then chmod 0711 -- "$A"; else chmod 0300 -- "$A"; fi
+        if check_exit 3 run_user backup "$U/src"; then
+                grep -qF "$U/src/sub/unreadable" "$W/err" ||
+                        fail "(ancestor without read permission) the unreadable file is not named: $(cat "$W/err")"
+        else
+                grep -q 'permissions of the repository' "$W/err" &&
+                        fail "a source that cannot be read is reported as a repository permission problem"
+        fi
+        chmod 0755 -- "$A"
         chmod 0600 -- "$U/src/sub/unreadable"
 fi
 
