@@ -4,7 +4,6 @@
  * parameter set. Reports numbers; asserts nothing about them.
  *
  *   bench-chunker [CORPUS_MIB [DIR...]]     default: 512 /usr/lib /usr/share */
-#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -33,7 +32,7 @@ typedef struct Corpus {
 
 static Corpus corpus;
 
-/* CPU time of this thread: the per-core rate, unaffected by other load on the machine. */
+/* CPU time of this thread: the per-core rate, less disturbed by other load on the machine. */
 static double now(void) {
         struct timespec ts;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -130,7 +129,7 @@ static ChunkId chunk_id(const uint8_t *p, size_t n) {
         return (ChunkId) { .lo = h.low64, .hi = h.high64 };
 }
 
-/* Sorted ids of the chunks of d, for find_chunk(). */
+/* Sorted ids of the chunks of d, for dedup(). */
 static ChunkId *chunk_index(const CnChunker *c, const uint8_t *d, size_t n, size_t *ret_k) {
         size_t k = 0, cap = n / cn_chunker_params(c)->min_size + 2;
         ChunkId *ids = malloc(cap * sizeof *ids);

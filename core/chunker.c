@@ -22,6 +22,7 @@
  * Speed: see scan(); it finds the same cuts as the byte-at-a-time
  * definition in scan_serial(). */
 #include "chunker.h"
+#include "format.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -29,7 +30,6 @@
 #include "buf.h"
 #include "macro.h"
 
-#define GEAR_CONTEXT "cngeartb"
 #define GEAR_WINDOW 64u
 #define NORMALIZATION 2u
 
@@ -83,7 +83,7 @@ int cn_chunker_new(const CnChunkerParams *p, const uint8_t key[CN_KEY_BYTES], Cn
                 return -ENOMEM;
 
         for (unsigned id = 0; id < 256 / 8; id++) {
-                r = cn_kdf_derive(block, sizeof block, id, GEAR_CONTEXT, key);
+                r = cn_kdf_derive(block, sizeof block, id, CN_KDF_CTX_GEAR, key);
                 if (r < 0) {
                         cn_memzero(block, sizeof block);
                         cn_secret_free(c);

@@ -31,6 +31,7 @@
 #define CN_SUBKEY_CHUNKER 2             /* gear table seed */
 #define CN_SUBKEY_METADATA 3            /* seals pack headers, index, snapshots */
 #define CN_SUBKEY_PSEUDONYM 4           /* audit-log pseudonyms (reserved) */
+#define CN_KDF_CTX_GEAR "cngeartb"      /* chunker key -> gear table, subkeys 0..31 */
 
 /* Blob types in packs. */
 enum {

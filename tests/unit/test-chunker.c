@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "chunker.h"
@@ -184,7 +186,7 @@ Test(chunker, cut_points_match_reference_definition, .init = setup) {
                         size_t want = reference_cut(gear, &ps[i], d + off, n - off);
                         size_t got = cn_chunker_cut(c, d + off, n - off);
                         cr_assert_eq(got, want, "params %zu, offset %zu: got %zu want %zu", i, off, got, want);
-                        /* Every odd and even length, and the last short input. */
+                        /* Given alone as the final input, a chunk comes back whole. */
                         cr_assert_eq(cn_chunker_cut(c, d + off, got), got);
                         off += got;
                 }
@@ -209,6 +211,34 @@ Test(chunker, cut_points_match_known_answer, .init = setup) {
                 cr_assert_eq(ends[i], want[i], "cut %zu: %zu, want %zu", i, ends[i], want[i]);
         free(ends);
         free(d);
+}
+
+Test(chunker, never_reads_outside_input, .init = setup) {
+        static const CnChunkerParams p = { .min_size = 64, .avg_size = 8192, .max_size = 65536 };
+        _cleanup_(cn_chunker_freep) CnChunker *c = new_chunker(&p, 3);
+        size_t page = (size_t) sysconf(_SC_PAGESIZE), n = 1u << 20, size = n + 2 * page;
+        uint8_t *src = make_data(n, 17), *m, *d;
+        size_t *ends, k;
+
+        /* The input sits between two inaccessible pages: a stray read faults. */
+        m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        cr_assert(m != MAP_FAILED);
+        d = m + page;
+        memcpy(d, src, n);
+        cr_assert_eq(mprotect(m, page, PROT_NONE), 0);
+        cr_assert_eq(mprotect(d + n, page, PROT_NONE), 0);
+        k = chunk_all(c, d, n, &ends);
+        cr_assert(k > 10);
+        free(ends);
+        munmap(m, size);
+        free(src);
+}
+
+Test(chunker, new_rejects_missing_key, .init = setup) {
+        CnChunker *c = NULL;
+
+        cr_assert_eq(cn_chunker_new(&small, NULL, &c), -EINVAL);
+        cr_assert_null(c);
 }
 
 Test(chunker, deterministic_for_same_key, .init = setup) {
