@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "store.h"
 #include "macro.h"
 
 int cli_global_option(Cli *cli, int c, const char *arg) {
@@ -195,5 +196,35 @@ int cli_load_snapshots(Cli *cli, CnController *c, CnSnapshot **ret, size_t *ret_
         if (damaged)
                 cli_warn("%zu snapshot file(s) failed authentication and were skipped; run 'cairn check'",
                          damaged);
+        return 0;
+}
+
+int cli_open_snapshot(Cli *cli, const char *spec, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
+                      CnStore **ret_store) {
+        const CnSnapshot *s = NULL;
+        int r = cli_open(cli, true);
+        if (r != 0)
+                return r;
+        CnController *only = NULL;
+        if (cli->controller && !(only = cli_controller(cli)))
+                return CLI_EXIT_ERROR;
+        r = cli_load_snapshots(cli, only, list, n);
+        if (r != 0)
+                return r;
+        if (strcmp(spec, "latest") == 0) {
+                CnController *c = only ? only : cn_repo_controller(cli->rp, 0);
+                for (size_t i = *n; i > 0 && !s; i--)
+                        if ((*list)[i - 1].controller == c)
+                                s = &(*list)[i - 1];
+        } else
+                s = cn_snapshot_find(*list, *n, spec);
+        if (!s) {
+                cli_error("no snapshot '%s' (or more than one matches); 'cairn snapshots' lists them", spec);
+                return CLI_EXIT_ERROR;
+        }
+        r = cn_store_open(cli->rp, s->controller, CN_STORE_KEYS, ret_store);
+        if (r < 0)
+                return cli_repo_error(cli, "cannot read the index", r);
+        *ret_snap = s;
         return 0;
 }

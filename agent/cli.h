@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "repo.h"
 #include "snapshot.h"
+#include "store.h"
 
 /* Exit codes (docs/cli/cairn.md). */
 enum {
@@ -88,6 +89,13 @@ void cli_short_id(const char *hex, char buf[9]);
 
 /* Snapshot selection: "latest", an id prefix, optionally ":PATH". */
 int cli_load_snapshots(Cli *cli, CnController *c, CnSnapshot **ret, size_t *ret_n);
+/* Open the repository and find spec: "latest" of --controller (or the
+ * default controller), or an id prefix of any controller's snapshot
+ * (of --controller's only, when given). Fills *list (free with
+ * cn_snapshots_free), *ret_snap (in list) and a store of the snapshot's
+ * controller with its keys. Returns 0 or the exit code, after printing. */
+int cli_open_snapshot(Cli *cli, const char *spec, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
+                      CnStore **ret_store);
 
 typedef int (*CliVerbFn)(Cli *cli, int argc, char **argv);
 int verb_init(Cli *cli, int argc, char **argv);
@@ -97,4 +105,5 @@ int verb_ls(Cli *cli, int argc, char **argv);
 int verb_restore(Cli *cli, int argc, char **argv);
 int verb_dump(Cli *cli, int argc, char **argv);
 int verb_check(Cli *cli, int argc, char **argv);
+int verb_controller(Cli *cli, int argc, char **argv);
 int verb_key(Cli *cli, int argc, char **argv);

@@ -20,6 +20,7 @@ static const struct {
         { "dump", verb_dump, "write one file of a snapshot to standard output" },
         { "check", verb_check, "verify the repository (and with --read-data, every byte)" },
         { "key", verb_key, "list, add, remove key files, change the password" },
+        { "controller", verb_controller, "list or add data controllers" },
 };
 
 static void usage(FILE *f) {

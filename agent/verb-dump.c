@@ -37,23 +37,10 @@ int verb_dump(Cli *cli, int argc, char **argv) {
                 return cli_usage_error("dump", "give a snapshot (latest or an ID) and the path of a file in it");
         if (cn_path_clean(argv[optind + 1], &path) < 0)
                 return CLI_EXIT_ERROR;
-        r = cli_open(cli, true);
-        if (r != 0)
-                return r;
-        CnController *ctl = cli_controller(cli);
-        if (!ctl)
-                return CLI_EXIT_ERROR;
-        r = cli_load_snapshots(cli, ctl, &list, &n);
-        if (r != 0)
-                return r;
-        const CnSnapshot *s = cn_snapshot_find(list, n, argv[optind]);
-        if (!s) {
-                cli_error("no snapshot '%s' (or more than one matches); 'cairn snapshots' lists them", argv[optind]);
-                goto out;
-        }
-        r = cn_store_open(cli->rp, ctl, CN_STORE_KEYS, &store);
-        if (r < 0) {
-                ret = cli_repo_error(cli, "cannot read the index", r);
+        const CnSnapshot *s;
+        r = cli_open_snapshot(cli, argv[optind], &list, &n, &s, &store);
+        if (r != 0) {
+                ret = r;
                 goto out;
         }
         r = cn_snapshot_find_node(store, s, path, &node);

@@ -92,27 +92,10 @@ int verb_restore(Cli *cli, int argc, char **argv) {
                 if (cn_path_clean(colon[1] ? colon + 1 : "/", &sub) < 0)
                         goto out;
         }
-        r = cli_open(cli, true);
+        const CnSnapshot *s;
+        r = cli_open_snapshot(cli, spec, &list, &n, &s, &store);
         if (r != 0) {
                 ret = r;
-                goto out;
-        }
-        CnController *ctl = cli_controller(cli);
-        if (!ctl)
-                goto out;
-        r = cli_load_snapshots(cli, ctl, &list, &n);
-        if (r != 0) {
-                ret = r;
-                goto out;
-        }
-        const CnSnapshot *s = cn_snapshot_find(list, n, spec);
-        if (!s) {
-                cli_error("no snapshot '%s' (or more than one matches); 'cairn snapshots' lists them", spec);
-                goto out;
-        }
-        r = cn_store_open(cli->rp, ctl, CN_STORE_KEYS, &store);
-        if (r < 0) {
-                ret = cli_repo_error(cli, "cannot read the index", r);
                 goto out;
         }
         CnRestoreOptions o = {
