@@ -12,6 +12,7 @@
 #include "format.h"
 #include "hex.h"
 #include "repo.h"
+#include "restore.h"
 #include "store.h"
 
 static char dir[64];
@@ -240,5 +241,65 @@ Test(store, pack_without_index_is_adopted) {
         cn_store_free(s);
         uint64_t size;
         cr_assert_eq(cn_backend_stat(backend, name, &size), 0, "the index file was rewritten");
+        cn_repo_unref(r);
+}
+
+/* tests/vectors/repo-v1 was written by an earlier cairn (make-repo-v1.sh):
+ * key file, config, controller, pack, ledger, index, trees and snapshot
+ * must all still open and give back the exact content. */
+static void golden_init(void) {
+        char path[4096];
+        cr_assert_eq(cn_crypto_init(), 0);
+        snprintf(path, sizeof path, "%s/repo-v1", getenv("CAIRN_VECTORS"));
+        cr_assert_eq(cn_backend_open(path, false, &backend), 0);
+}
+
+static void golden_fini(void) {
+        cn_backend_close(backend);
+}
+
+Test(golden, repository_v1_opens_and_gives_back_its_files, .init = golden_init, .fini = golden_fini) {
+        CnRepo *r;
+        CnSnapshot *list;
+        size_t n, damaged;
+        CnStore *s;
+        CnNode node = {};
+        CnBuf out = CN_BUF_INIT(1u << 20);
+
+        cr_assert_eq(cn_repo_open(backend, "wrong", 5, &r), -EKEYREJECTED);
+        cr_assert_eq(cn_repo_open(backend, "cairn-vector", 12, &r), 0);
+        cr_assert_str_eq(cn_repo_controller(r, 0)->name, "vector-controller");
+        cr_assert_eq(cn_repo_controller(r, 0)->chunker.avg_size, 1u << 20);
+        cr_assert_eq(cn_snapshot_list(r, NULL, &list, &n, &damaged), 0);
+        cr_assert_eq(n, 1);
+        cr_assert_eq(damaged, 0);
+        cr_assert_str_eq(list[0].hostname, "vector-host");
+        cr_assert_eq(cn_store_open(r, list[0].controller, CN_STORE_KEYS, &s), 0);
+
+        cr_assert_eq(cn_snapshot_find_node(s, &list[0], "/tmp/cairn-vector-v1/vector/hello.txt", &node), 0);
+        cr_assert_eq(node.mtime.sec, 4102444800LL);
+        cr_assert_eq(node.mtime.nsec, 123456789);
+        cr_assert_eq(node.n_chunks, 1);
+        cr_assert_eq(cn_store_get(s, node.chunks[0], &out), 0);
+        cr_assert_eq(out.len, 13);
+        cr_assert_eq(memcmp(out.data, "hello, cairn\n", 13), 0);
+        cn_node_done(&node);
+
+        cr_assert_eq(cn_snapshot_find_node(s, &list[0], "/tmp/cairn-vector-v1/vector/sub/zeros", &node), 0);
+        cr_assert_eq(node.size, 100000);
+        cr_assert_eq(cn_store_get(s, node.chunks[0], &out), 0);
+        cr_assert_eq(out.len, 100000);
+        for (size_t i = 0; i < out.len; i++)
+                cr_assert_eq(out.data[i], 0);
+        cn_node_done(&node);
+
+        cr_assert_eq(cn_snapshot_find_node(s, &list[0], "/tmp/cairn-vector-v1/vector/link", &node), 0);
+        cr_assert_eq(node.type, CN_NODE_SYMLINK);
+        cr_assert_str_eq(node.target, "hello.txt");
+        cn_node_done(&node);
+
+        cn_buf_done(&out);
+        cn_store_free(s);
+        cn_snapshots_free(list, n);
         cn_repo_unref(r);
 }
