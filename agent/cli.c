@@ -38,6 +38,19 @@ int cli_global_option(Cli *cli, int c, const char *arg) {
         }
 }
 
+int cli_next_option(Cli *cli, int argc, char **argv, const char *shortopts, const struct option *opts) {
+        for (;;) {
+                int c = getopt_long(argc, argv, shortopts, opts, NULL);
+                if (c < 0)
+                        return -1;
+                int g = cli_global_option(cli, c, optarg);
+                if (g < 0)
+                        return 'h';
+                if (g == 0)
+                        return c;
+        }
+}
+
 static void vmsg(const char *prefix, const char *fmt, va_list ap) {
         fputs("cairn: ", stderr);
         fputs(prefix, stderr);

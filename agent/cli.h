@@ -55,6 +55,9 @@ enum {
 
 /* 1: handled (a global option), 0: not global, -1: --help asked. */
 int cli_global_option(Cli *cli, int c, const char *arg);
+/* The next of a verb's own options (getopt_long), taking the global ones on
+ * the way: the option, 'h' for --help, '?' for an unknown one, -1 at the end. */
+int cli_next_option(Cli *cli, int argc, char **argv, const char *shortopts, const struct option *opts);
 
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -117,30 +117,33 @@ static int prompt_twice(const char *what, char **ret, size_t *ret_len) {
         return 0;
 }
 
-int cli_password(Cli *cli, bool confirm, char **ret, size_t *ret_len) {
-        const char *env = getenv("CAIRN_PASSWORD");
+/* A secret from file, else the environment variable env, else the terminal
+ * (asked twice when confirm). what names it in messages ("password",
+ * "new password"); hint says where else it can come from. */
+static int get_secret(const char *file, const char *env, bool confirm, const char *what, const char *hint,
+                      char **ret, size_t *ret_len) {
+        const char *val = getenv(env);
+        char question[64];
         int r;
 
-        if (cli->password_file) {
-                r = read_password_file(cli->password_file, ret, ret_len);
+        if (file) {
+                r = read_password_file(file, ret, ret_len);
                 if (r < 0) {
-                        cli_error("cannot read the password file %s: %s", cli->password_file, strerror(-r));
+                        cli_error("cannot read the %s file %s: %s", what, file, strerror(-r));
                         return CLI_EXIT_ERROR;
                 }
-        } else if (env) {
-                r = secret_from(env, strlen(env), ret, ret_len);
-                if (r < 0)
+        } else if (val) {
+                if (secret_from(val, strlen(val), ret, ret_len) < 0)
                         return CLI_EXIT_ERROR;
         } else {
-                r = confirm ? prompt_twice("new repository password: ", ret, ret_len)
-                            : prompt("repository password: ", ret, ret_len);
+                snprintf(question, sizeof question, "%s: ", what);
+                r = confirm ? prompt_twice(question, ret, ret_len) : prompt(question, ret, ret_len);
                 if (r == -ENOTTY) {
-                        cli_error("no password: set CAIRN_PASSWORD, CAIRN_PASSWORD_FILE or --password-file "
-                                  "(no terminal to ask on)");
+                        cli_error("no %s: %s (no terminal to ask on)", what, hint);
                         return CLI_EXIT_USAGE;
                 }
                 if (r == -EINVAL) {
-                        cli_error("the two passwords differ; nothing was changed");
+                        cli_error("the two entries differ; nothing was changed");
                         return CLI_EXIT_USAGE;
                 }
                 if (r < 0)
@@ -148,42 +151,19 @@ int cli_password(Cli *cli, bool confirm, char **ret, size_t *ret_len) {
         }
         if (*ret_len == 0) {
                 cn_secret_free(*ret);
-                cli_error("the password is empty; an empty password protects nothing");
+                cli_error("the %s is empty; an empty password protects nothing", what);
                 return CLI_EXIT_USAGE;
         }
         return 0;
 }
 
+int cli_password(Cli *cli, bool confirm, char **ret, size_t *ret_len) {
+        return get_secret(cli->password_file, "CAIRN_PASSWORD", confirm,
+                          confirm ? "new repository password" : "repository password",
+                          "set CAIRN_PASSWORD, CAIRN_PASSWORD_FILE or --password-file", ret, ret_len);
+}
+
 int cli_new_password(const char *file, char **ret, size_t *ret_len) {
-        const char *env = getenv("CAIRN_NEW_PASSWORD");
-        int r;
-        if (file) {
-                r = read_password_file(file, ret, ret_len);
-                if (r < 0) {
-                        cli_error("cannot read the new password file %s: %s", file, strerror(-r));
-                        return CLI_EXIT_ERROR;
-                }
-        } else if (env) {
-                if (secret_from(env, strlen(env), ret, ret_len) < 0)
-                        return CLI_EXIT_ERROR;
-        } else {
-                r = prompt_twice("new password: ", ret, ret_len);
-                if (r == -ENOTTY) {
-                        cli_error("no new password: use --new-password-file or CAIRN_NEW_PASSWORD "
-                                  "(no terminal to ask on)");
-                        return CLI_EXIT_USAGE;
-                }
-                if (r == -EINVAL) {
-                        cli_error("the two passwords differ; nothing was changed");
-                        return CLI_EXIT_USAGE;
-                }
-                if (r < 0)
-                        return CLI_EXIT_ERROR;
-        }
-        if (*ret_len == 0) {
-                cn_secret_free(*ret);
-                cli_error("the new password is empty; an empty password protects nothing");
-                return CLI_EXIT_USAGE;
-        }
-        return 0;
+        return get_secret(file, "CAIRN_NEW_PASSWORD", true, "new password",
+                          "use --new-password-file or CAIRN_NEW_PASSWORD", ret, ret_len);
 }

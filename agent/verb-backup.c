@@ -89,15 +89,12 @@ int verb_backup(Cli *cli, int argc, char **argv) {
         Warnings w = {};
         int c, r, ret = CLI_EXIT_ERROR;
 
-        while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORT "e:x", opts, NULL)) >= 0) {
-                int g = cli_global_option(cli, c, optarg);
-                if (g < 0) {
+        while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT "e:x", opts)) >= 0) {
+                if (c == 'h') {
                         help();
                         ret = CLI_EXIT_OK;
                         goto out;
                 }
-                if (g > 0)
-                        continue;
                 switch (c) {
                 case 'e':
                         if (cn_patterns_add(&excludes, optarg) < 0) {

@@ -24,14 +24,11 @@ int verb_dump(Cli *cli, int argc, char **argv) {
         size_t n = 0;
         int c, r, ret = CLI_EXIT_ERROR;
 
-        while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORT, opts, NULL)) >= 0) {
-                int g = cli_global_option(cli, c, optarg);
-                if (g < 0) {
-                        help();
-                        return CLI_EXIT_OK;
-                }
-                if (g == 0)
+        while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT, opts)) >= 0) {
+                if (c != 'h')
                         return cli_usage_error("dump", "unknown option");
+                help();
+                return CLI_EXIT_OK;
         }
         if (argc - optind != 2)
                 return cli_usage_error("dump", "give a snapshot (latest or an ID) and the path of a file in it");

@@ -31,14 +31,11 @@ int verb_init(Cli *cli, int argc, char **argv) {
         size_t pw_len;
         int c, r;
 
-        while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORT, opts, NULL)) >= 0) {
-                int g = cli_global_option(cli, c, optarg);
-                if (g < 0) {
+        while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT, opts)) >= 0) {
+                if (c == 'h') {
                         help();
                         return CLI_EXIT_OK;
                 }
-                if (g > 0)
-                        continue;
                 if (c == 'p')
                         o.processor_name = optarg;
                 else

@@ -91,14 +91,11 @@ int verb_ls(Cli *cli, int argc, char **argv) {
         LsCtx x = { .cli = cli, .first = true };
         int c, r, ret = CLI_EXIT_ERROR;
 
-        while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORT "l", opts, NULL)) >= 0) {
-                int g = cli_global_option(cli, c, optarg);
-                if (g < 0) {
+        while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT "l", opts)) >= 0) {
+                if (c == 'h') {
                         help();
                         return CLI_EXIT_OK;
                 }
-                if (g > 0)
-                        continue;
                 if (c == 'l')
                         x.long_format = true;
                 else

@@ -53,15 +53,12 @@ int verb_restore(Cli *cli, int argc, char **argv) {
         unsigned flags = geteuid() == 0 ? 0 : CN_FSMETA_NO_OWNER;
         int c, r, ret = CLI_EXIT_ERROR;
 
-        while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORT "t:i:", opts, NULL)) >= 0) {
-                int g = cli_global_option(cli, c, optarg);
-                if (g < 0) {
+        while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT "t:i:", opts)) >= 0) {
+                if (c == 'h') {
                         help();
                         ret = CLI_EXIT_OK;
                         goto out;
                 }
-                if (g > 0)
-                        continue;
                 if (c == 't')
                         target = optarg;
                 else if (c == 'i') {

@@ -27,14 +27,11 @@ int verb_snapshots(Cli *cli, int argc, char **argv) {
         size_t n = 0;
         int c, r;
 
-        while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORT, opts, NULL)) >= 0) {
-                int g = cli_global_option(cli, c, optarg);
-                if (g < 0) {
-                        help();
-                        return CLI_EXIT_OK;
-                }
-                if (g == 0)
+        while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT, opts)) >= 0) {
+                if (c != 'h')
                         return cli_usage_error("snapshots", "unknown option");
+                help();
+                return CLI_EXIT_OK;
         }
         if (optind < argc)
                 return cli_usage_error("snapshots", "snapshots takes no arguments");

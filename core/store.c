@@ -172,22 +172,28 @@ static int name_pack_id(const char *name, uint8_t ret[CN_ID_BYTES]) {
         return cn_hex_decode(slash + 1, ret, CN_ID_BYTES);
 }
 
-static int load_index_files(CnStore *s) {
+typedef int (*ObjectFn)(CnStore *s, const uint8_t pack_id[CN_ID_BYTES], CnReader *rd);
+
+/* Open every <kind>/<ctrl>/<pack> object, sealed under key with magic and
+ * epoch, whose body starts with the pack id of its name; fn parses the
+ * rest. Objects of another epoch (ledger copies of an erased epoch) are
+ * skipped: nothing in them can be opened. */
+static int load_objects(CnStore *s, const char *kind, const char *magic, const uint8_t *key, uint32_t epoch,
+                        ObjectFn fn) {
         _cleanup_(name_vec_done) NameVec l = {};
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
-        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         char prefix[64];
         int r;
 
-        snprintf(prefix, sizeof prefix, "index/%s/", s->c->id_hex);
+        snprintf(prefix, sizeof prefix, "%s/%s/", kind, s->c->id_hex);
         r = cn_backend_list(s->backend, prefix, add_name, &l);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < l.n; i++) {
                 CnEnvelopeHeader h;
                 CnReader rd;
-                uint8_t pack_id[CN_ID_BYTES], named[CN_ID_BYTES];
-                uint32_t pack;
+                uint8_t named[CN_ID_BYTES], pack_id[CN_ID_BYTES];
 
                 if (name_pack_id(l.v[i], named) < 0)
                         continue;
@@ -196,7 +202,11 @@ static int load_index_files(CnStore *s) {
                         continue;       /* removed meanwhile */
                 if (r < 0)
                         return r;
-                r = cn_envelope_open(obj.data, obj.len, CN_MAGIC_INDEX, s->c->meta_key, &h, &body);
+                r = cn_envelope_peek(obj.data, obj.len, magic, &h);
+                if (r >= 0 && h.epoch != epoch)
+                        continue;
+                if (r >= 0)
+                        r = cn_envelope_open(obj.data, obj.len, magic, key, &h, &body);
                 if (r >= 0) {
                         cn_reader_init(&rd, body.data, body.len);
                         if (cn_reader_get(&rd, pack_id, CN_ID_BYTES) < 0 ||
@@ -205,70 +215,42 @@ static int load_index_files(CnStore *s) {
                                 r = -EBADMSG;
                 }
                 if (r >= 0)
-                        r = cn_index_add_pack(s->index, pack_id, &pack);
-                if (r >= 0)
-                        r = decode_entries(s, &rd, pack, 0);
+                        r = fn(s, pack_id, &rd);
                 if (r < 0) {
                         r = damaged(s, l.v[i], r);
                         if (r < 0)
                                 return r;
-                        continue;
                 }
-                cn_index_pack_set_indexed(s->index, pack);
         }
         return 0;
 }
 
-static int load_ledger_files(CnStore *s) {
-        _cleanup_(name_vec_done) NameVec l = {};
-        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
-        _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
-        char prefix[64];
-        int r;
-
-        snprintf(prefix, sizeof prefix, "ledger/%s/", s->c->id_hex);
-        r = cn_backend_list(s->backend, prefix, add_name, &l);
+/* index body after the pack id: the pack header's entries. */
+static int index_object(CnStore *s, const uint8_t pack_id[CN_ID_BYTES], CnReader *rd) {
+        uint32_t pack;
+        int r = cn_index_add_pack(s->index, pack_id, &pack);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < l.n; i++) {
-                CnEnvelopeHeader h;
-                CnReader rd;
-                uint8_t named[CN_ID_BYTES], pack_id[CN_ID_BYTES];
-                uint32_t n;
+        r = decode_entries(s, rd, pack, 0);
+        if (r < 0)
+                return r;
+        cn_index_pack_set_indexed(s->index, pack);
+        return 0;
+}
 
-                if (name_pack_id(l.v[i], named) < 0)
-                        continue;
-                r = cn_backend_get(s->backend, l.v[i], 0, CN_GET_ALL, &obj);
-                if (r == -ENOENT)
-                        continue;
+/* ledger body after the pack id: count:u32 { id[32] data_key[32] }* */
+static int ledger_object(CnStore *s, const uint8_t pack_id[CN_ID_BYTES], CnReader *rd) {
+        uint32_t n;
+        if (cn_reader_u32(rd, &n) < 0 || n > CN_MAX_PACK_ENTRIES ||
+            (uint64_t) n * (CN_ID_BYTES + CN_KEY_BYTES) != rd->left)
+                return -EBADMSG;
+        for (uint32_t j = 0; j < n; j++) {
+                const uint8_t *id, *key;
+                cn_reader_peek(rd, CN_ID_BYTES, &id);
+                cn_reader_peek(rd, CN_KEY_BYTES, &key);
+                int r = cn_index_set_key(s->index, id, key);
                 if (r < 0)
                         return r;
-                r = cn_envelope_peek(obj.data, obj.len, CN_MAGIC_LEDGER, &h);
-                if (r >= 0 && h.epoch != s->c->epoch)
-                        continue;       /* an erased epoch's copy: nothing in it can be opened */
-                if (r >= 0)
-                        r = cn_envelope_open(obj.data, obj.len, CN_MAGIC_LEDGER, s->c->epoch_key, &h, &body);
-                if (r >= 0) {
-                        cn_reader_init(&rd, body.data, body.len);
-                        if (cn_reader_get(&rd, pack_id, CN_ID_BYTES) < 0 ||
-                            memcmp(pack_id, named, CN_ID_BYTES) != 0 || cn_reader_u32(&rd, &n) < 0 ||
-                            n > CN_MAX_PACK_ENTRIES || (uint64_t) n * (CN_ID_BYTES + CN_KEY_BYTES) != rd.left)
-                                r = -EBADMSG;
-                }
-                if (r < 0) {
-                        r = damaged(s, l.v[i], r);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                for (uint32_t j = 0; j < n; j++) {
-                        const uint8_t *id, *key;
-                        cn_reader_peek(&rd, CN_ID_BYTES, &id);
-                        cn_reader_peek(&rd, CN_KEY_BYTES, &key);
-                        r = cn_index_set_key(s->index, id, key);
-                        if (r < 0)
-                                return r;
-                }
         }
         return 0;
 }
@@ -407,11 +389,11 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
         if (r < 0)
                 goto fail;
         if (flags & CN_STORE_KEYS) {
-                r = load_ledger_files(s);
+                r = load_objects(s, "ledger", CN_MAGIC_LEDGER, s->c->epoch_key, s->c->epoch, ledger_object);
                 if (r < 0)
                         goto fail;
         }
-        r = load_index_files(s);
+        r = load_objects(s, "index", CN_MAGIC_INDEX, s->c->meta_key, 0, index_object);
         if (r < 0)
                 goto fail;
         if (flags & CN_STORE_WRITE) {
