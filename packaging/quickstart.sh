@@ -31,12 +31,13 @@ fi
 
 sample=$(mktemp -d /tmp/cairn-sample.XXXXXX)
 target=$(mktemp -d /tmp/cairn-restore.XXXXXX)
-cp -a /etc/hostname /etc/os-release "$sample"/
-mkdir "$sample/docs" && printf 'hello from cairn\n' > "$sample/docs/hello.txt"
+mkdir "$sample/docs"
+printf 'hello from cairn\n' > "$sample/docs/hello.txt"
+head -c 3000000 /dev/urandom > "$sample/docs/random.bin"
 ln -s docs/hello.txt "$sample/link"
 
 "$cairn" backup "$sample"
 "$cairn" snapshots
 "$cairn" restore latest --target "$target"
-diff -r "$sample" "$target$sample"
+diff -r --no-dereference "$sample" "$target$sample"
 echo "cairn: restored $sample into $target$sample, identical. Next: 'build/agent/cairn --help'."
