@@ -151,6 +151,7 @@ static int get_secret(const char *file, const char *env, bool confirm, const cha
         }
         if (*ret_len == 0) {
                 cn_secret_free(*ret);
+                *ret = NULL;
                 cli_error("the %s is empty; an empty password protects nothing", what);
                 return CLI_EXIT_USAGE;
         }

@@ -155,18 +155,17 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 ret = cli_usage_error("backup", "nothing to back up: give one or more paths, or --stdin");
                 goto out;
         }
+        /* A path that is missing is recorded in the snapshot (partial) by the
+         * backup itself; only when none exists is there nothing to do. */
+        size_t n_present = 0;
         for (int i = optind; i < argc; i++) {
                 char *p;
                 struct stat st;
                 if (cn_path_clean(argv[i], &p) < 0)
                         goto out;
-                if (lstat(p, &st) < 0) {
-                        r = errno;
-                        cli_warn("%s: %s (skipped)", argv[i], strerror(r));
-                        w.n++;
-                        free(p);
-                        continue;
-                }
+                if (lstat(p, &st) >= 0)
+                        n_present++;
+
                 char **a = realloc(paths, (n_paths + 1) * sizeof *a);
                 if (!a) {
                         free(p);
@@ -175,7 +174,12 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 paths = a;
                 paths[n_paths++] = p;
         }
-        if (!use_stdin && n_paths == 0) {
+        if (!use_stdin && n_present == 0) {
+                for (size_t i = 0; i < n_paths; i++) {
+                        fputs("cairn: ", stderr);
+                        cli_print_escaped(stderr, paths[i], strlen(paths[i]));
+                        fputs(": no such file or directory\n", stderr);
+                }
                 cli_error("none of the paths to back up exists; nothing was saved");
                 goto out;
         }
@@ -191,7 +195,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
         }
         /* Never back up the repository into itself. */
         const char *local = cn_backend_local_path(cli->backend);
-        if (local && strcmp(local, "/") != 0 && cn_patterns_add(&excludes, local) < 0)
+        if (local && strcmp(local, "/") != 0 && cn_patterns_add_literal(&excludes, local) < 0)
                 goto out;
         CnController *ctl = cli_controller(cli);
         if (!ctl)

@@ -554,9 +554,21 @@ static int backup_virtual(Backup *b, const char *prefix, char *const *paths, siz
 
         if (!nodes)
                 return -ENOMEM;
-        dirfd = open(plen ? prefix : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        /* O_PATH: a leading directory need only be searchable, not readable. */
+        dirfd = open(plen ? prefix : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dirfd < 0) {
-                r = -errno;
+                int e = errno;
+                r = -e;
+                if (skippable(r)) {
+                        /* Nothing below can be reached: record it, keep an empty directory. */
+                        b->path.len = 0;
+                        size_t mark;
+                        r = path_push(b, prefix, plen, &mark);
+                        if (r >= 0)
+                                r = source_error(b, e);
+                        if (r >= 0)
+                                r = store_tree(b, NULL, 0, ret_id);
+                }
                 goto out;
         }
         if (parent && parent->type == CN_NODE_DIR)

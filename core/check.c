@@ -97,11 +97,15 @@ static int add_pack_file(const char *name, uint64_t size, void *u) {
         return 0;
 }
 
+static int pack_file_cmp(const void *a, const void *b) {
+        return memcmp(((const PackFile *) a)->id, ((const PackFile *) b)->id, CN_ID_BYTES);
+}
+
+/* k->packs is sorted by id once listed. */
 static const PackFile *find_pack_file(Check *k, const uint8_t id[CN_ID_BYTES]) {
-        for (size_t i = 0; i < k->n_packs; i++)
-                if (memcmp(k->packs[i].id, id, CN_ID_BYTES) == 0)
-                        return &k->packs[i];
-        return NULL;
+        PackFile key;
+        memcpy(key.id, id, CN_ID_BYTES);
+        return k->n_packs ? bsearch(&key, k->packs, k->n_packs, sizeof key, pack_file_cmp) : NULL;
 }
 
 typedef struct BlobScan {
@@ -123,46 +127,69 @@ static int scan_blob(const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, void *
         return 0;
 }
 
-typedef struct MarkPack {
-        Check *k;
-        uint32_t pack;
-} MarkPack;
+typedef struct Blob {
+        uint8_t id[CN_ID_BYTES];
+        CnBlobLoc loc;
+} Blob;
 
-static int mark_pack_blob(const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, void *u) {
-        MarkPack *m = u;
-        if (loc->pack != m->pack)
-                return 0;
-        return mark(m->k->bad, id) < 0 ? -ENOMEM : 0;
+typedef struct BlobList {
+        Blob *v;
+        size_t n;
+} BlobList;
+
+static int collect_blob(const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, void *u) {
+        BlobList *l = u;
+        memcpy(l->v[l->n].id, id, CN_ID_BYTES);
+        l->v[l->n++].loc = *loc;
+        return 0;
 }
 
-static void on_bad_blob(const uint8_t id[CN_ID_BYTES], int error, void *u) {
-        Check *k = u;
-        report_id(k, CN_CHECK_BAD_BLOB, id, error);
-        mark(k->bad, id);
+static int blob_cmp(const void *a, const void *b) {
+        const Blob *x = a, *y = b;
+        if (x->loc.pack != y->loc.pack)
+                return x->loc.pack < y->loc.pack ? -1 : 1;
+        return x->loc.offset < y->loc.offset ? -1 : x->loc.offset > y->loc.offset;
+}
+
+/* Every blob of one pack is lost with it. */
+static int mark_pack_lost(Check *k, const Blob *v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (mark(k->bad, v[i].id) < 0)
+                        return -ENOMEM;
+        return 0;
 }
 
 static int check_packs(Check *k, bool read_data) {
         CnIndex *x = cn_store_index(k->store);
         uint32_t np = cn_index_n_packs(x);
         _cleanup_free_ uint64_t *end = calloc(np ? np : 1, sizeof *end);
+        _cleanup_free_ Blob *blobs = calloc(cn_index_size(x) ? cn_index_size(x) : 1, sizeof *blobs);
         _cleanup_(cn_buf_donep) CnBuf data = CN_BUF_INIT(CN_MAX_PACK_BYTES);
+        _cleanup_(cn_buf_done_wipep) CnBuf scratch = CN_BUF_INIT(CN_MAX_TREE_BYTES);
+        BlobList list = { .v = blobs };
         int r;
 
-        if (!end)
+        if (!end || !blobs)
                 return -ENOMEM;
         k->stats->packs += np;
         BlobScan scan = { .k = k, .pack_end = end };
         r = cn_index_foreach(x, scan_blob, &scan);
         if (r < 0)
                 return r;
+        cn_index_foreach(x, collect_blob, &list);
+        if (list.n > 1)
+                qsort(list.v, list.n, sizeof *list.v, blob_cmp);
+        size_t at = 0;
         for (uint32_t i = 0; i < np; i++) {
                 const PackFile *pf = find_pack_file(k, cn_index_pack_id(x, i));
+                size_t first = at, area;
                 char name[160];
-                MarkPack m = { .k = k, .pack = i };
+                while (at < list.n && list.v[at].loc.pack == i)
+                        at++;
                 cn_store_pack_name(k->store, cn_index_pack_id(x, i), name, sizeof name);
                 if (!pf || pf->size < end[i]) {
                         report(k, pf ? CN_CHECK_DAMAGED_PACK : CN_CHECK_MISSING_PACK, name, pf ? -EBADMSG : -ENOENT);
-                        r = cn_index_foreach(x, mark_pack_blob, &m);
+                        r = mark_pack_lost(k, list.v + first, at - first);
                         if (r < 0)
                                 return r;
                         continue;
@@ -175,22 +202,34 @@ static int check_packs(Check *k, bool read_data) {
                 k->stats->packs_read++;
                 k->stats->bytes_read += data.len;
                 if (r >= 0)
-                        r = cn_store_verify_pack(k->store, i, data.data, data.len, on_bad_blob, k);
+                        r = cn_store_verify_pack(k->store, i, data.data, data.len, &area);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
                         report(k, CN_CHECK_DAMAGED_PACK, name, r);
-                        r = cn_index_foreach(x, mark_pack_blob, &m);
+                        r = mark_pack_lost(k, list.v + first, at - first);
                         if (r < 0)
                                 return r;
+                        continue;
+                }
+                for (size_t j = first; j < at; j++) {
+                        const Blob *b = &list.v[j];
+                        if (marked(k->bad, b->id))
+                                continue;       /* already reported: no key */
+                        r = cn_store_verify_blob(k->store, b->id, &b->loc, data.data, area, &scratch);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0) {
+                                report_id(k, CN_CHECK_BAD_BLOB, b->id, r);
+                                if (mark(k->bad, b->id) < 0)
+                                        return -ENOMEM;
+                        }
                 }
         }
         /* Packs nobody indexed: an interrupted writer's; the next backup adopts them. */
         for (size_t i = 0; i < k->n_packs; i++) {
-                bool known = false;
-                for (uint32_t j = 0; j < np && !known; j++)
-                        known = memcmp(cn_index_pack_id(x, j), k->packs[i].id, CN_ID_BYTES) == 0 &&
-                                cn_index_pack_indexed(x, j);
+                uint32_t no;
+                bool known = cn_index_find_pack(x, k->packs[i].id, &no) == 0 && cn_index_pack_indexed(x, no);
                 if (!known)
                         report(k, CN_CHECK_ORPHAN_PACK, k->packs[i].name, 0);
         }
@@ -294,6 +333,8 @@ static int check_controller(Check *k, bool read_data) {
         r = cn_backend_list(cn_repo_backend(k->repo), prefix, add_pack_file, k);
         if (r < 0)
                 return r;
+        if (k->n_packs > 1)
+                qsort(k->packs, k->n_packs, sizeof *k->packs, pack_file_cmp);
         r = cn_store_open_tolerant(k->repo, k->c, CN_STORE_KEYS, on_damaged, k, &k->store);
         if (r < 0)
                 return r;

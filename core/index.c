@@ -34,6 +34,7 @@ struct CnIndex {
         size_t n_slots;                 /* power of two */
         Pack *packs;
         uint32_t n_packs, cap_packs;
+        uint32_t *pack_slots;           /* pack number + 1; 0 = empty; 2 * cap_packs of them */
         uint8_t **key_blocks;           /* cn_secret_new(KEY_BLOCK * CN_KEY_BYTES) each */
         size_t n_key_blocks;
         uint32_t n_keys;
@@ -62,6 +63,7 @@ CnIndex *cn_index_free(CnIndex *x) {
         free(x->entries);
         free(x->slots);
         free(x->packs);
+        free(x->pack_slots);
         free(x);
         return NULL;
 }
@@ -70,13 +72,29 @@ static inline uint64_t id_hash(const uint8_t id[CN_ID_BYTES]) {
         return cn_le64_get(id);
 }
 
+/* Slot of pack_id in pack_slots (of 2 * cap_packs), or the empty one where it goes. */
+static size_t pack_slot(const CnIndex *x, const uint8_t pack_id[CN_ID_BYTES]) {
+        size_t mask = (size_t) x->cap_packs * 2 - 1;
+        for (size_t s = id_hash(pack_id) & mask;; s = (s + 1) & mask) {
+                uint32_t p = x->pack_slots[s];
+                if (p == 0 || memcmp(x->packs[p - 1].id, pack_id, CN_ID_BYTES) == 0)
+                        return s;
+        }
+}
+
+int cn_index_find_pack(const CnIndex *x, const uint8_t pack_id[CN_ID_BYTES], uint32_t *ret_pack) {
+        if (x->n_packs == 0)
+                return -ENOENT;
+        uint32_t p = x->pack_slots[pack_slot(x, pack_id)];
+        if (p == 0)
+                return -ENOENT;
+        *ret_pack = p - 1;
+        return 0;
+}
+
 int cn_index_add_pack(CnIndex *x, const uint8_t pack_id[CN_ID_BYTES], uint32_t *ret_pack) {
-        /* Packs per index stay in the thousands; recent ones are looked up most. */
-        for (uint32_t i = x->n_packs; i > 0; i--)
-                if (memcmp(x->packs[i - 1].id, pack_id, CN_ID_BYTES) == 0) {
-                        *ret_pack = i - 1;
-                        return 0;
-                }
+        if (cn_index_find_pack(x, pack_id, ret_pack) == 0)
+                return 0;
         if (x->n_packs == NO_PACK - 1)
                 return -E2BIG;
         if (x->n_packs == x->cap_packs) {
@@ -85,10 +103,18 @@ int cn_index_add_pack(CnIndex *x, const uint8_t pack_id[CN_ID_BYTES], uint32_t *
                 if (!p)
                         return -ENOMEM;
                 x->packs = p;
+                uint32_t *slots = calloc((size_t) n * 2, sizeof *slots);
+                if (!slots)
+                        return -ENOMEM;
+                free(x->pack_slots);
+                x->pack_slots = slots;
                 x->cap_packs = n;
+                for (uint32_t i = 0; i < x->n_packs; i++)
+                        x->pack_slots[pack_slot(x, x->packs[i].id)] = i + 1;
         }
         memcpy(x->packs[x->n_packs].id, pack_id, CN_ID_BYTES);
         x->packs[x->n_packs].indexed = false;
+        x->pack_slots[pack_slot(x, pack_id)] = x->n_packs + 1;
         *ret_pack = x->n_packs++;
         return 0;
 }

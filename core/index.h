@@ -36,6 +36,8 @@ static inline void cn_index_freep(CnIndex **x) {
 
 /* Pack numbers are dense, from 0; adding a known pack id returns its number. */
 int cn_index_add_pack(CnIndex *x, const uint8_t pack_id[CN_ID_BYTES], uint32_t *ret_pack);
+/* -ENOENT if the pack is unknown. */
+int cn_index_find_pack(const CnIndex *x, const uint8_t pack_id[CN_ID_BYTES], uint32_t *ret_pack);
 const uint8_t *cn_index_pack_id(const CnIndex *x, uint32_t pack);
 uint32_t cn_index_n_packs(const CnIndex *x);
 /* 1 when this pack's index file has been loaded or written. */

@@ -26,6 +26,20 @@ int cn_patterns_add(CnPatterns *p, const char *pattern) {
         return 0;
 }
 
+int cn_patterns_add_literal(CnPatterns *p, const char *path) {
+        _cleanup_free_ char *e = malloc(2 * strlen(path) + 1);
+        size_t n = 0;
+        if (!e)
+                return -ENOMEM;
+        for (const char *s = path; *s; s++) {
+                if (strchr("*?[]\\", *s))
+                        e[n++] = '\\';
+                e[n++] = *s;
+        }
+        e[n] = 0;
+        return cn_patterns_add(p, e);
+}
+
 int cn_patterns_add_file(CnPatterns *p, const char *path, size_t *ret_line) {
         FILE *f = fopen(path, "re");
         char line[8192];

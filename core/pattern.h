@@ -17,6 +17,8 @@ typedef struct CnPatterns {
 } CnPatterns;
 
 int cn_patterns_add(CnPatterns *p, const char *pattern);
+/* A pattern that matches exactly this absolute path, whatever characters it holds. */
+int cn_patterns_add_literal(CnPatterns *p, const char *path);
 /* One pattern a line; blank lines and lines starting with '#' are skipped.
  * -EINVAL with ret_line set for a line that is too long. */
 int cn_patterns_add_file(CnPatterns *p, const char *path, size_t *ret_line);

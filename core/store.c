@@ -238,16 +238,26 @@ static int index_object(CnStore *s, const uint8_t pack_id[CN_ID_BYTES], CnReader
         return 0;
 }
 
-/* ledger body after the pack id: count:u32 { id[32] data_key[32] }* */
+/* ledger body after the pack id: count:u32 { id[32] data_key[32] }*
+ * A key opens the copy of its chunk in its own pack only: another pack may
+ * hold the same chunk under another key (two writers at once), and a
+ * ledger whose pack was never written (a writer that failed between the
+ * two) names no pack the index knows. So a key is taken only where the
+ * index places its chunk in this ledger's pack. */
 static int ledger_object(CnStore *s, const uint8_t pack_id[CN_ID_BYTES], CnReader *rd) {
-        uint32_t n;
+        uint32_t n, pack;
         if (cn_reader_u32(rd, &n) < 0 || n > CN_MAX_PACK_ENTRIES ||
             (uint64_t) n * (CN_ID_BYTES + CN_KEY_BYTES) != rd->left)
                 return -EBADMSG;
+        if (cn_index_find_pack(s->index, pack_id, &pack) < 0)
+                return 0;
         for (uint32_t j = 0; j < n; j++) {
                 const uint8_t *id, *key;
+                CnBlobLoc loc;
                 cn_reader_peek(rd, CN_ID_BYTES, &id);
                 cn_reader_peek(rd, CN_KEY_BYTES, &key);
+                if (!cn_index_lookup(s->index, id, &loc) || loc.pack != pack)
+                        continue;
                 int r = cn_index_set_key(s->index, id, key);
                 if (r < 0)
                         return r;
@@ -327,9 +337,9 @@ static int find_orphan(const char *name, uint64_t size, void *u) {
         if (name_pack_id(name, id) < 0)
                 return 0;
         /* Known packs were added by their index files. */
-        for (uint32_t i = 0; i < cn_index_n_packs(x); i++)
-                if (memcmp(cn_index_pack_id(x, i), id, CN_ID_BYTES) == 0 && cn_index_pack_indexed(x, i))
-                        return 0;
+        uint32_t no;
+        if (cn_index_find_pack(x, id, &no) == 0 && cn_index_pack_indexed(x, no))
+                return 0;
         uint64_t *sz = realloc(o->sizes, (o->names.n + 1) * sizeof *sz);
         if (!sz)
                 return -ENOMEM;
@@ -388,16 +398,17 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
         r = cn_index_new(&s->index);
         if (r < 0)
                 goto fail;
-        if (flags & CN_STORE_KEYS) {
-                r = load_objects(s, "ledger", CN_MAGIC_LEDGER, s->c->epoch_key, s->c->epoch, ledger_object);
-                if (r < 0)
-                        goto fail;
-        }
         r = load_objects(s, "index", CN_MAGIC_INDEX, s->c->meta_key, 0, index_object);
         if (r < 0)
                 goto fail;
         if (flags & CN_STORE_WRITE) {
                 r = adopt_orphans(s);
+                if (r < 0)
+                        goto fail;
+        }
+        /* Keys last: each is matched to the pack the index chose for its chunk. */
+        if (flags & CN_STORE_KEYS) {
+                r = load_objects(s, "ledger", CN_MAGIC_LEDGER, s->c->epoch_key, s->c->epoch, ledger_object);
                 if (r < 0)
                         goto fail;
         }
@@ -658,45 +669,24 @@ int cn_store_get(CnStore *s, const uint8_t id[CN_ID_BYTES], CnBuf *out) {
         return open_blob(s, id, &loc, key, s->fetch.data, out);
 }
 
-typedef struct VerifyCtx {
-        CnStore *s;
-        uint32_t pack;
-        uint8_t *data;
-        size_t n;
-        CnBuf out;
-        CnStoreBadBlobFn fn;
-        void *u;
-} VerifyCtx;
-
-static int verify_entry(const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, void *u) {
-        VerifyCtx *v = u;
+int cn_store_verify_blob(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, uint8_t *data,
+                         size_t blob_area, CnBuf *scratch) {
         uint8_t again[CN_ID_BYTES];
+        const uint8_t *key = cn_index_get_key(s->index, id);
         int r;
 
-        if (loc->pack != v->pack)
-                return 0;
-        const uint8_t *key = cn_index_get_key(v->s->index, id);
         if (!key)
-                r = -ENOKEY;
-        else if ((uint64_t) loc->offset + loc->length > v->n)
-                r = -EBADMSG;
-        else {
-                r = open_blob(v->s, id, loc, key, v->data + loc->offset, &v->out);
-                if (r >= 0) {
-                        cn_store_chunk_id(v->s, v->out.data, v->out.len, again);
-                        if (!cn_memeq(again, id, CN_ID_BYTES))
-                                r = -EBADMSG;
-                }
-        }
-        if (r == -ENOMEM)
-                return r;
+                return -ENOKEY;
+        if ((uint64_t) loc->offset + loc->length > blob_area)
+                return -EBADMSG;
+        r = open_blob(s, id, loc, key, data + loc->offset, scratch);
         if (r < 0)
-                v->fn(id, r, v->u);
-        return 0;
+                return r;
+        cn_store_chunk_id(s, scratch->data, scratch->len, again);
+        return cn_memeq(again, id, CN_ID_BYTES) ? 0 : -EBADMSG;
 }
 
-int cn_store_verify_pack(CnStore *s, uint32_t pack, uint8_t *data, size_t n, CnStoreBadBlobFn fn,
-                         void *userdata) {
+int cn_store_verify_pack(CnStore *s, uint32_t pack, const uint8_t *data, size_t n, size_t *ret_blob_area) {
         const uint8_t *pack_id = cn_index_pack_id(s->index, pack);
         uint8_t ad[PACK_HEADER_AD_BYTES];
         int r;
@@ -722,10 +712,6 @@ int cn_store_verify_pack(CnStore *s, uint32_t pack, uint8_t *data, size_t n, CnS
                          ad, sizeof ad, hdr.data, s->c->meta_key);
         if (r < 0)
                 return r;
-        VerifyCtx v = { .s = s, .pack = pack, .data = data, .n = n - TRAILER_BYTES - hlen, .fn = fn,
-                        .u = userdata };
-        cn_buf_init(&v.out, CN_MAX_TREE_BYTES);
-        r = cn_index_foreach(s->index, verify_entry, &v);
-        cn_buf_done(&v.out);
-        return r;
+        *ret_blob_area = n - TRAILER_BYTES - hlen;
+        return 0;
 }

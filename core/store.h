@@ -67,13 +67,14 @@ int cn_store_flush(CnStore *s);
  * -EBADMSG authentication or decompression failed. */
 int cn_store_get(CnStore *s, const uint8_t id[CN_ID_BYTES], CnBuf *out);
 
-/* Verify a whole pack read into memory: preamble, encrypted header, and
- * every blob the index places in it (authenticated, decompressed, id
- * recomputed; data is decrypted in place). fn is called for each blob that fails. Returns -EBADMSG if
- * the preamble or header is damaged (then no blob was checked). */
-typedef void (*CnStoreBadBlobFn)(const uint8_t id[CN_ID_BYTES], int error, void *userdata);
-int cn_store_verify_pack(CnStore *s, uint32_t pack, uint8_t *data, size_t n, CnStoreBadBlobFn fn,
-                         void *userdata);
+/* Verify a whole pack read into memory: its preamble, trailer and
+ * encrypted header. Returns the length of its blob area, or -EBADMSG. */
+int cn_store_verify_pack(CnStore *s, uint32_t pack, const uint8_t *data, size_t n, size_t *ret_blob_area);
+/* Verify one blob of that pack in place (data is decrypted in place):
+ * authenticated, decompressed, its keyed id recomputed. -ENOKEY without a
+ * data key, -EBADMSG for any mismatch. */
+int cn_store_verify_blob(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, uint8_t *data,
+                         size_t blob_area, CnBuf *scratch);
 
 /* The backend name of a pack of this store's controller. */
 void cn_store_pack_name(const CnStore *s, const uint8_t pack_id[CN_ID_BYTES], char *out, size_t n);

@@ -310,3 +310,11 @@ Test(pattern, basename_anchored_and_suffix_patterns) {
         cr_assert_not(cn_patterns_match(&p, "/srv/a/b/secrets"));
         cn_patterns_done(&p);
 }
+
+Test(pattern, literal_paths_are_not_globs) {
+        CnPatterns p = {};
+        cr_assert_eq(cn_patterns_add_literal(&p, "/srv/repo[1]/*?\\x"), 0);
+        cr_assert(cn_patterns_match(&p, "/srv/repo[1]/*?\\x"));
+        cr_assert_not(cn_patterns_match(&p, "/srv/repo1/ab\\x"));
+        cn_patterns_done(&p);
+}

@@ -303,3 +303,44 @@ Test(golden, repository_v1_opens_and_gives_back_its_files, .init = golden_init, 
         cn_snapshots_free(list, n);
         cn_repo_unref(r);
 }
+
+/* A writer that failed after its ledger file but before its pack (a full
+ * disk) leaves keys for chunks that are then stored again under new keys:
+ * the stale keys must never be taken for the new copies. */
+Test(store, stale_ledger_of_an_unwritten_pack_is_ignored) {
+        CnRepo *r = init_repo();
+        CnController *c = cn_repo_controller(r, 0);
+        CnStore *s;
+        static uint8_t data[20000];
+        uint8_t id[CN_ID_BYTES];
+        CnBlobLoc loc;
+        char name[256], hex[CN_ID_HEX + 1];
+        CnBuf out = CN_BUF_INIT(1u << 20);
+
+        fill(data, sizeof data, 11);
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS | CN_STORE_WRITE, &s), 0);
+        cn_store_chunk_id(s, data, sizeof data, id);
+        cr_assert_eq(cn_store_put(s, CN_BLOB_DATA, id, data, sizeof data, NULL), 0);
+        cr_assert_eq(cn_store_flush(s), 0);
+        cr_assert(cn_index_lookup(cn_store_index(s), id, &loc));
+        cn_hex_encode(cn_index_pack_id(cn_store_index(s), loc.pack), CN_ID_BYTES, hex);
+        cn_store_free(s);
+        /* Keep the ledger, lose the pack and its index. */
+        snprintf(name, sizeof name, "index/%s/%s", c->id_hex, hex);
+        cr_assert_eq(cn_backend_remove(backend, name), 0);
+        snprintf(name, sizeof name, "data/%s/%.2s/%s", c->id_hex, hex, hex);
+        cr_assert_eq(cn_backend_remove(backend, name), 0);
+
+        for (int round = 0; round < 2; round++) {
+                cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS | CN_STORE_WRITE, &s), 0);
+                cr_assert_eq(cn_store_put(s, CN_BLOB_DATA, id, data, sizeof data, NULL), 0);
+                cr_assert_eq(cn_store_flush(s), 0);
+                cn_store_free(s);
+        }
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS, &s), 0);
+        cr_assert_eq(cn_store_get(s, id, &out), 0);
+        cr_assert_eq(memcmp(out.data, data, sizeof data), 0);
+        cn_store_free(s);
+        cn_buf_done(&out);
+        cn_repo_unref(r);
+}
