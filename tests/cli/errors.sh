@@ -2,15 +2,18 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Failures end with the documented exit code and one clear message:
-#   wrong password 12 (one line on stderr), no repository 10, nothing to back
-#   up 1, some paths missing 3 with the snapshot saved (and marked partial),
-#   an unknown format version 1 naming the version, an unreadable source file
-#   3 with the file named and the snapshot partial, a full disk 1 naming the
-#   space, after which the repository checks clean, holds no temporary files,
-#   and the next run succeeds and reuses what was stored.
+#   wrong password 12 (one line on stderr), empty password 2, no repository
+#   10, nothing to back up 1, some paths missing 3 with the snapshot saved
+#   (and marked partial), an unknown format version 1 naming the version, an
+#   unreadable source file 3 with the file named and the snapshot partial
+#   (also below an ancestor directory that may be passed but not listed), a
+#   full disk 1 naming the space, after which the repository checks clean,
+#   holds no temporary files, and the next runs succeed, reuse what was
+#   stored and restore it.
 # The unreadable file needs a non-root user (as root: setpriv/runuser to
 # nobody); the full disk needs root (a small tmpfs). Those parts are skipped
 # with a message otherwise.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 
 MIB=$((1024 * 1024))
@@ -27,6 +30,14 @@ for verb in snapshots "ls latest" "backup $W/src" "check"; do
                 grep -qi password "$W/err" || fail "$verb with a wrong password: the message does not say password"
         fi
 done
+
+# ---- an empty password: a usage error (2), one line
+note "empty password"
+if check_exit 2 env CAIRN_PASSWORD= "$CAIRN" -r "$REPO" snapshots; then
+        [ "$(wc -l <"$W/err")" = 1 ] || fail "empty password: stderr is not one line: $(cat "$W/err")"
+fi
+check_exit 2 env CAIRN_PASSWORD= "$CAIRN" -r "$W/repo-empty-pw" init || true
+[ ! -e "$W/repo-empty-pw/config" ] || fail "init with an empty password created a repository"
 
 # ---- no repository: 10
 note "no repository"
@@ -180,6 +191,9 @@ else
                                 fail "after the full disk the data was stored again ($stored bytes), not reused"
                 fi
                 check_exit 0 "$CAIRN" -r "$R" check --read-data || true
+                if check_exit 0 "$CAIRN" -r "$R" restore latest --target "$W/big-restored"; then
+                        cmp -- "$W/big/data" "$W/big-restored$W/big/data" || fail "the big file restored wrong"
+                fi
                 [ "$(find "$M" -name '.tmp-*' | wc -l)" = 0 ] || fail "temporary files left in the repository"
         fi
 fi

@@ -6,6 +6,7 @@
 # the parent snapshot and with --force alike; inserting 100 bytes in the
 # middle of a 20 MiB file stores far less than the file; the latest and the
 # previous snapshot both restore exactly.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 
 MIB=$((1024 * 1024))

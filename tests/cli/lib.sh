@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
+# (SC2034: IS_ROOT and friends are for the scenarios that source this.)
 #
 # Shared by the tests/cli/*.sh scenarios; source it first thing:
 #

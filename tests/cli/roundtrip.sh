@@ -6,6 +6,7 @@
 # tests/integration/make-hostile-tree.sh compared by treecmp.sh when those
 # are there. Restore recreates /abs/path under TARGET/abs/path, and with
 # ID:PATH puts the contents of PATH in TARGET.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 
 HOSTILE=$SRCDIR/tests/integration/make-hostile-tree.sh

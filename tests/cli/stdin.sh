@@ -5,6 +5,7 @@
 # from a redirected file and from a pipe alike (empty input too); dump and
 # restore give it back byte for byte; bad --stdin-filename values and paths
 # next to --stdin are usage errors.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 
 expect_exit 0 cairn init
