@@ -46,6 +46,7 @@ static void controller_free(CnController *c) {
         cn_secret_free(c->chunker_key);
         cn_secret_free(c->meta_key);
         cn_secret_free(c->epoch_key);
+        cn_id_hasher_free(c->id_hasher);
         free(c);
 }
 
@@ -292,6 +293,9 @@ static int controller_derive(CnController *c) {
         c->meta_key = derive_secret(c->root, CN_KDF_CTX_DOMAIN, CN_SUBKEY_METADATA, CN_KEY_BYTES);
         if (!c->id_key || !c->chunker_key || !c->meta_key)
                 return -ENOMEM;
+        int r = cn_id_hasher_new(c->id_key, &c->id_hasher);
+        if (r < 0)
+                return r;
         cn_hex_encode(c->id, CN_UUID_BYTES, c->id_hex);
         return 0;
 }

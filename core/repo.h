@@ -31,6 +31,7 @@ typedef struct CnController {
         uint8_t *chunker_key;
         uint8_t *meta_key;      /* pack headers, index files, snapshots */
         uint8_t *epoch_key;     /* the key ledger of the current epoch */
+        CnIdHasher *id_hasher;  /* HMAC states of id_key, for every thread */
 } CnController;
 
 typedef struct CnKdfParams {

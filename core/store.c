@@ -447,7 +447,7 @@ void cn_store_set_level(CnStore *s, int level) {
 }
 
 void cn_store_chunk_id(const CnStore *s, const void *data, size_t n, uint8_t ret_id[CN_ID_BYTES]) {
-        cn_id_hmac(ret_id, data, n, s->c->id_key);
+        cn_id_hash(s->c->id_hasher, data, n, ret_id);
 }
 
 static int pack_begin(CnStore *s) {

@@ -2,7 +2,11 @@
 #include "crypto.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <openssl/hmac.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cn_crypto_init(void) {
@@ -51,12 +55,87 @@ int cn_pwhash_derive(uint8_t out[CN_KEY_BYTES], const char *pw, size_t pw_len,
         return 0;
 }
 
+struct CnIdHasher {
+        EVP_MD_CTX *inner;      /* SHA-256 state after (key ^ ipad) */
+        EVP_MD_CTX *outer;      /* SHA-256 state after (key ^ opad) */
+};
+
+CnIdHasher *cn_id_hasher_free(CnIdHasher *h) {
+        if (!h)
+                return NULL;
+        EVP_MD_CTX_free(h->inner);
+        EVP_MD_CTX_free(h->outer);
+        free(h);
+        return NULL;
+}
+
+int cn_id_hasher_new(const uint8_t key[CN_KEY_BYTES], CnIdHasher **ret) {
+        uint8_t pad[64];
+        CnIdHasher *h = calloc(1, sizeof *h);
+        if (!h)
+                return -ENOMEM;
+        h->inner = EVP_MD_CTX_new();
+        h->outer = EVP_MD_CTX_new();
+        if (!h->inner || !h->outer) {
+                cn_id_hasher_free(h);
+                return -ENOMEM;
+        }
+        /* RFC 2104 with a 32-byte key: the key, zero-padded to the 64-byte block. */
+        memset(pad, 0x36, sizeof pad);
+        for (size_t i = 0; i < CN_KEY_BYTES; i++)
+                pad[i] ^= key[i];
+        int ok = EVP_DigestInit_ex(h->inner, EVP_sha256(), NULL) && EVP_DigestUpdate(h->inner, pad, sizeof pad);
+        memset(pad, 0x5c, sizeof pad);
+        for (size_t i = 0; i < CN_KEY_BYTES; i++)
+                pad[i] ^= key[i];
+        ok = ok && EVP_DigestInit_ex(h->outer, EVP_sha256(), NULL) && EVP_DigestUpdate(h->outer, pad, sizeof pad);
+        sodium_memzero(pad, sizeof pad);
+        if (!ok) {
+                cn_id_hasher_free(h);
+                return -EIO;
+        }
+        *ret = h;
+        return 0;
+}
+
+/* One working context per thread: no allocation per id. */
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void ctx_free(void *p) {
+        EVP_MD_CTX_free(p);
+}
+
+static void ctx_key_init(void) {
+        if (pthread_key_create(&ctx_key, ctx_free) != 0)
+                abort();
+}
+
+static EVP_MD_CTX *thread_ctx(void) {
+        pthread_once(&ctx_once, ctx_key_init);
+        EVP_MD_CTX *c = pthread_getspecific(ctx_key);
+        if (!c) {
+                c = EVP_MD_CTX_new();
+                if (!c || pthread_setspecific(ctx_key, c) != 0)
+                        abort();
+        }
+        return c;
+}
+
+void cn_id_hash(const CnIdHasher *h, const void *data, size_t n, uint8_t out[CN_ID_BYTES]) {
+        EVP_MD_CTX *c = thread_ctx();
+        uint8_t inner[32];
+        /* With a context and valid states these calls cannot fail; abort beats a wrong id. */
+        if (!EVP_MD_CTX_copy_ex(c, h->inner) || !EVP_DigestUpdate(c, data, n) ||
+            !EVP_DigestFinal_ex(c, inner, NULL) || !EVP_MD_CTX_copy_ex(c, h->outer) ||
+            !EVP_DigestUpdate(c, inner, sizeof inner) || !EVP_DigestFinal_ex(c, out, NULL))
+                abort();
+}
+
 void cn_id_hmac(uint8_t out[CN_ID_BYTES], const void *data, size_t n, const uint8_t key[CN_KEY_BYTES]) {
-        crypto_auth_hmacsha256_state st;
-        crypto_auth_hmacsha256_init(&st, key, CN_KEY_BYTES);
-        crypto_auth_hmacsha256_update(&st, data, n);
-        crypto_auth_hmacsha256_final(&st, out);
-        sodium_memzero(&st, sizeof st);
+        unsigned len = CN_ID_BYTES;
+        if (!HMAC(EVP_sha256(), key, CN_KEY_BYTES, data, n, out, &len))
+                abort();
 }
 
 void cn_aead_seal(uint8_t *out, const uint8_t *m, size_t n, const uint8_t *ad, size_t ad_len,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* cairn's primitives, all from libsodium (docs/CRYPTO.md is normative).
+/* cairn's primitives: libsodium, and OpenSSL's SHA-256 for chunk ids
+ * (docs/CRYPTO.md is normative).
  *
  * Secrets live in memory from cn_secret_new() (sodium_malloc: guarded,
  * locked, wiped on free). Nothing here logs, prints or touches files. */
@@ -43,7 +44,16 @@ int cn_kdf_derive(uint8_t *out, size_t out_len, uint64_t id, const char context[
 int cn_pwhash_derive(uint8_t out[CN_KEY_BYTES], const char *pw, size_t pw_len,
                      const uint8_t salt[CN_SALT_BYTES], uint64_t opslimit, uint64_t memlimit);
 
-/* Keyed chunk id: HMAC-SHA-256(key, data). */
+/* Keyed chunk id: HMAC-SHA-256(key, data), computed with OpenSSL's SHA-256
+ * (SHA-NI where the CPU has it: about 7x libsodium's portable SHA-256).
+ * A hasher holds the key's inner and outer pad states, so each id costs
+ * two context copies and the hashing; one hasher serves any number of
+ * threads at once. */
+typedef struct CnIdHasher CnIdHasher;
+int cn_id_hasher_new(const uint8_t key[CN_KEY_BYTES], CnIdHasher **ret);
+CnIdHasher *cn_id_hasher_free(CnIdHasher *h);  /* NULL-tolerant; OpenSSL cleanses the states */
+void cn_id_hash(const CnIdHasher *h, const void *data, size_t n, uint8_t out[CN_ID_BYTES]);
+/* One-shot, for tests and one-off ids. */
 void cn_id_hmac(uint8_t out[CN_ID_BYTES], const void *data, size_t n, const uint8_t key[CN_KEY_BYTES]);
 
 /* XChaCha20-Poly1305-IETF. out has room for n + CN_AEAD_TAG_BYTES; out may equal m. */

@@ -29,6 +29,17 @@ Test(crypto, chunk_id_is_hmac_sha256, .init = init) {
         static const char m[] = "cairn chunk id vector";
         cn_id_hmac(id, m, strlen(m), k);
         assert_hex(id, sizeof id, "e2f1ca8e16bc136f15c5fef812d809d4c27668afd71f1c521e57d98c64ddf76d");
+
+        CnIdHasher *h;
+        cr_assert_eq(cn_id_hasher_new(k, &h), 0);
+        memset(id, 0, sizeof id);
+        cn_id_hash(h, m, strlen(m), id);
+        assert_hex(id, sizeof id, "e2f1ca8e16bc136f15c5fef812d809d4c27668afd71f1c521e57d98c64ddf76d");
+        cn_id_hash(h, "", 0, id);       /* RFC 4231-style empty message, again via one-shot */
+        uint8_t again[CN_ID_BYTES];
+        cn_id_hmac(again, "", 0, k);
+        cr_assert_eq(memcmp(id, again, CN_ID_BYTES), 0);
+        cn_id_hasher_free(h);
 }
 
 Test(crypto, kdf_is_blake2b_with_subkey_salt_and_context_person, .init = init) {
