@@ -299,7 +299,7 @@ static const CnNode *parent_find(const ParentDir *p, const char *name, size_t le
 
 static bool chunks_known(Backup *b, const CnNode *n) {
         for (size_t i = 0; i < n->n_chunks; i++)
-                if (!cn_index_lookup(cn_store_index(b->store), n->chunks[i], NULL))
+                if (!cn_store_contains(b->store, n->chunks[i]))
                         return false;
         return true;
 }
@@ -797,8 +797,10 @@ int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSna
                 snap.has_parent = true;
                 memcpy(snap.parent, o->parent->id, CN_ID_BYTES);
         }
-        snap.blobs_new = cn_store_stats(store)->blobs_new;
-        snap.stored_bytes_new = cn_store_stats(store)->stored_bytes_new;
+        CnStoreStats st;
+        cn_store_stats(store, &st);
+        snap.blobs_new = st.blobs_new;
+        snap.stored_bytes_new = st.stored_bytes_new;
         snap.duration_ns = (uint64_t) (mono_ns() - t0);
         r = cn_snapshot_save(repo, &snap);
         if (r < 0)

@@ -9,6 +9,7 @@
 #include "macro.h"
 
 #define NO_PACK UINT32_MAX
+#define CLAIMED (UINT32_MAX - 1)     /* in pack: a blob on its way */
 #define KEY_BLOCK 4096                  /* keys per secret block */
 
 typedef struct Entry {
@@ -95,7 +96,7 @@ int cn_index_find_pack(const CnIndex *x, const uint8_t pack_id[CN_ID_BYTES], uin
 int cn_index_add_pack(CnIndex *x, const uint8_t pack_id[CN_ID_BYTES], uint32_t *ret_pack) {
         if (cn_index_find_pack(x, pack_id, ret_pack) == 0)
                 return 0;
-        if (x->n_packs == NO_PACK - 1)
+        if (x->n_packs >= CLAIMED - 1)
                 return -E2BIG;
         if (x->n_packs == x->cap_packs) {
                 uint32_t n = x->cap_packs ? x->cap_packs * 2 : 64;
@@ -193,7 +194,7 @@ int cn_index_insert(CnIndex *x, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *
         Entry *e = get_or_add(x, id, &added);
         if (!e)
                 return -ENOMEM;
-        if (e->pack != NO_PACK)
+        if (e->pack != NO_PACK && e->pack != CLAIMED)
                 return 0;
         e->pack = loc->pack;
         e->offset = loc->offset;
@@ -204,14 +205,30 @@ int cn_index_insert(CnIndex *x, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *
         return 1;
 }
 
+int cn_index_claim(CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
+        bool added;
+        Entry *e = get_or_add(x, id, &added);
+        if (!e)
+                return -ENOMEM;
+        if (e->pack != NO_PACK)
+                return 0;
+        e->pack = CLAIMED;
+        return 1;
+}
+
 static const Entry *lookup(const CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
         uint32_t e = x->slots[find_slot(x, id)];
         return e ? &x->entries[e - 1] : NULL;
 }
 
+bool cn_index_contains(const CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
+        const Entry *e = lookup(x, id);
+        return e && e->pack != NO_PACK;
+}
+
 bool cn_index_lookup(const CnIndex *x, const uint8_t id[CN_ID_BYTES], CnBlobLoc *ret) {
         const Entry *e = lookup(x, id);
-        if (!e || e->pack == NO_PACK)
+        if (!e || e->pack == NO_PACK || e->pack == CLAIMED)
                 return false;
         if (ret)
                 *ret = (CnBlobLoc) {
@@ -228,7 +245,7 @@ bool cn_index_lookup(const CnIndex *x, const uint8_t id[CN_ID_BYTES], CnBlobLoc 
 size_t cn_index_size(const CnIndex *x) {
         size_t n = 0;
         for (size_t i = 0; i < x->n_entries; i++)
-                n += x->entries[i].pack != NO_PACK;
+                n += x->entries[i].pack < CLAIMED;
         return n;
 }
 

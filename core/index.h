@@ -44,8 +44,15 @@ uint32_t cn_index_n_packs(const CnIndex *x);
 bool cn_index_pack_indexed(const CnIndex *x, uint32_t pack);
 void cn_index_pack_set_indexed(CnIndex *x, uint32_t pack);
 
-/* Returns 1 if inserted, 0 if the id was already there (left unchanged). */
+/* Returns 1 if inserted (or a claim got its place), 0 if the id was
+ * already stored (left unchanged). */
 int cn_index_insert(CnIndex *x, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc);
+/* Reserve id for a blob about to be stored: 1 if this call claimed it, 0
+ * if it is stored or claimed already. A claimed id is "contained" (dedup
+ * skips it) but not looked up (it cannot be read) until inserted. */
+int cn_index_claim(CnIndex *x, const uint8_t id[CN_ID_BYTES]);
+bool cn_index_contains(const CnIndex *x, const uint8_t id[CN_ID_BYTES]);
+/* Stored blobs only. */
 bool cn_index_lookup(const CnIndex *x, const uint8_t id[CN_ID_BYTES], CnBlobLoc *ret);
 size_t cn_index_size(const CnIndex *x);
 /* Visit every entry; stops at and returns the first negative return of fn. */

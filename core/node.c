@@ -52,6 +52,7 @@ int cn_node_copy(CnNode *dst, const CnNode *src) {
                         goto oom;
                 for (size_t i = 0; i < src->n_xattrs; i++) {
                         dst->n_xattrs++;
+                        dst->xattrs[i].value_len = src->xattrs[i].value_len;
                         if (dup_bytes(&dst->xattrs[i].name, src->xattrs[i].name, strlen(src->xattrs[i].name)) < 0 ||
                             dup_bytes((char **) &dst->xattrs[i].value, (const char *) src->xattrs[i].value,
                                       src->xattrs[i].value_len) < 0)

@@ -2,6 +2,7 @@
 #include "restore.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,23 +17,6 @@
 
 #define MAX_PATH_BYTES (1u << 20)
 #define MAX_DEPTH 4096
-
-typedef struct LinkPath {
-        uint64_t group;
-        char *rel;                      /* path relative to the target */
-} LinkPath;
-
-typedef struct Restore {
-        CnStore *store;
-        const CnRestoreOptions *o;
-        CnRestoreStats *stats;
-        int target_fd;
-        CnBuf path;                     /* absolute path in the snapshot */
-        size_t base_len;                /* length of the subpath prefix within path */
-        CnBuf chunk;
-        LinkPath *links;
-        size_t n_links;
-} Restore;
 
 static int path_push(CnBuf *p, const char *name, size_t len, size_t *ret_mark) {
         int r;
@@ -135,7 +119,7 @@ int cn_snapshot_find_node(CnStore *store, const CnSnapshot *snap, const char *pa
 
 /* Write a file's content: chunks in order, laid out over the data extents
  * when sparse (holes are never written, so they stay holes). */
-static int write_content(CnStore *store, const CnNode *n, int fd, bool seekable, CnBuf *chunk) {
+static int write_content(CnStoreReader *rd, const CnNode *n, int fd, bool seekable, CnBuf *chunk) {
         size_t ei = 0;
         uint64_t off = 0, eleft = 0, total = 0;
         int r;
@@ -149,7 +133,7 @@ static int write_content(CnStore *store, const CnNode *n, int fd, bool seekable,
                 }
         }
         for (size_t i = 0; i < n->n_chunks; i++) {
-                r = cn_store_get(store, n->chunks[i], chunk);
+                r = cn_store_read(rd, n->chunks[i], chunk);
                 if (r < 0)
                         return r;
                 const uint8_t *p = chunk->data;
@@ -207,11 +191,15 @@ static int write_zeros(int fd, uint64_t n) {
 
 int cn_dump_file(CnStore *store, const CnNode *n, int fd) {
         _cleanup_(cn_buf_donep) CnBuf chunk = CN_BUF_INIT(CN_MAX_CHUNK_BYTES);
+        _cleanup_(cn_store_reader_freep) CnStoreReader *rd = NULL;
         int r;
         if (n->type != CN_NODE_FILE)
                 return -EISDIR;
+        r = cn_store_reader_new(store, &rd);
+        if (r < 0)
+                return r;
         if (!n->sparse)
-                return write_content(store, n, fd, false, &chunk);
+                return write_content(rd, n, fd, false, &chunk);
         /* A stream cannot seek: write the holes as zeros between extents. */
         uint64_t pos = 0;
         size_t ci = 0, have_off = 0;
@@ -224,7 +212,7 @@ int cn_dump_file(CnStore *store, const CnNode *n, int fd) {
                         if (have_off == chunk.len) {
                                 if (ci >= n->n_chunks)
                                         return -EBADMSG;
-                                r = cn_store_get(store, n->chunks[ci++], &chunk);
+                                r = cn_store_read(rd, n->chunks[ci++], &chunk);
                                 if (r < 0)
                                         return r;
                                 have_off = 0;
@@ -241,12 +229,73 @@ int cn_dump_file(CnStore *store, const CnNode *n, int fd) {
         return write_zeros(fd, n->size - pos);
 }
 
-/* ---- restore ---- */
+/* ---- restore ----
+ *
+ * The calling thread walks the trees: it makes directories, symlinks,
+ * special files and hard links, and creates each regular file; worker
+ * threads write the files' content and metadata. Directory metadata is
+ * applied last, children before parents, so that neither the creation of
+ * entries nor a read-only mode gets in the way. */
 
-static int entry_error(Restore *R, int r) {
+typedef struct LinkPath {
+        uint64_t group;
+        char *rel;                      /* path relative to the target */
+} LinkPath;
+
+typedef struct FileJob {
+        int dirfd;                      /* a duplicate: the walk moves on */
+        int fd;
+        CnNode node;
+        char *path;                     /* in the snapshot, for messages */
+        struct FileJob *next;
+} FileJob;
+
+typedef struct DirMeta {
+        char *rel;                      /* relative to the target */
+        CnNode node;                    /* metadata only */
+} DirMeta;
+
+typedef struct Worker {
+        struct Restore *R;
+        pthread_t thread;
+        CnStoreReader *reader;
+        CnBuf chunk;
+} Worker;
+
+#define QUEUE_MAX 256
+
+typedef struct Restore {
+        CnStore *store;
+        const CnRestoreOptions *o;
+        CnRestoreStats *stats;
+        int target_fd;
+        CnBuf path;                     /* absolute path in the snapshot */
+        size_t base_len;                /* length of the subpath prefix within path */
+        CnBuf blob;                     /* tree blobs of the walk */
+        LinkPath *links;
+        size_t n_links;
+        DirMeta *dirs;
+        size_t n_dirs, cap_dirs;
+        /* The pool; lock guards it, stats and on_error. */
+        pthread_mutex_t lock;
+        pthread_cond_t has_job, has_room, idle;
+        FileJob *head, *tail;
+        unsigned queued, busy;
+        bool stop;
+        Worker *workers;
+        unsigned n_workers;
+} Restore;
+
+static void report(Restore *R, const char *path, int r) {
+        pthread_mutex_lock(&R->lock);
         R->stats->errors++;
         if (R->o->on_error)
-                R->o->on_error((const char *) R->path.data, -r, R->o->userdata);
+                R->o->on_error(path, -r, R->o->userdata);
+        pthread_mutex_unlock(&R->lock);
+}
+
+static int entry_error(Restore *R, int r) {
+        report(R, (const char *) R->path.data, r);
         return 0;
 }
 
@@ -283,9 +332,130 @@ static void clear_entry(int dirfd, const char *name) {
                 (void) unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
+static void job_free(FileJob *j) {
+        if (j->fd >= 0)
+                close(j->fd);
+        if (j->dirfd >= 0)
+                close(j->dirfd);
+        cn_node_done(&j->node);
+        free(j->path);
+        free(j);
+}
+
+static void *worker_main(void *arg) {
+        Worker *wk = arg;
+        Restore *R = wk->R;
+
+        pthread_mutex_lock(&R->lock);
+        for (;;) {
+                while (!R->stop && !R->head)
+                        pthread_cond_wait(&R->has_job, &R->lock);
+                if (!R->head)
+                        break;
+                FileJob *j = R->head;
+                R->head = j->next;
+                if (!R->head)
+                        R->tail = NULL;
+                R->queued--;
+                R->busy++;
+                pthread_cond_signal(&R->has_room);
+                pthread_mutex_unlock(&R->lock);
+
+                int r = write_content(wk->reader, &j->node, j->fd, true, &wk->chunk);
+                if (r >= 0)
+                        r = cn_fsmeta_apply(j->dirfd, j->node.name, j->fd, &j->node, R->o->meta_flags);
+                if (r < 0)
+                        report(R, j->path, r);
+
+                pthread_mutex_lock(&R->lock);
+                if (r >= 0) {
+                        R->stats->files++;
+                        R->stats->bytes += j->node.size;
+                }
+                R->busy--;
+                if (!R->head && !R->busy)
+                        pthread_cond_broadcast(&R->idle);
+                pthread_mutex_unlock(&R->lock);
+                job_free(j);
+                pthread_mutex_lock(&R->lock);
+        }
+        pthread_mutex_unlock(&R->lock);
+        return NULL;
+}
+
+static void pool_wait_idle(Restore *R) {
+        pthread_mutex_lock(&R->lock);
+        while (R->head || R->busy)
+                pthread_cond_wait(&R->idle, &R->lock);
+        pthread_mutex_unlock(&R->lock);
+}
+
+static void pool_stop(Restore *R) {
+        pthread_mutex_lock(&R->lock);
+        R->stop = true;
+        pthread_cond_broadcast(&R->has_job);
+        pthread_mutex_unlock(&R->lock);
+        for (unsigned i = 0; i < R->n_workers; i++) {
+                pthread_join(R->workers[i].thread, NULL);
+                cn_store_reader_free(R->workers[i].reader);
+                cn_buf_done(&R->workers[i].chunk);
+        }
+        free(R->workers);
+        R->workers = NULL;
+        R->n_workers = 0;
+}
+
+static int pool_start(Restore *R, unsigned n) {
+        R->workers = calloc(n, sizeof *R->workers);
+        if (!R->workers)
+                return -ENOMEM;
+        for (unsigned i = 0; i < n; i++) {
+                Worker *wk = &R->workers[i];
+                wk->R = R;
+                cn_buf_init(&wk->chunk, CN_MAX_CHUNK_BYTES);
+                int r = cn_store_reader_new(R->store, &wk->reader);
+                if (r >= 0 && pthread_create(&wk->thread, NULL, worker_main, wk) != 0)
+                        r = -ENOMEM;
+                if (r < 0) {
+                        cn_store_reader_free(wk->reader);
+                        cn_buf_done(&wk->chunk);
+                        return r;
+                }
+                R->n_workers++;
+        }
+        return 0;
+}
+
+static int dispatch(Restore *R, int dirfd, int fd, const CnNode *n) {
+        FileJob *j = calloc(1, sizeof *j);
+        if (!j) {
+                close(fd);
+                return -ENOMEM;
+        }
+        j->fd = fd;
+        j->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        j->path = strdup((const char *) R->path.data);
+        int r = j->dirfd < 0 ? -errno : !j->path ? -ENOMEM : cn_node_copy(&j->node, n);
+        if (r < 0) {
+                job_free(j);
+                return r;
+        }
+        pthread_mutex_lock(&R->lock);
+        while (R->queued >= QUEUE_MAX)
+                pthread_cond_wait(&R->has_room, &R->lock);
+        if (R->tail)
+                R->tail->next = j;
+        else
+                R->head = j;
+        R->tail = j;
+        R->queued++;
+        pthread_cond_signal(&R->has_job);
+        pthread_mutex_unlock(&R->lock);
+        return 0;
+}
+
 static int restore_file(Restore *R, int dirfd, const CnNode *n) {
-        _cleanup_close_ int fd = -1;
-        int r;
+        int fd, r;
 
         if (n->link_group) {
                 LinkPath *l = link_find(R, n->link_group);
@@ -296,7 +466,9 @@ static int restore_file(Restore *R, int dirfd, const CnNode *n) {
                                 k = linkat(R->target_fd, l->rel, dirfd, n->name, 0);
                         }
                         if (k == 0) {
+                                pthread_mutex_lock(&R->lock);
                                 R->stats->files++;
+                                pthread_mutex_unlock(&R->lock);
                                 return 0;
                         }
                         /* Otherwise a copy: a path too long for linkat, a file system without links. */
@@ -309,17 +481,95 @@ static int restore_file(Restore *R, int dirfd, const CnNode *n) {
         }
         if (fd < 0)
                 return -errno;
-        r = write_content(R->store, n, fd, true, &R->chunk);
+        if (n->link_group && !link_find(R, n->link_group)) {
+                r = link_add(R, n->link_group);
+                if (r < 0) {
+                        close(fd);
+                        return r;
+                }
+        }
+        return dispatch(R, dirfd, fd, n);
+}
+
+static int dir_meta_add(Restore *R, const CnNode *n) {
+        if (R->n_dirs == R->cap_dirs) {
+                size_t c = R->cap_dirs ? R->cap_dirs * 2 : 256;
+                DirMeta *d = realloc(R->dirs, c * sizeof *d);
+                if (!d)
+                        return -ENOMEM;
+                R->dirs = d;
+                R->cap_dirs = c;
+        }
+        DirMeta *d = &R->dirs[R->n_dirs];
+        *d = (DirMeta) {};
+        CnNode meta = *n;
+        meta.chunks = NULL;
+        meta.n_chunks = 0;
+        int r = cn_node_copy(&d->node, &meta);
         if (r < 0)
                 return r;
-        r = cn_fsmeta_apply(dirfd, n->name, fd, n, R->o->meta_flags);
-        if (r < 0)
-                return r;
-        R->stats->files++;
-        R->stats->bytes += n->size;
-        if (n->link_group && !link_find(R, n->link_group))
-                return link_add(R, n->link_group);
+        d->rel = strdup(rel_path(R));
+        if (!d->rel) {
+                cn_node_done(&d->node);
+                return -ENOMEM;
+        }
+        R->n_dirs++;
         return 0;
+}
+
+/* Open rel (below the target) one component at a time, so that paths
+ * longer than PATH_MAX work too. Returns the fd of its parent, and the
+ * fd of rel itself in *ret_fd. */
+static int open_rel(int target_fd, const char *rel, int *ret_fd) {
+        int parent = fcntl(target_fd, F_DUPFD_CLOEXEC, 3);
+        const char *p = rel;
+        if (parent < 0)
+                return -errno;
+        for (;;) {
+                size_t len = strcspn(p, "/");
+                char name[CN_MAX_NAME_BYTES + 1];
+                if (len > CN_MAX_NAME_BYTES) {
+                        close(parent);
+                        return -ENAMETOOLONG;
+                }
+                memcpy(name, p, len);
+                name[len] = 0;
+                int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0) {
+                        int e = -errno;
+                        close(parent);
+                        return e;
+                }
+                if (p[len] == 0) {
+                        *ret_fd = fd;
+                        return parent;
+                }
+                close(parent);
+                parent = fd;
+                p += len + 1;
+        }
+}
+
+static void apply_dir_metadata(Restore *R) {
+        for (size_t i = R->n_dirs; i > 0; i--) {
+                DirMeta *d = &R->dirs[i - 1];
+                int fd = -1, parent = open_rel(R->target_fd, d->rel, &fd);
+                int r = parent;
+                if (parent >= 0) {
+                        r = cn_fsmeta_apply(parent, d->node.name, fd, &d->node, R->o->meta_flags);
+                        close(fd);
+                        close(parent);
+                }
+                if (r < 0) {
+                        char *abs = NULL;
+                        const char *base = (const char *) R->path.data;
+                        if (asprintf(&abs, "%.*s/%s", (int) R->base_len, base, d->rel) < 0)
+                                abs = NULL;
+                        report(R, abs ? abs : d->rel, r);
+                        free(abs);
+                } else
+                        R->stats->dirs++;
+        }
 }
 
 static int restore_tree(Restore *R, int dirfd, const uint8_t tree[CN_ID_BYTES], bool selected, int depth,
@@ -346,20 +596,27 @@ static int restore_dir(Restore *R, int dirfd, const CnNode *n, bool selected, in
         fd = openat(dirfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
+        size_t at = R->n_dirs;
+        r = dir_meta_add(R, n);
+        if (r < 0)
+                return r;
         r = restore_tree(R, fd, n->subtree, selected, depth + 1, &count);
         if (r < 0)
                 return r;
         if (!selected && count == 0) {
-                /* Only entered to look for includes, and nothing matched. */
+                /* Only entered to look for includes, and nothing matched:
+                 * no entry was made below, so nothing of it is left to apply. */
+                for (size_t i = at; i < R->n_dirs; i++) {
+                        free(R->dirs[i].rel);
+                        cn_node_done(&R->dirs[i].node);
+                }
+                R->n_dirs = at;
                 if (created)
                         (void) unlinkat(dirfd, n->name, AT_REMOVEDIR);
                 return 0;
         }
         *ret_count += count + 1;
-        R->stats->dirs++;
-        /* Metadata last, so the children's creation does not move mtime
-         * and a read-only mode does not lock us out of our own writes. */
-        return cn_fsmeta_apply(dirfd, n->name, fd, n, R->o->meta_flags);
+        return 0;
 }
 
 static int restore_tree(Restore *R, int dirfd, const uint8_t tree[CN_ID_BYTES], bool selected, int depth,
@@ -370,7 +627,7 @@ static int restore_tree(Restore *R, int dirfd, const uint8_t tree[CN_ID_BYTES], 
 
         if (depth > MAX_DEPTH)
                 return entry_error(R, -ELOOP);
-        r = load_tree(R->store, tree, &R->chunk, &nodes, &n);
+        r = load_tree(R->store, tree, &R->blob, &nodes, &n);
         if (r < 0) {
                 if (r == -ENOMEM)
                         return r;
@@ -427,7 +684,11 @@ int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOption
                 opts.includes = &none;
         Restore R = { .store = store, .o = &opts, .stats = ret, .target_fd = -1 };
         cn_buf_init(&R.path, MAX_PATH_BYTES);
-        cn_buf_init(&R.chunk, CN_MAX_TREE_BYTES);
+        cn_buf_init(&R.blob, CN_MAX_TREE_BYTES);
+        pthread_mutex_init(&R.lock, NULL);
+        pthread_cond_init(&R.has_job, NULL);
+        pthread_cond_init(&R.has_room, NULL);
+        pthread_cond_init(&R.idle, NULL);
 
         r = cn_snapshot_find_node(store, snap, sub, &base);
         if (r < 0)
@@ -440,6 +701,10 @@ int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOption
                 r = -errno;
                 goto out;
         }
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        r = pool_start(&R, cpus > 0 ? (unsigned) cpus : 1);
+        if (r < 0)
+                goto out;
         if (strcmp(sub, "/") != 0) {
                 r = cn_buf_append(&R.path, sub, strlen(sub));
                 if (r < 0)
@@ -467,14 +732,27 @@ int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOption
                                 r = entry_error(&R, r);
                 }
         }
+        pool_wait_idle(&R);
+        if (r >= 0)
+                apply_dir_metadata(&R);
 out:
+        pool_stop(&R);
         cn_node_done(&base);
         for (size_t i = 0; i < R.n_links; i++)
                 free(R.links[i].rel);
         free(R.links);
+        for (size_t i = 0; i < R.n_dirs; i++) {
+                free(R.dirs[i].rel);
+                cn_node_done(&R.dirs[i].node);
+        }
+        free(R.dirs);
         if (R.target_fd >= 0)
                 close(R.target_fd);
         cn_buf_done(&R.path);
-        cn_buf_done(&R.chunk);
+        cn_buf_done(&R.blob);
+        pthread_mutex_destroy(&R.lock);
+        pthread_cond_destroy(&R.has_job);
+        pthread_cond_destroy(&R.has_room);
+        pthread_cond_destroy(&R.idle);
         return r;
 }

@@ -5,44 +5,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "envelope.h"
 #include "format.h"
 #include "hex.h"
 #include "macro.h"
-
-#define PACK_MAX_ENTRIES 65536u
-#define CHUNK_AD_BYTES (16 + 2 * CN_UUID_BYTES + CN_ID_BYTES + 1)
-#define ENTRY_BYTES (CN_ID_BYTES + 2 + 4 * 3)
-#define TRAILER_BYTES (4 + CN_MAGIC_BYTES)
-#define PACK_PREAMBLE_BYTES (CN_MAGIC_BYTES + 4 + 2 * CN_UUID_BYTES)
-#define PACK_HEADER_AD_BYTES (CN_MAGIC_BYTES + 4 + 2 * CN_UUID_BYTES + CN_ID_BYTES)
-
-typedef struct PendingEntry {
-        uint8_t id[CN_ID_BYTES];
-        CnBlobLoc loc;
-} PendingEntry;
+#include "pack-writer.h"
+#include "pack.h"
 
 struct CnStore {
         CnRepo *repo;                   /* borrowed */
         CnController *c;                /* borrowed */
         CnBackend *backend;             /* borrowed */
         CnIndex *index;
-        CnStoreStats stats;
+        /* Guards the index once a writer runs: the writer's threads record
+         * locations and keys while the caller claims ids and reads. */
+        pthread_mutex_t lock;
+        CnPackWriter *writer;           /* started by the first put */
+        unsigned workers;
         int level;
-        ZSTD_CCtx *cctx;
-        ZSTD_DCtx *dctx;
-        CnBuf scratch;                  /* compression output */
-        CnBuf fetch;                    /* sealed blob read back */
-        /* The open pack. */
-        bool open;
-        uint8_t pack_id[CN_ID_BYTES];
-        uint32_t pack_no;
-        CnBuf pack;
-        PendingEntry *entries;
-        uint8_t *keys;                  /* secret: PACK_MAX_ENTRIES * CN_KEY_BYTES */
-        uint32_t n_entries;
+        CnStoreStats stats;             /* of opening; the writer keeps its own */
+        CnStoreReader *reader;          /* for cn_store_get() and verification */
         CnStoreDamagedFn damaged;
         void *damaged_userdata;
 };
@@ -55,31 +40,9 @@ static int damaged(CnStore *s, const char *name, int r) {
         return 0;
 }
 
-static void chunk_ad(const CnStore *s, const uint8_t id[CN_ID_BYTES], uint8_t type, uint8_t ad[CHUNK_AD_BYTES]) {
-        memcpy(ad, CN_CHUNK_AD_DOMAIN, 16);
-        memcpy(ad + 16, cn_repo_processor_id(s->repo), CN_UUID_BYTES);
-        memcpy(ad + 16 + CN_UUID_BYTES, s->c->id, CN_UUID_BYTES);
-        memcpy(ad + 16 + 2 * CN_UUID_BYTES, id, CN_ID_BYTES);
-        ad[CHUNK_AD_BYTES - 1] = type;
-}
-
 static void object_name(const CnStore *s, const char *kind, const uint8_t pack_id[CN_ID_BYTES], char *out,
                         size_t n) {
-        char hex[CN_ID_HEX + 1];
-        cn_hex_encode(pack_id, CN_ID_BYTES, hex);
-        if (strcmp(kind, "data") == 0)
-                snprintf(out, n, "data/%s/%.2s/%s", s->c->id_hex, hex, hex);
-        else
-                snprintf(out, n, "%s/%s/%s", kind, s->c->id_hex, hex);
-}
-
-/* The associated data of a pack's encrypted header. */
-static void pack_header_ad(const CnStore *s, const uint8_t pack_id[CN_ID_BYTES], uint8_t ad[PACK_HEADER_AD_BYTES]) {
-        memcpy(ad, CN_MAGIC_PACK_HEADER, CN_MAGIC_BYTES);
-        cn_le32_put(ad + CN_MAGIC_BYTES, CN_FORMAT_VERSION);
-        memcpy(ad + CN_MAGIC_BYTES + 4, cn_repo_processor_id(s->repo), CN_UUID_BYTES);
-        memcpy(ad + CN_MAGIC_BYTES + 4 + CN_UUID_BYTES, s->c->id, CN_UUID_BYTES);
-        memcpy(ad + CN_MAGIC_BYTES + 4 + 2 * CN_UUID_BYTES, pack_id, CN_ID_BYTES);
+        cn_pack_object_name(kind, s->c->id_hex, pack_id, out, n);
 }
 
 void cn_store_pack_name(const CnStore *s, const uint8_t pack_id[CN_ID_BYTES], char *out, size_t n) {
@@ -93,30 +56,13 @@ static CnEnvelopeHeader envelope_header(const CnStore *s, uint32_t epoch) {
         return h;
 }
 
-/* entries = count:u32 { id[32] type:u8 flags:u8 offset:u32 length:u32 raw_length:u32 }* */
-static int encode_entries(CnBuf *b, const PendingEntry *e, uint32_t n) {
-        int r = cn_buf_reserve(b, 4 + (size_t) n * ENTRY_BYTES);
-        if (r < 0)
-                return r;
-        cn_buf_put_u32(b, n);
-        for (uint32_t i = 0; i < n; i++) {
-                cn_buf_append(b, e[i].id, CN_ID_BYTES);
-                cn_buf_put_u8(b, e[i].loc.type);
-                cn_buf_put_u8(b, e[i].loc.flags);
-                cn_buf_put_u32(b, e[i].loc.offset);
-                cn_buf_put_u32(b, e[i].loc.length);
-                cn_buf_put_u32(b, e[i].loc.raw_length);
-        }
-        return 0;
-}
-
 /* Parse entries of the pack numbered pack whose blob area is pack_size bytes
  * (0: unknown) into the index. Every field is checked before use. */
 static int decode_entries(CnStore *s, CnReader *rd, uint32_t pack, uint64_t pack_size) {
         uint32_t n;
         int r;
 
-        if (cn_reader_u32(rd, &n) < 0 || n > CN_MAX_PACK_ENTRIES || (uint64_t) n * ENTRY_BYTES > rd->left)
+        if (cn_reader_u32(rd, &n) < 0 || n > CN_MAX_PACK_ENTRIES || (uint64_t) n * CN_PACK_ENTRY_BYTES > rd->left)
                 return -EBADMSG;
         for (uint32_t i = 0; i < n; i++) {
                 const uint8_t *id;
@@ -126,7 +72,7 @@ static int decode_entries(CnStore *s, CnReader *rd, uint32_t pack, uint64_t pack
                     cn_reader_u32(rd, &loc.length) < 0 || cn_reader_u32(rd, &loc.raw_length) < 0)
                         return -EBADMSG;
                 if ((loc.type != CN_BLOB_DATA && loc.type != CN_BLOB_TREE) || (loc.flags & ~CN_BLOB_ZSTD) ||
-                    loc.length < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || loc.offset < PACK_PREAMBLE_BYTES ||
+                    loc.length < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || loc.offset < CN_PACK_PREAMBLE_BYTES ||
                     (pack_size && (uint64_t) loc.offset + loc.length > pack_size) ||
                     loc.raw_length > (loc.type == CN_BLOB_TREE ? CN_MAX_TREE_BYTES : CN_MAX_CHUNK_BYTES))
                         return -EBADMSG;
@@ -272,25 +218,25 @@ static int adopt_pack(CnStore *s, const char *name, uint64_t size, const uint8_t
         _cleanup_(cn_buf_donep) CnBuf tail = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf idx = CN_BUF_INIT(CN_MAX_META_BYTES);
-        uint8_t ad[PACK_HEADER_AD_BYTES];
+        uint8_t ad[CN_PACK_HEADER_AD_BYTES];
         CnReader rd;
         uint32_t pack, hlen;
         int r;
 
-        if (size < PACK_PREAMBLE_BYTES + TRAILER_BYTES + CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES ||
+        if (size < CN_PACK_PREAMBLE_BYTES + CN_PACK_TRAILER_BYTES + CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES ||
             size > CN_MAX_PACK_BYTES)
                 return -EBADMSG;
-        r = cn_backend_get(s->backend, name, size - TRAILER_BYTES, TRAILER_BYTES, &tail);
+        r = cn_backend_get(s->backend, name, size - CN_PACK_TRAILER_BYTES, CN_PACK_TRAILER_BYTES, &tail);
         if (r < 0)
                 return r;
         hlen = cn_le32_get(tail.data);
         if (memcmp(tail.data + 4, CN_MAGIC_PACK_TRAILER, CN_MAGIC_BYTES) != 0 ||
-            hlen < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || hlen > size - PACK_PREAMBLE_BYTES - TRAILER_BYTES)
+            hlen < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || hlen > size - CN_PACK_PREAMBLE_BYTES - CN_PACK_TRAILER_BYTES)
                 return -EBADMSG;
-        r = cn_backend_get(s->backend, name, size - TRAILER_BYTES - hlen, hlen, &tail);
+        r = cn_backend_get(s->backend, name, size - CN_PACK_TRAILER_BYTES - hlen, hlen, &tail);
         if (r < 0)
                 return r;
-        pack_header_ad(s, pack_id, ad);
+        cn_pack_header_ad(cn_repo_processor_id(s->repo), s->c->id, pack_id, ad);
         r = cn_buf_reserve(&body, hlen);
         if (r < 0)
                 return r;
@@ -303,7 +249,7 @@ static int adopt_pack(CnStore *s, const char *name, uint64_t size, const uint8_t
         if (r < 0)
                 return r;
         cn_reader_init(&rd, body.data, body.len);
-        r = decode_entries(s, &rd, pack, size - TRAILER_BYTES - hlen);
+        r = decode_entries(s, &rd, pack, size - CN_PACK_TRAILER_BYTES - hlen);
         if (r < 0)
                 return r;
         if (write_index) {
@@ -384,17 +330,12 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
         s->c = c;
         s->backend = cn_repo_backend(repo);
         s->level = 3;
-        cn_buf_init(&s->scratch, CN_MAX_CHUNK_BYTES + (CN_MAX_CHUNK_BYTES >> 4) + 4096);
-        cn_buf_init(&s->fetch, CN_MAX_TREE_BYTES + 4096);
-        cn_buf_init(&s->pack, CN_MAX_PACK_BYTES);
-        s->cctx = ZSTD_createCCtx();
-        s->dctx = ZSTD_createDCtx();
-        s->entries = calloc(PACK_MAX_ENTRIES, sizeof *s->entries);
-        s->keys = cn_secret_new((size_t) PACK_MAX_ENTRIES * CN_KEY_BYTES);
-        if (!s->cctx || !s->dctx || !s->entries || !s->keys) {
-                r = -ENOMEM;
+        pthread_mutex_init(&s->lock, NULL);
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        s->workers = cpus > 0 ? (unsigned) cpus : 1;
+        r = cn_store_reader_new(s, &s->reader);
+        if (r < 0)
                 goto fail;
-        }
         r = cn_index_new(&s->index);
         if (r < 0)
                 goto fail;
@@ -422,14 +363,10 @@ fail:
 CnStore *cn_store_free(CnStore *s) {
         if (!s)
                 return NULL;
+        cn_pack_writer_free(s->writer);
         cn_index_free(s->index);
-        ZSTD_freeCCtx(s->cctx);
-        ZSTD_freeDCtx(s->dctx);
-        cn_buf_done_wipe(&s->scratch);
-        cn_buf_done_wipe(&s->fetch);
-        cn_buf_done(&s->pack);
-        free(s->entries);
-        cn_secret_free(s->keys);
+        cn_store_reader_free(s->reader);
+        pthread_mutex_destroy(&s->lock);
         free(s);
         return NULL;
 }
@@ -438,193 +375,99 @@ CnIndex *cn_store_index(CnStore *s) {
         return s->index;
 }
 
-const CnStoreStats *cn_store_stats(const CnStore *s) {
-        return &s->stats;
+void cn_store_stats(CnStore *s, CnStoreStats *ret) {
+        *ret = s->stats;
+        if (s->writer) {
+                CnPackWriterStats w;
+                cn_pack_writer_stats(s->writer, &w);
+                ret->blobs_new = w.blobs_new;
+                ret->blobs_known = w.blobs_known;
+                ret->raw_bytes_new = w.raw_bytes_new;
+                ret->stored_bytes_new = w.stored_bytes_new;
+                ret->packs_written = w.packs_written;
+        }
 }
 
 void cn_store_set_level(CnStore *s, int level) {
         s->level = level;
 }
 
+void cn_store_set_workers(CnStore *s, unsigned workers) {
+        s->workers = workers ? workers : 1;
+}
+
 void cn_store_chunk_id(const CnStore *s, const void *data, size_t n, uint8_t ret_id[CN_ID_BYTES]) {
         cn_id_hash(s->c->id_hasher, data, n, ret_id);
 }
 
-static int pack_begin(CnStore *s) {
-        int r;
-        cn_random(s->pack_id, CN_ID_BYTES);
-        r = cn_index_add_pack(s->index, s->pack_id, &s->pack_no);
-        if (r < 0)
-                return r;
-        cn_buf_reset(&s->pack);
-        if ((r = cn_buf_append(&s->pack, CN_MAGIC_PACK, CN_MAGIC_BYTES)) < 0 ||
-            (r = cn_buf_put_u32(&s->pack, CN_FORMAT_VERSION)) < 0 ||
-            (r = cn_buf_append(&s->pack, cn_repo_processor_id(s->repo), CN_UUID_BYTES)) < 0 ||
-            (r = cn_buf_append(&s->pack, s->c->id, CN_UUID_BYTES)) < 0)
-                return r;
-        s->n_entries = 0;
-        s->open = true;
-        return 0;
-}
-
 int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n,
                  bool *ret_added) {
-        uint8_t ad[CHUNK_AD_BYTES];
-        const void *payload = data;
-        size_t payload_len = n;
-        uint8_t flags = 0, *dst;
         int r;
-
-        if (n > (type == CN_BLOB_TREE ? CN_MAX_TREE_BYTES : CN_MAX_CHUNK_BYTES))
-                return -E2BIG;
-        if (cn_index_lookup(s->index, id, NULL)) {
-                s->stats.blobs_known++;
-                if (ret_added)
-                        *ret_added = false;
-                return 0;
-        }
-        if (n >= 64) {
-                size_t bound = ZSTD_compressBound(n);
-                cn_buf_reset(&s->scratch);
-                r = cn_buf_reserve(&s->scratch, bound);
-                if (r < 0)
-                        return r;
-                size_t z = ZSTD_compressCCtx(s->cctx, s->scratch.data, bound, data, n, s->level);
-                /* Keep compression only where it pays: incompressible data is stored raw. */
-                if (!ZSTD_isError(z) && z < n - n / 32) {
-                        payload = s->scratch.data;
-                        payload_len = z;
-                        flags |= CN_BLOB_ZSTD;
-                }
-        }
-        size_t stored = CN_AEAD_NONCE_BYTES + payload_len + CN_AEAD_TAG_BYTES;
-        if (s->open && (s->pack.len + stored > CN_PACK_TARGET_BYTES || s->n_entries == PACK_MAX_ENTRIES)) {
-                r = cn_store_flush(s);
+        if (!s->writer) {
+                r = cn_pack_writer_new(s->repo, s->c, s->index, &s->lock, s->workers, s->level, &s->writer);
                 if (r < 0)
                         return r;
         }
-        if (!s->open) {
-                r = pack_begin(s);
-                if (r < 0)
-                        return r;
-        }
-        uint32_t offset = (uint32_t) s->pack.len;
-        r = cn_buf_grow(&s->pack, stored, &dst);
+        r = cn_pack_writer_add(s->writer, type, id, data, n);
         if (r < 0)
                 return r;
-        uint8_t *key = s->keys + (size_t) s->n_entries * CN_KEY_BYTES;
-        cn_random(key, CN_KEY_BYTES);
-        cn_random(dst, CN_AEAD_NONCE_BYTES);
-        chunk_ad(s, id, type, ad);
-        cn_aead_seal(dst + CN_AEAD_NONCE_BYTES, payload, payload_len, ad, sizeof ad, dst, key);
-
-        PendingEntry *e = &s->entries[s->n_entries++];
-        memcpy(e->id, id, CN_ID_BYTES);
-        e->loc = (CnBlobLoc) {
-                .pack = s->pack_no,
-                .offset = offset,
-                .length = (uint32_t) stored,
-                .raw_length = (uint32_t) n,
-                .type = type,
-                .flags = flags,
-        };
-        r = cn_index_insert(s->index, id, &e->loc);
-        if (r < 0)
-                return r;
-        r = cn_index_set_key(s->index, id, key);
-        if (r < 0)
-                return r;
-        s->stats.blobs_new++;
-        s->stats.raw_bytes_new += n;
-        s->stats.stored_bytes_new += stored;
         if (ret_added)
-                *ret_added = true;
+                *ret_added = r > 0;
         return 0;
 }
 
 int cn_store_flush(CnStore *s) {
-        _cleanup_(cn_buf_done_wipep) CnBuf plain = CN_BUF_INIT(CN_MAX_META_BYTES);
-        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
-        char name[160];
-        uint8_t ad[PACK_HEADER_AD_BYTES];
-        CnEnvelopeHeader h;
-        int r;
+        return s->writer ? cn_pack_writer_flush(s->writer) : 0;
+}
 
-        if (!s->open || s->n_entries == 0)
-                return 0;
-
-        /* 1. the ledger: keys first, so every pack that exists can be opened. */
-        r = cn_buf_reserve(&plain, CN_ID_BYTES + 4 + (size_t) s->n_entries * (CN_ID_BYTES + CN_KEY_BYTES));
-        if (r < 0)
-                return r;
-        cn_buf_append(&plain, s->pack_id, CN_ID_BYTES);
-        cn_buf_put_u32(&plain, s->n_entries);
-        for (uint32_t i = 0; i < s->n_entries; i++) {
-                cn_buf_append(&plain, s->entries[i].id, CN_ID_BYTES);
-                cn_buf_append(&plain, s->keys + (size_t) i * CN_KEY_BYTES, CN_KEY_BYTES);
-        }
-        h = envelope_header(s, s->c->epoch);
-        r = cn_envelope_seal(&obj, CN_MAGIC_LEDGER, &h, s->c->epoch_key, plain.data, plain.len);
-        if (r < 0)
-                return r;
-        object_name(s, "ledger", s->pack_id, name, sizeof name);
-        r = cn_backend_put(s->backend, name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
-        if (r < 0)
-                return r;
-
-        /* 2. the pack, with its encrypted header and trailer. */
-        cn_buf_done_wipe(&plain);
-        cn_buf_init(&plain, CN_MAX_META_BYTES);
-        r = encode_entries(&plain, s->entries, s->n_entries);
-        if (r < 0)
-                return r;
-        pack_header_ad(s, s->pack_id, ad);
-        size_t hlen = CN_AEAD_NONCE_BYTES + plain.len + CN_AEAD_TAG_BYTES;
-        uint8_t *dst;
-        r = cn_buf_grow(&s->pack, hlen + TRAILER_BYTES, &dst);
-        if (r < 0)
-                return r;
-        cn_random(dst, CN_AEAD_NONCE_BYTES);
-        cn_aead_seal(dst + CN_AEAD_NONCE_BYTES, plain.data, plain.len, ad, sizeof ad, dst, s->c->meta_key);
-        cn_le32_put(dst + hlen, (uint32_t) hlen);
-        memcpy(dst + hlen + 4, CN_MAGIC_PACK_TRAILER, CN_MAGIC_BYTES);
-        object_name(s, "data", s->pack_id, name, sizeof name);
-        r = cn_backend_put(s->backend, name, s->pack.data, s->pack.len, CN_PUT_EXCLUSIVE);
-        if (r < 0)
-                return r;
-
-        /* 3. the index file: a copy of the header readers can fetch in one get. */
-        cn_buf_reset(&obj);
-        r = cn_buf_reserve(&plain, CN_ID_BYTES);
-        if (r < 0)
-                return r;
-        memmove(plain.data + CN_ID_BYTES, plain.data, plain.len);
-        memcpy(plain.data, s->pack_id, CN_ID_BYTES);
-        plain.len += CN_ID_BYTES;
-        h = envelope_header(s, 0);
-        r = cn_envelope_seal(&obj, CN_MAGIC_INDEX, &h, s->c->meta_key, plain.data, plain.len);
-        if (r < 0)
-                return r;
-        object_name(s, "index", s->pack_id, name, sizeof name);
-        r = cn_backend_put(s->backend, name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
-        if (r < 0)
-                return r;
-        cn_index_pack_set_indexed(s->index, s->pack_no);
-        cn_memzero(s->keys, (size_t) s->n_entries * CN_KEY_BYTES);
-        s->stats.packs_written++;
-        s->open = false;
-        s->n_entries = 0;
-        return 0;
+bool cn_store_contains(CnStore *s, const uint8_t id[CN_ID_BYTES]) {
+        pthread_mutex_lock(&s->lock);
+        bool r = cn_index_contains(s->index, id);
+        pthread_mutex_unlock(&s->lock);
+        return r;
 }
 
 /* Authenticate and decompress the sealed blob at sealed (loc->length bytes,
  * modified in place) into out. */
-static int open_blob(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, const uint8_t *key,
+struct CnStoreReader {
+        CnStore *s;
+        ZSTD_DCtx *dctx;
+        CnBuf fetch;                    /* sealed blob read back */
+        uint8_t *key;                   /* secret: the data key of the blob being read */
+};
+
+CnStoreReader *cn_store_reader_free(CnStoreReader *rd) {
+        if (!rd)
+                return NULL;
+        ZSTD_freeDCtx(rd->dctx);
+        cn_buf_done_wipe(&rd->fetch);
+        cn_secret_free(rd->key);
+        free(rd);
+        return NULL;
+}
+
+int cn_store_reader_new(CnStore *s, CnStoreReader **ret) {
+        CnStoreReader *rd = calloc(1, sizeof *rd);
+        if (!rd)
+                return -ENOMEM;
+        rd->s = s;
+        cn_buf_init(&rd->fetch, CN_MAX_TREE_BYTES + 4096);
+        rd->dctx = ZSTD_createDCtx();
+        rd->key = cn_secret_new(CN_KEY_BYTES);
+        if (!rd->dctx || !rd->key) {
+                cn_store_reader_free(rd);
+                return -ENOMEM;
+        }
+        *ret = rd;
+        return 0;
+}
+
+static int open_blob(CnStore *s, ZSTD_DCtx *dctx, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, const uint8_t *key,
                      uint8_t *sealed, CnBuf *out) {
-        uint8_t ad[CHUNK_AD_BYTES];
+        uint8_t ad[CN_CHUNK_AD_BYTES];
         int r;
 
-        chunk_ad(s, id, loc->type, ad);
+        cn_pack_chunk_ad(cn_repo_processor_id(s->repo), s->c->id, id, loc->type, ad);
         size_t plain_len = loc->length - CN_AEAD_NONCE_BYTES - CN_AEAD_TAG_BYTES;
         uint8_t *plain = sealed + CN_AEAD_NONCE_BYTES;
         r = cn_aead_open(plain, plain, loc->length - CN_AEAD_NONCE_BYTES, ad, sizeof ad, sealed, key);
@@ -639,7 +482,7 @@ static int open_blob(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc 
         r = cn_buf_reserve(out, loc->raw_length);
         if (r < 0)
                 return r;
-        size_t z = ZSTD_decompressDCtx(s->dctx, out->data, loc->raw_length, plain, plain_len);
+        size_t z = ZSTD_decompressDCtx(dctx, out->data, loc->raw_length, plain, plain_len);
         if (ZSTD_isError(z) || z != loc->raw_length)
                 return -EBADMSG;
         out->len = z;
@@ -647,26 +490,43 @@ static int open_blob(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc 
 }
 
 int cn_store_get(CnStore *s, const uint8_t id[CN_ID_BYTES], CnBuf *out) {
+        return cn_store_read(s->reader, id, out);
+}
+
+int cn_store_read(CnStoreReader *rd, const uint8_t id[CN_ID_BYTES], CnBuf *out) {
+        CnStore *s = rd->s;
         char name[160];
         CnBlobLoc loc;
+        bool found, pending, key;
         int r;
 
-        if (!cn_index_lookup(s->index, id, &loc))
+        pthread_mutex_lock(&s->lock);
+        found = cn_index_lookup(s->index, id, &loc);
+        pending = !found ? cn_index_contains(s->index, id) : !cn_index_pack_indexed(s->index, loc.pack);
+        pthread_mutex_unlock(&s->lock);
+        if (pending) {
+                /* Stored by this very store and not written yet: write it first. */
+                r = cn_store_flush(s);
+                if (r < 0)
+                        return r;
+                pthread_mutex_lock(&s->lock);
+                found = cn_index_lookup(s->index, id, &loc);
+                pthread_mutex_unlock(&s->lock);
+        }
+        if (!found)
                 return -ENOENT;
-        const uint8_t *key = cn_index_get_key(s->index, id);
+        pthread_mutex_lock(&s->lock);
+        const uint8_t *k = cn_index_get_key(s->index, id);
+        if ((key = k != NULL))
+                memcpy(rd->key, k, CN_KEY_BYTES);
+        object_name(s, "data", cn_index_pack_id(s->index, loc.pack), name, sizeof name);
+        pthread_mutex_unlock(&s->lock);
         if (!key)
                 return -ENOKEY;
-        if (s->open && loc.pack == s->pack_no) {
-                /* Still in the pack being written. */
-                cn_buf_reset(&s->fetch);
-                r = cn_buf_append(&s->fetch, s->pack.data + loc.offset, loc.length);
-        } else {
-                object_name(s, "data", cn_index_pack_id(s->index, loc.pack), name, sizeof name);
-                r = cn_backend_get(s->backend, name, loc.offset, loc.length, &s->fetch);
-        }
+        r = cn_backend_get(s->backend, name, loc.offset, loc.length, &rd->fetch);
         if (r < 0)
                 return r == -ENODATA ? -EBADMSG : r;
-        return open_blob(s, id, &loc, key, s->fetch.data, out);
+        return open_blob(s, rd->dctx, id, &loc, rd->key, rd->fetch.data, out);
 }
 
 int cn_store_verify_blob(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, uint8_t *data,
@@ -679,7 +539,7 @@ int cn_store_verify_blob(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlob
                 return -ENOKEY;
         if ((uint64_t) loc->offset + loc->length > blob_area)
                 return -EBADMSG;
-        r = open_blob(s, id, loc, key, data + loc->offset, scratch);
+        r = open_blob(s, s->reader->dctx, id, loc, key, data + loc->offset, scratch);
         if (r < 0)
                 return r;
         cn_store_chunk_id(s, scratch->data, scratch->len, again);
@@ -688,30 +548,30 @@ int cn_store_verify_blob(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlob
 
 int cn_store_verify_pack(CnStore *s, uint32_t pack, const uint8_t *data, size_t n, size_t *ret_blob_area) {
         const uint8_t *pack_id = cn_index_pack_id(s->index, pack);
-        uint8_t ad[PACK_HEADER_AD_BYTES];
+        uint8_t ad[CN_PACK_HEADER_AD_BYTES];
         int r;
 
         if (!pack_id)
                 return -ENOENT;
-        if (n < PACK_PREAMBLE_BYTES + TRAILER_BYTES || memcmp(data, CN_MAGIC_PACK, CN_MAGIC_BYTES) != 0 ||
+        if (n < CN_PACK_PREAMBLE_BYTES + CN_PACK_TRAILER_BYTES || memcmp(data, CN_MAGIC_PACK, CN_MAGIC_BYTES) != 0 ||
             cn_le32_get(data + CN_MAGIC_BYTES) != CN_FORMAT_VERSION ||
             memcmp(data + CN_MAGIC_BYTES + 4, cn_repo_processor_id(s->repo), CN_UUID_BYTES) != 0 ||
             memcmp(data + CN_MAGIC_BYTES + 4 + CN_UUID_BYTES, s->c->id, CN_UUID_BYTES) != 0 ||
             memcmp(data + n - CN_MAGIC_BYTES, CN_MAGIC_PACK_TRAILER, CN_MAGIC_BYTES) != 0)
                 return -EBADMSG;
-        uint32_t hlen = cn_le32_get(data + n - TRAILER_BYTES);
-        if (hlen < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || hlen > n - PACK_PREAMBLE_BYTES - TRAILER_BYTES)
+        uint32_t hlen = cn_le32_get(data + n - CN_PACK_TRAILER_BYTES);
+        if (hlen < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || hlen > n - CN_PACK_PREAMBLE_BYTES - CN_PACK_TRAILER_BYTES)
                 return -EBADMSG;
         /* The header authenticates as a whole; its entries are what the index already holds. */
         _cleanup_(cn_buf_donep) CnBuf hdr = CN_BUF_INIT(CN_MAX_META_BYTES);
-        r = cn_buf_append(&hdr, data + n - TRAILER_BYTES - hlen, hlen);
+        r = cn_buf_append(&hdr, data + n - CN_PACK_TRAILER_BYTES - hlen, hlen);
         if (r < 0)
                 return r;
-        pack_header_ad(s, pack_id, ad);
+        cn_pack_header_ad(cn_repo_processor_id(s->repo), s->c->id, pack_id, ad);
         r = cn_aead_open(hdr.data + CN_AEAD_NONCE_BYTES, hdr.data + CN_AEAD_NONCE_BYTES, hlen - CN_AEAD_NONCE_BYTES,
                          ad, sizeof ad, hdr.data, s->c->meta_key);
         if (r < 0)
                 return r;
-        *ret_blob_area = n - TRAILER_BYTES - hlen;
+        *ret_blob_area = n - CN_PACK_TRAILER_BYTES - hlen;
         return 0;
 }

@@ -10,7 +10,9 @@
  * A pack without an index file (a writer killed between 2 and 3) is adopted
  * by the next writer from its own encrypted header.
  *
- * Not thread-safe: one store per thread, or callers serialize. */
+ * Puts are handed to worker threads (pack-writer.h): put returns once the
+ * blob is queued, flush once everything queued is durably written. One
+ * thread puts; gets and contains may come from that thread meanwhile. */
 #pragma once
 
 #include <stdbool.h>
@@ -49,23 +51,38 @@ static inline void cn_store_freep(CnStore **s) {
 }
 
 CnIndex *cn_store_index(CnStore *s);
-const CnStoreStats *cn_store_stats(const CnStore *s);
-/* Zstd level for new blobs (default 3). */
+void cn_store_stats(CnStore *s, CnStoreStats *ret);
+/* Before the first put: zstd level (default 3) and compression threads
+ * (default: one per online CPU). */
 void cn_store_set_level(CnStore *s, int level);
+void cn_store_set_workers(CnStore *s, unsigned workers);
 
 /* The keyed id of a chunk of this controller. */
 void cn_store_chunk_id(const CnStore *s, const void *data, size_t n, uint8_t ret_id[CN_ID_BYTES]);
 
-/* Store data as a blob of type unless its id is known. ret_added may be NULL. */
+/* Store data as a blob of type unless its id is stored or queued already;
+ * data is copied. ret_added may be NULL. */
 int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n,
                  bool *ret_added);
-/* Finish the open pack (if any): its ledger, pack and index files are durable on return. */
+/* Write everything queued: its ledger, pack and index files are durable on return. */
 int cn_store_flush(CnStore *s);
+/* Stored or queued. */
+bool cn_store_contains(CnStore *s, const uint8_t id[CN_ID_BYTES]);
 
 /* Read, authenticate and decompress blob id into out (replaced).
  * -ENOENT not in the index, -ENOKEY no data key (ledger missing or not loaded),
  * -EBADMSG authentication or decompression failed. */
 int cn_store_get(CnStore *s, const uint8_t id[CN_ID_BYTES], CnBuf *out);
+
+/* A reader of its own for each thread that reads blobs at the same time
+ * as others (parallel restore): same errors as cn_store_get(). */
+typedef struct CnStoreReader CnStoreReader;
+int cn_store_reader_new(CnStore *s, CnStoreReader **ret);
+CnStoreReader *cn_store_reader_free(CnStoreReader *rd);
+static inline void cn_store_reader_freep(CnStoreReader **rd) {
+        cn_store_reader_free(*rd);
+}
+int cn_store_read(CnStoreReader *rd, const uint8_t id[CN_ID_BYTES], CnBuf *out);
 
 /* Verify a whole pack read into memory: its preamble, trailer and
  * encrypted header. Returns the length of its blob area, or -EBADMSG. */

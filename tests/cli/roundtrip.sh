@@ -53,6 +53,15 @@ if $hostile; then
                 die "treecmp: restored hostile tree differs from the source (differences above)"
 fi
 
+# A second backup takes every unchanged file from the first snapshot (the
+# files cache): what it records must restore just as completely.
+if $hostile; then
+        expect_exit 0 cairn backup --json "${paths[@]}"
+        expect_exit 0 cairn restore latest --target "$W/out-again"
+        bash "$TREECMP" "$W/hostile" "$W/out-again$W/hostile" >&2 ||
+                die "treecmp: the hostile tree restored from the incremental snapshot differs (differences above)"
+fi
+
 # ID:PATH: the contents of PATH land in TARGET.
 expect_exit 0 cairn restore "latest:$W/simple" --target "$W/out-sub"
 [ -f "$W/out-sub/small" ] || die "restore latest:PATH did not put the contents of PATH in the target"

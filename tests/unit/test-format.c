@@ -161,6 +161,28 @@ Test(tree, round_trip_keeps_every_field, .init = init) {
         cn_buf_done(&enc);
 }
 
+Test(node, copy_is_deep_and_complete, .init = init) {
+        CnNode *v, c;
+        size_t n;
+        CnBuf a = CN_BUF_INIT(1u << 20), b = CN_BUF_INIT(1u << 20);
+        sample_nodes(&v, &n);
+        for (size_t i = 0; i < n; i++) {
+                cr_assert_eq(cn_node_copy(&c, &v[i]), 0);
+                cn_buf_reset(&a);
+                cn_buf_reset(&b);
+                cr_assert_eq(cn_tree_encode(&v[i], 1, &a), 0);
+                cr_assert_eq(cn_tree_encode(&c, 1, &b), 0);
+                cr_assert_eq(a.len, b.len, "entry %zu: the copy encodes differently", i);
+                cr_assert_eq(memcmp(a.data, b.data, a.len), 0, "entry %zu: the copy encodes differently", i);
+                if (v[i].n_xattrs)
+                        cr_assert_neq(c.xattrs[0].value, v[i].xattrs[0].value, "values are shared, not copied");
+                cn_node_done(&c);
+        }
+        cn_nodes_free(v, n);
+        cn_buf_done(&a);
+        cn_buf_done(&b);
+}
+
 Test(tree, every_truncation_is_rejected, .init = init) {
         CnNode *v, *w;
         size_t n, m;

@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "pack-writer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "envelope.h"
+#include "macro.h"
+#include "pack.h"
+
+/* Blobs travel in batches, so a tree of small files costs one hand-over
+ * per JOB_TARGET_BYTES, not one per file. */
+#define JOB_MAX_BLOBS 256
+#define JOB_TARGET_BYTES (1u << 20)
+
+typedef struct JobBlob {
+        uint8_t id[CN_ID_BYTES];
+        uint8_t type;
+        size_t offset, length;          /* in data */
+} JobBlob;
+
+typedef struct Job {
+        JobBlob blobs[JOB_MAX_BLOBS];
+        unsigned n;
+        CnBuf data;
+        struct Job *next;
+} Job;
+
+typedef struct Pack {
+        uint8_t id[CN_ID_BYTES];
+        uint32_t no;                    /* in the index */
+        CnBuf data;                     /* preamble and blobs; header and trailer when written */
+        CnPackEntry *entries;           /* CN_PACK_WRITER_MAX_BLOBS */
+        uint8_t *keys;                  /* secret: a data key per entry */
+        uint32_t n;
+        struct Pack *next;
+} Pack;
+
+typedef struct Worker {
+        CnPackWriter *w;
+        pthread_t thread;
+        ZSTD_CCtx *cctx;
+        CnBuf comp;                     /* compressed payload */
+        CnBuf sealed;                   /* each blob's nonce, ciphertext, tag, one after another */
+        size_t sealed_end[JOB_MAX_BLOBS];
+        uint8_t flags[JOB_MAX_BLOBS];
+        uint8_t *keys;                  /* secret: the data key of each blob of the job */
+} Worker;
+
+#define JOBS_PER_WORKER 2
+#define PACKS 3                         /* one filling, one queued, one being written */
+
+struct CnPackWriter {
+        CnRepo *repo;
+        CnController *c;
+        CnBackend *backend;
+        CnIndex *index;
+        int level;
+        pthread_mutex_t *lock;          /* the caller's: guards the index and all below */
+        pthread_cond_t job_ready;       /* workers wait for a job */
+        pthread_cond_t job_free;        /* the caller waits for an empty job */
+        pthread_cond_t pack_ready;      /* the writer waits for a full pack */
+        pthread_cond_t pack_free;       /* workers wait for an empty pack */
+        pthread_cond_t idle;            /* flush waits for the work to drain */
+        Job *jobs;
+        size_t n_jobs;
+        Job *free_jobs, *ready, *ready_tail;
+        Job *filling;                   /* the caller's, not yet handed over */
+        Pack packs[PACKS];
+        Pack *free_packs, *to_write, *to_write_tail, *open;
+        unsigned busy;                  /* workers with a job in hand */
+        bool writing;                   /* the writer has a pack in hand */
+        bool stop;
+        int error;
+        Worker *workers;
+        unsigned n_workers, started;
+        pthread_t writer;
+        bool writer_started;
+        CnPackWriterStats stats;
+};
+
+static void wake_all_locked(CnPackWriter *w) {
+        pthread_cond_broadcast(&w->job_ready);
+        pthread_cond_broadcast(&w->job_free);
+        pthread_cond_broadcast(&w->pack_ready);
+        pthread_cond_broadcast(&w->pack_free);
+        pthread_cond_broadcast(&w->idle);
+}
+
+static void fail_locked(CnPackWriter *w, int r) {
+        if (r < 0 && w->error == 0)
+                w->error = r;
+        wake_all_locked(w);
+}
+
+/* ---- the writer thread ---- */
+
+static int write_pack(CnPackWriter *w, Pack *p) {
+        _cleanup_(cn_buf_done_wipep) CnBuf plain = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
+        uint8_t ad[CN_PACK_HEADER_AD_BYTES], *dst;
+        const uint8_t *proc = cn_repo_processor_id(w->repo);
+        char name[160];
+        CnEnvelopeHeader h = { .epoch = w->c->epoch };
+        int r;
+
+        memcpy(h.processor, proc, CN_UUID_BYTES);
+        memcpy(h.controller, w->c->id, CN_UUID_BYTES);
+
+        /* 1. the ledger: keys first, so every pack that exists can be opened. */
+        r = cn_buf_reserve(&plain, CN_ID_BYTES + 4 + (size_t) p->n * (CN_ID_BYTES + CN_KEY_BYTES));
+        if (r < 0)
+                return r;
+        cn_buf_append(&plain, p->id, CN_ID_BYTES);
+        cn_buf_put_u32(&plain, p->n);
+        for (uint32_t i = 0; i < p->n; i++) {
+                cn_buf_append(&plain, p->entries[i].id, CN_ID_BYTES);
+                cn_buf_append(&plain, p->keys + (size_t) i * CN_KEY_BYTES, CN_KEY_BYTES);
+        }
+        r = cn_envelope_seal(&obj, CN_MAGIC_LEDGER, &h, w->c->epoch_key, plain.data, plain.len);
+        if (r < 0)
+                return r;
+        cn_pack_object_name("ledger", w->c->id_hex, p->id, name, sizeof name);
+        r = cn_backend_put(w->backend, name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
+        if (r < 0)
+                return r;
+
+        /* 2. the pack, with its encrypted header and trailer. */
+        cn_buf_done_wipe(&plain);
+        r = cn_buf_append(&plain, p->id, CN_ID_BYTES);
+        if (r >= 0)
+                r = cn_pack_encode_entries(&plain, p->entries, p->n);
+        if (r < 0)
+                return r;
+        const uint8_t *entries = plain.data + CN_ID_BYTES;
+        size_t entries_len = plain.len - CN_ID_BYTES;
+        size_t hlen = CN_AEAD_NONCE_BYTES + entries_len + CN_AEAD_TAG_BYTES;
+        r = cn_buf_grow(&p->data, hlen + CN_PACK_TRAILER_BYTES, &dst);
+        if (r < 0)
+                return r;
+        cn_pack_header_ad(proc, w->c->id, p->id, ad);
+        cn_random(dst, CN_AEAD_NONCE_BYTES);
+        cn_aead_seal(dst + CN_AEAD_NONCE_BYTES, entries, entries_len, ad, sizeof ad, dst, w->c->meta_key);
+        cn_le32_put(dst + hlen, (uint32_t) hlen);
+        memcpy(dst + hlen + 4, CN_MAGIC_PACK_TRAILER, CN_MAGIC_BYTES);
+        cn_pack_object_name("data", w->c->id_hex, p->id, name, sizeof name);
+        r = cn_backend_put(w->backend, name, p->data.data, p->data.len, CN_PUT_EXCLUSIVE);
+        if (r < 0)
+                return r;
+
+        /* 3. the index file: the pack id and the header's entries again. */
+        cn_buf_reset(&obj);
+        h.epoch = 0;
+        r = cn_envelope_seal(&obj, CN_MAGIC_INDEX, &h, w->c->meta_key, plain.data, plain.len);
+        if (r < 0)
+                return r;
+        cn_pack_object_name("index", w->c->id_hex, p->id, name, sizeof name);
+        return cn_backend_put(w->backend, name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
+}
+
+static void *writer_main(void *arg) {
+        CnPackWriter *w = arg;
+        pthread_mutex_lock(w->lock);
+        for (;;) {
+                while (!w->stop && !w->to_write)
+                        pthread_cond_wait(&w->pack_ready, w->lock);
+                if (w->stop)
+                        break;
+                Pack *p = w->to_write;
+                w->to_write = p->next;
+                if (!w->to_write)
+                        w->to_write_tail = NULL;
+                w->writing = true;
+                int r = w->error;
+                pthread_mutex_unlock(w->lock);
+
+                if (r == 0)
+                        r = write_pack(w, p);
+
+                pthread_mutex_lock(w->lock);
+                if (r < 0)
+                        fail_locked(w, r);
+                else {
+                        cn_index_pack_set_indexed(w->index, p->no);
+                        w->stats.packs_written++;
+                }
+                cn_memzero(p->keys, (size_t) p->n * CN_KEY_BYTES);
+                p->n = 0;
+                p->next = w->free_packs;
+                w->free_packs = p;
+                w->writing = false;
+                pthread_cond_broadcast(&w->pack_free);
+                pthread_cond_broadcast(&w->idle);
+        }
+        pthread_mutex_unlock(w->lock);
+        return NULL;
+}
+
+/* ---- workers ---- */
+
+/* Compress (when it pays) and seal blob i of job j under a fresh key,
+ * appending nonce, ciphertext and tag to wk->sealed. */
+static int seal_blob(CnPackWriter *w, Worker *wk, const Job *j, unsigned i) {
+        const JobBlob *b = &j->blobs[i];
+        const void *payload = j->data.data + b->offset;
+        size_t n = b->length, payload_len = n;
+        uint8_t ad[CN_CHUNK_AD_BYTES], *dst, *key = wk->keys + (size_t) i * CN_KEY_BYTES;
+        int r;
+
+        wk->flags[i] = 0;
+        if (n >= 64) {
+                size_t bound = ZSTD_compressBound(n);
+                cn_buf_reset(&wk->comp);
+                r = cn_buf_reserve(&wk->comp, bound);
+                if (r < 0)
+                        return r;
+                size_t z = ZSTD_compressCCtx(wk->cctx, wk->comp.data, bound, payload, n, w->level);
+                /* Keep compression only where it pays: incompressible data is stored raw. */
+                if (!ZSTD_isError(z) && z < n - n / 32) {
+                        payload = wk->comp.data;
+                        payload_len = z;
+                        wk->flags[i] = CN_BLOB_ZSTD;
+                }
+        }
+        r = cn_buf_grow(&wk->sealed, CN_AEAD_NONCE_BYTES + payload_len + CN_AEAD_TAG_BYTES, &dst);
+        if (r < 0)
+                return r;
+        cn_random(key, CN_KEY_BYTES);
+        cn_random(dst, CN_AEAD_NONCE_BYTES);
+        cn_pack_chunk_ad(cn_repo_processor_id(w->repo), w->c->id, b->id, b->type, ad);
+        cn_aead_seal(dst + CN_AEAD_NONCE_BYTES, payload, payload_len, ad, sizeof ad, dst, key);
+        wk->sealed_end[i] = wk->sealed.len;
+        return 0;
+}
+
+static void queue_for_writer_locked(CnPackWriter *w, Pack *p) {
+        p->next = NULL;
+        if (w->to_write_tail)
+                w->to_write_tail->next = p;
+        else
+                w->to_write = p;
+        w->to_write_tail = p;
+        pthread_cond_signal(&w->pack_ready);
+}
+
+/* Make sure a pack is open, waiting for a free one; another worker may
+ * open it while we wait, so the condition is checked again each time. */
+static int ensure_open_locked(CnPackWriter *w) {
+        while (!w->open) {
+                if (w->error)
+                        return w->error;
+                if (w->stop)
+                        return -ECANCELED;
+                if (!w->free_packs) {
+                        pthread_cond_wait(&w->pack_free, w->lock);
+                        continue;
+                }
+                Pack *p = w->free_packs;
+                uint32_t no;
+                cn_random(p->id, CN_ID_BYTES);
+                int r = cn_index_add_pack(w->index, p->id, &no);
+                if (r < 0)
+                        return r;
+                w->free_packs = p->next;
+                p->no = no;
+                cn_buf_reset(&p->data);
+                cn_buf_append(&p->data, CN_MAGIC_PACK, CN_MAGIC_BYTES);
+                cn_buf_put_u32(&p->data, CN_FORMAT_VERSION);
+                cn_buf_append(&p->data, cn_repo_processor_id(w->repo), CN_UUID_BYTES);
+                cn_buf_append(&p->data, w->c->id, CN_UUID_BYTES);
+                p->n = 0;
+                w->open = p;
+                /* Others waiting for a pack can use this one. */
+                pthread_cond_broadcast(&w->pack_free);
+        }
+        return 0;
+}
+
+/* Append sealed blob i of job j to the open pack and record it in the index. */
+static int append_locked(CnPackWriter *w, Worker *wk, const Job *j, unsigned i) {
+        const JobBlob *b = &j->blobs[i];
+        size_t start = i ? wk->sealed_end[i - 1] : 0, stored = wk->sealed_end[i] - start;
+        const uint8_t *key = wk->keys + (size_t) i * CN_KEY_BYTES;
+        Pack *p;
+        int r;
+
+        /* A full pack goes to the writer; a blob larger than a pack gets one of its own. */
+        for (;;) {
+                r = ensure_open_locked(w);
+                if (r < 0)
+                        return r;
+                p = w->open;
+                if (p->n == 0 || (p->data.len + stored <= CN_PACK_TARGET_BYTES && p->n < CN_PACK_WRITER_MAX_BLOBS))
+                        break;
+                w->open = NULL;
+                queue_for_writer_locked(w, p);
+        }
+        uint32_t offset = (uint32_t) p->data.len;
+        r = cn_buf_append(&p->data, wk->sealed.data + start, stored);
+        if (r < 0)
+                return r;
+        CnPackEntry *e = &p->entries[p->n];
+        memcpy(e->id, b->id, CN_ID_BYTES);
+        e->loc = (CnBlobLoc) {
+                .pack = p->no,
+                .offset = offset,
+                .length = (uint32_t) stored,
+                .raw_length = (uint32_t) b->length,
+                .type = b->type,
+                .flags = wk->flags[i],
+        };
+        memcpy(p->keys + (size_t) p->n * CN_KEY_BYTES, key, CN_KEY_BYTES);
+        p->n++;
+        r = cn_index_insert(w->index, b->id, &e->loc);
+        if (r >= 0)
+                r = cn_index_set_key(w->index, b->id, key);
+        if (r < 0)
+                return r;
+        w->stats.blobs_new++;
+        w->stats.raw_bytes_new += b->length;
+        w->stats.stored_bytes_new += stored;
+        return 0;
+}
+
+static void *worker_main(void *arg) {
+        Worker *wk = arg;
+        CnPackWriter *w = wk->w;
+
+        pthread_mutex_lock(w->lock);
+        for (;;) {
+                while (!w->stop && !w->ready)
+                        pthread_cond_wait(&w->job_ready, w->lock);
+                if (w->stop)
+                        break;
+                Job *j = w->ready;
+                w->ready = j->next;
+                if (!w->ready)
+                        w->ready_tail = NULL;
+                w->busy++;
+                int r = w->error;
+                pthread_mutex_unlock(w->lock);
+
+                cn_buf_reset(&wk->sealed);
+                for (unsigned i = 0; r == 0 && i < j->n; i++)
+                        r = seal_blob(w, wk, j, i);
+
+                pthread_mutex_lock(w->lock);
+                for (unsigned i = 0; r == 0 && w->error == 0 && i < j->n; i++)
+                        r = append_locked(w, wk, j, i);
+                if (r < 0 && r != -ECANCELED)
+                        fail_locked(w, r);
+                cn_memzero(wk->keys, (size_t) j->n * CN_KEY_BYTES);
+                j->n = 0;
+                j->next = w->free_jobs;
+                w->free_jobs = j;
+                w->busy--;
+                pthread_cond_signal(&w->job_free);
+                if (!w->ready && !w->busy)
+                        pthread_cond_broadcast(&w->idle);
+        }
+        pthread_mutex_unlock(w->lock);
+        return NULL;
+}
+
+/* ---- the caller's side ---- */
+
+/* Hand the caller's filling job to the workers. */
+static void dispatch_locked(CnPackWriter *w) {
+        Job *j = w->filling;
+        if (!j || j->n == 0)
+                return;
+        w->filling = NULL;
+        j->next = NULL;
+        if (w->ready_tail)
+                w->ready_tail->next = j;
+        else
+                w->ready = j;
+        w->ready_tail = j;
+        pthread_cond_signal(&w->job_ready);
+}
+
+int cn_pack_writer_add(CnPackWriter *w, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n) {
+        int r;
+
+        if (n > (type == CN_BLOB_TREE ? CN_MAX_TREE_BYTES : CN_MAX_CHUNK_BYTES))
+                return -E2BIG;
+        pthread_mutex_lock(w->lock);
+        if (w->error) {
+                r = w->error;
+                goto out;
+        }
+        r = cn_index_claim(w->index, id);
+        if (r <= 0) {
+                if (r == 0)
+                        w->stats.blobs_known++;
+                goto out;
+        }
+        Job *j = w->filling;
+        if (j && (j->n == JOB_MAX_BLOBS || j->data.len + n > JOB_TARGET_BYTES)) {
+                dispatch_locked(w);
+                j = NULL;
+        }
+        if (!j) {
+                while (!w->free_jobs && !w->error)
+                        pthread_cond_wait(&w->job_free, w->lock);
+                if (w->error) {
+                        r = w->error;
+                        goto out;
+                }
+                j = w->filling = w->free_jobs;
+                w->free_jobs = j->next;
+                j->n = 0;
+                cn_buf_reset(&j->data);
+        }
+        pthread_mutex_unlock(w->lock);
+
+        /* The filling job is the caller's alone: copy without the lock. */
+        JobBlob *b = &j->blobs[j->n];
+        memcpy(b->id, id, CN_ID_BYTES);
+        b->type = type;
+        b->offset = j->data.len;
+        b->length = n;
+        r = cn_buf_append(&j->data, data, n);
+        if (r >= 0) {
+                j->n++;
+                return 1;
+        }
+        pthread_mutex_lock(w->lock);
+        fail_locked(w, r);
+out:
+        pthread_mutex_unlock(w->lock);
+        return r;
+}
+
+int cn_pack_writer_flush(CnPackWriter *w) {
+        pthread_mutex_lock(w->lock);
+        dispatch_locked(w);
+        while (!w->error && (w->ready || w->busy))
+                pthread_cond_wait(&w->idle, w->lock);
+        if (!w->error && w->open && w->open->n) {
+                queue_for_writer_locked(w, w->open);
+                w->open = NULL;
+        }
+        while (!w->error && (w->to_write || w->writing))
+                pthread_cond_wait(&w->idle, w->lock);
+        int r = w->error;
+        pthread_mutex_unlock(w->lock);
+        return r;
+}
+
+void cn_pack_writer_stats(CnPackWriter *w, CnPackWriterStats *ret) {
+        pthread_mutex_lock(w->lock);
+        *ret = w->stats;
+        pthread_mutex_unlock(w->lock);
+}
+
+CnPackWriter *cn_pack_writer_free(CnPackWriter *w) {
+        if (!w)
+                return NULL;
+        pthread_mutex_lock(w->lock);
+        w->stop = true;
+        wake_all_locked(w);
+        pthread_mutex_unlock(w->lock);
+        for (unsigned i = 0; i < w->started; i++)
+                pthread_join(w->workers[i].thread, NULL);
+        if (w->writer_started)
+                pthread_join(w->writer, NULL);
+        for (unsigned i = 0; i < w->n_workers; i++) {
+                ZSTD_freeCCtx(w->workers[i].cctx);
+                cn_buf_done_wipe(&w->workers[i].comp);
+                cn_buf_done_wipe(&w->workers[i].sealed);
+                cn_secret_free(w->workers[i].keys);
+        }
+        free(w->workers);
+        for (size_t i = 0; i < w->n_jobs; i++)
+                cn_buf_done_wipe(&w->jobs[i].data);
+        free(w->jobs);
+        for (size_t i = 0; i < PACKS; i++) {
+                cn_buf_done(&w->packs[i].data);
+                free(w->packs[i].entries);
+                cn_secret_free(w->packs[i].keys);
+        }
+        pthread_cond_destroy(&w->job_ready);
+        pthread_cond_destroy(&w->job_free);
+        pthread_cond_destroy(&w->pack_ready);
+        pthread_cond_destroy(&w->pack_free);
+        pthread_cond_destroy(&w->idle);
+        free(w);
+        return NULL;
+}
+
+int cn_pack_writer_new(CnRepo *repo, CnController *c, CnIndex *index, pthread_mutex_t *index_lock, unsigned workers,
+                       int level, CnPackWriter **ret) {
+        CnPackWriter *w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->repo = repo;
+        w->c = c;
+        w->backend = cn_repo_backend(repo);
+        w->index = index;
+        w->lock = index_lock;
+        w->level = level;
+        w->n_workers = workers ? workers : 1;
+        pthread_cond_init(&w->job_ready, NULL);
+        pthread_cond_init(&w->job_free, NULL);
+        pthread_cond_init(&w->pack_ready, NULL);
+        pthread_cond_init(&w->pack_free, NULL);
+        pthread_cond_init(&w->idle, NULL);
+
+        w->n_jobs = (size_t) w->n_workers * JOBS_PER_WORKER + 2;
+        w->jobs = calloc(w->n_jobs, sizeof *w->jobs);
+        w->workers = calloc(w->n_workers, sizeof *w->workers);
+        if (!w->jobs || !w->workers)
+                goto oom;
+        for (size_t i = 0; i < w->n_jobs; i++) {
+                cn_buf_init(&w->jobs[i].data, CN_MAX_TREE_BYTES + JOB_TARGET_BYTES);
+                w->jobs[i].next = w->free_jobs;
+                w->free_jobs = &w->jobs[i];
+        }
+        for (size_t i = 0; i < PACKS; i++) {
+                Pack *p = &w->packs[i];
+                cn_buf_init(&p->data, CN_MAX_PACK_BYTES);
+                p->entries = calloc(CN_PACK_WRITER_MAX_BLOBS, sizeof *p->entries);
+                p->keys = cn_secret_new((size_t) CN_PACK_WRITER_MAX_BLOBS * CN_KEY_BYTES);
+                if (!p->entries || !p->keys)
+                        goto oom;
+                p->next = w->free_packs;
+                w->free_packs = p;
+        }
+        for (unsigned i = 0; i < w->n_workers; i++) {
+                Worker *wk = &w->workers[i];
+                wk->w = w;
+                wk->cctx = ZSTD_createCCtx();
+                wk->keys = cn_secret_new((size_t) JOB_MAX_BLOBS * CN_KEY_BYTES);
+                cn_buf_init(&wk->comp, ZSTD_COMPRESSBOUND(CN_MAX_TREE_BYTES));
+                cn_buf_init(&wk->sealed, CN_MAX_TREE_BYTES + (size_t) JOB_MAX_BLOBS * 64 + JOB_TARGET_BYTES * 2);
+                if (!wk->cctx || !wk->keys)
+                        goto oom;
+        }
+        for (unsigned i = 0; i < w->n_workers; i++) {
+                if (pthread_create(&w->workers[i].thread, NULL, worker_main, &w->workers[i]) != 0)
+                        goto oom;
+                w->started++;
+        }
+        if (pthread_create(&w->writer, NULL, writer_main, w) != 0)
+                goto oom;
+        w->writer_started = true;
+        *ret = w;
+        return 0;
+oom:
+        cn_pack_writer_free(w);
+        return -ENOMEM;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Pack layout (docs/FORMAT.md "Packs"): the pieces both the writer and the
+ * readers of packs need. Pure functions, no I/O. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "format.h"
+#include "index.h"
+
+#define CN_PACK_PREAMBLE_BYTES (CN_MAGIC_BYTES + 4 + 2 * CN_UUID_BYTES)
+#define CN_PACK_TRAILER_BYTES (4 + CN_MAGIC_BYTES)
+#define CN_PACK_HEADER_AD_BYTES (CN_MAGIC_BYTES + 4 + 2 * CN_UUID_BYTES + CN_ID_BYTES)
+#define CN_PACK_ENTRY_BYTES (CN_ID_BYTES + 2 + 4 * 3)
+#define CN_CHUNK_AD_BYTES (16 + 2 * CN_UUID_BYTES + CN_ID_BYTES + 1)
+/* Writers close a pack at CN_PACK_TARGET_BYTES or this many blobs. */
+#define CN_PACK_WRITER_MAX_BLOBS 65536u
+
+typedef struct CnPackEntry {
+        uint8_t id[CN_ID_BYTES];
+        CnBlobLoc loc;                  /* pack number unused in encodings */
+} CnPackEntry;
+
+/* "cairn.chunk.v1\0\0" processor controller id type */
+void cn_pack_chunk_ad(const uint8_t processor[CN_UUID_BYTES], const uint8_t controller[CN_UUID_BYTES],
+                      const uint8_t id[CN_ID_BYTES], uint8_t type, uint8_t ad[CN_CHUNK_AD_BYTES]);
+/* "CAIRNPKH" version processor controller pack_id */
+void cn_pack_header_ad(const uint8_t processor[CN_UUID_BYTES], const uint8_t controller[CN_UUID_BYTES],
+                       const uint8_t pack_id[CN_ID_BYTES], uint8_t ad[CN_PACK_HEADER_AD_BYTES]);
+/* kind "data": data/<ctrl>/<xx>/<pack>; "index", "ledger": <kind>/<ctrl>/<pack>. */
+void cn_pack_object_name(const char *kind, const char *controller_hex, const uint8_t pack_id[CN_ID_BYTES], char *out,
+                         size_t n);
+/* entries = count:u32 { id[32] type:u8 flags:u8 offset:u32 length:u32 raw_length:u32 }* */
+int cn_pack_encode_entries(CnBuf *b, const CnPackEntry *e, uint32_t n);
