@@ -9,19 +9,25 @@
 #include "macro.h"
 
 #define NO_PACK UINT32_MAX
-#define CLAIMED (UINT32_MAX - 1)     /* in pack: a blob on its way */
+#define CLAIMED (UINT32_MAX - 1)        /* in pack: a blob on its way */
 #define KEY_BLOCK 4096                  /* keys per secret block */
+#define ENTRY_BLOCK_BITS 16             /* entries are allocated 65536 at a time */
+#define ENTRY_BLOCK (1u << ENTRY_BLOCK_BITS)
 
+/* 48 bytes: with a 4-byte slot at 0.375 to 0.75 load and a 4-byte key
+ * number, 57 to 63 bytes a chunk (docs/internals/index.md). */
 typedef struct Entry {
         uint8_t id[CN_ID_BYTES];
-        uint32_t pack;                  /* NO_PACK: only a key is known */
+        uint32_t pack;                  /* CLAIMED: on its way; NO_PACK: never placed */
         uint32_t offset;
         uint32_t length;
-        uint32_t raw_length;
-        uint32_t key;                   /* key slot, CN_NO_KEY */
-        uint8_t type;
-        uint8_t flags;
+        uint32_t meta;                  /* raw_length:29 type:2 flags:1 */
 } Entry;
+
+#define META(raw, type, flags) ((raw) | (uint32_t) (type) << 29 | (uint32_t) (flags) << 31)
+#define META_RAW(m) ((m) & ((1u << 29) - 1))
+#define META_TYPE(m) (((m) >> 29) & 3)
+#define META_FLAGS(m) ((m) >> 31)
 
 typedef struct Pack {
         uint8_t id[CN_ID_BYTES];
@@ -29,8 +35,10 @@ typedef struct Pack {
 } Pack;
 
 struct CnIndex {
-        Entry *entries;
-        size_t n_entries, cap_entries;
+        Entry **blocks;                 /* ENTRY_BLOCK entries each */
+        uint32_t **key_numbers;         /* per block, made when a key is first set there */
+        size_t n_blocks;
+        uint32_t n_entries;
         uint32_t *slots;                /* entry number + 1; 0 = empty */
         size_t n_slots;                 /* power of two */
         Pack *packs;
@@ -40,6 +48,10 @@ struct CnIndex {
         size_t n_key_blocks;
         uint32_t n_keys;
 };
+
+static inline Entry *entry(const CnIndex *x, uint32_t e) {
+        return &x->blocks[e >> ENTRY_BLOCK_BITS][e & (ENTRY_BLOCK - 1)];
+}
 
 int cn_index_new(CnIndex **ret) {
         CnIndex *x = calloc(1, sizeof *x);
@@ -61,7 +73,12 @@ CnIndex *cn_index_free(CnIndex *x) {
         for (size_t i = 0; i < x->n_key_blocks; i++)
                 cn_secret_free(x->key_blocks[i]);
         free(x->key_blocks);
-        free(x->entries);
+        for (size_t i = 0; i < x->n_blocks; i++) {
+                free(x->blocks[i]);
+                free(x->key_numbers[i]);
+        }
+        free(x->blocks);
+        free(x->key_numbers);
         free(x->slots);
         free(x->packs);
         free(x->pack_slots);
@@ -142,21 +159,26 @@ static size_t find_slot(const CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
         size_t mask = x->n_slots - 1;
         for (size_t s = id_hash(id) & mask;; s = (s + 1) & mask) {
                 uint32_t e = x->slots[s];
-                if (e == 0 || memcmp(x->entries[e - 1].id, id, CN_ID_BYTES) == 0)
+                if (e == 0 || memcmp(entry(x, e - 1)->id, id, CN_ID_BYTES) == 0)
                         return s;
         }
 }
 
 static int grow_slots(CnIndex *x) {
-        size_t n = x->n_slots * 2;
+        size_t n = x->n_slots * 2, mask = n - 1;
         uint32_t *s = calloc(n, sizeof *s);
         if (!s)
                 return -ENOMEM;
         free(x->slots);
         x->slots = s;
         x->n_slots = n;
-        for (size_t i = 0; i < x->n_entries; i++)
-                x->slots[find_slot(x, x->entries[i].id)] = (uint32_t) i + 1;
+        /* The ids are distinct: the first empty slot is the place, no compare needed. */
+        for (uint32_t i = 0; i < x->n_entries; i++) {
+                size_t k = id_hash(entry(x, i)->id) & mask;
+                while (s[k])
+                        k = (k + 1) & mask;
+                s[k] = i + 1;
+        }
         return 0;
 }
 
@@ -164,27 +186,34 @@ static Entry *get_or_add(CnIndex *x, const uint8_t id[CN_ID_BYTES], bool *ret_ad
         size_t s = find_slot(x, id);
         if (x->slots[s]) {
                 *ret_added = false;
-                return &x->entries[x->slots[s] - 1];
+                return entry(x, x->slots[s] - 1);
         }
         if (x->n_entries >= UINT32_MAX - 1)
                 return NULL;
-        if ((x->n_entries + 1) * 4 > x->n_slots * 3) {
+        if (((size_t) x->n_entries + 1) * 4 > x->n_slots * 3) {
                 if (grow_slots(x) < 0)
                         return NULL;
                 s = find_slot(x, id);
         }
-        if (x->n_entries == x->cap_entries) {
-                size_t n = x->cap_entries ? x->cap_entries * 2 : 1024;
-                Entry *e = realloc(x->entries, n * sizeof *e);
-                if (!e)
+        if ((x->n_entries >> ENTRY_BLOCK_BITS) == x->n_blocks) {
+                Entry **b = realloc(x->blocks, (x->n_blocks + 1) * sizeof *b);
+                if (!b)
                         return NULL;
-                x->entries = e;
-                x->cap_entries = n;
+                x->blocks = b;
+                uint32_t **k = realloc(x->key_numbers, (x->n_blocks + 1) * sizeof *k);
+                if (!k)
+                        return NULL;
+                x->key_numbers = k;
+                b[x->n_blocks] = malloc(ENTRY_BLOCK * sizeof(Entry));
+                if (!b[x->n_blocks])
+                        return NULL;
+                k[x->n_blocks] = NULL;
+                x->n_blocks++;
         }
-        Entry *e = &x->entries[x->n_entries];
-        *e = (Entry) { .pack = NO_PACK, .key = CN_NO_KEY };
+        Entry *e = entry(x, x->n_entries);
+        *e = (Entry) { .pack = NO_PACK };
         memcpy(e->id, id, CN_ID_BYTES);
-        x->slots[s] = (uint32_t) ++x->n_entries;
+        x->slots[s] = ++x->n_entries;
         *ret_added = true;
         return e;
 }
@@ -196,12 +225,12 @@ int cn_index_insert(CnIndex *x, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *
                 return -ENOMEM;
         if (e->pack != NO_PACK && e->pack != CLAIMED)
                 return 0;
+        if (loc->raw_length >= (1u << 29) || loc->type > 3 || loc->flags > 1 || loc->pack >= CLAIMED)
+                return -EINVAL;
         e->pack = loc->pack;
         e->offset = loc->offset;
         e->length = loc->length;
-        e->raw_length = loc->raw_length;
-        e->type = loc->type;
-        e->flags = loc->flags;
+        e->meta = META(loc->raw_length, loc->type, loc->flags);
         return 1;
 }
 
@@ -216,9 +245,14 @@ int cn_index_claim(CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
         return 1;
 }
 
+/* The entry number of id + 1, or 0. */
+static uint32_t lookup_number(const CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
+        return x->slots[find_slot(x, id)];
+}
+
 static const Entry *lookup(const CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
-        uint32_t e = x->slots[find_slot(x, id)];
-        return e ? &x->entries[e - 1] : NULL;
+        uint32_t e = lookup_number(x, id);
+        return e ? entry(x, e - 1) : NULL;
 }
 
 bool cn_index_contains(const CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
@@ -235,27 +269,36 @@ bool cn_index_lookup(const CnIndex *x, const uint8_t id[CN_ID_BYTES], CnBlobLoc 
                         .pack = e->pack,
                         .offset = e->offset,
                         .length = e->length,
-                        .raw_length = e->raw_length,
-                        .type = e->type,
-                        .flags = e->flags,
+                        .raw_length = META_RAW(e->meta),
+                        .type = (uint8_t) META_TYPE(e->meta),
+                        .flags = (uint8_t) META_FLAGS(e->meta),
                 };
         return true;
 }
 
 size_t cn_index_size(const CnIndex *x) {
         size_t n = 0;
-        for (size_t i = 0; i < x->n_entries; i++)
-                n += x->entries[i].pack < CLAIMED;
+        for (uint32_t i = 0; i < x->n_entries; i++)
+                n += entry(x, i)->pack < CLAIMED;
         return n;
+}
+
+size_t cn_index_memory(const CnIndex *x) {
+        size_t m = x->n_slots * sizeof *x->slots + x->n_blocks * ENTRY_BLOCK * sizeof(Entry);
+        for (size_t i = 0; i < x->n_blocks; i++)
+                if (x->key_numbers[i])
+                        m += ENTRY_BLOCK * sizeof(uint32_t);
+        return m;
 }
 
 int cn_index_foreach(const CnIndex *x, int (*fn)(const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, void *u),
                      void *u) {
-        for (size_t i = 0; i < x->n_entries; i++) {
+        for (uint32_t i = 0; i < x->n_entries; i++) {
                 CnBlobLoc loc;
-                if (!cn_index_lookup(x, x->entries[i].id, &loc))
+                const uint8_t *id = entry(x, i)->id;
+                if (!cn_index_lookup(x, id, &loc))
                         continue;
-                int r = fn(x->entries[i].id, &loc, u);
+                int r = fn(id, &loc, u);
                 if (r < 0)
                         return r;
         }
@@ -263,11 +306,19 @@ int cn_index_foreach(const CnIndex *x, int (*fn)(const uint8_t id[CN_ID_BYTES], 
 }
 
 int cn_index_set_key(CnIndex *x, const uint8_t id[CN_ID_BYTES], const uint8_t key[CN_KEY_BYTES]) {
-        bool added;
-        Entry *e = get_or_add(x, id, &added);
+        uint32_t e = lookup_number(x, id);
         if (!e)
-                return -ENOMEM;
-        if (e->key == CN_NO_KEY) {
+                return -ENOENT;
+        e--;
+        uint32_t **numbers = &x->key_numbers[e >> ENTRY_BLOCK_BITS];
+        if (!*numbers) {
+                *numbers = malloc(ENTRY_BLOCK * sizeof **numbers);
+                if (!*numbers)
+                        return -ENOMEM;
+                memset(*numbers, 0xff, ENTRY_BLOCK * sizeof **numbers);        /* CN_NO_KEY */
+        }
+        uint32_t *k = &(*numbers)[e & (ENTRY_BLOCK - 1)];
+        if (*k == CN_NO_KEY) {
                 if (x->n_keys == x->n_key_blocks * KEY_BLOCK) {
                         uint8_t **b = realloc(x->key_blocks, (x->n_key_blocks + 1) * sizeof *b);
                         if (!b)
@@ -278,15 +329,20 @@ int cn_index_set_key(CnIndex *x, const uint8_t id[CN_ID_BYTES], const uint8_t ke
                                 return -ENOMEM;
                         x->n_key_blocks++;
                 }
-                e->key = x->n_keys++;
+                *k = x->n_keys++;
         }
-        memcpy(x->key_blocks[e->key / KEY_BLOCK] + (size_t) (e->key % KEY_BLOCK) * CN_KEY_BYTES, key, CN_KEY_BYTES);
+        memcpy(x->key_blocks[*k / KEY_BLOCK] + (size_t) (*k % KEY_BLOCK) * CN_KEY_BYTES, key, CN_KEY_BYTES);
         return 0;
 }
 
 const uint8_t *cn_index_get_key(const CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
-        const Entry *e = lookup(x, id);
-        if (!e || e->key == CN_NO_KEY)
+        uint32_t e = lookup_number(x, id);
+        if (!e)
                 return NULL;
-        return x->key_blocks[e->key / KEY_BLOCK] + (size_t) (e->key % KEY_BLOCK) * CN_KEY_BYTES;
+        e--;
+        const uint32_t *numbers = x->key_numbers[e >> ENTRY_BLOCK_BITS];
+        if (!numbers || numbers[e & (ENTRY_BLOCK - 1)] == CN_NO_KEY)
+                return NULL;
+        uint32_t k = numbers[e & (ENTRY_BLOCK - 1)];
+        return x->key_blocks[k / KEY_BLOCK] + (size_t) (k % KEY_BLOCK) * CN_KEY_BYTES;
 }

@@ -2,10 +2,11 @@
 /* The in-memory chunk index of one controller: chunk id -> where the sealed
  * blob lives, and (once the key ledger is loaded) its data key.
  *
- * Entries are dense 56-byte records plus a 4-byte open-addressing slot per
- * 0.75 load, about 61 bytes per chunk. Chunk ids are HMAC outputs, so their
- * first 8 bytes are already uniform and serve as the hash. Data keys live in
- * cn_secret_new() blocks, never in ordinary heap memory.
+ * Entries are 48-byte records in blocks of 65536, a 4-byte key number each
+ * once keys are loaded, and 4-byte open-addressing slots at 0.375 to 0.75
+ * load: 57 to 63 bytes per chunk. Chunk ids are HMAC outputs, so their
+ * first 8 bytes are already uniform and serve as the hash. Data keys (32
+ * bytes each) live in cn_secret_new() blocks, never in ordinary heap memory.
  *
  * Not thread-safe: callers serialize access. */
 #pragma once
@@ -55,11 +56,13 @@ bool cn_index_contains(const CnIndex *x, const uint8_t id[CN_ID_BYTES]);
 /* Stored blobs only. */
 bool cn_index_lookup(const CnIndex *x, const uint8_t id[CN_ID_BYTES], CnBlobLoc *ret);
 size_t cn_index_size(const CnIndex *x);
+/* Bytes held for the entries, slots and key numbers (not the keys themselves). */
+size_t cn_index_memory(const CnIndex *x);
 /* Visit every entry; stops at and returns the first negative return of fn. */
 int cn_index_foreach(const CnIndex *x, int (*fn)(const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, void *u),
                      void *u);
 
-/* Record id's data key (copied); ids not yet in the index are remembered too. */
+/* Record the data key (copied) of id, which must be in the index (-ENOENT). */
 int cn_index_set_key(CnIndex *x, const uint8_t id[CN_ID_BYTES], const uint8_t key[CN_KEY_BYTES]);
 /* Borrowed pointer into secret memory, or NULL if the ledger had no key. */
 const uint8_t *cn_index_get_key(const CnIndex *x, const uint8_t id[CN_ID_BYTES]);
