@@ -187,7 +187,8 @@ static void *writer_main(void *arg) {
                         cn_index_pack_set_indexed(w->index, p->no);
                         w->stats.packs_written++;
                 }
-                cn_memzero(p->keys, (size_t) p->n * CN_KEY_BYTES);
+                if (p->keys)
+                        cn_memzero(p->keys, (size_t) p->n * CN_KEY_BYTES);
                 p->n = 0;
                 p->next = w->free_packs;
                 w->free_packs = p;
@@ -260,6 +261,16 @@ static int ensure_open_locked(CnPackWriter *w) {
                 }
                 Pack *p = w->free_packs;
                 uint32_t no;
+                if (!p->entries) {
+                        /* Made on first use: a backup with nothing new never needs them. */
+                        p->entries = calloc(CN_PACK_WRITER_MAX_BLOBS, sizeof *p->entries);
+                        p->keys = cn_secret_new((size_t) CN_PACK_WRITER_MAX_BLOBS * CN_KEY_BYTES);
+                        if (!p->entries || !p->keys) {
+                                free(TAKE_PTR(p->entries));
+                                cn_secret_free(TAKE_PTR(p->keys));
+                                return -ENOMEM;
+                        }
+                }
                 cn_random(p->id, CN_ID_BYTES);
                 int r = cn_index_add_pack(w->index, p->id, &no);
                 if (r < 0)
@@ -523,10 +534,6 @@ int cn_pack_writer_new(CnRepo *repo, CnController *c, CnIndex *index, pthread_mu
         for (size_t i = 0; i < PACKS; i++) {
                 Pack *p = &w->packs[i];
                 cn_buf_init(&p->data, CN_MAX_PACK_BYTES);
-                p->entries = calloc(CN_PACK_WRITER_MAX_BLOBS, sizeof *p->entries);
-                p->keys = cn_secret_new((size_t) CN_PACK_WRITER_MAX_BLOBS * CN_KEY_BYTES);
-                if (!p->entries || !p->keys)
-                        goto oom;
                 p->next = w->free_packs;
                 w->free_packs = p;
         }

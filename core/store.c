@@ -329,7 +329,7 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
         s->repo = repo;
         s->c = c;
         s->backend = cn_repo_backend(repo);
-        s->level = 3;
+        s->level = 1;   /* measured: 3x the speed of level 3 for 2-4% more bytes (bench/) */
         pthread_mutex_init(&s->lock, NULL);
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         s->workers = cpus > 0 ? (unsigned) cpus : 1;

@@ -52,7 +52,7 @@ static inline void cn_store_freep(CnStore **s) {
 
 CnIndex *cn_store_index(CnStore *s);
 void cn_store_stats(CnStore *s, CnStoreStats *ret);
-/* Before the first put: zstd level (default 3) and compression threads
+/* Before the first put: zstd level (default 1) and compression threads
  * (default: one per online CPU). */
 void cn_store_set_level(CnStore *s, int level);
 void cn_store_set_workers(CnStore *s, unsigned workers);
