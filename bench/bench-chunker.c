@@ -5,7 +5,6 @@
  *
  *   bench-chunker [CORPUS_MIB [DIR...]]     default: 512 /usr/lib /usr/share */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "chunker.h"
 #include "crypto.h"
+#include "corpus.h"
 #include "macro.h"
 
 #define RANDOM_BYTES (256u << 20)
@@ -23,12 +23,6 @@
 #define REPEATS 5
 #define SLICE (32u << 20)
 #define TRIALS 5
-
-typedef struct Corpus {
-        uint8_t *data;
-        size_t len, cap;
-        size_t n_files;
-} Corpus;
 
 static Corpus corpus;
 
@@ -39,47 +33,6 @@ static double now(void) {
         return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-static uint64_t rng(void) {
-        uint64_t s = rng_state;
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        rng_state = s;
-        return s * UINT64_C(0x2545F4914F6CDD1D);
-}
-
-static int add_file(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        _cleanup_close_ int fd = -1;
-
-        if (type != FTW_F || !S_ISREG(st->st_mode) || st->st_size == 0)
-                return 0;
-        if (corpus.len >= corpus.cap)
-                return 1;       /* full: stop the walk */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
-        if (fd < 0)
-                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return 0;
-        while (corpus.len < corpus.cap) {
-                ssize_t k = read(fd, corpus.data + corpus.len, corpus.cap - corpus.len);
-                if (k <= 0)
-                        break;
-                corpus.len += (size_t) k;
-        }
-        corpus.n_files++;
-        return 0;
-}
-
-static size_t load_corpus(size_t cap, char **dirs, int n_dirs) {
-        corpus.data = malloc(cap);
-        if (!corpus.data)
-                return 0;
-        corpus.cap = cap;
-        for (int i = 0; i < n_dirs && corpus.len < cap; i++)
-                (void) nftw(dirs[i], add_file, 64, FTW_PHYS | FTW_MOUNT);
-        return corpus.len;
-}
 
 /* GB/s (1e9 bytes per second of CPU time). The machine may be shared, so
  * each slice of SLICE bytes is timed REPEATS times and its best time
@@ -165,20 +118,20 @@ static double dedup(const CnChunker *c, const ChunkId *ids, size_t k, const uint
 static size_t edit_copy(uint8_t *e, const uint8_t *d, size_t n, int n_edits, uint64_t seed) {
         size_t pos[N_EDITS], out = 0, in = 0;
 
-        rng_state = seed;
+        corpus_rng_seed(seed);
         for (int i = 0; i < n_edits; i++)
-                pos[i] = rng() % (n - 32);
+                pos[i] = corpus_rng() % (n - 32);
         qsort(pos, (size_t) n_edits, sizeof pos[0], size_cmp);
         for (int i = 0; i < n_edits; i++) {
-                size_t k = 1 + rng() % 16;
+                size_t k = 1 + corpus_rng() % 16;
                 if (pos[i] < in)
                         continue;
                 memcpy(e + out, d + in, pos[i] - in);
                 out += pos[i] - in;
                 in = pos[i];
-                if (rng() & 1) {
+                if (corpus_rng() & 1) {
                         for (size_t j = 0; j < k; j++)
-                                e[out++] = (uint8_t) rng();
+                                e[out++] = (uint8_t) corpus_rng();
                 } else
                         in += k;
         }
@@ -228,10 +181,10 @@ int main(int argc, char **argv) {
                 return 1;
         }
         for (size_t i = 0; i < RANDOM_BYTES; i += 8) {
-                uint64_t v = rng();
+                uint64_t v = corpus_rng();
                 memcpy(rnd + i, &v, 8);
         }
-        if (load_corpus(corpus_mib << 20, dirs, n_dirs) < (1u << 20)) {
+        if (corpus_load(&corpus, corpus_mib << 20, dirs, n_dirs) < (1u << 20)) {
                 fprintf(stderr, "bench-chunker: under 1 MiB of corpus read from %s\n", dirs[0]);
                 return 1;
         }

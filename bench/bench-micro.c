@@ -26,6 +26,7 @@
 #include "crypto.h"
 #include "format.h"
 #include "index.h"
+#include "corpus.h"
 #include "macro.h"
 #include "pack.h"
 #include "repo.h"
@@ -34,12 +35,6 @@
 #define SAMPLE_BYTES (32u << 20)        /* bytes per pass of hashing, AEAD and zstd */
 #define RANDOM_BYTES (64u << 20)
 #define REPEATS 3
-
-typedef struct Corpus {
-        uint8_t *data;
-        size_t len, cap;
-        size_t n_files;
-} Corpus;
 
 static Corpus corpus;
 
@@ -94,54 +89,13 @@ static const char *size_name(size_t n, char *buf, size_t len) {
 
 /* ---- data ---- */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-static uint64_t rng(void) {
-        uint64_t s = rng_state;
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        rng_state = s;
-        return s * UINT64_C(0x2545F4914F6CDD1D);
-}
-
 static void fill_random(uint8_t *p, size_t n) {
         for (size_t i = 0; i + 8 <= n; i += 8) {
-                uint64_t v = rng();
+                uint64_t v = corpus_rng();
                 memcpy(p + i, &v, 8);
         }
 }
 
-static int add_file(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        _cleanup_close_ int fd = -1;
-
-        if (type != FTW_F || !S_ISREG(st->st_mode) || st->st_size == 0)
-                return 0;
-        if (corpus.len >= corpus.cap)
-                return 1;       /* full: stop the walk */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
-        if (fd < 0)
-                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return 0;
-        while (corpus.len < corpus.cap) {
-                ssize_t k = read(fd, corpus.data + corpus.len, corpus.cap - corpus.len);
-                if (k <= 0)
-                        break;
-                corpus.len += (size_t) k;
-        }
-        corpus.n_files++;
-        return 0;
-}
-
-static size_t load_corpus(size_t cap, char **dirs, int n_dirs) {
-        corpus.data = malloc(cap);
-        if (!corpus.data)
-                return 0;
-        corpus.cap = cap;
-        for (int i = 0; i < n_dirs && corpus.len < cap; i++)
-                (void) nftw(dirs[i], add_file, 64, FTW_PHYS | FTW_MOUNT);
-        return corpus.len;
-}
 
 /* SAMPLE_BYTES in pieces of piece bytes taken at even steps over the whole
  * corpus, so that no one kind of file (the walk's first) dominates. */
@@ -157,7 +111,7 @@ static void shuffle(void *v, size_t n, size_t size) {
         uint8_t *p = v, tmp[CN_ID_BYTES];
 
         for (size_t i = n - 1; i > 0; i--) {
-                size_t j = rng() % (i + 1);
+                size_t j = corpus_rng() % (i + 1);
                 memcpy(tmp, p + i * size, size);
                 memcpy(p + i * size, p + j * size, size);
                 memcpy(p + j * size, tmp, size);
@@ -391,7 +345,7 @@ static int bench_index_size(size_t n, int inserts, int lookups, bool with_keys) 
         }
         /* Ids that are not there: a fresh hash part sends each probe elsewhere. */
         for (size_t i = 0; i < n; i++) {
-                uint64_t v = rng();
+                uint64_t v = corpus_rng();
                 memcpy(probe + i * CN_ID_BYTES, &v, 8);
         }
         for (int t = 0; t < lookups; t++) {
@@ -630,7 +584,7 @@ int main(int argc, char **argv) {
                 return 1;
         }
         fill_random(rnd, RANDOM_BYTES);
-        if (load_corpus(corpus_mib << 20, dirs, n_dirs) < SAMPLE_BYTES) {
+        if (corpus_load(&corpus, corpus_mib << 20, dirs, n_dirs) < SAMPLE_BYTES) {
                 fprintf(stderr, "bench-micro: under %u MiB of corpus read from %s\n", SAMPLE_BYTES >> 20, dirs[0]);
                 return 1;
         }

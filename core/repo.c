@@ -424,50 +424,17 @@ fail:
         return k;
 }
 
-typedef struct NameList {
-        char **names;
-        size_t n;
-} NameList;
-
-static int collect_name(const char *name, uint64_t size, void *userdata) {
-        NameList *l = userdata;
-        if (l->n >= 1u << 20)
-                return -E2BIG;
-        char **a = realloc(l->names, (l->n + 1) * sizeof *a);
-        if (!a)
-                return -ENOMEM;
-        l->names = a;
-        a[l->n] = strdup(name);
-        if (!a[l->n])
-                return -ENOMEM;
-        l->n++;
-        return 0;
-}
-
-static void name_list_done(NameList *l) {
-        for (size_t i = 0; i < l->n; i++)
-                free(l->names[i]);
-        free(l->names);
-        *l = (NameList) {};
-}
-
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 static int load_controllers(CnRepo *r) {
-        _cleanup_(name_list_done) NameList l = {};
+        _cleanup_(cn_names_done) CnNames l = {};
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         int k;
 
-        k = cn_backend_list(r->backend, "controllers/", collect_name, &l);
+        k = cn_backend_list_names(r->backend, "controllers/", &l);
         if (k < 0)
                 return k;
-        if (l.n > 1)
-                qsort(l.names, l.n, sizeof *l.names, cmp_str);
         for (size_t i = 0; i < l.n; i++) {
                 CnController *c;
-                k = cn_backend_get(r->backend, l.names[i], 0, CN_GET_ALL, &obj);
+                k = cn_backend_get(r->backend, l.v[i], 0, CN_GET_ALL, &obj);
                 if (k < 0)
                         return k;
                 k = controller_open(r, obj.data, obj.len, &c);
@@ -548,7 +515,7 @@ int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOp
 
 int cn_repo_open(CnBackend *b, const char *pw, size_t pw_len, CnRepo **ret) {
         _cleanup_(cn_repo_unrefp) CnRepo *r = NULL;
-        _cleanup_(name_list_done) NameList keys = {};
+        _cleanup_(cn_names_done) CnNames keys = {};
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         CnEnvelopeHeader h;
         int k, last = -EKEYREJECTED;
@@ -562,17 +529,15 @@ int cn_repo_open(CnBackend *b, const char *pw, size_t pw_len, CnRepo **ret) {
         r = repo_new(b);
         if (!r)
                 return -ENOMEM;
-        k = cn_backend_list(b, "keys/", collect_name, &keys);
+        k = cn_backend_list_names(b, "keys/", &keys);
         if (k < 0)
                 return k;
         if (keys.n == 0)
                 return -EKEYREJECTED;
-        if (keys.n > 1)
-                qsort(keys.names, keys.n, sizeof *keys.names, cmp_str);
         bool opened = false;
         for (size_t i = 0; i < keys.n && !opened; i++) {
                 _cleanup_(cn_buf_donep) CnBuf kf = CN_BUF_INIT(CN_MAX_KEYFILE_BYTES);
-                k = cn_backend_get(b, keys.names[i], 0, CN_GET_ALL, &kf);
+                k = cn_backend_get(b, keys.v[i], 0, CN_GET_ALL, &kf);
                 if (k < 0)
                         return k;
                 k = keyfile_open(kf.data, kf.len, pw, pw_len, r->master, r->repo_id);
@@ -583,7 +548,7 @@ int cn_repo_open(CnBackend *b, const char *pw, size_t pw_len, CnRepo **ret) {
                 }
                 if (k < 0)
                         return k;
-                snprintf(r->key_id_hex, sizeof r->key_id_hex, "%s", keys.names[i] + strlen("keys/"));
+                snprintf(r->key_id_hex, sizeof r->key_id_hex, "%s", keys.v[i] + strlen("keys/"));
                 opened = true;
         }
         if (!opened)
@@ -627,24 +592,22 @@ void cn_key_info_free_array(CnKeyInfo *k, size_t n) {
 }
 
 int cn_repo_key_list(CnRepo *r, CnKeyInfo **ret, size_t *ret_n) {
-        _cleanup_(name_list_done) NameList keys = {};
+        _cleanup_(cn_names_done) CnNames keys = {};
         _cleanup_(cn_buf_donep) CnBuf kf = CN_BUF_INIT(CN_MAX_KEYFILE_BYTES);
         CnKeyInfo *a = NULL;
         size_t n = 0;
         int k;
 
-        k = cn_backend_list(r->backend, "keys/", collect_name, &keys);
+        k = cn_backend_list_names(r->backend, "keys/", &keys);
         if (k < 0)
                 return k;
-        if (keys.n > 1)
-                qsort(keys.names, keys.n, sizeof *keys.names, cmp_str);
         a = calloc(keys.n ? keys.n : 1, sizeof *a);
         if (!a)
                 return -ENOMEM;
         for (size_t i = 0; i < keys.n; i++) {
                 KeyfileHeader h;
-                const char *id = keys.names[i] + strlen("keys/");
-                k = cn_backend_get(r->backend, keys.names[i], 0, CN_GET_ALL, &kf);
+                const char *id = keys.v[i] + strlen("keys/");
+                k = cn_backend_get(r->backend, keys.v[i], 0, CN_GET_ALL, &kf);
                 if (k < 0)
                         goto fail;
                 if (keyfile_parse(kf.data, kf.len, &h) < 0 || strlen(id) != CN_UUID_HEX)

@@ -85,31 +85,6 @@ static int decode_entries(CnStore *s, CnReader *rd, uint32_t pack, uint64_t pack
         return 0;
 }
 
-typedef struct NameVec {
-        char **v;
-        size_t n;
-} NameVec;
-
-static int add_name(const char *name, uint64_t size, void *u) {
-        NameVec *l = u;
-        if (l->n >= (1u << 24))
-                return -E2BIG;
-        char **v = realloc(l->v, (l->n + 1) * sizeof *v);
-        if (!v)
-                return -ENOMEM;
-        l->v = v;
-        if (!(v[l->n] = strdup(name)))
-                return -ENOMEM;
-        l->n++;
-        return 0;
-}
-
-static void name_vec_done(NameVec *l) {
-        for (size_t i = 0; i < l->n; i++)
-                free(l->v[i]);
-        free(l->v);
-}
-
 /* The pack id of "<kind>/<ctrl>/<hex>" or "data/<ctrl>/<xx>/<hex>"; -EINVAL for strays. */
 static int name_pack_id(const char *name, uint8_t ret[CN_ID_BYTES]) {
         const char *slash = strrchr(name, '/');
@@ -126,14 +101,14 @@ typedef int (*ObjectFn)(CnStore *s, const uint8_t pack_id[CN_ID_BYTES], CnReader
  * skipped: nothing in them can be opened. */
 static int load_objects(CnStore *s, const char *kind, const char *magic, const uint8_t *key, uint32_t epoch,
                         ObjectFn fn) {
-        _cleanup_(name_vec_done) NameVec l = {};
+        _cleanup_(cn_names_done) CnNames l = {};
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         char prefix[64];
         int r;
 
         snprintf(prefix, sizeof prefix, "%s/%s/", kind, s->c->id_hex);
-        r = cn_backend_list(s->backend, prefix, add_name, &l);
+        r = cn_backend_list_names(s->backend, prefix, &l);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < l.n; i++) {
@@ -271,7 +246,7 @@ static int adopt_pack(CnStore *s, const char *name, uint64_t size, const uint8_t
 
 typedef struct Orphans {
         CnStore *s;
-        NameVec names;
+        CnNames names;
         uint64_t *sizes;
 } Orphans;
 
@@ -291,7 +266,7 @@ static int find_orphan(const char *name, uint64_t size, void *u) {
                 return -ENOMEM;
         o->sizes = sz;
         sz[o->names.n] = size;
-        return add_name(name, size, &o->names);
+        return cn_names_add(&o->names, name);
 }
 
 static int adopt_orphans(CnStore *s) {
@@ -309,7 +284,7 @@ static int adopt_orphans(CnStore *s) {
                 if (adopt_pack(s, o.names.v[i], o.sizes[i], id, true) >= 0)
                         s->stats.packs_adopted++;
         }
-        name_vec_done(&o.names);
+        cn_names_done(&o.names);
         free(o.sizes);
         return r;
 }

@@ -234,3 +234,44 @@ int cn_backend_remove(CnBackend *b, const char *name) {
                 return bad_name(name);
         return b->ops->remove(b, name);
 }
+
+int cn_names_add(CnNames *l, const char *name) {
+        if (l->n >= (1u << 24))
+                return -E2BIG;
+        char **v = realloc(l->v, (l->n + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        l->v = v;
+        if (!(v[l->n] = strdup(name)))
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+void cn_names_done(CnNames *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->v[i]);
+        free(l->v);
+        *l = (CnNames) {};
+}
+
+static int add_listed(const char *name, uint64_t size, void *u) {
+        return cn_names_add(u, name);
+}
+
+static int names_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int cn_backend_list_names(CnBackend *b, const char *prefix, CnNames *ret) {
+        CnNames l = {};
+        int r = cn_backend_list(b, prefix, add_listed, &l);
+        if (r < 0) {
+                cn_names_done(&l);
+                return r;
+        }
+        if (l.n > 1)
+                qsort(l.v, l.n, sizeof *l.v, names_cmp);
+        *ret = l;
+        return 0;
+}

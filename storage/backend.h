@@ -108,6 +108,16 @@ int cn_backend_stat(CnBackend *b, const char *name, uint64_t *ret_size);
  * writes do not accumulate. A negative return from fn stops the walk and is
  * returned. */
 int cn_backend_list(CnBackend *b, const char *prefix, CnBackendListFn fn, void *userdata);
+/* Names, as a growable vector (capped at 16 Mi). */
+typedef struct CnNames {
+        char **v;
+        size_t n;
+} CnNames;
+int cn_names_add(CnNames *l, const char *name);
+void cn_names_done(CnNames *l);
+/* Every name under prefix, as cn_backend_list() sees them, sorted. */
+int cn_backend_list_names(CnBackend *b, const char *prefix, CnNames *ret);
+
 /* Delete name; -ENOENT if absent. Durable when it returns 0. */
 int cn_backend_remove(CnBackend *b, const char *name);
 
