@@ -271,6 +271,11 @@ static int ensure_open_locked(CnPackWriter *w) {
                                 return -ENOMEM;
                         }
                 }
+                /* Room for a full pack and its largest header up front: growing
+                 * by doubling would copy 16 MiB and touch 32. */
+                if (cn_buf_reserve(&p->data, CN_PACK_TARGET_BYTES + CN_PACK_WRITER_MAX_BLOBS * CN_PACK_ENTRY_BYTES +
+                                                     4096) < 0)
+                        return -ENOMEM;
                 cn_random(p->id, CN_ID_BYTES);
                 int r = cn_index_add_pack(w->index, p->id, &no);
                 if (r < 0)

@@ -13,7 +13,7 @@
 
 const CnKdfParams cn_kdf_default_params = {
         .opslimit = 3,
-        .memlimit = 64u << 20,
+        .memlimit = 32u << 20,
 };
 
 struct CnRepo {

@@ -242,13 +242,26 @@ typedef struct LinkPath {
         char *rel;                      /* path relative to the target */
 } LinkPath;
 
-typedef struct FileJob {
+/* A file being written; large ones are written by several workers at
+ * once, a range of chunks each, and the last to finish applies the metadata. */
+typedef struct FileTask {
         int dirfd;                      /* a duplicate: the walk moves on */
         int fd;
         CnNode node;
         char *path;                     /* in the snapshot, for messages */
+        unsigned parts_left;            /* under the pool's lock */
+        int error;                      /* the first, under the pool's lock */
+} FileTask;
+
+typedef struct FileJob {
+        FileTask *task;
+        bool whole;                     /* all of it through write_content() */
+        size_t first, last;             /* else: chunks [first, last) ... */
+        uint64_t offset;                /* ... written from here */
         struct FileJob *next;
 } FileJob;
+
+#define SPLIT_BYTES (32u << 20)         /* a file larger than this is written in parts */
 
 typedef struct DirMeta {
         char *rel;                      /* relative to the target */
@@ -332,14 +345,35 @@ static void clear_entry(int dirfd, const char *name) {
                 (void) unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
-static void job_free(FileJob *j) {
-        if (j->fd >= 0)
-                close(j->fd);
-        if (j->dirfd >= 0)
-                close(j->dirfd);
-        cn_node_done(&j->node);
-        free(j->path);
-        free(j);
+static void task_free(FileTask *t) {
+        if (t->fd >= 0)
+                close(t->fd);
+        if (t->dirfd >= 0)
+                close(t->dirfd);
+        cn_node_done(&t->node);
+        free(t->path);
+        free(t);
+}
+
+/* Chunks [first, last) of a file that is not sparse, written at offset. */
+static int write_range(CnStoreReader *rd, const CnNode *n, size_t first, size_t last, uint64_t offset, int fd,
+                       CnBuf *chunk) {
+        for (size_t i = first; i < last; i++) {
+                int r = cn_store_read(rd, n->chunks[i], chunk);
+                if (r < 0)
+                        return r;
+                for (size_t done = 0; done < chunk->len;) {
+                        ssize_t w = pwrite(fd, chunk->data + done, chunk->len - done, (off_t) (offset + done));
+                        if (w < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return -errno;
+                        }
+                        done += (size_t) w;
+                }
+                offset += chunk->len;
+        }
+        return 0;
 }
 
 static void *worker_main(void *arg) {
@@ -361,23 +395,36 @@ static void *worker_main(void *arg) {
                 pthread_cond_signal(&R->has_room);
                 pthread_mutex_unlock(&R->lock);
 
-                int r = write_content(wk->reader, &j->node, j->fd, true, &wk->chunk);
-                if (r >= 0)
-                        r = cn_fsmeta_apply(j->dirfd, j->node.name, j->fd, &j->node, R->o->meta_flags);
-                if (r < 0)
-                        report(R, j->path, r);
+                FileTask *t = j->task;
+                int r = j->whole ? write_content(wk->reader, &t->node, t->fd, true, &wk->chunk)
+                                 : write_range(wk->reader, &t->node, j->first, j->last, j->offset, t->fd, &wk->chunk);
+                free(j);
 
                 pthread_mutex_lock(&R->lock);
-                if (r >= 0) {
-                        R->stats->files++;
-                        R->stats->bytes += j->node.size;
+                if (r < 0 && t->error == 0)
+                        t->error = r;
+                bool last = --t->parts_left == 0;
+                pthread_mutex_unlock(&R->lock);
+
+                if (last) {
+                        r = t->error;
+                        if (r >= 0)
+                                r = cn_fsmeta_apply(t->dirfd, t->node.name, t->fd, &t->node, R->o->meta_flags);
+                        if (r < 0)
+                                report(R, t->path, r);
+                        pthread_mutex_lock(&R->lock);
+                        if (r >= 0) {
+                                R->stats->files++;
+                                R->stats->bytes += t->node.size;
+                        }
+                        pthread_mutex_unlock(&R->lock);
+                        task_free(t);
                 }
+
+                pthread_mutex_lock(&R->lock);
                 R->busy--;
                 if (!R->head && !R->busy)
                         pthread_cond_broadcast(&R->idle);
-                pthread_mutex_unlock(&R->lock);
-                job_free(j);
-                pthread_mutex_lock(&R->lock);
         }
         pthread_mutex_unlock(&R->lock);
         return NULL;
@@ -426,23 +473,10 @@ static int pool_start(Restore *R, unsigned n) {
         return 0;
 }
 
-static int dispatch(Restore *R, int dirfd, int fd, const CnNode *n) {
-        FileJob *j = calloc(1, sizeof *j);
-        if (!j) {
-                close(fd);
-                return -ENOMEM;
-        }
-        j->fd = fd;
-        j->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-        j->path = strdup((const char *) R->path.data);
-        int r = j->dirfd < 0 ? -errno : !j->path ? -ENOMEM : cn_node_copy(&j->node, n);
-        if (r < 0) {
-                job_free(j);
-                return r;
-        }
-        pthread_mutex_lock(&R->lock);
+static void enqueue_locked(Restore *R, FileJob *j) {
         while (R->queued >= QUEUE_MAX)
                 pthread_cond_wait(&R->has_room, &R->lock);
+        j->next = NULL;
         if (R->tail)
                 R->tail->next = j;
         else
@@ -450,7 +484,82 @@ static int dispatch(Restore *R, int dirfd, int fd, const CnNode *n) {
         R->tail = j;
         R->queued++;
         pthread_cond_signal(&R->has_job);
+}
+
+/* Queue the writing of file n (opened as fd, which this takes): in ranges
+ * of about SPLIT_BYTES when it is large and not sparse, else whole. */
+static int dispatch(Restore *R, int dirfd, int fd, const CnNode *n) {
+        FileTask *t = calloc(1, sizeof *t);
+        if (!t) {
+                close(fd);
+                return -ENOMEM;
+        }
+        t->fd = fd;
+        t->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        t->path = strdup((const char *) R->path.data);
+        int r = t->dirfd < 0 ? -errno : !t->path ? -ENOMEM : cn_node_copy(&t->node, n);
+        if (r < 0) {
+                task_free(t);
+                return r;
+        }
+
+        /* Where each range starts: from the chunks' sizes in the index. */
+        size_t n_parts = 1;
+        uint64_t *starts = NULL;
+        size_t *bounds = NULL;
+        if (!n->sparse && n->size > SPLIT_BYTES && n->n_chunks > 1) {
+                size_t cap = (size_t) (n->size / SPLIT_BYTES) + 2;
+                starts = malloc(cap * sizeof *starts);
+                bounds = malloc(cap * sizeof *bounds);
+                uint64_t off = 0, part_start = 0;
+                bool ok = starts && bounds;
+                n_parts = 0;
+                for (size_t i = 0; ok && i < n->n_chunks; i++) {
+                        uint32_t raw;
+                        if (cn_store_blob_size(R->store, n->chunks[i], &raw) < 0) {
+                                ok = false;
+                                break;
+                        }
+                        if (i == 0 || (off - part_start >= SPLIT_BYTES && n_parts < cap - 1)) {
+                                starts[n_parts] = off;
+                                bounds[n_parts++] = i;
+                                part_start = off;
+                        }
+                        off += raw;
+                }
+                if (!ok || off != n->size)
+                        n_parts = 1;    /* the whole-file path reports what is wrong */
+        }
+        pthread_mutex_lock(&R->lock);
+        t->parts_left = (unsigned) n_parts;
+        for (size_t p = 0; p < n_parts; p++) {
+                FileJob *j = calloc(1, sizeof *j);
+                if (!j) {
+                        /* Parts not queued count as failed; the queued ones finish the task. */
+                        if (t->error == 0)
+                                t->error = -ENOMEM;
+                        t->parts_left -= (unsigned) (n_parts - p);
+                        if (t->parts_left == 0) {
+                                pthread_mutex_unlock(&R->lock);
+                                report(R, t->path, -ENOMEM);
+                                task_free(t);
+                                pthread_mutex_lock(&R->lock);
+                        }
+                        break;
+                }
+                j->task = t;
+                if (n_parts == 1)
+                        j->whole = true;
+                else {
+                        j->first = bounds[p];
+                        j->last = p + 1 < n_parts ? bounds[p + 1] : n->n_chunks;
+                        j->offset = starts[p];
+                }
+                enqueue_locked(R, j);
+        }
         pthread_mutex_unlock(&R->lock);
+        free(starts);
+        free(bounds);
         return 0;
 }
 

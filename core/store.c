@@ -395,6 +395,17 @@ int cn_store_flush(CnStore *s) {
         return s->writer ? cn_pack_writer_flush(s->writer) : 0;
 }
 
+int cn_store_blob_size(CnStore *s, const uint8_t id[CN_ID_BYTES], uint32_t *ret) {
+        CnBlobLoc loc;
+        pthread_mutex_lock(&s->lock);
+        bool found = cn_index_lookup(s->index, id, &loc);
+        pthread_mutex_unlock(&s->lock);
+        if (!found)
+                return -ENOENT;
+        *ret = loc.raw_length;
+        return 0;
+}
+
 bool cn_store_contains(CnStore *s, const uint8_t id[CN_ID_BYTES]) {
         pthread_mutex_lock(&s->lock);
         bool r = cn_index_contains(s->index, id);

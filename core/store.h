@@ -68,6 +68,8 @@ int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const 
 int cn_store_flush(CnStore *s);
 /* Stored or queued. */
 bool cn_store_contains(CnStore *s, const uint8_t id[CN_ID_BYTES]);
+/* The plaintext size of a stored blob; -ENOENT if not stored. */
+int cn_store_blob_size(CnStore *s, const uint8_t id[CN_ID_BYTES], uint32_t *ret);
 
 /* Read, authenticate and decompress blob id into out (replaced).
  * -ENOENT not in the index, -ENOKEY no data key (ledger missing or not loaded),

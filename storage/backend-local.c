@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +36,26 @@
 #define CN_LOCAL_TMP_PREFIX ".tmp-"
 #define CN_LOCAL_TMP_MAX_AGE_SEC (24 * 60 * 60)
 
+/* Packs are written once and read by many ranged gets (a restore reads
+ * each blob of each pack): their fds are kept open, a few at a time, so a
+ * get is one pread instead of open, fstat, pread and close. */
+#define FD_CACHE 32
+#define FD_CACHE_PREFIX "data/"
+
+typedef struct CachedFd {
+        char name[CN_BACKEND_NAME_MAX + 1];
+        int fd;                         /* -1: free slot */
+        uint64_t size;
+        unsigned refs;                  /* gets reading through it now */
+        uint64_t used;                  /* for least-recently-used eviction */
+} CachedFd;
+
 typedef struct CnBackendLocal {
         CnBackend base;
         int root_fd;
+        pthread_mutex_t lock;           /* guards the cache */
+        CachedFd cache[FD_CACHE];
+        uint64_t tick;
 } CnBackendLocal;
 
 static int root_fd(CnBackend *b) {
@@ -109,6 +127,9 @@ static int local_open(const char *location, bool create, CnBackend **ret) {
                 return -ENOMEM;
         }
         l->root_fd = TAKE_FD(fd);
+        pthread_mutex_init(&l->lock, NULL);
+        for (size_t i = 0; i < FD_CACHE; i++)
+                l->cache[i].fd = -1;
         *ret = &l->base;
         return 0;
 }
@@ -118,6 +139,10 @@ static void local_close(CnBackend *b) {
 
         if (l->root_fd >= 0)
                 close(l->root_fd);
+        for (size_t i = 0; i < FD_CACHE; i++)
+                if (l->cache[i].fd >= 0)
+                        close(l->cache[i].fd);
+        pthread_mutex_destroy(&l->lock);
         free(l);
 }
 
@@ -198,37 +223,109 @@ static int open_object(int root, const char *name, struct stat *ret_st) {
         return TAKE_FD(fd);
 }
 
+/* A cached fd of name with a reference taken, or NULL. */
+static CachedFd *cache_get(CnBackendLocal *l, const char *name) {
+        CachedFd *c = NULL;
+        pthread_mutex_lock(&l->lock);
+        for (size_t i = 0; i < FD_CACHE && !c; i++)
+                if (l->cache[i].fd >= 0 && strcmp(l->cache[i].name, name) == 0)
+                        c = &l->cache[i];
+        if (c) {
+                c->refs++;
+                c->used = ++l->tick;
+        }
+        pthread_mutex_unlock(&l->lock);
+        return c;
+}
+
+static void cache_put(CnBackendLocal *l, CachedFd *c) {
+        pthread_mutex_lock(&l->lock);
+        c->refs--;
+        pthread_mutex_unlock(&l->lock);
+}
+
+/* Offer fd of name to the cache; returns the entry (referenced) if taken. */
+static CachedFd *cache_add(CnBackendLocal *l, const char *name, int fd, uint64_t size) {
+        CachedFd *victim = NULL;
+        pthread_mutex_lock(&l->lock);
+        for (size_t i = 0; i < FD_CACHE; i++) {
+                CachedFd *c = &l->cache[i];
+                if (c->fd >= 0 && strcmp(c->name, name) == 0) {
+                        victim = NULL;  /* another thread cached it meanwhile */
+                        break;
+                }
+                if (c->refs == 0 && (!victim || c->fd < 0 || (victim->fd >= 0 && c->used < victim->used)))
+                        victim = c;
+        }
+        if (victim) {
+                if (victim->fd >= 0)
+                        close(victim->fd);
+                snprintf(victim->name, sizeof victim->name, "%s", name);
+                victim->fd = fd;
+                victim->size = size;
+                victim->refs = 1;
+                victim->used = ++l->tick;
+        }
+        pthread_mutex_unlock(&l->lock);
+        return victim;
+}
+
+static void cache_drop(CnBackendLocal *l, const char *name) {
+        pthread_mutex_lock(&l->lock);
+        for (size_t i = 0; i < FD_CACHE; i++) {
+                CachedFd *c = &l->cache[i];
+                if (c->fd >= 0 && c->refs == 0 && strcmp(c->name, name) == 0) {
+                        close(c->fd);
+                        c->fd = -1;
+                }
+        }
+        pthread_mutex_unlock(&l->lock);
+}
+
 static int local_get(CnBackend *b, const char *name, uint64_t offset, uint64_t length, CnBuf *out) {
-        struct stat st;
+        CnBackendLocal *l = (CnBackendLocal *) b;
+        bool cacheable = strncmp(name, FD_CACHE_PREFIX, strlen(FD_CACHE_PREFIX)) == 0;
+        _cleanup_close_ int own = -1;
+        CachedFd *c = cacheable ? cache_get(l, name) : NULL;
+        uint64_t size;
         uint8_t *dst;
-        int r;
+        int fd, r;
 
         cn_buf_reset(out);
-        _cleanup_close_ int fd = open_object(root_fd(b), name, &st);
-        if (fd < 0)
-                return fd;
-
-        uint64_t size = (uint64_t) st.st_size;
-        if (offset > size)
-                return -ENODATA;
-        if (length == CN_GET_ALL)
-                length = size - offset;
-        else if (length > size - offset)
-                return -ENODATA;
-        if (length > out->limit)
-                return -E2BIG;
-
-        r = cn_buf_grow(out, (size_t) length, &dst);
-        if (r < 0)
-                return r;
-        r = cn_pread_all(fd, dst, (size_t) length, offset);
-        if (r < 0) {
-                cn_buf_reset(out);
-                /* The fd pins the inode a rename may have replaced, so a
-                 * short read means someone truncated the file in place. */
-                return r == -ENODATA ? -ENODATA : map_errno(-r, "read", name);
+        if (c) {
+                fd = c->fd;
+                size = c->size;
+        } else {
+                struct stat st;
+                own = open_object(root_fd(b), name, &st);
+                if (own < 0)
+                        return own;
+                size = (uint64_t) st.st_size;
+                if (cacheable && (c = cache_add(l, name, own, size)))
+                        own = -1;       /* the cache owns it now */
+                fd = c ? c->fd : own;
         }
-        return 0;
+        if (offset > size)
+                r = -ENODATA;
+        else {
+                if (length == CN_GET_ALL)
+                        length = size - offset;
+                r = length > size - offset ? -ENODATA : length > out->limit ? -E2BIG : 0;
+        }
+        if (r >= 0)
+                r = cn_buf_grow(out, (size_t) length, &dst);
+        if (r >= 0) {
+                r = cn_pread_all(fd, dst, (size_t) length, offset);
+                if (r < 0) {
+                        cn_buf_reset(out);
+                        /* The fd pins the inode a rename may have replaced, so a
+                         * short read means someone truncated the file in place. */
+                        r = r == -ENODATA ? -ENODATA : map_errno(-r, "read", name);
+                }
+        }
+        if (c)
+                cache_put(l, c);
+        return r;
 }
 
 static int local_stat(CnBackend *b, const char *name, uint64_t *ret_size) {
@@ -368,6 +465,8 @@ static int local_list(CnBackend *b, const char *prefix, CnBackendListFn fn, void
 static int local_remove(CnBackend *b, const char *name) {
         const char *slash = strrchr(name, '/');
         _cleanup_close_ int pfd = -1;
+
+        cache_drop((CnBackendLocal *) b, name);
 
         if (slash) {
                 char dir[CN_BACKEND_NAME_MAX + 1];
