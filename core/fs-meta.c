@@ -659,6 +659,8 @@ static int apply_owner(Entry *e, const CnNode *node, unsigned flags) {
                                 return r;
                 }
         }
+        if ((flags & CN_FSMETA_FRESH) && uid == geteuid() && gid == getegid())
+                return 0;
         if (e->fd >= 0)
                 r = fchownat(e->fd, "", (uid_t) uid, (gid_t) gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
         else
@@ -673,7 +675,7 @@ static const CnXattr *node_xattr(const CnNode *node, const char *name) {
         return NULL;
 }
 
-static int apply_xattrs(Entry *e, const CnNode *node) {
+static int apply_xattrs(Entry *e, const CnNode *node, unsigned flags) {
         int first = 0;
 
         for (size_t i = 0; i < node->n_xattrs; i++) {
@@ -689,7 +691,7 @@ static int apply_xattrs(Entry *e, const CnNode *node) {
 
         /* A new entry inherits an access ACL (and a dir a default ACL) from a
          * default ACL of its parent; the recorded entry had none. */
-        for (unsigned k = 0; k < 2; k++) {
+        for (unsigned k = 0; k < 2 && !(flags & CN_FSMETA_FRESH); k++) {
                 const char *acl = k == 0 ? ACL_ACCESS : ACL_DEFAULT;
 
                 if (node->type == CN_NODE_SYMLINK || (k == 1 && node->type != CN_NODE_DIR))
@@ -754,8 +756,9 @@ int cn_fsmeta_apply(int dirfd, const char *name, int fd, const CnNode *node, uns
 
         if (!(flags & CN_FSMETA_NO_OWNER))
                 keep_first(&first, apply_owner(&e, node, flags));
-        keep_first(&first, apply_xattrs(&e, node));
-        if (node->type != CN_NODE_SYMLINK)
+        keep_first(&first, apply_xattrs(&e, node, flags));
+        if (node->type != CN_NODE_SYMLINK &&
+            !((flags & CN_FSMETA_FRESH) && (node->mode & 07777) == (node->type == CN_NODE_DIR ? 0700u : 0600u)))
                 keep_first(&first, apply_mode(&e, node));
         keep_first(&first, apply_times(&e, node));
         return first;

@@ -13,6 +13,10 @@
 enum {
         CN_FSMETA_NUMERIC_OWNER = 1u << 0,      /* apply: use uid/gid, ignore user/group names */
         CN_FSMETA_NO_OWNER = 1u << 1,           /* apply: do not chown (not root) */
+        /* apply: the entry was just made by this process, with its euid and
+         * egid as owner, no ACL inherited and mode 0600 (files) or 0700
+         * (directories): what already holds is not set again. */
+        CN_FSMETA_FRESH = 1u << 2,
 };
 
 /* Fill node from st (an lstat of name in dirfd) plus what st lacks: user and

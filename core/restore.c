@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -245,8 +246,8 @@ typedef struct LinkPath {
 /* A file being written; large ones are written by several workers at
  * once, a range of chunks each, and the last to finish applies the metadata. */
 typedef struct FileTask {
-        int dirfd;                      /* a duplicate: the walk moves on */
         int fd;
+        unsigned flags;                 /* CN_FSMETA_*, with FRESH for a file this restore made */
         CnNode node;
         char *path;                     /* in the snapshot, for messages */
         unsigned parts_left;            /* under the pool's lock */
@@ -266,6 +267,7 @@ typedef struct FileJob {
 typedef struct DirMeta {
         char *rel;                      /* relative to the target */
         CnNode node;                    /* metadata only */
+        bool fresh;                     /* made by this restore */
 } DirMeta;
 
 typedef struct Worker {
@@ -348,8 +350,6 @@ static void clear_entry(int dirfd, const char *name) {
 static void task_free(FileTask *t) {
         if (t->fd >= 0)
                 close(t->fd);
-        if (t->dirfd >= 0)
-                close(t->dirfd);
         cn_node_done(&t->node);
         free(t->path);
         free(t);
@@ -409,7 +409,8 @@ static void *worker_main(void *arg) {
                 if (last) {
                         r = t->error;
                         if (r >= 0)
-                                r = cn_fsmeta_apply(t->dirfd, t->node.name, t->fd, &t->node, R->o->meta_flags);
+                                /* Everything goes through the fd: no directory is needed. */
+                                r = cn_fsmeta_apply(-1, t->node.name, t->fd, &t->node, t->flags);
                         if (r < 0)
                                 report(R, t->path, r);
                         pthread_mutex_lock(&R->lock);
@@ -488,16 +489,16 @@ static void enqueue_locked(Restore *R, FileJob *j) {
 
 /* Queue the writing of file n (opened as fd, which this takes): in ranges
  * of about SPLIT_BYTES when it is large and not sparse, else whole. */
-static int dispatch(Restore *R, int dirfd, int fd, const CnNode *n) {
+static int dispatch(Restore *R, int fd, bool fresh, const CnNode *n) {
         FileTask *t = calloc(1, sizeof *t);
         if (!t) {
                 close(fd);
                 return -ENOMEM;
         }
         t->fd = fd;
-        t->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        t->flags = R->o->meta_flags | (fresh ? CN_FSMETA_FRESH : 0);
         t->path = strdup((const char *) R->path.data);
-        int r = t->dirfd < 0 ? -errno : !t->path ? -ENOMEM : cn_node_copy(&t->node, n);
+        int r = !t->path ? -ENOMEM : cn_node_copy(&t->node, n);
         if (r < 0) {
                 task_free(t);
                 return r;
@@ -563,8 +564,11 @@ static int dispatch(Restore *R, int dirfd, int fd, const CnNode *n) {
         return 0;
 }
 
-static int restore_file(Restore *R, int dirfd, const CnNode *n) {
-        int fd, r;
+/* in_fresh: dirfd is a directory this restore made, so nothing is in it
+ * but what the restore put there. */
+static int restore_file(Restore *R, int dirfd, const CnNode *n, bool in_fresh) {
+        bool fresh = false;
+        int fd = -1, r;
 
         if (n->link_group) {
                 LinkPath *l = link_find(R, n->link_group);
@@ -583,7 +587,12 @@ static int restore_file(Restore *R, int dirfd, const CnNode *n) {
                         /* Otherwise a copy: a path too long for linkat, a file system without links. */
                 }
         }
-        fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (in_fresh) {
+                fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                fresh = fd >= 0;
+        }
+        if (fd < 0)
+                fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && (errno == ELOOP || errno == EISDIR || errno == ETXTBSY)) {
                 clear_entry(dirfd, n->name);
                 fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -597,10 +606,10 @@ static int restore_file(Restore *R, int dirfd, const CnNode *n) {
                         return r;
                 }
         }
-        return dispatch(R, dirfd, fd, n);
+        return dispatch(R, fd, fresh, n);
 }
 
-static int dir_meta_add(Restore *R, const CnNode *n) {
+static int dir_meta_add(Restore *R, const CnNode *n, bool fresh) {
         if (R->n_dirs == R->cap_dirs) {
                 size_t c = R->cap_dirs ? R->cap_dirs * 2 : 256;
                 DirMeta *d = realloc(R->dirs, c * sizeof *d);
@@ -622,6 +631,7 @@ static int dir_meta_add(Restore *R, const CnNode *n) {
                 cn_node_done(&d->node);
                 return -ENOMEM;
         }
+        d->fresh = fresh;
         R->n_dirs++;
         return 0;
 }
@@ -665,7 +675,8 @@ static void apply_dir_metadata(Restore *R) {
                 int fd = -1, parent = open_rel(R->target_fd, d->rel, &fd);
                 int r = parent;
                 if (parent >= 0) {
-                        r = cn_fsmeta_apply(parent, d->node.name, fd, &d->node, R->o->meta_flags);
+                        r = cn_fsmeta_apply(parent, d->node.name, fd, &d->node,
+                                            R->o->meta_flags | (d->fresh ? CN_FSMETA_FRESH : 0));
                         close(fd);
                         close(parent);
                 }
@@ -681,10 +692,13 @@ static void apply_dir_metadata(Restore *R) {
         }
 }
 
-static int restore_tree(Restore *R, int dirfd, const uint8_t tree[CN_ID_BYTES], bool selected, int depth,
-                        uint64_t *ret_count);
+static int restore_tree(Restore *R, int dirfd, bool fresh, const uint8_t tree[CN_ID_BYTES], bool selected,
+                        int depth, uint64_t *ret_count);
 
-static int restore_dir(Restore *R, int dirfd, const CnNode *n, bool selected, int depth, uint64_t *ret_count) {
+/* in_fresh: dirfd was made by this restore (or is a target without a
+ * default ACL), so what is made in it inherits nothing. */
+static int restore_dir(Restore *R, int dirfd, bool in_fresh, const CnNode *n, bool selected, int depth,
+                       uint64_t *ret_count) {
         _cleanup_close_ int fd = -1;
         bool created = false;
         uint64_t count = 0;
@@ -706,10 +720,11 @@ static int restore_dir(Restore *R, int dirfd, const CnNode *n, bool selected, in
         if (fd < 0)
                 return -errno;
         size_t at = R->n_dirs;
-        r = dir_meta_add(R, n);
+        bool fresh = created && in_fresh;
+        r = dir_meta_add(R, n, fresh);
         if (r < 0)
                 return r;
-        r = restore_tree(R, fd, n->subtree, selected, depth + 1, &count);
+        r = restore_tree(R, fd, fresh, n->subtree, selected, depth + 1, &count);
         if (r < 0)
                 return r;
         if (!selected && count == 0) {
@@ -728,8 +743,8 @@ static int restore_dir(Restore *R, int dirfd, const CnNode *n, bool selected, in
         return 0;
 }
 
-static int restore_tree(Restore *R, int dirfd, const uint8_t tree[CN_ID_BYTES], bool selected, int depth,
-                        uint64_t *ret_count) {
+static int restore_tree(Restore *R, int dirfd, bool fresh, const uint8_t tree[CN_ID_BYTES], bool selected,
+                        int depth, uint64_t *ret_count) {
         CnNode *nodes = NULL;
         size_t n = 0;
         int r;
@@ -750,11 +765,11 @@ static int restore_tree(Restore *R, int dirfd, const uint8_t tree[CN_ID_BYTES], 
                         break;
                 bool sel = selected || cn_patterns_match(R->o->includes, (const char *) R->path.data);
                 if (e->type == CN_NODE_DIR)
-                        r = restore_dir(R, dirfd, e, sel, depth, ret_count);
+                        r = restore_dir(R, dirfd, fresh, e, sel, depth, ret_count);
                 else if (!sel)
                         r = 0;
                 else if (e->type == CN_NODE_FILE) {
-                        r = restore_file(R, dirfd, e);
+                        r = restore_file(R, dirfd, e, fresh);
                         if (r >= 0)
                                 (*ret_count)++;
                 } else {
@@ -824,8 +839,11 @@ int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOption
                 goto out;
         R.path.len--;
         bool selected = opts.includes->n == 0 || cn_patterns_match(opts.includes, sub);
+        /* What is made in a target with a default ACL inherits it: then nothing counts as fresh. */
+        bool target_fresh = fgetxattr(R.target_fd, "system.posix_acl_default", NULL, 0) < 0 &&
+                            (errno == ENODATA || errno == EOPNOTSUPP);
         if (base.type == CN_NODE_DIR)
-                r = restore_tree(&R, R.target_fd, base.subtree, selected, 0, &count);
+                r = restore_tree(&R, R.target_fd, target_fresh, base.subtree, selected, 0, &count);
         else {
                 /* ID:FILE restores that one entry into target. */
                 size_t mark;
@@ -833,7 +851,7 @@ int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOption
                 path_pop(&R.path, R.base_len);
                 r = path_push(&R.path, base.name, base.name_len, &mark);
                 if (r >= 0) {
-                        r = base.type == CN_NODE_FILE ? restore_file(&R, R.target_fd, &base)
+                        r = base.type == CN_NODE_FILE ? restore_file(&R, R.target_fd, &base, false)
                                                       : cn_fsmeta_create_special(R.target_fd, &base);
                         if (r >= 0 && base.type != CN_NODE_FILE)
                                 r = cn_fsmeta_apply(R.target_fd, base.name, -1, &base, opts.meta_flags);
