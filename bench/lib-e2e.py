@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""Helpers of bench/run-e2e.sh (not meant to be run by hand).
+
+  lib-e2e.py modify DIR SEED   edit a copy of a tree in place, deterministically
+  lib-e2e.py report RAW.csv META.txt OUT.md
+                               write the results page from the raw per-run rows
+
+modify: about 1% of the regular files get bytes inserted near their middle
+(chosen among files of at least 16 KiB), 0.25% are removed and 0.25% new files
+are added in existing directories. Same tree and same seed give the same
+result: files are listed in byte order, every random choice comes from one
+random.Random(SEED), and edited or added files get a fixed mtime.
+"""
+
+import csv
+import os
+import random
+import stat
+import statistics
+import sys
+
+FIXED_MTIME = 1700000000
+LARGE = 16 * 1024
+ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _(){};=+-*/\n\t"
+
+
+def walk(root):
+    """Regular files and directories under root, relative, as sorted bytes."""
+    files, dirs = [], []
+    broot = os.fsencode(root)
+    for top, dnames, fnames in os.walk(broot):
+        rel = os.path.relpath(top, broot)
+        for d in dnames:
+            p = os.path.join(top, d)
+            if stat.S_ISDIR(os.lstat(p).st_mode):
+                dirs.append(os.path.normpath(os.path.join(rel, d)))
+        for f in fnames:
+            p = os.path.join(top, f)
+            st = os.lstat(p)
+            if stat.S_ISREG(st.st_mode):
+                files.append((os.path.normpath(os.path.join(rel, f)), st.st_size))
+    files.sort()
+    dirs.sort()
+    return files, dirs
+
+
+def text(rng, n):
+    return "".join(rng.choices(ALPHABET, k=n)).encode()
+
+
+def modify(root, seed):
+    rng = random.Random(seed)
+    files, dirs = walk(root)
+    n = len(files)
+    n_edit, n_add, n_rm = max(1, n // 100), max(1, n // 400), max(1, n // 400)
+    large = [f for f in files if f[1] >= LARGE]
+    if len(large) < n_edit:
+        large = sorted(files, key=lambda f: (-f[1], f[0]))[: 2 * n_edit]
+        large.sort()
+    edit = rng.sample(large, n_edit)
+    edited = {f[0] for f in edit}
+    rm = rng.sample([f for f in files if f[0] not in edited], n_rm)
+    inserted = 0
+    broot = os.fsencode(root)
+    for rel, size in sorted(edit):
+        p = os.path.join(broot, rel)
+        with open(p, "rb") as fh:
+            data = fh.read()
+        pos = size // 2 + rng.randint(-(size // 8), size // 8)
+        ins = text(rng, rng.randint(64, 4096))
+        inserted += len(ins)
+        with open(p, "wb") as fh:
+            fh.write(data[:pos] + ins + data[pos:])
+        os.utime(p, (FIXED_MTIME, FIXED_MTIME))
+    for rel, _ in sorted(rm):
+        os.unlink(os.path.join(broot, rel))
+    added = 0
+    for i in range(n_add):
+        d = rng.choice(dirs) if dirs else b"."
+        p = os.path.join(broot, d, b"cairn-bench-new-%05d.c" % i)
+        data = text(rng, rng.randint(1024, 65536))
+        added += len(data)
+        with open(p, "wb") as fh:
+            fh.write(data)
+        os.utime(p, (FIXED_MTIME, FIXED_MTIME))
+    print(f"modified {root}: {n} files; {n_edit} edited (+{inserted} bytes inserted), "
+          f"{n_rm} removed, {n_add} added ({added} bytes); seed {seed}")
+
+
+# ---------------------------------------------------------------- report
+
+TOOLS = ["cairn", "restic", "borg", "tar"]
+STEPS = [
+    ("tree", "backup", "Linux tree: initial backup (fresh repository)"),
+    ("tree", "rebackup", "Linux tree: unchanged re-backup"),
+    ("tree", "modified", "Linux tree: backup of the modified copy (second snapshot of the same path)"),
+    ("tree", "restore", "Linux tree: restore of the latest snapshot into an empty tmpfs"),
+    ("file", "backup", "Mixed file: backup (fresh repository)"),
+    ("file", "rebackup", "Mixed file: unchanged re-backup"),
+    ("file", "restore", "Mixed file: restore into an empty tmpfs"),
+]
+TAR_NOTE = {
+    "backup": "`tar -cf FILE` to a file on the same disk",
+    "modified": "`tar -cf FILE` of the whole modified tree, as tar has no incremental",
+    "restore": "`tar -xf FILE` into an empty tmpfs",
+}
+
+
+def fnum(x):
+    return float(x) if x not in ("", None) else None
+
+
+def med(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, nd=2):
+    if v is None:
+        return "–"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.{nd}f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fratio(r):
+    return "–" if r is None else f"{r:.2f}"
+
+
+def load_meta(path):
+    meta = {}
+    with open(path) as fh:
+        for line in fh:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                meta[k] = v
+    return meta
+
+
+def report(raw, metapath, out):
+    meta = load_meta(metapath)
+    rows = list(csv.DictReader(open(raw)))
+    stats = {}
+    for (scen, step, _) in STEPS:
+        for tool in TOOLS:
+            rs = [r for r in rows if r["scenario"] == scen and r["step"] == step and r["tool"] == tool]
+            if not rs:
+                continue
+            ok = [r for r in rs if r["rc"] == "0" and r["verified"] in ("yes", "n/a")]
+            walls = [fnum(r["wall_s"]) for r in ok]
+            s = {
+                "n": len(rs),
+                "ok": len(ok),
+                "wall": med(walls),
+                "wall_min": min(walls) if walls else None,
+                "wall_max": max(walls) if walls else None,
+                "cpu": med([fnum(r["user_s"]) + fnum(r["sys_s"]) for r in ok]),
+                "rss": med([fnum(r["maxrss_kib"]) / 1024 for r in ok]),
+                "repo": med([fnum(r["repo_bytes"]) / 2**20 for r in ok if r["repo_bytes"]]),
+                "cache": med([fnum(r["cache_bytes"]) / 2**20 for r in ok if r["cache_bytes"]]),
+                "input": med([fnum(r["input_bytes"]) for r in ok if r["input_bytes"]]),
+                "fail": sorted({f'run {r["run"]}: exit {r["rc"]}, verified {r["verified"]}'
+                                for r in rs if r not in ok}),
+            }
+            stats[(scen, step, tool)] = s
+
+    L = []
+    w = L.append
+    w("# cairn end-to-end benchmark: cairn, restic and borg side by side")
+    w("")
+    w("Generated by `bench/run-e2e.sh`; do not edit by hand (see bench/README.md).")
+    w("")
+    w("## Run")
+    w("")
+    w(f"- command: `{meta.get('command', '?')}`")
+    w(f"- date: {meta.get('date', '?')}; the whole run took {meta.get('duration', '?')}")
+    w(f"- mode: {meta.get('mode', '?')}; {meta.get('runs', '?')} run(s) of each tool, alternating "
+      f"({meta.get('order', '?')}, then the next run); medians over the runs")
+    w(f"- machine: {meta.get('nproc', '?')} cores ({meta.get('cpu', '?')}), {meta.get('ram', '?')} RAM, "
+      f"kernel {meta.get('kernel', '?')}, {meta.get('os', '?')}")
+    w(f"- work dir: `{meta.get('work', '?')}` on {meta.get('workfs', '?')}; restores into a tmpfs "
+      f"mounted at `{meta.get('tmpfs', '?')}`")
+    w(f"- load average at start / end: {meta.get('load_start', '?')} / {meta.get('load_end', '?')} "
+      f"(other work on the machine during the run shows here and in raw.csv)")
+    w("")
+    w("| tool | version and settings |")
+    w("|---|---|")
+    w(f"| cairn | {meta.get('cairn_version', '?')}, commit {meta.get('cairn_commit', '?')}, "
+      f"`meson --buildtype=release` in `build-bench`; repository compression and chunking as built |")
+    w(f"| restic | {meta.get('restic_version', '?')}; repository format version "
+      f"{meta.get('restic_repo_version', '?')}, default compression (`auto`) |")
+    w(f"| borg | {meta.get('borg_version', '?')}; `init -e repokey`, `create --compression lz4` "
+      f"(lz4 is also borg 1.2's default) |")
+    w(f"| tar | {meta.get('tar_version', '?')} (the floor: reading and writing the same bytes, no "
+      f"chunking, hashing, compression or encryption) |")
+    w("")
+    w("## Data")
+    w("")
+    w(f"- Linux tree: {meta.get('tree_desc', '?')}")
+    w(f"- modified copy: {meta.get('mod_desc', '?')}")
+    w(f"- mixed file: {meta.get('file_desc', '?')}")
+    w("")
+    w("## Method")
+    w("")
+    for line in meta.get("method", "").split("\\n"):
+        w(line)
+    w("")
+    w("## Results")
+    w("")
+    w("Wall: median seconds (min–max over the runs). CPU: user+sys seconds. RSS: peak resident set "
+      "(GNU time `%M`). Repo: `du -sb` of the repository after the step (for tar: the archive). "
+      "Cache: `du -sb` of the tool's cache directory after the step (restic and borg only). "
+      "MB/s: the file's size over wall time. Ratios below 1 mean cairn is faster or smaller. "
+      "`init` is measured too but only listed in raw.csv.")
+    w("")
+    for (scen, step, title) in STEPS:
+        present = [t for t in TOOLS if (scen, step, t) in stats]
+        if not present:
+            continue
+        w(f"### {title}")
+        w("")
+        thr = scen == "file" and step in ("backup", "restore")
+        head = "| tool | wall s | CPU s | peak RSS MiB | repo MiB | cache MiB |"
+        sep = "|---|---:|---:|---:|---:|---:|"
+        if thr:
+            head += " MB/s |"
+            sep += "---:|"
+        head += " runs ok |"
+        sep += "---|"
+        w(head)
+        w(sep)
+        for t in present:
+            s = stats[(scen, step, t)]
+            name = f"tar (floor: {TAR_NOTE.get(step, 'n/a')})" if t == "tar" else t
+            wall = fmt(s["wall"])
+            if s["wall_min"] is not None and s["ok"] > 1:
+                wall += f" ({fmt(s['wall_min'])}–{fmt(s['wall_max'])})"
+            line = (f"| {name} | {wall} | {fmt(s['cpu'])} | {fmt(s['rss'], 1)} | "
+                    f"{fmt(s['repo'], 1)} | {fmt(s['cache'], 1) if t in ('restic', 'borg') else '–'} |")
+            if thr:
+                mbs = s["input"] / 1e6 / s["wall"] if s["input"] and s["wall"] else None
+                line += f" {fmt(mbs, 0)} |"
+            ok = f"{s['ok']}/{s['n']}"
+            if s["fail"]:
+                ok += " (" + "; ".join(s["fail"]) + ")"
+            line += f" {ok} |"
+            w(line)
+        c = stats.get((scen, step, "cairn"))
+        for other in ("restic", "borg", "tar"):
+            o = stats.get((scen, step, other))
+            if not c or not o:
+                continue
+            if other == "tar" and step not in ("backup", "restore", "modified"):
+                continue
+            rss = repo = None
+            if other != "tar":  # tar's memory and archive are no yardstick
+                rss, repo = ratio(c["rss"], o["rss"]), ratio(c["repo"], o["repo"])
+            line = (f"| **cairn/{other}** | {fratio(ratio(c['wall'], o['wall']))} | "
+                    f"{fratio(ratio(c['cpu'], o['cpu']))} | {fratio(rss)} | {fratio(repo)} | |")
+            if thr:
+                line += " |"
+            line += " |"
+            w(line)
+        w("")
+
+    # targets from the issue
+    def g(scen, step, tool, key):
+        s = stats.get((scen, step, tool))
+        return s[key] if s else None
+
+    def check(r, limit, at_least=False):
+        if r is None:
+            return "–", "not measured"
+        met = r >= limit if at_least else r <= limit
+        return f"{r:.3f}", "**yes**" if met else "no"
+
+    T = []
+    T.append(("initial backup (tree): cairn ≤ 1/3 restic", "wall cairn/restic",
+              ratio(g("tree", "backup", "cairn", "wall"), g("tree", "backup", "restic", "wall")), 1 / 3, False))
+    T.append(("initial backup (tree): cairn ≤ 1/3 borg", "wall cairn/borg",
+              ratio(g("tree", "backup", "cairn", "wall"), g("tree", "backup", "borg", "wall")), 1 / 3, False))
+    T.append(("unchanged re-backup (tree): cairn ≤ 1/5 restic", "wall cairn/restic",
+              ratio(g("tree", "rebackup", "cairn", "wall"), g("tree", "rebackup", "restic", "wall")), 1 / 5, False))
+    T.append(("modified copy (tree): cairn ≤ 1/3 restic", "wall cairn/restic",
+              ratio(g("tree", "modified", "cairn", "wall"), g("tree", "modified", "restic", "wall")), 1 / 3, False))
+
+    def thrput(tool):
+        i, wl = g("file", "backup", tool, "input"), g("file", "backup", tool, "wall")
+        return i / wl if i and wl else None
+
+    T.append(("mixed file backup: cairn ≥ 2× borg-lz4 throughput", "throughput cairn/borg",
+              ratio(thrput("cairn"), thrput("borg")), 2.0, True))
+    for scen, label in (("tree", "tree"), ("file", "mixed file")):
+        T.append((f"restore ({label}): cairn ≤ 1/2 restic", "wall cairn/restic",
+                  ratio(g(scen, "restore", "cairn", "wall"), g(scen, "restore", "restic", "wall")), 0.5, False))
+        T.append((f"restore ({label}): cairn ≤ tar -x", "wall cairn/tar",
+                  ratio(g(scen, "restore", "cairn", "wall"), g(scen, "restore", "tar", "wall")), 1.0, False))
+    for scen, step, label in (("tree", "modified", "tree, after the 3 snapshots"),
+                              ("file", "backup", "mixed file")):
+        T.append((f"repository size ({label}): cairn ≤ restic", "repo cairn/restic",
+                  ratio(g(scen, step, "cairn", "repo"), g(scen, step, "restic", "repo")), 1.0, False))
+    worst = None
+    worst_at = ""
+    for (scen, step, _) in STEPS:
+        r = ratio(g(scen, step, "cairn", "rss"), g(scen, step, "restic", "rss"))
+        if r is not None and (worst is None or r > worst):
+            worst, worst_at = r, f"{scen} {step}"
+    T.append(("peak RSS: cairn ≤ restic (worst step" + (f": {worst_at}" if worst_at else "") + ")",
+              "RSS cairn/restic", worst, 1.0, False))
+
+    meas = [r for r in rows if r["step"] != "init"]
+    wall = sum(fnum(r["wall_s"]) or 0 for r in meas)
+    others = sum(fnum(r.get("others_cpu_s")) or 0 for r in meas)
+    worst = max(meas, key=lambda r: fnum(r.get("others_cpu_s")) or 0, default=None)
+    w("## Interference")
+    w("")
+    if wall:
+        w(f"Other processes used {others:.1f} CPU seconds during the {wall:.1f} s of measured steps, "
+          f"{others / wall:.2f} of a core on average (this machine has {meta.get('nproc', '?')}); "
+          + (f"the most in {worst['tool']} {worst['scenario']} {worst['step']} of run {worst['run']} "
+             f"({worst['others_cpu_s']} s in {worst['wall_s']} s). " if worst else "")
+          + "Per step in raw.csv (`others_cpu_s`). Near 0 means the tools had the machine to themselves.")
+    w("")
+    w("## Targets from the issue")
+    w("")
+    w("| target | measure | measured | limit | met |")
+    w("|---|---|---:|---:|---|")
+    for (name, what, r, limit, at_least) in T:
+        val, met = check(r, limit, at_least)
+        lim = ("≥ " if at_least else "≤ ") + f"{limit:.3f}"
+        w(f"| {name} | {what} | {val} | {lim} | {met} |")
+    w("")
+    w(f"Raw per-run numbers: `{meta.get('raw_rel', 'results/raw.csv')}` (one row per tool, step "
+      f"and run, with exit code, restore check, sync time after the step, other processes' CPU time "
+      f"and the load average).")
+    w("")
+    with open(out, "w") as fh:
+        fh.write("\n".join(L))
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "modify":
+        modify(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "report":
+        report(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
