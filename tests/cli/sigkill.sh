@@ -18,8 +18,9 @@ done
 size=$((300 * MIB))
 expect_exit 0 cairn init
 
+# Packs in the repository; none (and no data/ directory) until the first.
 packs() {
-        find "$REPO/data" -type f ! -name '.tmp-*' 2>/dev/null | wc -l
+        { find "$REPO/data" -type f ! -name '.tmp-*' 2>/dev/null || true; } | wc -l
 }
 
 kill_run() {
