@@ -229,8 +229,8 @@ static int seal_blob(CnPackWriter *w, Worker *wk, const Job *j, unsigned i) {
         r = cn_buf_grow(&wk->sealed, CN_AEAD_NONCE_BYTES + payload_len + CN_AEAD_TAG_BYTES, &dst);
         if (r < 0)
                 return r;
-        cn_random(key, CN_KEY_BYTES);
-        cn_random(dst, CN_AEAD_NONCE_BYTES);
+        cn_random_fast(key, CN_KEY_BYTES);
+        cn_random_fast(dst, CN_AEAD_NONCE_BYTES);
         cn_pack_chunk_ad(cn_repo_processor_id(w->repo), w->c->id, b->id, b->type, ad);
         cn_aead_seal(dst + CN_AEAD_NONCE_BYTES, payload, payload_len, ad, sizeof ad, dst, key);
         wk->sealed_end[i] = wk->sealed.len;

@@ -28,6 +28,23 @@ void cn_random(void *p, size_t n) {
         randombytes_buf(p, n);
 }
 
+static __thread uint8_t fast_state[randombytes_SEEDBYTES];
+static __thread bool fast_seeded;
+
+void cn_random_fast(void *p, size_t n) {
+        uint8_t out[randombytes_SEEDBYTES + 256];
+        if (n > 256)
+                abort();
+        if (!fast_seeded) {
+                randombytes_buf(fast_state, sizeof fast_state);
+                fast_seeded = true;
+        }
+        randombytes_buf_deterministic(out, randombytes_SEEDBYTES + n, fast_state);
+        memcpy(fast_state, out, randombytes_SEEDBYTES);        /* the old state is gone */
+        memcpy(p, out + randombytes_SEEDBYTES, n);
+        sodium_memzero(out, sizeof out);
+}
+
 void cn_memzero(void *p, size_t n) {
         sodium_memzero(p, n);
 }

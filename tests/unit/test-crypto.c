@@ -115,3 +115,12 @@ Test(crypto, secrets_are_zeroed_and_compare_in_constant_time, .init = init) {
         cn_secret_free(s);
         cn_secret_free(NULL);
 }
+
+Test(crypto, fast_random_does_not_repeat, .init = init) {
+        uint8_t a[32], b[32];
+        cn_random_fast(a, sizeof a);
+        cn_random_fast(b, sizeof b);
+        cr_assert_neq(memcmp(a, b, sizeof a), 0);
+        static const uint8_t zero[32];
+        cr_assert_neq(memcmp(a, zero, sizeof a), 0);
+}
