@@ -51,7 +51,7 @@ typedef struct Worker {
 } Worker;
 
 #define JOBS_PER_WORKER 2
-#define PACKS 3                         /* one filling, one queued, one being written */
+#define PACKS 2                         /* one filling while the other is written */
 
 struct CnPackWriter {
         CnRepo *repo;
