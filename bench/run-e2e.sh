@@ -496,7 +496,7 @@ method+="- Source data stays on disk ($(fs_of "$WORK")) and was read once before
 method+="- Restores go into a tmpfs mounted fresh (empty) before each restore and unmounted after, so the ext4 slowdown of creating ~80k files right after deleting ~80k files cannot touch them. Each restore is then compared with the source (\`diff -rq --no-dereference\`, \`cmp\` for the file); a run whose restore differs counts as failed.\\n"
 method+="- Caches: cairn has none besides the repository. restic and borg keep theirs on, with default settings; only their base directory moves into the work dir (\`XDG_CACHE_HOME=$XDG_CACHE_HOME\`, same disk), so the bench leaves nothing outside it.\\n"
 method+="- Commands (password from \`CAIRN_PASSWORD\` / \`RESTIC_PASSWORD\` / \`BORG_PASSPHRASE\`): \`cairn -r REPO init\`, \`cairn -r REPO --json backup PATH\`, \`cairn -r REPO restore latest --target T\`; \`restic -r REPO init\`, \`restic -r REPO backup PATH\`, \`restic -r REPO restore latest --target T\`; \`borg init -e repokey REPO\`, \`borg create --compression lz4 REPO::NAME PATH\`, \`cd T && borg extract REPO::NAME\`. Each under \`/usr/bin/time -f '%e %U %S %M'\`, output to a log.\\n"
-method+="- Every tool opens its key with a password KDF on each command (cairn Argon2id 64 MiB, restic scrypt, borg PBKDF2): that time and memory is part of each step, as for a user."
+method+="- Every tool opens its key with a password KDF on each command (cairn Argon2id 32 MiB, restic scrypt, borg PBKDF2): that time and memory is part of each step, as for a user."
 {
         echo "command=${env_prefix}$COMMAND_LINE"
         echo "date=$(date -u -d "@$START" '+%Y-%m-%d %H:%M UTC')"
