@@ -27,6 +27,7 @@ static void help(void) {
               "      --stdin-filename NAME its name in the snapshot (default: stdin)\n"
               "      --parent ID           compare against this snapshot instead of the latest\n"
               "      --force               read every file again, ignoring the parent snapshot\n"
+              "      --compression LEVEL   zstd level 1 (default: fastest) to 19 (smallest)\n"
               "\n"
               "Exit 0: done; 3: snapshot saved but some entries could not be read (listed on stderr\n"
               "and recorded in the snapshot); 1: nothing was saved.\n",
@@ -64,7 +65,7 @@ static void strv_free(char **v, size_t n) {
 }
 
 int verb_backup(Cli *cli, int argc, char **argv) {
-        enum { OPT_EXCLUDE_FILE = _OPT_GLOBAL_MAX, OPT_TAG, OPT_HOST, OPT_STDIN, OPT_STDIN_NAME, OPT_PARENT, OPT_FORCE };
+        enum { OPT_EXCLUDE_FILE = _OPT_GLOBAL_MAX, OPT_TAG, OPT_HOST, OPT_STDIN, OPT_STDIN_NAME, OPT_PARENT, OPT_FORCE, OPT_COMPRESSION };
         static const struct option opts[] = {
                 CLI_GLOBAL_LONG,
                 { "exclude", required_argument, NULL, 'e' },
@@ -76,6 +77,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 { "stdin-filename", required_argument, NULL, OPT_STDIN_NAME },
                 { "parent", required_argument, NULL, OPT_PARENT },
                 { "force", no_argument, NULL, OPT_FORCE },
+                { "compression", required_argument, NULL, OPT_COMPRESSION },
                 {},
         };
         CnPatterns excludes = {};
@@ -86,6 +88,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
         const char *host = NULL, *stdin_name = "stdin", *parent_id = NULL;
         char hostbuf[256] = "";
         bool use_stdin = false, force = false, one_fs = false;
+        int level = 0;
         Warnings w = {};
         int c, r, ret = CLI_EXIT_ERROR;
 
@@ -136,6 +139,17 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 case OPT_FORCE:
                         force = true;
                         break;
+                case OPT_COMPRESSION: {
+                        char *end;
+                        errno = 0;
+                        long v = strtol(optarg, &end, 10);
+                        if (errno || end == optarg || *end || v < 1 || v > 19) {
+                                ret = cli_usage_error("backup", "--compression takes a level from 1 to 19");
+                                goto out;
+                        }
+                        level = (int) v;
+                        break;
+                }
                 default:
                         ret = cli_usage_error("backup", "unknown option");
                         goto out;
@@ -222,6 +236,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 .n_paths = n_paths,
                 .excludes = &excludes,
                 .one_file_system = one_fs,
+                .compression_level = level,
                 .tags = tags,
                 .n_tags = n_tags,
                 .hostname = host,

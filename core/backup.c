@@ -710,6 +710,8 @@ int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSna
         r = cn_store_open(repo, c, CN_STORE_KEYS | CN_STORE_WRITE, &store);
         if (r < 0)
                 return r;
+        if (o->compression_level > 0)
+                cn_store_set_level(store, o->compression_level);
         r = cn_chunker_new(&c->chunker, c->chunker_key, &chunker);
         if (r < 0)
                 return r;
