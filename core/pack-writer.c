@@ -51,7 +51,6 @@ typedef struct Worker {
 } Worker;
 
 #define JOBS_PER_WORKER 2
-#define PACKS 2                         /* one filling while the other is written */
 
 struct CnPackWriter {
         CnRepo *repo;
@@ -69,16 +68,19 @@ struct CnPackWriter {
         size_t n_jobs;
         Job *free_jobs, *ready, *ready_tail;
         Job *filling;                   /* the caller's, not yet handed over */
-        Pack packs[PACKS];
+        /* One pack filling while each writer has one in hand: a writer per
+         * transfer the backend can run at once (1 for a local disk). */
+        Pack *packs;
+        size_t n_packs;
         Pack *free_packs, *to_write, *to_write_tail, *open;
         unsigned busy;                  /* workers with a job in hand */
-        bool writing;                   /* the writer has a pack in hand */
+        unsigned writing;               /* writers with a pack in hand */
         bool stop;
         int error;
         Worker *workers;
         unsigned n_workers, started;
-        pthread_t writer;
-        bool writer_started;
+        pthread_t *writers;
+        unsigned n_writers, writers_started;
         CnPackWriterStats stats;
 };
 
@@ -158,7 +160,10 @@ static int write_pack(CnPackWriter *w, Pack *p) {
         if (r < 0)
                 return r;
         cn_pack_object_name("index", w->c->id_hex, p->id, name, sizeof name);
-        return cn_backend_put(w->backend, name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
+        r = cn_backend_put(w->backend, name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
+        /* Another writer that started between our steps 2 and 3 took the
+         * pack for an orphan and indexed it from the same header: done. */
+        return r == -EEXIST ? 0 : r;
 }
 
 static void *writer_main(void *arg) {
@@ -173,7 +178,7 @@ static void *writer_main(void *arg) {
                 w->to_write = p->next;
                 if (!w->to_write)
                         w->to_write_tail = NULL;
-                w->writing = true;
+                w->writing++;
                 int r = w->error;
                 pthread_mutex_unlock(w->lock);
 
@@ -192,7 +197,7 @@ static void *writer_main(void *arg) {
                 p->n = 0;
                 p->next = w->free_packs;
                 w->free_packs = p;
-                w->writing = false;
+                w->writing--;
                 pthread_cond_broadcast(&w->pack_free);
                 pthread_cond_broadcast(&w->idle);
         }
@@ -482,8 +487,9 @@ CnPackWriter *cn_pack_writer_free(CnPackWriter *w) {
         pthread_mutex_unlock(w->lock);
         for (unsigned i = 0; i < w->started; i++)
                 pthread_join(w->workers[i].thread, NULL);
-        if (w->writer_started)
-                pthread_join(w->writer, NULL);
+        for (unsigned i = 0; i < w->writers_started; i++)
+                pthread_join(w->writers[i], NULL);
+        free(w->writers);
         for (unsigned i = 0; i < w->n_workers; i++) {
                 ZSTD_freeCCtx(w->workers[i].cctx);
                 cn_buf_done_wipe(&w->workers[i].comp);
@@ -494,11 +500,12 @@ CnPackWriter *cn_pack_writer_free(CnPackWriter *w) {
         for (size_t i = 0; i < w->n_jobs; i++)
                 cn_buf_done_wipe(&w->jobs[i].data);
         free(w->jobs);
-        for (size_t i = 0; i < PACKS; i++) {
+        for (size_t i = 0; i < w->n_packs; i++) {
                 cn_buf_done(&w->packs[i].data);
                 free(w->packs[i].entries);
                 cn_secret_free(w->packs[i].keys);
         }
+        free(w->packs);
         pthread_cond_destroy(&w->job_ready);
         pthread_cond_destroy(&w->job_free);
         pthread_cond_destroy(&w->pack_ready);
@@ -520,6 +527,8 @@ int cn_pack_writer_new(CnRepo *repo, CnController *c, CnIndex *index, pthread_mu
         w->lock = index_lock;
         w->level = level;
         w->n_workers = workers ? workers : 1;
+        w->n_writers = cn_backend_connections(w->backend);
+        w->n_packs = w->n_writers + 1;
         pthread_cond_init(&w->job_ready, NULL);
         pthread_cond_init(&w->job_free, NULL);
         pthread_cond_init(&w->pack_ready, NULL);
@@ -529,14 +538,16 @@ int cn_pack_writer_new(CnRepo *repo, CnController *c, CnIndex *index, pthread_mu
         w->n_jobs = (size_t) w->n_workers * JOBS_PER_WORKER + 2;
         w->jobs = calloc(w->n_jobs, sizeof *w->jobs);
         w->workers = calloc(w->n_workers, sizeof *w->workers);
-        if (!w->jobs || !w->workers)
+        w->packs = calloc(w->n_packs, sizeof *w->packs);
+        w->writers = calloc(w->n_writers, sizeof *w->writers);
+        if (!w->jobs || !w->workers || !w->packs || !w->writers)
                 goto oom;
         for (size_t i = 0; i < w->n_jobs; i++) {
                 cn_buf_init(&w->jobs[i].data, CN_MAX_TREE_BYTES + JOB_TARGET_BYTES);
                 w->jobs[i].next = w->free_jobs;
                 w->free_jobs = &w->jobs[i];
         }
-        for (size_t i = 0; i < PACKS; i++) {
+        for (size_t i = 0; i < w->n_packs; i++) {
                 Pack *p = &w->packs[i];
                 cn_buf_init(&p->data, CN_MAX_PACK_BYTES);
                 p->next = w->free_packs;
@@ -557,9 +568,11 @@ int cn_pack_writer_new(CnRepo *repo, CnController *c, CnIndex *index, pthread_mu
                         goto oom;
                 w->started++;
         }
-        if (pthread_create(&w->writer, NULL, writer_main, w) != 0)
-                goto oom;
-        w->writer_started = true;
+        for (unsigned i = 0; i < w->n_writers; i++) {
+                if (pthread_create(&w->writers[i], NULL, writer_main, w) != 0)
+                        goto oom;
+                w->writers_started++;
+        }
         *ret = w;
         return 0;
 oom:

@@ -4,9 +4,11 @@
  * The caller (one thread) hands over blobs with their ids, in batches of up
  * to 1 MiB so that small files cost little synchronisation; worker threads
  * compress and seal them, each under a fresh random data key, and append
- * them to the open pack; a writer thread puts each full pack as ledger,
- * pack, index, in that order (docs/FORMAT.md). Memory is bounded: a fixed
- * number of job buffers and packs, and add() waits when they are all in use.
+ * them to the open pack; writer threads, as many as the backend has
+ * connections (cn_backend_connections(): 1 for a local disk), each put a
+ * full pack as ledger, pack, index, in that order (docs/FORMAT.md). Memory
+ * is bounded: a fixed number of job buffers and one pack more than there are
+ * writers; add() waits when they are all in use.
  *
  * The index is shared with the caller and guarded by its lock: add() claims
  * the id, a worker records the location, the writer marks the pack indexed.

@@ -825,8 +825,10 @@ int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOption
                 r = -errno;
                 goto out;
         }
+        /* A worker per CPU, or per connection when the backend has more:
+         * remote reads wait on the network, not the CPU. */
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        r = pool_start(&R, cpus > 0 ? (unsigned) cpus : 1);
+        r = pool_start(&R, CN_MAX(cpus > 0 ? (unsigned) cpus : 1u, cn_backend_connections(cn_repo_backend(cn_store_repo(store)))));
         if (r < 0)
                 goto out;
         if (strcmp(sub, "/") != 0) {

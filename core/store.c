@@ -363,6 +363,10 @@ void cn_store_stats(CnStore *s, CnStoreStats *ret) {
         }
 }
 
+CnRepo *cn_store_repo(const CnStore *s) {
+        return s->repo;
+}
+
 void cn_store_set_level(CnStore *s, int level) {
         s->level = level;
 }

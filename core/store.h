@@ -57,6 +57,9 @@ void cn_store_stats(CnStore *s, CnStoreStats *ret);
 void cn_store_set_level(CnStore *s, int level);
 void cn_store_set_workers(CnStore *s, unsigned workers);
 
+/* The repository the store reads (borrowed). */
+CnRepo *cn_store_repo(const CnStore *s);
+
 /* The keyed id of a chunk of this controller. */
 void cn_store_chunk_id(const CnStore *s, const void *data, size_t n, uint8_t ret_id[CN_ID_BYTES]);
 

@@ -177,6 +177,10 @@ unsigned cn_backend_caps(const CnBackend *b) {
         return b->ops->caps;
 }
 
+unsigned cn_backend_connections(const CnBackend *b) {
+        return b->connections ? b->connections : 1;
+}
+
 const char *cn_backend_local_path(const CnBackend *b) {
         return b->local_path;
 }

@@ -66,6 +66,9 @@ struct CnBackend {
         const CnBackendOps *ops;
         char *url;                      /* for messages; never holds a secret */
         char *local_path;               /* local backends: the root directory, absolute; else NULL */
+        /* Transfers worth running at once on this instance (a remote
+         * backend's connection pool); 0 means 1. Set by open. */
+        unsigned connections;
 };
 
 /* The name rules every backend can hold: 1..CN_BACKEND_NAME_MAX bytes of
@@ -86,6 +89,9 @@ static inline void cn_backend_closep(CnBackend **b) {
 }
 
 unsigned cn_backend_caps(const CnBackend *b);
+/* How many puts or gets the caller may usefully run at once (>= 1): writers
+ * of packs and restore readers size their threads by it. */
+unsigned cn_backend_connections(const CnBackend *b);
 const char *cn_backend_url(const CnBackend *b);
 /* The repository's directory on this machine (absolute), or NULL when the
  * repository is remote: so a backup never backs up its own repository. */

@@ -7,7 +7,8 @@
 #       . "$(dirname "$0")/lib.sh"
 #
 # Gives each scenario a private work directory $W (removed at exit, after the
-# hooks registered with at_exit), a repository path $REPO inside it, the
+# hooks registered with at_exit), a repository path $REPO inside it (or
+# $CAIRN_TEST_REPO), the
 # password in CAIRN_PASSWORD (never argv), and these helpers:
 #
 #       cairn ARGS...             run $CAIRN -r $REPO ARGS...
@@ -40,7 +41,9 @@ IS_ROOT=false
 [ "$(id -u)" = 0 ] && IS_ROOT=true
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/cairn-cli-$CLI_NAME.XXXXXX")
-REPO=$W/repo
+# CAIRN_TEST_REPO: run the scenario against another repository URL (a
+# tests/remote/ script points it at the server it started).
+REPO=${CAIRN_TEST_REPO:-$W/repo}
 _at_exit=()
 _failed=0
 

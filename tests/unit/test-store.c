@@ -346,3 +346,52 @@ Test(store, stale_ledger_of_an_unwritten_pack_is_ignored) {
         cn_buf_done(&out);
         cn_repo_unref(r);
 }
+
+/* A backend with several connections gets as many pack writers: every pack
+ * is written whole, with its ledger and index, and reads back. */
+Test(store, several_writers_write_every_pack) {
+        enum { CHUNKS = 48, SIZE = 1u << 20 };
+        CnRepo *r = init_repo();
+        CnController *c = cn_repo_controller(r, 0);
+        CnStore *s;
+        uint8_t(*ids)[CN_ID_BYTES] = calloc(CHUNKS, CN_ID_BYTES);
+        uint8_t *data = malloc(SIZE);
+        CnBuf out = CN_BUF_INIT(2 * SIZE);
+        CnNames packs = {}, ledgers = {}, indexes = {};
+        bool added;
+
+        cr_assert(ids && data);
+        backend->connections = 3;
+        cr_assert_eq(cn_backend_connections(backend), 3);
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS | CN_STORE_WRITE, &s), 0);
+        for (unsigned i = 0; i < CHUNKS; i++) {
+                fill(data, SIZE, i + 100);
+                cn_store_chunk_id(s, data, SIZE, ids[i]);
+                cr_assert_eq(cn_store_put(s, CN_BLOB_DATA, ids[i], data, SIZE, &added), 0);
+                cr_assert(added);
+        }
+        cr_assert_eq(cn_store_flush(s), 0);
+        cn_store_free(s);
+
+        cr_assert_eq(cn_backend_list_names(backend, "data/", &packs), 0);
+        cr_assert_eq(cn_backend_list_names(backend, "ledger/", &ledgers), 0);
+        cr_assert_eq(cn_backend_list_names(backend, "index/", &indexes), 0);
+        cr_assert_geq(packs.n, 3, "48 MiB fill at least 3 packs, got %zu", packs.n);
+        cr_assert_eq(ledgers.n, packs.n);
+        cr_assert_eq(indexes.n, packs.n);
+
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS, &s), 0);
+        for (unsigned i = 0; i < CHUNKS; i++) {
+                fill(data, SIZE, i + 100);
+                cr_assert_eq(cn_store_get(s, ids[i], &out), 0, "chunk %u", i);
+                cr_assert(out.len == SIZE && memcmp(out.data, data, SIZE) == 0, "chunk %u differs", i);
+        }
+        cn_store_free(s);
+        cn_names_done(&packs);
+        cn_names_done(&ledgers);
+        cn_names_done(&indexes);
+        cn_buf_done(&out);
+        free(data);
+        free(ids);
+        cn_repo_unref(r);
+}
