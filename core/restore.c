@@ -827,8 +827,17 @@ int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOption
         }
         /* A worker per CPU, or per connection when the backend has more:
          * remote reads wait on the network, not the CPU. */
+        CnBackend *backend = cn_repo_backend(cn_store_repo(store));
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        r = pool_start(&R, CN_MAX(cpus > 0 ? (unsigned) cpus : 1u, cn_backend_connections(cn_repo_backend(cn_store_repo(store)))));
+        unsigned workers = CN_MAX(cpus > 0 ? (unsigned) cpus : 1u, cn_backend_connections(backend));
+        /* Remote: a pack is fetched once, whole, not once a chunk (files come
+         * back in the order they were stored, so a pack's chunks are needed
+         * together); a slot per worker and one to spare. */
+        if (!cn_backend_local_path(backend))
+                r = cn_store_set_pack_cache(store, workers + 1);
+        if (r < 0)
+                goto out;
+        r = pool_start(&R, workers);
         if (r < 0)
                 goto out;
         if (strcmp(sub, "/") != 0) {

@@ -15,6 +15,25 @@
 #include "pack-writer.h"
 #include "pack.h"
 
+/* Whole packs kept for readers (cn_store_set_pack_cache()): one fetch a
+ * pack instead of one a blob, for remote repositories. Its own lock, so the
+ * index stays free while a pack downloads. */
+typedef struct CachedPack {
+        uint32_t pack;
+        enum { PACK_EMPTY, PACK_LOADING, PACK_READY } state;
+        unsigned users;                 /* readers copying out of data */
+        uint64_t used;                  /* the cache's clock at the last use */
+        CnBuf data;
+} CachedPack;
+
+typedef struct PackCache {
+        pthread_mutex_t lock;
+        pthread_cond_t changed;
+        CachedPack *v;
+        size_t n;
+        uint64_t clock;
+} PackCache;
+
 struct CnStore {
         CnRepo *repo;                   /* borrowed */
         CnController *c;                /* borrowed */
@@ -30,6 +49,7 @@ struct CnStore {
         CnStoreReader *reader;          /* for cn_store_get() and verification */
         CnStoreDamagedFn damaged;
         void *damaged_userdata;
+        PackCache *cache;               /* NULL: reads fetch each blob alone */
 };
 
 /* Report-and-skip for tolerant opens; the error itself otherwise. */
@@ -335,12 +355,98 @@ fail:
         return r;
 }
 
+static void pack_cache_free(PackCache *pc) {
+        if (!pc)
+                return;
+        for (size_t i = 0; i < pc->n; i++)
+                cn_buf_done(&pc->v[i].data);
+        free(pc->v);
+        pthread_mutex_destroy(&pc->lock);
+        pthread_cond_destroy(&pc->changed);
+        free(pc);
+}
+
+int cn_store_set_pack_cache(CnStore *s, unsigned packs) {
+        if (s->cache || packs == 0)
+                return 0;
+        PackCache *pc = calloc(1, sizeof *pc);
+        if (!pc)
+                return -ENOMEM;
+        pc->v = calloc(packs, sizeof *pc->v);
+        if (!pc->v) {
+                free(pc);
+                return -ENOMEM;
+        }
+        pc->n = packs;
+        for (size_t i = 0; i < packs; i++)
+                cn_buf_init(&pc->v[i].data, CN_MAX_PACK_BYTES);
+        pthread_mutex_init(&pc->lock, NULL);
+        pthread_cond_init(&pc->changed, NULL);
+        s->cache = pc;
+        return 0;
+}
+
+/* The cached copy of pack number `pack` (object name), fetched whole if
+ * absent; the caller holds it (users) until pack_cache_release(). Waits
+ * while the pack is being fetched by another reader, or while every slot is
+ * in use. */
+static int pack_cache_get(CnStore *s, uint32_t pack, const char *name, CachedPack **ret) {
+        PackCache *pc = s->cache;
+        int r;
+
+        pthread_mutex_lock(&pc->lock);
+        for (;;) {
+                CachedPack *hit = NULL, *victim = NULL;
+                for (size_t i = 0; i < pc->n; i++) {
+                        CachedPack *e = &pc->v[i];
+                        if (e->state != PACK_EMPTY && e->pack == pack) {
+                                hit = e;
+                                break;
+                        }
+                        if (e->users == 0 && e->state != PACK_LOADING &&
+                            (!victim || e->state < victim->state ||
+                             (e->state == victim->state && e->used < victim->used)))
+                                victim = e;
+                }
+                if (hit && hit->state == PACK_READY) {
+                        hit->users++;
+                        hit->used = ++pc->clock;
+                        pthread_mutex_unlock(&pc->lock);
+                        *ret = hit;
+                        return 0;
+                }
+                if (hit || !victim) {   /* being fetched, or no free slot: wait */
+                        pthread_cond_wait(&pc->changed, &pc->lock);
+                        continue;
+                }
+                victim->state = PACK_LOADING;
+                victim->pack = pack;
+                pthread_mutex_unlock(&pc->lock);
+                r = cn_backend_get(s->backend, name, 0, CN_GET_ALL, &victim->data);
+                pthread_mutex_lock(&pc->lock);
+                victim->state = r < 0 ? PACK_EMPTY : PACK_READY;
+                pthread_cond_broadcast(&pc->changed);
+                if (r < 0) {
+                        pthread_mutex_unlock(&pc->lock);
+                        return r;
+                }
+        }
+}
+
+static void pack_cache_release(CnStore *s, CachedPack *e) {
+        pthread_mutex_lock(&s->cache->lock);
+        e->users--;
+        pthread_cond_broadcast(&s->cache->changed);
+        pthread_mutex_unlock(&s->cache->lock);
+}
+
 CnStore *cn_store_free(CnStore *s) {
         if (!s)
                 return NULL;
         cn_pack_writer_free(s->writer);
         cn_index_free(s->index);
         cn_store_reader_free(s->reader);
+        pack_cache_free(s->cache);
         pthread_mutex_destroy(&s->lock);
         free(s);
         return NULL;
@@ -513,9 +619,26 @@ int cn_store_read(CnStoreReader *rd, const uint8_t id[CN_ID_BYTES], CnBuf *out) 
         pthread_mutex_unlock(&s->lock);
         if (!key)
                 return -ENOKEY;
-        r = cn_backend_get(s->backend, name, loc.offset, loc.length, &rd->fetch);
+        if (s->cache) {
+                CachedPack *e;
+                r = pack_cache_get(s, loc.pack, name, &e);
+                if (r < 0)
+                        return r;
+                if ((uint64_t) loc.offset + loc.length > e->data.len)
+                        r = -EBADMSG;   /* the index points past the pack's end */
+                else {
+                        /* A copy: opening decrypts in place. */
+                        cn_buf_reset(&rd->fetch);
+                        r = cn_buf_append(&rd->fetch, e->data.data + loc.offset, loc.length);
+                }
+                pack_cache_release(s, e);
+        } else {
+                r = cn_backend_get(s->backend, name, loc.offset, loc.length, &rd->fetch);
+                if (r == -ENODATA)
+                        r = -EBADMSG;
+        }
         if (r < 0)
-                return r == -ENODATA ? -EBADMSG : r;
+                return r;
         return open_blob(s, rd->dctx, id, &loc, rd->key, rd->fetch.data, out);
 }
 

@@ -57,6 +57,12 @@ void cn_store_stats(CnStore *s, CnStoreStats *ret);
 void cn_store_set_level(CnStore *s, int level);
 void cn_store_set_workers(CnStore *s, unsigned workers);
 
+/* Read through a cache of up to `packs` whole packs (off by default): a
+ * reader that needs many blobs of one pack, as a restore does, then fetches
+ * it once instead of once a blob. For remote repositories, where each fetch
+ * is a request; memory up to `packs` x 16 MiB. Before the first read. */
+int cn_store_set_pack_cache(CnStore *s, unsigned packs);
+
 /* The repository the store reads (borrowed). */
 CnRepo *cn_store_repo(const CnStore *s);
 

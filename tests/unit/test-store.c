@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Repository, key files and the chunk store on a local backend. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -347,6 +348,42 @@ Test(store, stale_ledger_of_an_unwritten_pack_is_ignored) {
         cn_repo_unref(r);
 }
 
+typedef struct CacheReader {
+        pthread_t thread;
+        CnStore *s;
+        uint8_t (*ids)[CN_ID_BYTES];
+        unsigned n, order, bad;
+        size_t size;
+} CacheReader;
+
+/* Reads every chunk (order 0: forwards, 1: backwards, 2: odd ones first)
+ * through its own reader and counts the ones that fail or differ. */
+static void *cache_reader(void *arg) {
+        CacheReader *t = arg;
+        CnStoreReader *rd;
+        uint8_t *want = malloc(t->size);
+        CnBuf out = CN_BUF_INIT(2 * t->size);
+
+        if (!want || cn_store_reader_new(t->s, &rd) < 0) {
+                t->bad = t->n;
+                free(want);
+                return NULL;
+        }
+        for (unsigned k = 0; k < t->n; k++) {
+                unsigned i = t->order == 0 ? k : t->order == 1 ? t->n - 1 - k : (2 * k + 1) % (t->n | 1);
+                if (i >= t->n)
+                        i = k;
+                fill(want, t->size, i + 100);
+                if (cn_store_read(rd, t->ids[i], &out) < 0 || out.len != t->size ||
+                    memcmp(out.data, want, t->size) != 0)
+                        t->bad++;
+        }
+        cn_store_reader_free(rd);
+        cn_buf_done(&out);
+        free(want);
+        return NULL;
+}
+
 /* A backend with several connections gets as many pack writers: every pack
  * is written whole, with its ledger and index, and reads back. */
 Test(store, several_writers_write_every_pack) {
@@ -385,6 +422,21 @@ Test(store, several_writers_write_every_pack) {
                 fill(data, SIZE, i + 100);
                 cr_assert_eq(cn_store_get(s, ids[i], &out), 0, "chunk %u", i);
                 cr_assert(out.len == SIZE && memcmp(out.data, data, SIZE) == 0, "chunk %u differs", i);
+        }
+        cn_store_free(s);
+
+        /* Again through a pack cache of 2 slots, from 3 threads at once,
+         * each in another order: every chunk still reads back. */
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS, &s), 0);
+        cr_assert_eq(cn_store_set_pack_cache(s, 2), 0);
+        CacheReader cr[3];
+        for (unsigned t = 0; t < 3; t++) {
+                cr[t] = (CacheReader) { .s = s, .ids = ids, .n = CHUNKS, .size = SIZE, .order = t };
+                cr_assert_eq(pthread_create(&cr[t].thread, NULL, cache_reader, &cr[t]), 0);
+        }
+        for (unsigned t = 0; t < 3; t++) {
+                pthread_join(cr[t].thread, NULL);
+                cr_assert_eq(cr[t].bad, 0, "reader %u: %u chunks failed", t, cr[t].bad);
         }
         cn_store_free(s);
         cn_names_done(&packs);
