@@ -2,17 +2,39 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "crypto.h"
+#include "remote.h"
 #include "store.h"
 #include "macro.h"
 
+/* A whole decimal number in [min, max], or exit 2 naming the option. */
+static uint64_t number_option(const char *option, const char *arg, uint64_t min, uint64_t max) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(arg, &end, 10);
+        if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max) {
+                cli_error("%s takes a number from %" PRIu64 " to %" PRIu64 "; try 'cairn --help'", option, min, max);
+                exit(CLI_EXIT_USAGE);
+        }
+        return v;
+}
+
 int cli_global_option(Cli *cli, int c, const char *arg) {
         switch (c) {
+        case OPT_CONNECTIONS:
+                (void) cn_remote_set_connections(
+                        (unsigned) number_option("--connections", arg, 1, CN_REMOTE_CONNECTIONS_MAX));
+                return 1;
+        case OPT_LIMIT_UPLOAD:
+                /* KiB/s, as appliances' link budgets are written; 0 lifts the limit. */
+                cn_remote_set_upload_limit(number_option("--limit-upload", arg, 0, UINT64_MAX / 1024) * 1024);
+                return 1;
         case 'r':
                 cli->repo = arg;
                 return 1;
@@ -105,12 +127,31 @@ static const char *default_repo(void) {
         return buf;
 }
 
+/* url for a message: a password in its user part ("sftp://u:pw@host/...",
+ * which every backend refuses) becomes "***". */
+static const char *url_for_messages(const char *url, char *buf, size_t n) {
+        const char *auth = strstr(url, "://");
+        if (!auth)
+                return url;
+        auth += 3;
+        size_t auth_len = strcspn(auth, "/?#");
+        const char *at = memrchr(auth, '@', auth_len), *colon = memchr(auth, ':', auth_len);
+        if (!at || !colon || colon > at)
+                return url;
+        snprintf(buf, n, "%.*s***%s", (int) (colon + 1 - url), url, at);
+        return buf;
+}
+
 int cli_repo_error(Cli *cli, const char *what, int r) {
-        const char *url = cli->backend ? cn_backend_url(cli->backend) : cli->repo;
+        char redacted[1024];
+        const char *url = url_for_messages(cli->backend ? cn_backend_url(cli->backend) : cli->repo, redacted,
+                                           sizeof redacted);
         const char *detail = cn_backend_last_error();
+        bool remote = cli->backend ? !cn_backend_local_path(cli->backend) : strstr(url, "://") != NULL;
         switch (r) {
         case -ENOENT:
-                cli_error("%s: no cairn repository at %s; create one with 'cairn -r %s init'", what, url, url);
+                cli_error("%s: no cairn repository at %s%s%s%s; create one with 'cairn -r %s init'", what, url,
+                          *detail ? " (" : "", detail, *detail ? ")" : "", url);
                 return CLI_EXIT_NO_REPO;
         case -EKEYREJECTED:
                 cli_error("%s: wrong password: no key of the repository at %s opens with it; check "
@@ -133,9 +174,23 @@ int cli_repo_error(Cli *cli, const char *what, int r) {
                           what, url);
                 return CLI_EXIT_ERROR;
         case -EACCES:
-                cli_error("%s: permission denied on %s%s%s; check the permissions of the repository "
-                          "(and that you run cairn as the right user)",
-                          what, url, detail && *detail ? ": " : "", detail ? detail : "");
+                if (remote)
+                        cli_error("%s: access denied by %s%s%s; check the credentials in the environment and "
+                                  "what they may do (docs/BACKENDS.md)",
+                                  what, url, *detail ? ": " : "", detail);
+                else
+                        cli_error("%s: permission denied on %s%s%s; check the permissions of the repository "
+                                  "(and that you run cairn as the right user)",
+                                  what, url, *detail ? ": " : "", detail);
+                return CLI_EXIT_ERROR;
+        case -EAGAIN:
+                cli_error("%s: %s did not answer in time, retries included%s%s; what was stored is kept: "
+                          "run again when the server is back",
+                          what, url, *detail ? ": " : "", detail);
+                return CLI_EXIT_ERROR;
+        case -EPROTO:
+                cli_error("%s: %s answered something cairn cannot read%s%s; is the URL right?", what, url,
+                          *detail ? ": " : "", detail);
                 return CLI_EXIT_ERROR;
         case -EOPNOTSUPP:
                 cli_error("%s: %s: this kind of repository URL is not supported by this build", what, url);
@@ -146,8 +201,7 @@ int cli_repo_error(Cli *cli, const char *what, int r) {
                           what, url);
                 return CLI_EXIT_ERROR;
         default:
-                cli_error("%s: %s: %s%s%s", what, url, strerror(-r), detail && *detail ? ": " : "",
-                          detail ? detail : "");
+                cli_error("%s: %s: %s%s%s", what, url, strerror(-r), *detail ? ": " : "", detail);
                 return CLI_EXIT_ERROR;
         }
 }

@@ -42,6 +42,8 @@ enum {
         OPT_JSON,
         OPT_CONTROLLER,
         OPT_HELP,
+        OPT_CONNECTIONS,
+        OPT_LIMIT_UPLOAD,
         _OPT_GLOBAL_MAX,
 };
 #define CLI_GLOBAL_LONG                                                         \
@@ -49,11 +51,14 @@ enum {
         { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },        \
         { "json", no_argument, NULL, OPT_JSON },                                \
         { "controller", required_argument, NULL, OPT_CONTROLLER },              \
+        { "connections", required_argument, NULL, OPT_CONNECTIONS },            \
+        { "limit-upload", required_argument, NULL, OPT_LIMIT_UPLOAD },          \
         { "quiet", no_argument, NULL, 'q' },                                    \
         { "verbose", no_argument, NULL, 'v' },                                  \
         { "help", no_argument, NULL, 'h' }
 
-/* 1: handled (a global option), 0: not global, -1: --help asked. */
+/* 1: handled (a global option), 0: not global, -1: --help asked. A bad
+ * value (--connections 0) is a usage error: printed, and the run exits 2. */
 int cli_global_option(Cli *cli, int c, const char *arg);
 /* The next of a verb's own options (getopt_long), taking the global ones on
  * the way: the option, 'h' for --help, '?' for an unknown one, -1 at the end. */

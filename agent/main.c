@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,8 @@ static void usage(FILE *f) {
               "                          CAIRN_PASSWORD is used when set; else a terminal prompt\n"
               "      --controller C      the data controller to act for (default: the first)\n"
               "      --json              machine-readable output\n"
+              "      --connections N     remote repositories: transfers at once (default 4)\n"
+              "      --limit-upload KIB  remote repositories: upload at most KIB KiB/s in all\n"
               "  -q, --quiet             print errors only\n"
               "  -v, --verbose           print more\n"
               "  -h, --help              this text; 'cairn VERB --help' for a verb\n"
@@ -52,39 +55,33 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
         Cli cli = {};
-        int i = 1;
+        int i;
 
-        /* Global options before the verb. */
-        for (; i < argc && argv[i][0] == '-'; i++) {
-                const char *a = argv[i];
-                if (strcmp(a, "--version") == 0) {
+        /* Global options before the verb; "+": stop at the verb. */
+        enum { OPT_VERSION = _OPT_GLOBAL_MAX };
+        static const struct option opts[] = {
+                CLI_GLOBAL_LONG,
+                { "version", no_argument, NULL, OPT_VERSION },
+                {},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "+" CLI_GLOBAL_SHORT, opts, NULL)) >= 0) {
+                if (c == OPT_VERSION) {
                         printf("cairn %s\n", CAIRN_VERSION);
                         return CLI_EXIT_OK;
                 }
-                if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                int g = cli_global_option(&cli, c, optarg);
+                if (g < 0) {
                         usage(stdout);
                         return CLI_EXIT_OK;
                 }
-                if ((strcmp(a, "-r") == 0 || strcmp(a, "--repo") == 0 || strcmp(a, "--password-file") == 0 ||
-                     strcmp(a, "--controller") == 0) && i + 1 < argc) {
-                        int c = a[1] == 'r' || strcmp(a, "--repo") == 0 ? 'r'
-                                : strcmp(a, "--controller") == 0 ? OPT_CONTROLLER
-                                                                 : OPT_PASSWORD_FILE;
-                        cli_global_option(&cli, c, argv[++i]);
-                        continue;
+                if (g == 0) {   /* getopt has said what was wrong */
+                        fputs("Try 'cairn --help'.\n", stderr);
+                        return CLI_EXIT_USAGE;
                 }
-                if (strncmp(a, "--repo=", 7) == 0) {
-                        cli_global_option(&cli, 'r', a + 7);
-                        continue;
-                }
-                if (strcmp(a, "--json") == 0 || strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0 ||
-                    strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-                        cli_global_option(&cli, a[1] == '-' ? (a[2] == 'j' ? OPT_JSON : a[2]) : a[1], NULL);
-                        continue;
-                }
-                cli_error("unknown option %s; try 'cairn --help'", a);
-                return CLI_EXIT_USAGE;
         }
+        i = optind;
+        optind = 0;     /* the verb parses its own argv from the start */
         if (i >= argc) {
                 usage(stderr);
                 return CLI_EXIT_USAGE;

@@ -77,6 +77,7 @@ struct CnPackWriter {
         unsigned writing;               /* writers with a pack in hand */
         bool stop;
         int error;
+        char error_detail[256];         /* the backend's detail of error, from the thread that met it */
         Worker *workers;
         unsigned n_workers, started;
         pthread_t *writers;
@@ -93,9 +94,19 @@ static void wake_all_locked(CnPackWriter *w) {
 }
 
 static void fail_locked(CnPackWriter *w, int r) {
-        if (r < 0 && w->error == 0)
+        if (r < 0 && w->error == 0) {
                 w->error = r;
+                snprintf(w->error_detail, sizeof w->error_detail, "%s", cn_backend_last_error());
+        }
         wake_all_locked(w);
+}
+
+/* The sticky error, for the caller's thread: with the backend's detail of
+ * it there too (cn_backend_last_error() is per thread). */
+static int error_locked(CnPackWriter *w) {
+        if (w->error && w->error_detail[0])
+                cn_backend_set_error("%s", w->error_detail);
+        return w->error;
 }
 
 /* ---- the writer thread ---- */
@@ -410,7 +421,7 @@ int cn_pack_writer_add(CnPackWriter *w, uint8_t type, const uint8_t id[CN_ID_BYT
                 return -E2BIG;
         pthread_mutex_lock(w->lock);
         if (w->error) {
-                r = w->error;
+                r = error_locked(w);
                 goto out;
         }
         r = cn_index_claim(w->index, id);
@@ -428,7 +439,7 @@ int cn_pack_writer_add(CnPackWriter *w, uint8_t type, const uint8_t id[CN_ID_BYT
                 while (!w->free_jobs && !w->error)
                         pthread_cond_wait(&w->job_free, w->lock);
                 if (w->error) {
-                        r = w->error;
+                        r = error_locked(w);
                         goto out;
                 }
                 j = w->filling = w->free_jobs;
@@ -467,7 +478,7 @@ int cn_pack_writer_flush(CnPackWriter *w) {
         }
         while (!w->error && (w->to_write || w->writing))
                 pthread_cond_wait(&w->idle, w->lock);
-        int r = w->error;
+        int r = error_locked(w);
         pthread_mutex_unlock(w->lock);
         return r;
 }

@@ -20,14 +20,20 @@ typedef struct CnScheme {
         const CnBackendOps *ops; /* NULL: known, not built yet */
 } CnScheme;
 
+extern const CnBackendOps cn_backend_webdav_http_ops;   /* backend-webdav.c */
+extern const CnBackendOps cn_backend_webdav_https_ops;
+extern const CnBackendOps cn_backend_s3_ops;            /* backend-s3.c */
+extern const CnBackendOps cn_backend_gs_ops;
+extern const CnBackendOps cn_backend_sftp_ops;          /* backend-sftp.c */
+
 /* clang-format off */
 static const CnScheme schemes[] = {
         { "local", &cn_backend_local_ops },
-        { "sftp", NULL },
-        { "webdav+http", NULL },
-        { "webdav+https", NULL },
-        { "s3", NULL },
-        { "gs", NULL },
+        { "sftp", &cn_backend_sftp_ops },
+        { "webdav+http", &cn_backend_webdav_http_ops },
+        { "webdav+https", &cn_backend_webdav_https_ops },
+        { "s3", &cn_backend_s3_ops },
+        { "gs", &cn_backend_gs_ops },
 };
 /* clang-format on */
 
@@ -174,7 +180,7 @@ CnBackend *cn_backend_close(CnBackend *b) {
 }
 
 unsigned cn_backend_caps(const CnBackend *b) {
-        return b->ops->caps;
+        return b->ops->caps & ~__atomic_load_n(&b->caps_missing, __ATOMIC_RELAXED);
 }
 
 unsigned cn_backend_connections(const CnBackend *b) {

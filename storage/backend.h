@@ -66,6 +66,10 @@ struct CnBackend {
         const CnBackendOps *ops;
         char *url;                      /* for messages; never holds a secret */
         char *local_path;               /* local backends: the root directory, absolute; else NULL */
+        /* Caps of ops->caps this instance lacks (0: none), for backends that
+         * learn at open what the server can do (e.g. an S3-compatible store
+         * that refuses conditional PUTs). cn_backend_caps() masks them out. */
+        unsigned caps_missing;
         /* Transfers worth running at once on this instance (a remote
          * backend's connection pool); 0 means 1. Set by open. */
         unsigned connections;

@@ -13,7 +13,7 @@ void cn_hex_encode(const uint8_t *p, size_t n, char *out) {
         out[2 * n] = 0;
 }
 
-static int unhex(char c) {
+int cn_hex_digit(char c) {
         if (c >= '0' && c <= '9')
                 return c - '0';
         if (c >= 'a' && c <= 'f')
@@ -27,7 +27,7 @@ int cn_hex_decode(const char *s, uint8_t *out, size_t n) {
         if (strlen(s) != 2 * n)
                 return -EINVAL;
         for (size_t i = 0; i < n; i++) {
-                int hi = unhex(s[2 * i]), lo = unhex(s[2 * i + 1]);
+                int hi = cn_hex_digit(s[2 * i]), lo = cn_hex_digit(s[2 * i + 1]);
                 if (hi < 0 || lo < 0)
                         return -EINVAL;
                 out[i] = (uint8_t) (hi << 4 | lo);

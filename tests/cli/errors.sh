@@ -197,4 +197,11 @@ else
                 [ "$(find "$M" -name '.tmp-*' | wc -l)" = 0 ] || fail "temporary files left in the repository"
         fi
 fi
+
+# A password written into a repository URL is refused, and never repeated.
+for url in 'sftp://bob:s3cret-pw@127.0.0.1:9/r' 'webdav+https://bob:s3cret-pw@127.0.0.1:9/r'; do
+        expect_exit 1 "$CAIRN" -r "$url" snapshots
+        ! grep -q s3cret-pw "$W/out" "$W/err" || die "the password of $url was repeated: $(cat "$W/err")"
+        grep -q 'bob:\*\*\*@' "$W/err" || die "no redacted URL in: $(cat "$W/err")"
+done
 note "done"
