@@ -8,7 +8,7 @@
 #     style through *.s3.localhost) and over gs:// (CAIRN_GCS_ENDPOINT);
 #   - a CLI round trip of the plain and hostile trees plus a 40 MiB file,
 #     whose 16 MiB packs go up as multipart uploads; credentials from a
-#     shared credentials file; a gs:// round trip;
+#     shared credentials file; a gs:// round trip of both trees;
 #   - four backups as four hosts into one bucket at once (no lock), then
 #     check --read-data and every snapshot restores;
 #   - a session token (signed x-amz-security-token header);
@@ -130,9 +130,10 @@ grep -q "gave up after" "$W/err" && fail "a missing bucket was retried: $(cat "$
 note "gs round trip"
 export CAIRN_GCS_ENDPOINT=$SWIFT_GCS_ENDPOINT CAIRN_GCS_HMAC_ACCESS_ID=$SWIFT_KEY_ID CAIRN_GCS_HMAC_SECRET=$SWIFT_SECRET
 check_exit 0 "$CAIRN" -r "gs://$BUCKET/gsrepo" init &&
-        check_exit 0 "$CAIRN" -r "gs://$BUCKET/gsrepo" backup "$W/simple" &&
+        check_exit 0 "$CAIRN" -r "gs://$BUCKET/gsrepo" backup "$W/simple" "$W/hostile" &&
         check_exit 0 "$CAIRN" -r "gs://$BUCKET/gsrepo" restore latest --target "$W/gs-restored" &&
-        { same_tree "$W/simple" "$W/gs-restored$W/simple" || fail "gs: restored tree differs"; }
+        { same_tree "$W/simple" "$W/gs-restored$W/simple" || fail "gs: restored tree differs"; } &&
+        { bash "$TREECMP" "$W/hostile" "$W/gs-restored$W/hostile" >&2 || fail "gs: restored hostile tree differs"; }
 unset CAIRN_GCS_ENDPOINT CAIRN_GCS_HMAC_ACCESS_ID CAIRN_GCS_HMAC_SECRET
 
 # ---- a window of 503 SlowDown: backoff, then success

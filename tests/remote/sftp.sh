@@ -21,6 +21,15 @@
 
 : "${TEST_BACKEND:?set TEST_BACKEND to the test-backend binary (meson test does)}"
 
+# libssh2 1.10 leaks memory of its own: a few BIGNUMs per ECDSA login (fixed
+# in 1.11), and now and then session state when a connection is closed (an
+# "indirect leak" from libssh2.so alone, seen in the contract suite). In a
+# sanitizer build, LeakSanitizer ignores allocations whose stack passes
+# through libssh2 (whole stacks, hence the slow unwinder); every other leak
+# still fails the test.
+echo "leak:libssh2.so" >"$W/lsan-libssh2.supp"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$W/lsan-libssh2.supp:fast_unwind_on_malloc=0"
+
 why=$(sshd_check) || skip "$why"
 sshd_setup "$W/sshd" || die "cannot set up the test sshd"
 at_exit sshd_stop
@@ -75,12 +84,7 @@ done
 
 # ---- other keys that may log in: ECDSA, and an encrypted ed25519 one
 note "ECDSA and encrypted keys"
-# libssh2 1.10 leaks a few BIGNUMs per ECDSA login (fixed in 1.11): in a
-# sanitizer build, keep LeakSanitizer from failing this step for that (a
-# suppression matches whole stacks, hence the slow unwinder).
-echo "leak:libssh2.so" >"$W/lsan-libssh2.supp"
-ecdsa_lsan="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$W/lsan-libssh2.supp:fast_unwind_on_malloc=0"
-LSAN_OPTIONS=$ecdsa_lsan CAIRN_SFTP_KEY=$SSHD_ECDSA_KEY expect_exit 0 cairn snapshots
+CAIRN_SFTP_KEY=$SSHD_ECDSA_KEY expect_exit 0 cairn snapshots
 CAIRN_SFTP_KEY=$SSHD_ENC_KEY CAIRN_SFTP_KEY_PASSPHRASE=$SSHD_ENC_PASSPHRASE expect_exit 0 cairn snapshots
 CAIRN_SFTP_KEY=$SSHD_ENC_KEY expect_exit 1 cairn snapshots
 grep -q "encrypted" "$W/err" || fail "no hint that the key needs CAIRN_SFTP_KEY_PASSPHRASE: $(cat "$W/err")"
