@@ -27,7 +27,7 @@ static void help(void) {
               "      --stdin-filename NAME its name in the snapshot (default: stdin)\n"
               "      --parent ID           compare against this snapshot instead of the latest\n"
               "      --force               read every file again, ignoring the parent snapshot\n"
-              "      --compression LEVEL   zstd level 1 (default: fastest) to 19 (smallest)\n"
+              "      --compression LEVEL   zstd level, 1 (fastest) to 19 (smallest); default 3\n"
               "\n"
               "Exit 0: done; 3: snapshot saved but some entries could not be read (listed on stderr\n"
               "and recorded in the snapshot); 1: nothing was saved.\n",

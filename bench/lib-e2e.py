@@ -89,9 +89,9 @@ def modify(root, seed):
 
 # ---------------------------------------------------------------- report
 
-TOOLS = ["cairn", "cairn-z3", "restic", "borg", "tar"]
+TOOLS = ["cairn", "cairn-z1", "restic", "borg", "tar"]
 # How a tool is named in the tables.
-TOOL_NAMES = {"cairn-z3": "cairn-z3 (`backup --compression 3`)"}
+TOOL_NAMES = {"cairn-z1": "cairn-z1 (`backup --compression 1`)"}
 STEPS = [
     ("tree", "backup", "Linux tree: initial backup (fresh repository)"),
     ("tree", "rebackup", "Linux tree: unchanged re-backup"),
@@ -255,7 +255,7 @@ def report(raw, metapath, out):
                 ok += " (" + "; ".join(s["fail"]) + ")"
             line += f" {ok} |"
             w(line)
-        for mine in ("cairn", "cairn-z3"):
+        for mine in ("cairn", "cairn-z1"):
             c = stats.get((scen, step, mine))
             for other in ("restic", "borg", "tar"):
                 o = stats.get((scen, step, other))
@@ -344,18 +344,18 @@ def report(raw, metapath, out):
     w("## Targets from the issue")
     w("")
     targets_table("target", T)
-    if any(k[2] == "cairn-z3" for k in stats):
+    if any(k[2] == "cairn-z1" for k in stats):
         # The other end of the speed/size trade-off: not the default, so not
         # the issue's targets, but the same yardsticks.
-        Z = [("initial backup (tree) ≤ 1/3 restic", "wall cairn-z3/restic",
-              ratio(g("tree", "backup", "cairn-z3", "wall"), g("tree", "backup", "restic", "wall")), 1 / 3, False),
-             ("mixed file backup ≥ 2× borg-lz4 throughput", "throughput cairn-z3/borg",
-              ratio(thrput("cairn-z3"), thrput("borg")), 2.0, True)]
+        Z = [("initial backup (tree) ≤ 1/3 restic", "wall cairn-z1/restic",
+              ratio(g("tree", "backup", "cairn-z1", "wall"), g("tree", "backup", "restic", "wall")), 1 / 3, False),
+             ("mixed file backup ≥ 2× borg-lz4 throughput", "throughput cairn-z1/borg",
+              ratio(thrput("cairn-z1"), thrput("borg")), 2.0, True)]
         for scen, step, label in (("tree", "modified", "tree, after the 3 snapshots"),
                                   ("file", "backup", "mixed file")):
-            Z.append((f"repository size ({label}) ≤ restic", "repo cairn-z3/restic",
-                      ratio(g(scen, step, "cairn-z3", "repo"), g(scen, step, "restic", "repo")), 1.0, False))
-        w("The same yardsticks for `backup --compression 3` (cairn-z3), the other end of the "
+            Z.append((f"repository size ({label}) ≤ restic", "repo cairn-z1/restic",
+                      ratio(g(scen, step, "cairn-z1", "repo"), g(scen, step, "restic", "repo")), 1.0, False))
+        w("The same yardsticks for `backup --compression 1` (cairn-z1), the other end of the "
           "speed/size trade-off (docs/cli/backup.md):")
         w("")
         targets_table("yardstick", Z)

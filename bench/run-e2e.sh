@@ -8,8 +8,8 @@
 #   --quick           1 run, every 4th file of the tree (~20k files), a 256 MiB
 #                     file; results go to $CAIRN_BENCH_DIR/quick/results/
 #   --runs N          runs of each tool (default 3, or $CAIRN_BENCH_RUNS)
-#   --tools LIST      comma-separated subset of cairn,cairn-z3,restic,borg,tar
-#                     (cairn-z3: cairn with backup --compression 3)
+#   --tools LIST      comma-separated subset of cairn,cairn-z1,restic,borg,tar
+#                     (cairn-z1: cairn with backup --compression 1)
 #   --scenarios LIST  comma-separated subset of tree,file
 #   --no-install      do not apt-get anything (fail if something is missing)
 #   --no-build        use build-bench/agent/cairn as it is
@@ -29,7 +29,7 @@ WORK=${CAIRN_BENCH_DIR:-/var/tmp/cairn-bench}
 RUNS=${CAIRN_BENCH_RUNS:-3}
 SEED=${CAIRN_BENCH_SEED:-1}
 QUICK=0
-TOOLS=cairn,cairn-z3,restic,borg,tar
+TOOLS=cairn,cairn-z1,restic,borg,tar
 SCENARIOS=tree,file
 INSTALL=1
 BUILD=1
@@ -56,7 +56,7 @@ done
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive number, not '$RUNS'"
 [ "$QUICK" = 1 ] && [ "$runs_set" = 0 ] && [ -z "${CAIRN_BENCH_RUNS:-}" ] && RUNS=1
 for t in ${TOOLS//,/ }; do
-        case "$t" in cairn|cairn-z3|restic|borg|tar) ;; *) die "unknown tool '$t' (cairn, cairn-z3, restic, borg, tar)" ;; esac
+        case "$t" in cairn|cairn-z1|restic|borg|tar) ;; *) die "unknown tool '$t' (cairn, cairn-z1, restic, borg, tar)" ;; esac
 done
 for s in ${SCENARIOS//,/ }; do
         case "$s" in tree|file) ;; *) die "unknown scenario '$s' (tree, file)" ;; esac
@@ -312,7 +312,7 @@ verify_file() {
 # Each tool gets the same verbs: init REPO, backup REPO N PATH, restore REPO N TARGET.
 tool_init() {
         case "$1" in
-        cairn|cairn-z3) timed "$1" init 0 "$REPO" -- "$CAIRN" -r "$REPO" init ;;
+        cairn|cairn-z1) timed "$1" init 0 "$REPO" -- "$CAIRN" -r "$REPO" init ;;
         restic) timed restic init 0 "$REPO" -- restic -r "$REPO" init ;;
         borg) timed borg init 0 "$REPO" -- borg init -e repokey "$REPO" ;;
         esac
@@ -321,7 +321,7 @@ tool_backup() { # TOOL STEP N PATH INPUT_BYTES
         local tool=$1 step=$2 n=$3 path=$4 input=$5
         case "$tool" in
         cairn) timed cairn "$step" "$input" "$REPO" -- "$CAIRN" -r "$REPO" --json backup "$path" ;;
-        cairn-z3) timed cairn-z3 "$step" "$input" "$REPO" -- "$CAIRN" -r "$REPO" --json backup --compression 3 "$path" ;;
+        cairn-z1) timed cairn-z1 "$step" "$input" "$REPO" -- "$CAIRN" -r "$REPO" --json backup --compression 1 "$path" ;;
         restic) timed restic "$step" "$input" "$REPO" -- restic -r "$REPO" backup "$path" ;;
         borg) timed borg "$step" "$input" "$REPO" -- borg create --compression lz4 "$REPO::$SCEN-$n" "$path" ;;
         esac
@@ -329,7 +329,7 @@ tool_backup() { # TOOL STEP N PATH INPUT_BYTES
 tool_restore() { # TOOL N TARGET BYTES
         local tool=$1 n=$2 target=$3 bytes=$4
         case "$tool" in
-        cairn|cairn-z3) timed "$tool" restore "$bytes" "$REPO" -- "$CAIRN" -r "$REPO" restore latest --target "$target" ;;
+        cairn|cairn-z1) timed "$tool" restore "$bytes" "$REPO" -- "$CAIRN" -r "$REPO" restore latest --target "$target" ;;
         restic) timed restic restore "$bytes" "$REPO" -- restic -r "$REPO" restore latest --target "$target" ;;
         borg) timed borg restore "$bytes" "$REPO" -- env -C "$target" borg extract "$REPO::$SCEN-$n" ;;
         esac
@@ -433,7 +433,7 @@ trap 'exit 130' INT TERM
 for c in restic borg rsync xz python3 /usr/bin/time; do
         command -v "$c" >/dev/null || die "$c is missing (run without --no-install)"
 done
-if has "$TOOLS" cairn || has "$TOOLS" cairn-z3; then
+if has "$TOOLS" cairn || has "$TOOLS" cairn-z1; then
         [ "$BUILD" = 1 ] && build_cairn
         [ -x "$CAIRN" ] || die "$CAIRN is missing (run without --no-build)"
 fi
@@ -447,12 +447,12 @@ warm
 RAW_TMP=$LOGS/raw.csv.partial
 echo "$CSV_HEAD" >"$RAW_TMP"
 ORDER=""
-for t in cairn cairn-z3 restic borg tar; do has "$TOOLS" "$t" && ORDER="$ORDER${ORDER:+, }$t"; done
+for t in cairn cairn-z1 restic borg tar; do has "$TOOLS" "$t" && ORDER="$ORDER${ORDER:+, }$t"; done
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for RUN in $(seq 1 "$RUNS"); do
         for s in tree file; do
                 has "$SCENARIOS" "$s" || continue
-                for t in cairn cairn-z3 restic borg tar; do
+                for t in cairn cairn-z1 restic borg tar; do
                         has "$TOOLS" "$t" || continue
                         say "run $RUN/$RUNS: $t on the $s"
                         if [ "$s" = tree ]; then run_tree "$t"; else run_file "$t"; fi
@@ -497,7 +497,7 @@ method+="- Each pass starts from an empty repository (removed with the tool's ca
 method+="- Source data stays on disk ($(fs_of "$WORK")) and was read once before the first measurement to warm the page cache; caches are never dropped (24 GiB of RAM holds all the data). \`sync\` runs before every measured step, and again after it, timed apart (\`sync_s\` in raw.csv), so no step pays for another's writeback.\\n"
 method+="- Restores go into a tmpfs mounted fresh (empty) before each restore and unmounted after, so the ext4 slowdown of creating ~80k files right after deleting ~80k files cannot touch them. Each restore is then compared with the source (\`diff -rq --no-dereference\`, \`cmp\` for the file); a run whose restore differs counts as failed.\\n"
 method+="- Caches: cairn has none besides the repository. restic and borg keep theirs on, with default settings; only their base directory moves into the work dir (\`XDG_CACHE_HOME=$XDG_CACHE_HOME\`, same disk), so the bench leaves nothing outside it.\\n"
-method+="- Commands (password from \`CAIRN_PASSWORD\` / \`RESTIC_PASSWORD\` / \`BORG_PASSPHRASE\`): \`cairn -r REPO init\`, \`cairn -r REPO --json backup PATH\`, \`cairn -r REPO restore latest --target T\` (cairn-z3: \`backup --compression 3\`, the same binary); \`restic -r REPO init\`, \`restic -r REPO backup PATH\`, \`restic -r REPO restore latest --target T\`; \`borg init -e repokey REPO\`, \`borg create --compression lz4 REPO::NAME PATH\`, \`cd T && borg extract REPO::NAME\`. Each under \`/usr/bin/time -f '%e %U %S %M'\`, output to a log.\\n"
+method+="- Commands (password from \`CAIRN_PASSWORD\` / \`RESTIC_PASSWORD\` / \`BORG_PASSPHRASE\`): \`cairn -r REPO init\`, \`cairn -r REPO --json backup PATH\`, \`cairn -r REPO restore latest --target T\` (cairn-z1: \`backup --compression 1\`, the same binary); \`restic -r REPO init\`, \`restic -r REPO backup PATH\`, \`restic -r REPO restore latest --target T\`; \`borg init -e repokey REPO\`, \`borg create --compression lz4 REPO::NAME PATH\`, \`cd T && borg extract REPO::NAME\`. Each under \`/usr/bin/time -f '%e %U %S %M'\`, output to a log.\\n"
 method+="- Every tool opens its key with a password KDF on each command (cairn Argon2id 32 MiB, restic scrypt, borg PBKDF2): that time and memory is part of each step, as for a user."
 {
         echo "command=${env_prefix}$COMMAND_LINE"
