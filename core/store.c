@@ -325,8 +325,9 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
         s->c = c;
         s->backend = cn_repo_backend(repo);
         /* Measured side by side (bench/RESULTS.md): level 3 stores 4% less than
-         * level 1 on the Linux tree at the same wall time, and 9% less on a
-         * 2 GiB file for 13% more time; fewer bytes also go up offsite links. */
+         * level 1 on the Linux tree in about the same wall time, and 9% less on
+         * a 2 GiB file for 13-32% more time; fewer bytes also go up offsite
+         * links (docs/cli/backup.md). */
         s->level = 3;
         pthread_mutex_init(&s->lock, NULL);
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
