@@ -20,6 +20,8 @@
 #include "tree.h"
 
 #define MAX_PATH_BYTES (1u << 20)
+/* The least room a read gets: the buffer holds the largest chunk and this. */
+#define READ_BYTES (1u << 20)
 
 typedef struct LinkEntry {
         uint64_t dev, ino;
@@ -163,72 +165,93 @@ static int store_chunk(Backup *b, CnNode *n, size_t *cap, const uint8_t *p, size
         return add_chunk(n, cap, id);
 }
 
+/* Where store_stream() reads from: fd to its end from the current offset,
+ * or only the given ranges (the data extents of a sparse file). */
+typedef struct Source {
+        int fd;
+        bool ranged;
+        const CnExtent *ranges;
+        size_t n_ranges, ri;
+        uint64_t roff, rleft;
+        bool eof;
+} Source;
+
+/* One read (or pread) into the n bytes at p: bytes read, 0 at the end of
+ * the source (src->eof set), or a negative errno. */
+static ssize_t source_read(Source *src, uint8_t *p, size_t n) {
+        for (;;) {
+                ssize_t k;
+                if (src->ranged) {
+                        while (src->rleft == 0 && src->ri < src->n_ranges) {
+                                src->roff = src->ranges[src->ri].offset;
+                                src->rleft = src->ranges[src->ri].length;
+                                src->ri++;
+                        }
+                        if (src->rleft == 0) {
+                                src->eof = true;
+                                return 0;
+                        }
+                        k = pread(src->fd, p, CN_MIN(n, src->rleft), (off_t) src->roff);
+                        if (k == 0) {
+                                /* The file shrank under us: what is left of this range is gone. */
+                                src->rleft = 0;
+                                continue;
+                        }
+                        if (k > 0) {
+                                src->roff += (uint64_t) k;
+                                src->rleft -= (uint64_t) k;
+                        }
+                } else {
+                        k = read(src->fd, p, n);
+                        if (k == 0)
+                                src->eof = true;
+                }
+                if (k < 0 && errno == EINTR)
+                        continue;
+                return k < 0 ? -errno : k;
+        }
+}
+
 /* Read fd to its end from the current offset (ranged false), or just the
  * n_ranges ranges (ranged true, none for a file of holes only), and store
  * the bytes as content-defined chunks. Returns the bytes read, or a
- * negative errno. */
+ * negative errno.
+ *
+ * The buffer holds the largest chunk plus one read. A cut is final once the
+ * chunker finds a boundary inside the bytes read so far, or they reach the
+ * largest chunk, or the source ends: a boundary depends only on the bytes
+ * before it, so reading more cannot move it. Otherwise more is read, after
+ * moving the unfinished chunk to the front when the buffer's end is near. */
 static int64_t store_stream(Backup *b, int fd, bool ranged, const CnExtent *ranges, size_t n_ranges, CnNode *n) {
         const size_t max = cn_chunker_params(b->chunker)->max_size;
-        size_t have = 0, start = 0, cap = 0, ri = 0;
-        uint64_t total = 0, roff = 0, rleft = 0;
-        bool eof = ranged && n_ranges == 0;
-
-        if (ranged && n_ranges > 0) {
-                roff = ranges[0].offset;
-                rleft = ranges[0].length;
-        }
+        Source src = { .fd = fd, .ranged = ranged, .ranges = ranges, .n_ranges = n_ranges };
+        size_t have = 0, start = 0, cap = 0;
+        uint64_t total = 0;
         int r;
 
         for (;;) {
-                while (!eof && have < max) {
-                        if (start + have == b->buf_cap) {
-                                memmove(b->buf, b->buf + start, have);
+                size_t cut = have ? cn_chunker_cut(b->chunker, b->buf + start, have) : 0;
+                if (have > 0 && (cut < have || have >= max || src.eof)) {
+                        r = store_chunk(b, n, &cap, b->buf + start, cut);
+                        if (r < 0)
+                                return r;
+                        start += cut;
+                        have -= cut;
+                        if (have == 0)
                                 start = 0;
-                        }
-                        size_t room = b->buf_cap - start - have;
-                        ssize_t k;
-                        if (ranged) {
-                                while (rleft == 0 && ++ri < n_ranges) {
-                                        roff = ranges[ri].offset;
-                                        rleft = ranges[ri].length;
-                                }
-                                if (rleft == 0) {
-                                        eof = true;
-                                        break;
-                                }
-                                k = pread(fd, b->buf + start + have, CN_MIN(room, rleft), (off_t) roff);
-                                if (k == 0) {
-                                        /* The file shrank under us: what is left of this range is gone. */
-                                        rleft = 0;
-                                        continue;
-                                }
-                                if (k > 0) {
-                                        roff += (uint64_t) k;
-                                        rleft -= (uint64_t) k;
-                                }
-                        } else {
-                                k = read(fd, b->buf + start + have, room);
-                                if (k == 0)
-                                        eof = true;
-                        }
-                        if (k < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                return -errno;
-                        }
-                        have += (size_t) k;
-                        total += (uint64_t) k;
+                        continue;
                 }
-                if (have == 0)
+                if (src.eof)
                         break;
-                size_t cut = cn_chunker_cut(b->chunker, b->buf + start, have);
-                r = store_chunk(b, n, &cap, b->buf + start, cut);
-                if (r < 0)
-                        return r;
-                start += cut;
-                have -= cut;
-                if (have == 0)
+                if (b->buf_cap - start - have < READ_BYTES) {
+                        memmove(b->buf, b->buf + start, have);
                         start = 0;
+                }
+                ssize_t k = source_read(&src, b->buf + start + have, b->buf_cap - start - have);
+                if (k < 0)
+                        return k;
+                have += (size_t) k;
+                total += (uint64_t) k;
         }
         return (int64_t) total;
 }
@@ -722,7 +745,7 @@ int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSna
                 .store = store,
                 .chunker = chunker,
                 .snap = &snap,
-                .buf_cap = 2 * (size_t) c->chunker.max_size,
+                .buf_cap = (size_t) c->chunker.max_size + READ_BYTES,
         };
         cn_buf_init(&b.path, MAX_PATH_BYTES);
         cn_buf_init(&b.tree, CN_MAX_TREE_BYTES);
