@@ -11,7 +11,7 @@
 #   bench/run-connections.sh [MIB]     (default 256 MiB of random data)
 #
 # Needs build-bench/agent/cairn (bench/run-e2e.sh builds it) and the packages
-# of packaging/install-test-deps.sh. Writes nothing outside its mktemp -d.
+# of packaging/install-deps.sh --test. Writes nothing outside its mktemp -d.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export CAIRN=$ROOT/build-bench/agent/cairn SRCDIR=$ROOT

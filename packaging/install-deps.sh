@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install the Debian 12 packages cairn needs to build and test. Idempotent:
-# does nothing when everything is there already. Needs root (or sudo).
+# Install the Debian 12 packages cairn needs to build and test; with --test
+# also the servers that tests/remote/ starts on 127.0.0.1 (each script stops
+# its own by pid). Idempotent: does nothing when everything is there already.
+# Needs root (or sudo).
 set -euo pipefail
 
 pkgs=(
@@ -9,6 +11,22 @@ pkgs=(
         libcriterion-dev
         acl attr util-linux procps
 )
+case "${1:-}" in
+"") ;;
+--test)
+        pkgs+=(
+                openssh-server  # tests/servers/sshd.sh (ssh-keygen/ssh-keyscan come with openssh-client)
+                # tests/servers/swift.sh: OpenStack Swift with s3api (tests/remote/s3.sh); curl makes buckets
+                swift swift-proxy swift-account swift-container swift-object python3-swift memcached curl
+                # tests/servers/nginx.sh: WebDAV (tests/remote/webdav.sh); openssl makes its CA and htpasswd
+                nginx libnginx-mod-http-dav-ext openssl
+        )
+        ;;
+*)
+        echo "usage: $0 [--test]" >&2
+        exit 2
+        ;;
+esac
 missing=()
 for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,5 +36,15 @@ done
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
 echo "cairn: installing ${missing[*]}" >&2
+# Debian starts a server package's system service on install (nginx on port
+# 80, sshd on 22, memcached...). A policy-rc.d that answers 101 ("action
+# forbidden") keeps them all stopped, as the tests run their own instances
+# with their own configs; it is removed again afterwards.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+        "${sudo[@]}" chmod 755 "$policy"
+        trap '"${sudo[@]}" rm -f "$policy"' EXIT
+fi
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

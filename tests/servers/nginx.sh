@@ -64,7 +64,7 @@ _nginx_find() {
 
 nginx_check() {
         if ! _nginx_find; then
-                echo "nginx not installed (Debian: nginx, see packaging/install-test-deps.sh)"
+                echo "nginx not installed (Debian: nginx, packaging/install-deps.sh --test installs it)"
                 return 1
         fi
         if ! "$NGINX_BIN" -V 2>&1 | grep -q -- --with-http_dav_module; then

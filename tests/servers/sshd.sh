@@ -65,7 +65,7 @@ _sshd_find() {
 sshd_check() {
         local user field p
         if ! _sshd_find; then
-                echo "sshd not installed (Debian: openssh-server, see packaging/install-test-deps.sh)"
+                echo "sshd not installed (Debian: openssh-server, packaging/install-deps.sh --test installs it)"
                 return 1
         fi
         for p in ssh-keygen ssh-keyscan; do

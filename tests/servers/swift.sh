@@ -40,7 +40,7 @@ swift_check() {
         for b in swift-ring-builder swift-proxy-server swift-account-server swift-container-server \
                 swift-object-server memcached curl; do
                 command -v "$b" >/dev/null 2>&1 || {
-                        echo "$b not installed (packaging/install-test-deps.sh installs Swift)"
+                        echo "$b not installed (packaging/install-deps.sh --test installs Swift)"
                         return 1
                 }
         done
