@@ -150,6 +150,13 @@ int cli_repo_error(Cli *cli, const char *what, int r) {
         bool remote = cli->backend ? !cn_backend_local_path(cli->backend) : strstr(url, "://") != NULL;
         switch (r) {
         case -ENOENT:
+                if (cli->rp) {
+                        /* The repository opened: what is missing is something in it. */
+                        cli_error("%s: something the repository at %s should hold is missing (a pack, or a chunk "
+                                  "or tree it should contain); run 'cairn check' to see what is affected",
+                                  what, url);
+                        return CLI_EXIT_ERROR;
+                }
                 cli_error("%s: no cairn repository at %s%s%s%s; create one with 'cairn -r %s init'", what, url,
                           *detail ? " (" : "", detail, *detail ? ")" : "", url);
                 return CLI_EXIT_NO_REPO;
@@ -255,14 +262,34 @@ CnController *cli_controller(Cli *cli) {
         return c;
 }
 
+const char *cli_damage_reason(int error) {
+        switch (error) {
+        case -EBADMSG:
+                return "damaged (it fails authentication, or is not what its name says)";
+        case -E2BIG:
+                return "oversized (larger than any cairn object may be)";
+        case -EPROTONOSUPPORT:
+                return "of a format version this cairn does not know";
+        case -ENOKEY:
+                return "in the folder of no controller of this repository";
+        default: {
+                static __thread char buf[160];
+                snprintf(buf, sizeof buf, "unreadable (%s)", strerror(-error));
+                return buf;
+        }
+        }
+}
+
+void cli_damaged(const char *name, int error, _unused_ void *userdata) {
+        bool snapshot = strncmp(name, "snapshots/", strlen("snapshots/")) == 0;
+        cli_warn("%s is %s; skipped: %s; 'cairn check' lists what it affects", name, cli_damage_reason(error),
+                 snapshot ? "the snapshot is not listed" : "what it holds is read from elsewhere or stored again");
+}
+
 int cli_load_snapshots(Cli *cli, CnController *c, CnSnapshot **ret, size_t *ret_n) {
-        size_t damaged = 0;
-        int r = cn_snapshot_list(cli->rp, c, ret, ret_n, &damaged);
+        int r = cn_snapshot_list(cli->rp, c, cli_damaged, cli, ret, ret_n);
         if (r < 0)
                 return cli_repo_error(cli, "cannot list snapshots", r);
-        if (damaged)
-                cli_warn("%zu snapshot file(s) failed authentication and were skipped; run 'cairn check'",
-                         damaged);
         return 0;
 }
 
@@ -289,7 +316,7 @@ int cli_open_snapshot(Cli *cli, const char *spec, CnSnapshot **list, size_t *n, 
                 cli_error("no snapshot '%s' (or more than one matches); 'cairn snapshots' lists them", spec);
                 return CLI_EXIT_ERROR;
         }
-        r = cn_store_open(cli->rp, s->controller, CN_STORE_KEYS, ret_store);
+        r = cn_store_open_tolerant(cli->rp, s->controller, CN_STORE_KEYS, cli_damaged, cli, ret_store);
         if (r < 0)
                 return cli_repo_error(cli, "cannot read the index", r);
         *ret_snap = s;

@@ -95,6 +95,12 @@ const char *cli_size(uint64_t bytes, char buf[32]);
 const char *cli_time(int64_t sec, char buf[64]);
 void cli_short_id(const char *hex, char buf[9]);
 
+/* A damaged object that core/ skipped and reads around (CnStoreDamagedFn):
+ * one warning naming it and why. */
+void cli_damaged(const char *name, int error, void *userdata);
+/* Why an object was skipped, for messages: "damaged (...)", "oversized (...)". */
+const char *cli_damage_reason(int error);
+
 /* Snapshot selection: "latest", an id prefix, optionally ":PATH". */
 int cli_load_snapshots(Cli *cli, CnController *c, CnSnapshot **ret, size_t *ret_n);
 /* Open the repository and find spec: "latest" of --controller (or the

@@ -26,7 +26,8 @@ static void help(void) {
               "      --stdin               back up standard input as one file\n"
               "      --stdin-filename NAME its name in the snapshot (default: stdin)\n"
               "      --parent ID           compare against this snapshot instead of the latest\n"
-              "      --force               read every file again, ignoring the parent snapshot\n"
+              "      --force               read every file again, ignoring the parent snapshot, and\n"
+              "                            read back every stored chunk reused (a damaged one is stored again)\n"
               "      --compression LEVEL   zstd level, 1 (fastest) to 19 (smallest); default 3\n"
               "\n"
               "Exit 0: done; 3: snapshot saved but some entries could not be read (listed on stderr\n"
@@ -244,7 +245,9 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 .stdin_fd = use_stdin ? STDIN_FILENO : -1,
                 .stdin_filename = stdin_name,
                 .parent = parent,
+                .verify_existing = force,
                 .on_error = on_error,
+                .on_damaged = cli_damaged,
                 .userdata = &w,
         };
         r = cn_backup_run(cli->rp, ctl, &o, &snap);

@@ -12,7 +12,9 @@ static void help(void) {
               "Verify the repository: every index, key ledger and snapshot opens, every pack\n"
               "the index names is there, every snapshot's trees and file chunks are present.\n"
               "With --read-data, also read every pack and authenticate every chunk.\n"
-              "Each problem is listed with the snapshots and files it affects; exit 1 if any.\n",
+              "Each problem is listed with the snapshots and files it affects; exit 1 if any.\n"
+              "Chunk copies found unreadable are recorded in the repository, so that the next\n"
+              "backup stores those chunks again.\n",
               stdout);
 }
 
@@ -34,6 +36,10 @@ static const char *kind_text(CnCheckKind k) {
                 return "affected";
         case CN_CHECK_ORPHAN_PACK:
                 return "unindexed pack";
+        case CN_CHECK_RECORDED_BLOB:
+                return "recorded damaged chunk";
+        case CN_CHECK_NOT_RECORDED:
+                return "damage not recorded";
         }
         return "problem";
 }
@@ -68,6 +74,23 @@ static void on_problem(const CnCheckProblem *p, void *u) {
                 cli_print_escaped(stdout, p->path, strlen(p->path));
                 printf(": cannot be fully restored (data missing or damaged)\n");
                 return;
+        }
+        switch (p->kind) {
+        case CN_CHECK_DAMAGED_OBJECT:
+                printf("error: %s (controller %s) is %s\n", p->object, p->controller, cli_damage_reason(p->error));
+                return;
+        case CN_CHECK_RECORDED_BLOB:
+                printf("error: damaged chunk %s (controller %s): recorded as unreadable by an earlier check or "
+                       "backup, and no other copy is stored; the next backup of a file holding it stores it again\n",
+                       p->object, p->controller);
+                return;
+        case CN_CHECK_NOT_RECORDED:
+                printf("error: could not record the damage found under %s (controller %s): %s; backups will not "
+                       "know to store those chunks again (backup --force finds them itself)\n",
+                       p->object, p->controller, strerror(-p->error));
+                return;
+        default:
+                break;
         }
         printf("error: %s %s (controller %s): %s\n", kind_text(p->kind), p->object, p->controller,
                p->error == -EBADMSG ? "failed authentication" : strerror(-p->error));
@@ -106,15 +129,21 @@ int verb_check(Cli *cli, int argc, char **argv) {
         if (cli->json)
                 printf("{\"controllers\":%" PRIu64 ",\"snapshots\":%" PRIu64 ",\"packs\":%" PRIu64
                        ",\"blobs\":%" PRIu64 ",\"trees\":%" PRIu64 ",\"packs_read\":%" PRIu64
-                       ",\"bytes_read\":%" PRIu64 ",\"errors\":%" PRIu64 "}\n",
+                       ",\"bytes_read\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"chunks_unreadable\":%" PRIu64 "}\n",
                        st.controllers, st.snapshots, st.packs, st.blobs, st.trees, st.packs_read, st.bytes_read,
-                       st.errors);
-        else
+                       st.errors, st.blobs_bad);
+        else {
+                if (st.blobs_bad)
+                        cli_info(cli,
+                                 "%" PRIu64 " stored chunk cop%s unreadable, recorded in the repository: the next "
+                                 "backup of the files holding them stores them again\n",
+                                 st.blobs_bad, st.blobs_bad == 1 ? "y is" : "ies are");
                 cli_info(cli,
                          "checked %" PRIu64 " controller(s), %" PRIu64 " snapshots, %" PRIu64 " packs, %" PRIu64
                          " chunks, %" PRIu64 " trees%s%s: %s\n",
                          st.controllers, st.snapshots, st.packs, st.blobs, st.trees,
                          read_data ? "; read " : "", read_data ? cli_size(st.bytes_read, sz) : "",
                          st.errors ? "ERRORS FOUND" : "no errors");
+        }
         return st.errors ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }

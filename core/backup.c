@@ -730,7 +730,8 @@ int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSna
         int64_t t0 = mono_ns();
         int r;
 
-        r = cn_store_open(repo, c, CN_STORE_KEYS | CN_STORE_WRITE, &store);
+        r = cn_store_open_tolerant(repo, c, CN_STORE_KEYS | CN_STORE_WRITE | (o->verify_existing ? CN_STORE_VERIFY : 0),
+                                   o->on_damaged, o->userdata, &store);
         if (r < 0)
                 return r;
         if (o->compression_level > 0)

@@ -26,7 +26,9 @@ typedef struct CnBackupOptions {
         int stdin_fd;                   /* >= 0: back up this stream instead of paths */
         const char *stdin_filename;     /* its name in the snapshot (one component) */
         const CnSnapshot *parent;       /* unchanged files are taken from here; may be NULL */
+        bool verify_existing;           /* read back every stored chunk reused (CN_STORE_VERIFY) */
         CnSourceErrorFn on_error;
+        CnStoreDamagedFn on_damaged;    /* damaged repository objects read around; may be NULL */
         void *userdata;
 } CnBackupOptions;
 

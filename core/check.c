@@ -57,6 +57,8 @@ static void report(Check *k, CnCheckKind kind, const char *object, int error) {
         };
         if (kind != CN_CHECK_ORPHAN_PACK)
                 k->stats->errors++;
+        if (kind == CN_CHECK_RECORDED_BLOB || kind == CN_CHECK_BAD_BLOB || kind == CN_CHECK_MISSING_KEY)
+                k->stats->blobs_bad++;
         k->fn(&p, k->u);
 }
 
@@ -108,6 +110,15 @@ static const PackFile *find_pack_file(Check *k, const uint8_t id[CN_ID_BYTES]) {
         return k->n_packs ? bsearch(&key, k->packs, k->n_packs, sizeof key, pack_file_cmp) : NULL;
 }
 
+/* A copy found unreadable: lost for the snapshot walk, and recorded so that
+ * the next backup stores the chunk again (docs/FORMAT.md "Damage records"). */
+static int note_bad(Check *k, uint32_t pack, const uint8_t id[CN_ID_BYTES]) {
+        int r = cn_store_note_damage(k->store, pack, id);
+        if (r < 0)
+                return r;
+        return mark(k->bad, id) < 0 ? -ENOMEM : 0;
+}
+
 typedef struct BlobScan {
         Check *k;
         uint64_t *pack_end;             /* per pack number: the furthest blob end */
@@ -120,9 +131,13 @@ static int scan_blob(const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, void *
         uint64_t end = (uint64_t) loc->offset + loc->length;
         if (end > b->pack_end[loc->pack])
                 b->pack_end[loc->pack] = end;
+        if (cn_store_damage_recorded(k->store, loc->pack, id)) {
+                report_id(k, CN_CHECK_RECORDED_BLOB, id, -EBADMSG);
+                return mark(k->bad, id) < 0 ? -ENOMEM : 0;
+        }
         if (!cn_index_get_key(cn_store_index(k->store), id)) {
                 report_id(k, CN_CHECK_MISSING_KEY, id, -ENOKEY);
-                return mark(k->bad, id) < 0 ? -ENOMEM : 0;
+                return note_bad(k, loc->pack, id);
         }
         return 0;
 }
@@ -153,9 +168,13 @@ static int blob_cmp(const void *a, const void *b) {
 
 /* Every blob of one pack is lost with it. */
 static int mark_pack_lost(Check *k, const Blob *v, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (mark(k->bad, v[i].id) < 0)
-                        return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (marked(k->bad, v[i].id))
+                        continue;       /* reported already: recorded, or no key */
+                int r = note_bad(k, v[i].loc.pack, v[i].id);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -186,6 +205,10 @@ static int check_packs(Check *k, bool read_data) {
                 char name[160];
                 while (at < list.n && list.v[at].loc.pack == i)
                         at++;
+                /* No chunk is read from this pack any more: every one was
+                 * recorded damaged and has a new copy (or is a second copy). */
+                if (first == at)
+                        continue;
                 cn_store_pack_name(k->store, cn_index_pack_id(x, i), name, sizeof name);
                 if (!pf || pf->size < end[i]) {
                         report(k, pf ? CN_CHECK_DAMAGED_PACK : CN_CHECK_MISSING_PACK, name, pf ? -EBADMSG : -ENOENT);
@@ -221,8 +244,9 @@ static int check_packs(Check *k, bool read_data) {
                                 return r;
                         if (r < 0) {
                                 report_id(k, CN_CHECK_BAD_BLOB, b->id, r);
-                                if (mark(k->bad, b->id) < 0)
-                                        return -ENOMEM;
+                                r = note_bad(k, b->loc.pack, b->id);
+                                if (r < 0)
+                                        return r;
                         }
                 }
         }
@@ -323,48 +347,86 @@ static int walk_tree(Check *k, const uint8_t tree[CN_ID_BYTES], int depth) {
         return clean;
 }
 
-static int check_controller(Check *k, bool read_data) {
-        CnSnapshot *snaps = NULL;
-        size_t n = 0, damaged = 0;
+static int check_controller(Check *k, bool read_data, const CnSnapshot *snaps, size_t n) {
         char prefix[64];
         int r;
 
+        r = cn_store_open_tolerant(k->repo, k->c, CN_STORE_KEYS, on_damaged, k, &k->store);
+        if (r < 0)
+                return r;
+        /* Packs are listed after the index files: every pack an index file
+         * names was put before it, so none is missing only for being new. */
         snprintf(prefix, sizeof prefix, "data/%s/", k->c->id_hex);
         r = cn_backend_list(cn_repo_backend(k->repo), prefix, add_pack_file, k);
         if (r < 0)
                 return r;
         if (k->n_packs > 1)
                 qsort(k->packs, k->n_packs, sizeof *k->packs, pack_file_cmp);
-        r = cn_store_open_tolerant(k->repo, k->c, CN_STORE_KEYS, on_damaged, k, &k->store);
-        if (r < 0)
-                return r;
         r = check_packs(k, read_data);
         if (r < 0)
                 return r;
-        r = cn_snapshot_list(k->repo, k->c, &snaps, &n, &damaged);
-        if (r < 0)
-                return r;
-        if (damaged) {
-                char what[96];
-                snprintf(what, sizeof what, "%zu snapshot file(s) under snapshots/%s/", damaged, k->c->id_hex);
-                report(k, CN_CHECK_DAMAGED_OBJECT, what, -EBADMSG);
+        r = cn_store_flush(k->store);
+        if (r < 0) {
+                char what[64];
+                if (r == -ENOMEM)
+                        return r;
+                snprintf(what, sizeof what, "damage/%s/", k->c->id_hex);
+                report(k, CN_CHECK_NOT_RECORDED, what, r);
         }
-        k->stats->snapshots += n;
-        for (size_t i = 0; i < n && r >= 0; i++) {
+        for (size_t i = 0; i < n; i++) {
+                if (snaps[i].controller != k->c)
+                        continue;
+                k->stats->snapshots++;
                 k->snapshot = snaps[i].id_hex;
                 cn_buf_reset(&k->path);
                 r = cn_buf_put_u8(&k->path, 0);
                 k->path.len = 0;
                 if (r >= 0)
                         r = walk_tree(k, snaps[i].tree, 0);
+                if (r < 0)
+                        return r;
         }
-        cn_snapshots_free(snaps, n);
-        return r < 0 ? r : 0;
+        return 0;
+}
+
+typedef struct SnapshotDamage {
+        CnRepo *repo;
+        CnCheckFn fn;
+        void *u;
+        CnCheckStats *stats;
+} SnapshotDamage;
+
+/* An object under snapshots/ that is not a snapshot that opens. */
+static void on_damaged_snapshot(const char *name, int error, void *u) {
+        SnapshotDamage *d = u;
+        const char *folder = name + strlen("snapshots/");
+        const char *controller = "?";
+        for (size_t i = 0; i < cn_repo_n_controllers(d->repo); i++) {
+                CnController *c = cn_repo_controller(d->repo, i);
+                if (strncmp(folder, c->id_hex, CN_UUID_HEX) == 0 && folder[CN_UUID_HEX] == '/')
+                        controller = c->name;
+        }
+        CnCheckProblem p = {
+                .kind = CN_CHECK_DAMAGED_OBJECT,
+                .controller = controller,
+                .object = name,
+                .error = error,
+        };
+        d->stats->errors++;
+        d->fn(&p, d->u);
 }
 
 int cn_check_run(CnRepo *repo, bool read_data, CnCheckFn fn, void *u, CnCheckStats *ret) {
-        int r = 0;
+        SnapshotDamage d = { .repo = repo, .fn = fn, .u = u, .stats = ret };
+        CnSnapshot *snaps = NULL;
+        size_t n = 0;
+        int r;
+
         *ret = (CnCheckStats) {};
+        /* Every controller's snapshots at once: a folder of no controller is damage too. */
+        r = cn_snapshot_list(repo, NULL, on_damaged_snapshot, &d, &snaps, &n);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < cn_repo_n_controllers(repo) && r >= 0; i++) {
                 Check k = { .repo = repo, .c = cn_repo_controller(repo, i), .fn = fn, .u = u, .stats = ret };
                 cn_buf_init(&k.path, 1u << 20);
@@ -374,7 +436,7 @@ int cn_check_run(CnRepo *repo, bool read_data, CnCheckFn fn, void *u, CnCheckSta
                 if (r >= 0)
                         r = cn_index_new(&k.clean);
                 if (r >= 0)
-                        r = check_controller(&k, read_data);
+                        r = check_controller(&k, read_data, snaps, n);
                 cn_store_free(k.store);
                 cn_index_free(k.bad);
                 cn_index_free(k.clean);
@@ -384,5 +446,6 @@ int cn_check_run(CnRepo *repo, bool read_data, CnCheckFn fn, void *u, CnCheckSta
                 cn_buf_done(&k.path);
                 cn_buf_done(&k.blob);
         }
+        cn_snapshots_free(snaps, n);
         return r;
 }

@@ -8,7 +8,7 @@
 #include "repo.h"
 
 typedef enum CnCheckKind {
-        CN_CHECK_DAMAGED_OBJECT,        /* index, ledger, snapshot file failed to open; object */
+        CN_CHECK_DAMAGED_OBJECT,        /* index, ledger, damage record, snapshot file failed to open; object */
         CN_CHECK_MISSING_PACK,          /* the index names a pack that is not there; object */
         CN_CHECK_DAMAGED_PACK,          /* preamble or header of a pack failed; object */
         CN_CHECK_BAD_BLOB,              /* a blob failed authentication or its id; object = blob id */
@@ -16,6 +16,8 @@ typedef enum CnCheckKind {
         CN_CHECK_MISSING_BLOB,          /* a snapshot needs a blob the index lacks; object = blob id */
         CN_CHECK_AFFECTED,              /* snapshot + path lose data to a problem above */
         CN_CHECK_ORPHAN_PACK,           /* a pack without index (interrupted writer): a note, not an error */
+        CN_CHECK_RECORDED_BLOB,         /* a blob a damage record names, with no other copy; object = blob id */
+        CN_CHECK_NOT_RECORDED,          /* the damage found could not be recorded; object = damage/<ctrl>/ */
 } CnCheckKind;
 
 typedef struct CnCheckProblem {
@@ -33,8 +35,12 @@ typedef struct CnCheckStats {
         uint64_t controllers, snapshots, packs, blobs, trees;
         uint64_t packs_read, bytes_read;
         uint64_t errors;                /* problems other than notes */
+        uint64_t blobs_bad;             /* copies unreadable: damaged, recorded so, or without a key */
 } CnCheckStats;
 
 /* Returns < 0 only when the check itself could not run (repository
- * unreachable); problems found go to fn and are counted in ret->errors. */
+ * unreachable); problems found go to fn and are counted in ret->errors.
+ * Copies of chunks found unreadable are recorded in the repository (a
+ * damage record per controller, docs/FORMAT.md), so that the next backup
+ * stores those chunks again; a failure to record is a problem, not fatal. */
 int cn_check_run(CnRepo *repo, bool read_data, CnCheckFn fn, void *userdata, CnCheckStats *ret);

@@ -4,6 +4,18 @@
 #include <errno.h>
 #include <string.h>
 
+uint32_t cn_envelope_version(const char magic[CN_MAGIC_BYTES]) {
+        if (memcmp(magic, CN_MAGIC_SNAPSHOT, CN_MAGIC_BYTES) == 0)
+                return CN_SNAPSHOT_VERSION;
+        if (memcmp(magic, CN_MAGIC_DAMAGE, CN_MAGIC_BYTES) == 0)
+                return CN_DAMAGE_VERSION;
+        return CN_FORMAT_VERSION;
+}
+
+void cn_envelope_name_id(const uint8_t *p, size_t n, uint8_t ret[CN_ID_BYTES]) {
+        cn_sha256(ret, p, n);
+}
+
 int cn_envelope_seal(CnBuf *out, const char magic[CN_MAGIC_BYTES], const CnEnvelopeHeader *h,
                      const uint8_t key[CN_KEY_BYTES], const void *body, size_t n) {
         size_t start = out->len;
@@ -11,7 +23,7 @@ int cn_envelope_seal(CnBuf *out, const char magic[CN_MAGIC_BYTES], const CnEnvel
         int r;
 
         if ((r = cn_buf_append(out, magic, CN_MAGIC_BYTES)) < 0 ||
-            (r = cn_buf_put_u32(out, CN_FORMAT_VERSION)) < 0 ||
+            (r = cn_buf_put_u32(out, cn_envelope_version(magic))) < 0 ||
             (r = cn_buf_append(out, h->processor, CN_UUID_BYTES)) < 0 ||
             (r = cn_buf_append(out, h->controller, CN_UUID_BYTES)) < 0 ||
             (r = cn_buf_put_u32(out, h->epoch)) < 0)
@@ -44,7 +56,7 @@ int cn_envelope_peek(const uint8_t *p, size_t n, const char magic[CN_MAGIC_BYTES
                 return -EBADMSG;
         if (cn_reader_u32(&rd, &h.version) < 0)
                 return -EBADMSG;
-        if (h.version != CN_FORMAT_VERSION)
+        if (h.version == 0 || h.version > cn_envelope_version(magic))
                 return -EPROTONOSUPPORT;
         if (cn_reader_get(&rd, h.processor, CN_UUID_BYTES) < 0 ||
             cn_reader_get(&rd, h.controller, CN_UUID_BYTES) < 0 ||

@@ -25,11 +25,20 @@ typedef struct CnEnvelopeHeader {
         uint32_t epoch;
 } CnEnvelopeHeader;
 
-/* Append the sealed envelope of body to out. */
+/* The version writers give objects of this magic today (format.h); readers
+ * accept 1 up to it. */
+uint32_t cn_envelope_version(const char magic[CN_MAGIC_BYTES]);
+/* The id of a content-named object (v2 snapshots, damage records): the
+ * SHA-256 of all of its stored bytes. Its name is this id in hex. */
+void cn_envelope_name_id(const uint8_t *p, size_t n, uint8_t ret[CN_ID_BYTES]);
+
+/* Append the sealed envelope of body to out, at cn_envelope_version(magic);
+ * h->version is ignored. */
 int cn_envelope_seal(CnBuf *out, const char magic[CN_MAGIC_BYTES], const CnEnvelopeHeader *h,
                      const uint8_t key[CN_KEY_BYTES], const void *body, size_t n);
 /* Parse the plaintext header: -EBADMSG for another magic or truncation,
- * -EPROTONOSUPPORT for a version this reader does not know. */
+ * -EPROTONOSUPPORT for a version this reader does not know (0, or above
+ * cn_envelope_version(magic)). */
 int cn_envelope_peek(const uint8_t *p, size_t n, const char magic[CN_MAGIC_BYTES], CnEnvelopeHeader *ret);
 /* Authenticate and decrypt into out (replaced). -EBADMSG on any mismatch. */
 int cn_envelope_open(const uint8_t *p, size_t n, const char magic[CN_MAGIC_BYTES], const uint8_t key[CN_KEY_BYTES],

@@ -9,6 +9,12 @@
 
 #define CN_FORMAT_VERSION 1
 
+/* Each object carries its own version (FORMAT.md "Conventions"); writers
+ * write these, readers accept 1 up to these. Objects not listed here are
+ * at CN_FORMAT_VERSION. */
+#define CN_SNAPSHOT_VERSION 2           /* 2: named by the SHA-256 of the stored object */
+#define CN_DAMAGE_VERSION 1
+
 #define CN_MAGIC_BYTES 8
 #define CN_MAGIC_KEYFILE "CAIRNKEY"
 #define CN_MAGIC_CONFIG "CAIRNCFG"
@@ -16,6 +22,7 @@
 #define CN_MAGIC_INDEX "CAIRNIDX"
 #define CN_MAGIC_LEDGER "CAIRNLDG"
 #define CN_MAGIC_SNAPSHOT "CAIRNSNP"
+#define CN_MAGIC_DAMAGE "CAIRNDMG"
 #define CN_MAGIC_PACK "CAIRNPAK"
 #define CN_MAGIC_PACK_HEADER "CAIRNPKH"
 #define CN_MAGIC_PACK_TRAILER "CNPKEND1"
@@ -29,7 +36,7 @@
 #define CN_KDF_CTX_DOMAIN "cndomain"
 #define CN_SUBKEY_CHUNK_ID 1            /* HMAC key of chunk ids */
 #define CN_SUBKEY_CHUNKER 2             /* gear table seed */
-#define CN_SUBKEY_METADATA 3            /* seals pack headers, index, snapshots */
+#define CN_SUBKEY_METADATA 3            /* seals pack headers, index, snapshots, damage records */
 #define CN_SUBKEY_PSEUDONYM 4           /* audit-log pseudonyms (reserved) */
 #define CN_KDF_CTX_GEAR "cngeartb"      /* chunker key -> gear table, subkeys 0..31 */
 
@@ -52,7 +59,7 @@ enum {
 #define CN_MAX_TREE_BYTES (256u << 20)          /* raw tree blob */
 #define CN_MAX_PACK_BYTES (1u << 30)
 #define CN_MAX_PACK_ENTRIES (1u << 20)
-#define CN_MAX_META_BYTES (256u << 20)          /* config, controller, index, ledger, snapshot */
+#define CN_MAX_META_BYTES (256u << 20)          /* config, controller, index, ledger, snapshot, damage */
 #define CN_MAX_KEYFILE_BYTES 4096
 #define CN_MAX_NAME_BYTES 4096
 #define CN_MAX_TARGET_BYTES 65536

@@ -250,6 +250,21 @@ static uint32_t lookup_number(const CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
         return x->slots[find_slot(x, id)];
 }
 
+void cn_index_forget(CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
+        uint32_t e = lookup_number(x, id);
+        if (!e)
+                return;
+        e--;
+        entry(x, e)->pack = NO_PACK;
+        uint32_t *numbers = x->key_numbers[e >> ENTRY_BLOCK_BITS];
+        if (!numbers || numbers[e & (ENTRY_BLOCK - 1)] == CN_NO_KEY)
+                return;
+        uint32_t k = numbers[e & (ENTRY_BLOCK - 1)];
+        /* The key's place stays allocated (keys are numbered densely); its bytes go. */
+        cn_memzero(x->key_blocks[k / KEY_BLOCK] + (size_t) (k % KEY_BLOCK) * CN_KEY_BYTES, CN_KEY_BYTES);
+        numbers[e & (ENTRY_BLOCK - 1)] = CN_NO_KEY;
+}
+
 static const Entry *lookup(const CnIndex *x, const uint8_t id[CN_ID_BYTES]) {
         uint32_t e = lookup_number(x, id);
         return e ? entry(x, e - 1) : NULL;

@@ -53,6 +53,9 @@ int cn_index_insert(CnIndex *x, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *
  * skips it) but not looked up (it cannot be read) until inserted. */
 int cn_index_claim(CnIndex *x, const uint8_t id[CN_ID_BYTES]);
 bool cn_index_contains(const CnIndex *x, const uint8_t id[CN_ID_BYTES]);
+/* Make id absent again (its location and data key dropped): a copy known to
+ * be unreadable, so that a writer stores the chunk anew. No-op if unknown. */
+void cn_index_forget(CnIndex *x, const uint8_t id[CN_ID_BYTES]);
 /* Stored blobs only. */
 bool cn_index_lookup(const CnIndex *x, const uint8_t id[CN_ID_BYTES], CnBlobLoc *ret);
 size_t cn_index_size(const CnIndex *x);

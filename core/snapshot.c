@@ -149,7 +149,9 @@ int cn_snapshot_save(CnRepo *repo, CnSnapshot *s) {
         r = cn_envelope_seal(&obj, CN_MAGIC_SNAPSHOT, &h, s->controller->meta_key, body.data, body.len);
         if (r < 0)
                 return r;
-        cn_random(s->id, CN_ID_BYTES);
+        /* Version 2: the id is the SHA-256 of the stored bytes, so no other
+         * snapshot (an older one copied over this name) can pass for it. */
+        cn_envelope_name_id(obj.data, obj.len, s->id);
         cn_hex_encode(s->id, CN_ID_BYTES, s->id_hex);
         snprintf(name, sizeof name, "snapshots/%s/%s", s->controller->id_hex, s->id_hex);
         return cn_backend_put(cn_repo_backend(repo), name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
@@ -158,45 +160,71 @@ int cn_snapshot_save(CnRepo *repo, CnSnapshot *s) {
 typedef struct ListCtx {
         CnRepo *repo;
         CnController *c;
+        CnStoreDamagedFn damaged;
+        void *userdata;
         CnSnapshot *v;
         size_t n;
-        size_t damaged;
         CnBuf obj, body;
 } ListCtx;
 
-static int list_one(const char *name, uint64_t size, void *u) {
-        ListCtx *x = u;
+/* Open snapshots/<ctrl>/<id> into s: its envelope must name the controller
+ * of its folder, and a version 2 snapshot must be named by its SHA-256. */
+static int open_one(ListCtx *x, const char *name, CnSnapshot *s) {
+        char folder[CN_UUID_HEX + 1], hex[CN_ID_HEX + 1];
+        uint8_t sum[CN_ID_BYTES];
         CnEnvelopeHeader h;
-        CnSnapshot s = {};
-        CnController *c = NULL;
-        const char *slash = strrchr(name, '/');
+        CnController *c;
+        const char *rest = name + strlen("snapshots/");
+        const char *slash = strchr(rest, '/');
         int r;
 
-        if (!slash || strlen(slash + 1) != CN_ID_HEX || cn_hex_decode(slash + 1, s.id, CN_ID_BYTES) < 0)
-                return 0;
+        if (!slash || slash - rest != CN_UUID_HEX || strchr(slash + 1, '/') ||
+            cn_hex_decode(slash + 1, s->id, CN_ID_BYTES) < 0)
+                return -EBADMSG;        /* not a snapshot's name */
+        memcpy(folder, rest, CN_UUID_HEX);
+        folder[CN_UUID_HEX] = 0;
+        c = NULL;
+        for (size_t i = 0; i < cn_repo_n_controllers(x->repo) && !c; i++)
+                if (strcmp(cn_repo_controller(x->repo, i)->id_hex, folder) == 0)
+                        c = cn_repo_controller(x->repo, i);
+        if (!c)
+                return -ENOKEY;         /* no controller of this repository */
         r = cn_backend_get(cn_repo_backend(x->repo), name, 0, CN_GET_ALL, &x->obj);
         if (r < 0)
-                return r == -ENOENT ? 0 : r;    /* removed meanwhile */
-        r = cn_envelope_peek(x->obj.data, x->obj.len, CN_MAGIC_SNAPSHOT, &h);
-        if (r >= 0) {
-                for (size_t i = 0; i < cn_repo_n_controllers(x->repo); i++)
-                        if (memcmp(cn_repo_controller(x->repo, i)->id, h.controller, CN_UUID_BYTES) == 0)
-                                c = cn_repo_controller(x->repo, i);
-                if (!c || (x->c && c != x->c))
-                        return 0;
-                r = cn_envelope_open(x->obj.data, x->obj.len, CN_MAGIC_SNAPSHOT, c->meta_key, &h, &x->body);
-        }
-        if (r >= 0)
-                r = cn_snapshot_decode(x->body.data, x->body.len, &s);
-        if (r == -ENOMEM)
                 return r;
+        r = cn_envelope_open(x->obj.data, x->obj.len, CN_MAGIC_SNAPSHOT, c->meta_key, &h, &x->body);
+        if (r < 0)
+                return r;
+        if (memcmp(h.controller, c->id, CN_UUID_BYTES) != 0)
+                return -EBADMSG;
+        if (h.version >= 2) {
+                cn_envelope_name_id(x->obj.data, x->obj.len, sum);
+                cn_hex_encode(sum, CN_ID_BYTES, hex);
+                if (strcmp(hex, slash + 1) != 0)
+                        return -EBADMSG;
+        }
+        r = cn_snapshot_decode(x->body.data, x->body.len, s);
+        if (r < 0)
+                return r;
+        s->controller = c;
+        memcpy(s->id_hex, slash + 1, CN_ID_HEX + 1);
+        return 0;
+}
+
+static int list_one(const char *name, _unused_ uint64_t size, void *u) {
+        ListCtx *x = u;
+        CnSnapshot s = {};
+        int r = open_one(x, name, &s);
+
         if (r < 0) {
                 cn_snapshot_done(&s);
-                x->damaged++;
+                if (r == -ENOENT)
+                        return 0;       /* removed meanwhile */
+                if (cn_store_error_is_environment(r) || !x->damaged)
+                        return r;
+                x->damaged(name, r, x->userdata);
                 return 0;
         }
-        s.controller = c;
-        memcpy(s.id_hex, slash + 1, CN_ID_HEX + 1);
         CnSnapshot *v = realloc(x->v, (x->n + 1) * sizeof *v);
         if (!v) {
                 cn_snapshot_done(&s);
@@ -216,8 +244,9 @@ static int snapshot_time_cmp(const void *a, const void *b) {
         return strcmp(x->id_hex, y->id_hex);
 }
 
-int cn_snapshot_list(CnRepo *repo, CnController *c, CnSnapshot **ret, size_t *ret_n, size_t *ret_damaged) {
-        ListCtx x = { .repo = repo, .c = c };
+int cn_snapshot_list(CnRepo *repo, CnController *c, CnStoreDamagedFn damaged, void *userdata, CnSnapshot **ret,
+                     size_t *ret_n) {
+        ListCtx x = { .repo = repo, .c = c, .damaged = damaged, .userdata = userdata };
         char prefix[32 + CN_UUID_HEX];
         int r;
 
@@ -238,8 +267,6 @@ int cn_snapshot_list(CnRepo *repo, CnController *c, CnSnapshot **ret, size_t *re
                 qsort(x.v, x.n, sizeof *x.v, snapshot_time_cmp);
         *ret = x.v;
         *ret_n = x.n;
-        if (ret_damaged)
-                *ret_damaged = x.damaged;
         return 0;
 }
 

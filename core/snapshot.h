@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Snapshots: the root of one backup (docs/FORMAT.md "Snapshot").
+/* Snapshots: the root of one backup (docs/FORMAT.md "Snapshots").
  * Stored as snapshots/<controller>/<id>, sealed under the controller's
- * metadata key. Written last: a snapshot names only blobs already stored. */
+ * metadata key; the id of a version 2 snapshot is the SHA-256 of the stored
+ * object (version 1 ids were random). Written last: a snapshot names only
+ * blobs already stored. */
 #pragma once
 
 #include <stdbool.h>
@@ -9,6 +11,7 @@
 
 #include "node.h"
 #include "repo.h"
+#include "store.h"
 
 typedef struct CnSnapshotError {
         char *path;
@@ -40,11 +43,16 @@ typedef struct CnSnapshot {
 void cn_snapshot_done(CnSnapshot *s);
 void cn_snapshots_free(CnSnapshot *s, size_t n);
 
-/* Give s a fresh random id and store it. */
+/* Store s (version 2), named by the SHA-256 of the stored object: that is its id. */
 int cn_snapshot_save(CnRepo *repo, CnSnapshot *s);
 /* Every snapshot of controller c (NULL: of all controllers), oldest first.
- * A snapshot that fails to open is skipped and counted in ret_damaged. */
-int cn_snapshot_list(CnRepo *repo, CnController *c, CnSnapshot **ret, size_t *ret_n, size_t *ret_damaged);
+ * An object under snapshots/ that is not a snapshot that opens (damaged,
+ * truncated, oversized, in another controller's folder or none's, a version
+ * 2 snapshot under another name than its SHA-256) is passed to damaged
+ * (-EBADMSG, -E2BIG, -ENOKEY for a folder of no controller, ...) and
+ * skipped; without damaged, listing fails with its error. */
+int cn_snapshot_list(CnRepo *repo, CnController *c, CnStoreDamagedFn damaged, void *userdata, CnSnapshot **ret,
+                     size_t *ret_n);
 /* "latest" or a unique id prefix (>= 4 hex digits) in list; NULL if none or ambiguous. */
 CnSnapshot *cn_snapshot_find(CnSnapshot *list, size_t n, const char *what);
 int cn_snapshot_encode(const CnSnapshot *s, CnBuf *out);

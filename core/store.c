@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "damage.h"
 #include "envelope.h"
 #include "format.h"
 #include "hex.h"
@@ -34,6 +35,11 @@ typedef struct PackCache {
         uint64_t clock;
 } PackCache;
 
+typedef struct FallbackBlob {
+        uint8_t id[CN_ID_BYTES];
+        CnBlobLoc loc;
+} FallbackBlob;
+
 struct CnStore {
         CnRepo *repo;                   /* borrowed */
         CnController *c;                /* borrowed */
@@ -50,14 +56,44 @@ struct CnStore {
         CnStoreDamagedFn damaged;
         void *damaged_userdata;
         PackCache *cache;               /* NULL: reads fetch each blob alone */
+        unsigned flags;                 /* CN_STORE_* */
+        CnDamageSet recorded;           /* locations damage records name (sorted) */
+        CnDamageSet pending;            /* found by this store, recorded by the next flush */
+        FallbackBlob *fallback;         /* readers: recorded locations, used if nothing else is */
+        size_t n_fallback;
+        CnIndex *failed_index;          /* set of pack ids whose index file did not open */
+        uint32_t packs_at_open;         /* packs numbered below were there before any put */
+        CnIndex *verified;              /* CN_STORE_VERIFY: set of reused ids read back fine */
+        CnIndex *reported;              /* CN_STORE_VERIFY: set of pack ids reported damaged */
+        CnBuf verify;                   /* CN_STORE_VERIFY: a reused blob read back */
 };
+
+bool cn_store_error_is_environment(int r) {
+        return r == -ENOMEM || r == -ENOSPC || r == -EACCES || r == -EAGAIN || r == -EPROTO || r == -EOPNOTSUPP ||
+               r == -EINTR;
+}
 
 /* Report-and-skip for tolerant opens; the error itself otherwise. */
 static int damaged(CnStore *s, const char *name, int r) {
-        if (!s->damaged || r == -ENOMEM || r == -ENOSPC || r == -EACCES || r == -EAGAIN)
+        if (!s->damaged || cn_store_error_is_environment(r))
                 return r;
         s->damaged(name, r, s->damaged_userdata);
         return 0;
+}
+
+/* An id set made of a CnIndex (the location is unused). */
+static int set_mark(CnIndex **set, const uint8_t id[CN_ID_BYTES]) {
+        CnBlobLoc loc = {};
+        if (!*set) {
+                int r = cn_index_new(set);
+                if (r < 0)
+                        return r;
+        }
+        return cn_index_insert(*set, id, &loc);
+}
+
+static bool set_marked(const CnIndex *set, const uint8_t id[CN_ID_BYTES]) {
+        return set && cn_index_lookup(set, id, NULL);
 }
 
 static void object_name(const CnStore *s, const char *kind, const uint8_t pack_id[CN_ID_BYTES], char *out,
@@ -76,32 +112,61 @@ static CnEnvelopeHeader envelope_header(const CnStore *s, uint32_t epoch) {
         return h;
 }
 
+/* One entry of a pack header (id[32] type flags offset length raw_length),
+ * checked against the pack's blob area (pack_size, 0: unknown). */
+static int read_entry(CnReader *rd, uint32_t pack, uint64_t pack_size, const uint8_t **ret_id, CnBlobLoc *ret) {
+        CnBlobLoc loc = { .pack = pack };
+        if (cn_reader_peek(rd, CN_ID_BYTES, ret_id) < 0 || cn_reader_u8(rd, &loc.type) < 0 ||
+            cn_reader_u8(rd, &loc.flags) < 0 || cn_reader_u32(rd, &loc.offset) < 0 ||
+            cn_reader_u32(rd, &loc.length) < 0 || cn_reader_u32(rd, &loc.raw_length) < 0)
+                return -EBADMSG;
+        if ((loc.type != CN_BLOB_DATA && loc.type != CN_BLOB_TREE) || (loc.flags & ~CN_BLOB_ZSTD) ||
+            loc.length < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || loc.offset < CN_PACK_PREAMBLE_BYTES ||
+            (pack_size && (uint64_t) loc.offset + loc.length > pack_size) ||
+            loc.raw_length > (loc.type == CN_BLOB_TREE ? CN_MAX_TREE_BYTES : CN_MAX_CHUNK_BYTES))
+                return -EBADMSG;
+        *ret = loc;
+        return 0;
+}
+
 /* Parse entries of the pack numbered pack whose blob area is pack_size bytes
- * (0: unknown) into the index. Every field is checked before use. */
+ * (0: unknown) into the index: every entry is checked before any is added,
+ * so a bad list adds nothing. A location a damage record names is left out
+ * (writers store the chunk anew); readers keep it aside, to be used only if
+ * no other copy turns up. */
 static int decode_entries(CnStore *s, CnReader *rd, uint32_t pack, uint64_t pack_size) {
+        const uint8_t *pack_id = cn_index_pack_id(s->index, pack), *id;
+        FallbackBlob *f = NULL;
+        CnBlobLoc loc;
+        CnReader all;
         uint32_t n;
         int r;
 
-        if (cn_reader_u32(rd, &n) < 0 || n > CN_MAX_PACK_ENTRIES || (uint64_t) n * CN_PACK_ENTRY_BYTES > rd->left)
+        if (cn_reader_u32(rd, &n) < 0 || n > CN_MAX_PACK_ENTRIES || (uint64_t) n * CN_PACK_ENTRY_BYTES != rd->left)
                 return -EBADMSG;
+        all = *rd;
+        for (uint32_t i = 0; i < n; i++)
+                if (read_entry(rd, pack, pack_size, &id, &loc) < 0)
+                        return -EBADMSG;
         for (uint32_t i = 0; i < n; i++) {
-                const uint8_t *id;
-                CnBlobLoc loc = { .pack = pack };
-                if (cn_reader_peek(rd, CN_ID_BYTES, &id) < 0 || cn_reader_u8(rd, &loc.type) < 0 ||
-                    cn_reader_u8(rd, &loc.flags) < 0 || cn_reader_u32(rd, &loc.offset) < 0 ||
-                    cn_reader_u32(rd, &loc.length) < 0 || cn_reader_u32(rd, &loc.raw_length) < 0)
-                        return -EBADMSG;
-                if ((loc.type != CN_BLOB_DATA && loc.type != CN_BLOB_TREE) || (loc.flags & ~CN_BLOB_ZSTD) ||
-                    loc.length < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || loc.offset < CN_PACK_PREAMBLE_BYTES ||
-                    (pack_size && (uint64_t) loc.offset + loc.length > pack_size) ||
-                    loc.raw_length > (loc.type == CN_BLOB_TREE ? CN_MAX_TREE_BYTES : CN_MAX_CHUNK_BYTES))
-                        return -EBADMSG;
-                r = cn_index_insert(s->index, id, &loc);
-                if (r < 0)
-                        return r;
+                read_entry(&all, pack, pack_size, &id, &loc);
+                if (!cn_damage_set_contains(&s->recorded, pack_id, id)) {
+                        r = cn_index_insert(s->index, id, &loc);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (s->flags & CN_STORE_WRITE)
+                        continue;
+                if (!f) {
+                        f = realloc(s->fallback, (s->n_fallback + n) * sizeof *f);
+                        if (!f)
+                                return -ENOMEM;
+                        s->fallback = f;
+                }
+                memcpy(f[s->n_fallback].id, id, CN_ID_BYTES);
+                f[s->n_fallback++].loc = loc;
         }
-        if (!cn_reader_empty(rd))
-                return -EBADMSG;
         return 0;
 }
 
@@ -113,12 +178,16 @@ static int name_pack_id(const char *name, uint8_t ret[CN_ID_BYTES]) {
         return cn_hex_decode(slash + 1, ret, CN_ID_BYTES);
 }
 
-typedef int (*ObjectFn)(CnStore *s, const uint8_t pack_id[CN_ID_BYTES], CnReader *rd);
+/* What each kind makes of an object that opened: name, its stored bytes
+ * and a reader over its body. */
+typedef int (*ObjectFn)(CnStore *s, const char *name, const CnBuf *obj, CnReader *body);
 
-/* Open every <kind>/<ctrl>/<pack> object, sealed under key with magic and
- * epoch, whose body starts with the pack id of its name; fn parses the
- * rest. Objects of another epoch (ledger copies of an erased epoch) are
- * skipped: nothing in them can be opened. */
+/* Open every <kind>/<ctrl>/<name> object, sealed under key with magic and
+ * epoch and this controller in its header; fn parses the body. Objects of
+ * another epoch (ledger copies of an erased epoch) are skipped: nothing in
+ * them can be opened. An object that cannot be read or does not open
+ * (damaged, truncated, oversized, of another kind or controller) is reported
+ * and skipped by a tolerant store. */
 static int load_objects(CnStore *s, const char *kind, const char *magic, const uint8_t *key, uint32_t epoch,
                         ObjectFn fn) {
         _cleanup_(cn_names_done) CnNames l = {};
@@ -134,42 +203,54 @@ static int load_objects(CnStore *s, const char *kind, const char *magic, const u
         for (size_t i = 0; i < l.n; i++) {
                 CnEnvelopeHeader h;
                 CnReader rd;
-                uint8_t named[CN_ID_BYTES], pack_id[CN_ID_BYTES];
 
-                if (name_pack_id(l.v[i], named) < 0)
-                        continue;
                 r = cn_backend_get(s->backend, l.v[i], 0, CN_GET_ALL, &obj);
                 if (r == -ENOENT)
                         continue;       /* removed meanwhile */
-                if (r < 0)
-                        return r;
-                r = cn_envelope_peek(obj.data, obj.len, magic, &h);
+                if (r >= 0)
+                        r = cn_envelope_peek(obj.data, obj.len, magic, &h);
                 if (r >= 0 && h.epoch != epoch)
                         continue;
                 if (r >= 0)
                         r = cn_envelope_open(obj.data, obj.len, magic, key, &h, &body);
+                if (r >= 0 && memcmp(h.controller, s->c->id, CN_UUID_BYTES) != 0)
+                        r = -EBADMSG;
                 if (r >= 0) {
                         cn_reader_init(&rd, body.data, body.len);
-                        if (cn_reader_get(&rd, pack_id, CN_ID_BYTES) < 0 ||
-                            memcmp(pack_id, named, CN_ID_BYTES) != 0 ||
-                            memcmp(h.controller, s->c->id, CN_UUID_BYTES) != 0)
-                                r = -EBADMSG;
+                        r = fn(s, l.v[i], &obj, &rd);
                 }
-                if (r >= 0)
-                        r = fn(s, pack_id, &rd);
                 if (r < 0) {
+                        uint8_t pack_id[CN_ID_BYTES];
                         r = damaged(s, l.v[i], r);
                         if (r < 0)
+                                return r;
+                        /* Its pack is read from its own header (adopt_orphans()). */
+                        if (strcmp(kind, "index") == 0 && name_pack_id(l.v[i], pack_id) >= 0 &&
+                            (r = set_mark(&s->failed_index, pack_id)) < 0)
                                 return r;
                 }
         }
         return 0;
 }
 
-/* index body after the pack id: the pack header's entries. */
-static int index_object(CnStore *s, const uint8_t pack_id[CN_ID_BYTES], CnReader *rd) {
+/* index and ledger bodies start with the pack id, which must be the one of
+ * their name: a copy of another pack's file under this name is damage. */
+static int body_pack_id(const char *name, CnReader *rd, uint8_t ret[CN_ID_BYTES]) {
+        uint8_t named[CN_ID_BYTES];
+        if (name_pack_id(name, named) < 0 || cn_reader_get(rd, ret, CN_ID_BYTES) < 0 ||
+            memcmp(named, ret, CN_ID_BYTES) != 0)
+                return -EBADMSG;
+        return 0;
+}
+
+/* index body = pack_id[32] entries (the pack header's entries). */
+static int index_object(CnStore *s, const char *name, _unused_ const CnBuf *obj, CnReader *rd) {
+        uint8_t pack_id[CN_ID_BYTES];
         uint32_t pack;
-        int r = cn_index_add_pack(s->index, pack_id, &pack);
+        int r = body_pack_id(name, rd, pack_id);
+        if (r < 0)
+                return r;
+        r = cn_index_add_pack(s->index, pack_id, &pack);
         if (r < 0)
                 return r;
         r = decode_entries(s, rd, pack, 0);
@@ -179,15 +260,16 @@ static int index_object(CnStore *s, const uint8_t pack_id[CN_ID_BYTES], CnReader
         return 0;
 }
 
-/* ledger body after the pack id: count:u32 { id[32] data_key[32] }*
+/* ledger body = pack_id[32] count:u32 { id[32] data_key[32] }*
  * A key opens the copy of its chunk in its own pack only: another pack may
  * hold the same chunk under another key (two writers at once), and a
  * ledger whose pack was never written (a writer that failed between the
  * two) names no pack the index knows. So a key is taken only where the
  * index places its chunk in this ledger's pack. */
-static int ledger_object(CnStore *s, const uint8_t pack_id[CN_ID_BYTES], CnReader *rd) {
+static int ledger_object(CnStore *s, const char *name, _unused_ const CnBuf *obj, CnReader *rd) {
+        uint8_t pack_id[CN_ID_BYTES];
         uint32_t n, pack;
-        if (cn_reader_u32(rd, &n) < 0 || n > CN_MAX_PACK_ENTRIES ||
+        if (body_pack_id(name, rd, pack_id) < 0 || cn_reader_u32(rd, &n) < 0 || n > CN_MAX_PACK_ENTRIES ||
             (uint64_t) n * (CN_ID_BYTES + CN_KEY_BYTES) != rd->left)
                 return -EBADMSG;
         if (cn_index_find_pack(s->index, pack_id, &pack) < 0)
@@ -289,6 +371,12 @@ static int find_orphan(const char *name, uint64_t size, void *u) {
         return cn_names_add(&o->names, name);
 }
 
+/* Packs without an index file that opened: an interrupted writer's, or one
+ * whose index file is lost or damaged. Their own encrypted header holds the
+ * same entries, so every store reads it; a writer also puts the index file
+ * again ("adoption"). A pack whose header does not open either is skipped:
+ * reported when its index file was damaged too, else it is an interrupted
+ * writer's torn pack (check lists it); its chunks are simply stored again. */
 static int adopt_orphans(CnStore *s) {
         Orphans o = { .s = s };
         char prefix[64];
@@ -299,14 +387,65 @@ static int adopt_orphans(CnStore *s) {
         for (size_t i = 0; r >= 0 && i < o.names.n; i++) {
                 uint8_t id[CN_ID_BYTES];
                 name_pack_id(o.names.v[i], id);
-                /* A pack that cannot be adopted (torn by a non-atomic backend)
-                 * is left for check to report; its chunks are simply stored again. */
-                if (adopt_pack(s, o.names.v[i], o.sizes[i], id, true) >= 0)
+                r = adopt_pack(s, o.names.v[i], o.sizes[i], id, s->flags & CN_STORE_WRITE);
+                if (r >= 0)
                         s->stats.packs_adopted++;
+                else if (r == -ENOENT)
+                        r = 0;  /* removed meanwhile */
+                else if (set_marked(s->failed_index, id))
+                        r = damaged(s, o.names.v[i], r);
+                else if (!cn_store_error_is_environment(r))
+                        r = 0;
         }
         cn_names_done(&o.names);
         free(o.sizes);
         return r;
+}
+
+/* damage body: the locations; the object's name is the SHA-256 of its bytes. */
+static int damage_object(CnStore *s, const char *name, const CnBuf *obj, CnReader *rd) {
+        uint8_t id[CN_ID_BYTES];
+        char hex[CN_ID_HEX + 1];
+        const char *slash = strrchr(name, '/');
+        cn_envelope_name_id(obj->data, obj->len, id);
+        cn_hex_encode(id, CN_ID_BYTES, hex);
+        if (!slash || strcmp(slash + 1, hex) != 0)
+                return -EBADMSG;
+        return cn_damage_decode(rd->p, rd->left, &s->recorded);
+}
+
+/* Readers: a chunk known only at a recorded location is read from there
+ * (it may yet open: it fails as damaged, never as missing). */
+static int use_fallback(CnStore *s) {
+        for (size_t i = 0; i < s->n_fallback; i++) {
+                int r = cn_index_insert(s->index, s->fallback[i].id, &s->fallback[i].loc);
+                if (r < 0)
+                        return r;
+        }
+        free(s->fallback);
+        s->fallback = NULL;
+        s->n_fallback = 0;
+        return 0;
+}
+
+static int collect_unkeyed(const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, void *u) {
+        CnStore *s = u;
+        if (cn_index_get_key(s->index, id))
+                return 0;
+        return cn_damage_set_add(&s->pending, cn_index_pack_id(s->index, loc->pack), id);
+}
+
+/* Writers: a chunk without a data key (its ledger file lost or damaged)
+ * cannot be read, so it is not "stored": it is stored again when met, and
+ * its location recorded as damaged by the next flush, so that readers then
+ * find the new copy. */
+static int drop_unkeyed(CnStore *s) {
+        int r = cn_index_foreach(s->index, collect_unkeyed, s);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < s->pending.n; i++)
+                cn_index_forget(s->index, s->pending.v[i].blob);
+        return 0;
 }
 
 int cn_store_open(CnRepo *repo, CnController *c, unsigned flags, CnStore **ret) {
@@ -323,7 +462,9 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
         s->damaged_userdata = userdata;
         s->repo = repo;
         s->c = c;
+        s->flags = flags;
         s->backend = cn_repo_backend(repo);
+        cn_buf_init(&s->verify, CN_MAX_TREE_BYTES);
         /* Measured side by side (bench/RESULTS.md): level 3 stores 4% less than
          * level 1 on the Linux tree in about the same wall time, and 9% less on
          * a 2 GiB file for 13-32% more time; fewer bytes also go up offsite
@@ -338,20 +479,32 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
         r = cn_index_new(&s->index);
         if (r < 0)
                 goto fail;
+        /* Damage records first: the locations they name are left out below. */
+        r = load_objects(s, "damage", CN_MAGIC_DAMAGE, s->c->meta_key, 0, damage_object);
+        if (r < 0)
+                goto fail;
+        cn_damage_set_sort(&s->recorded);
         r = load_objects(s, "index", CN_MAGIC_INDEX, s->c->meta_key, 0, index_object);
         if (r < 0)
                 goto fail;
-        if (flags & CN_STORE_WRITE) {
-                r = adopt_orphans(s);
-                if (r < 0)
-                        goto fail;
-        }
+        r = adopt_orphans(s);
+        if (r < 0)
+                goto fail;
+        r = use_fallback(s);
+        if (r < 0)
+                goto fail;
         /* Keys last: each is matched to the pack the index chose for its chunk. */
         if (flags & CN_STORE_KEYS) {
                 r = load_objects(s, "ledger", CN_MAGIC_LEDGER, s->c->epoch_key, s->c->epoch, ledger_object);
                 if (r < 0)
                         goto fail;
+                if (flags & CN_STORE_WRITE) {
+                        r = drop_unkeyed(s);
+                        if (r < 0)
+                                goto fail;
+                }
         }
+        s->packs_at_open = cn_index_n_packs(s->index);
         *ret = s;
         return 0;
 fail:
@@ -449,6 +602,13 @@ CnStore *cn_store_free(CnStore *s) {
                 return NULL;
         cn_pack_writer_free(s->writer);
         cn_index_free(s->index);
+        cn_index_free(s->failed_index);
+        cn_index_free(s->verified);
+        cn_index_free(s->reported);
+        cn_damage_set_done(&s->recorded);
+        cn_damage_set_done(&s->pending);
+        free(s->fallback);
+        cn_buf_done_wipe(&s->verify);
         cn_store_reader_free(s->reader);
         pack_cache_free(s->cache);
         pthread_mutex_destroy(&s->lock);
@@ -489,9 +649,52 @@ void cn_store_chunk_id(const CnStore *s, const void *data, size_t n, uint8_t ret
         cn_id_hash(s->c->id_hasher, data, n, ret_id);
 }
 
+/* CN_STORE_VERIFY: before id is deduplicated against a copy that was in
+ * the repository before this store opened, read that copy back and compare
+ * it with data. A copy that fails (damaged, missing, not the same bytes) is
+ * forgotten, so the put below stores the chunk anew, and its location is
+ * recorded as damaged by the next flush. */
+static int verify_reuse(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n) {
+        char name[160];
+        CnBlobLoc loc;
+        bool found;
+        int r;
+
+        pthread_mutex_lock(&s->lock);
+        found = cn_index_lookup(s->index, id, &loc);
+        pthread_mutex_unlock(&s->lock);
+        if (!found || loc.pack >= s->packs_at_open || set_marked(s->verified, id))
+                return 0;
+        r = cn_store_read(s->reader, id, &s->verify);
+        if (r < 0 && cn_store_error_is_environment(r))
+                return r;
+        if (r >= 0 && loc.type == type && s->verify.len == n && memcmp(s->verify.data, data, n) == 0)
+                return set_mark(&s->verified, id) < 0 ? -ENOMEM : 0;
+        pthread_mutex_lock(&s->lock);
+        const uint8_t *pack_id = cn_index_pack_id(s->index, loc.pack);
+        r = cn_damage_set_add(&s->pending, pack_id, id);
+        if (r >= 0)
+                cn_index_forget(s->index, id);
+        object_name(s, "data", pack_id, name, sizeof name);
+        bool first = r >= 0 && !set_marked(s->reported, pack_id);
+        if (first)
+                r = set_mark(&s->reported, pack_id);
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0)
+                return r;
+        if (first && s->damaged)
+                s->damaged(name, -EBADMSG, s->damaged_userdata);
+        return 0;
+}
+
 int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n,
                  bool *ret_added) {
         int r;
+        if (s->flags & CN_STORE_VERIFY) {
+                r = verify_reuse(s, type, id, data, n);
+                if (r < 0)
+                        return r;
+        }
         if (!s->writer) {
                 r = cn_pack_writer_new(s->repo, s->c, s->index, &s->lock, s->workers, s->level, &s->writer);
                 if (r < 0)
@@ -505,8 +708,67 @@ int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const 
         return 0;
 }
 
-int cn_store_flush(CnStore *s) {
+static int flush_writer(CnStore *s) {
         return s->writer ? cn_pack_writer_flush(s->writer) : 0;
+}
+
+/* Put one damage record of everything pending, named by its SHA-256. */
+static int write_damage(CnStore *s) {
+        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
+        CnEnvelopeHeader h = envelope_header(s, 0);
+        uint8_t id[CN_ID_BYTES];
+        char hex[CN_ID_HEX + 1], name[64 + CN_ID_HEX];
+        int r;
+
+        pthread_mutex_lock(&s->lock);
+        r = s->pending.n ? cn_damage_encode(&s->pending, &body) : 0;
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0 || body.len == 0)
+                return r;
+        r = cn_envelope_seal(&obj, CN_MAGIC_DAMAGE, &h, s->c->meta_key, body.data, body.len);
+        if (r < 0)
+                return r;
+        cn_envelope_name_id(obj.data, obj.len, id);
+        cn_hex_encode(id, CN_ID_BYTES, hex);
+        snprintf(name, sizeof name, "damage/%s/%s", s->c->id_hex, hex);
+        r = cn_backend_put(s->backend, name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
+        if (r < 0 && r != -EEXIST)
+                return r;
+        r = 0;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; r >= 0 && i < s->pending.n; i++)
+                r = cn_damage_set_add(&s->recorded, s->pending.v[i].pack, s->pending.v[i].blob);
+        cn_damage_set_sort(&s->recorded);
+        cn_damage_set_done(&s->pending);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+int cn_store_flush(CnStore *s) {
+        /* Fresh copies first: a record must not hide a location before
+         * the copy that replaces it is there. */
+        int r = flush_writer(s);
+        if (r < 0)
+                return r;
+        return write_damage(s);
+}
+
+int cn_store_note_damage(CnStore *s, uint32_t pack, const uint8_t id[CN_ID_BYTES]) {
+        const uint8_t *pack_id = cn_index_pack_id(s->index, pack);
+        int r = 0;
+        if (!pack_id)
+                return -ENOENT;
+        pthread_mutex_lock(&s->lock);
+        if (!cn_damage_set_contains(&s->recorded, pack_id, id))
+                r = cn_damage_set_add(&s->pending, pack_id, id);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+bool cn_store_damage_recorded(CnStore *s, uint32_t pack, const uint8_t id[CN_ID_BYTES]) {
+        const uint8_t *pack_id = cn_index_pack_id(s->index, pack);
+        return pack_id && cn_damage_set_contains(&s->recorded, pack_id, id);
 }
 
 int cn_store_blob_size(CnStore *s, const uint8_t id[CN_ID_BYTES], uint32_t *ret) {
@@ -606,7 +868,7 @@ int cn_store_read(CnStoreReader *rd, const uint8_t id[CN_ID_BYTES], CnBuf *out) 
         pthread_mutex_unlock(&s->lock);
         if (pending) {
                 /* Stored by this very store and not written yet: write it first. */
-                r = cn_store_flush(s);
+                r = flush_writer(s);
                 if (r < 0)
                         return r;
                 pthread_mutex_lock(&s->lock);

@@ -7,8 +7,9 @@
  *   1. ledger/<ctrl>/<pack>  the data keys of the pack's blobs
  *   2. data/<ctrl>/<xx>/<pack>  the pack itself
  *   3. index/<ctrl>/<pack>  where each blob is
- * A pack without an index file (a writer killed between 2 and 3) is adopted
- * by the next writer from its own encrypted header.
+ * A pack without a good index file (a writer killed between 2 and 3, or an
+ * index file lost or damaged) is read from its own encrypted header by every
+ * store, and its index file put again by the next writer ("adoption").
  *
  * Puts are handed to worker threads (pack-writer.h): put returns once the
  * blob is queued, flush once everything queued is durably written. One
@@ -34,12 +35,24 @@ typedef struct CnStoreStats {
 
 enum {
         CN_STORE_KEYS = 1u << 0,        /* load the key ledger: needed to read blobs */
-        CN_STORE_WRITE = 1u << 1,       /* will write: adopt orphan packs */
+        CN_STORE_WRITE = 1u << 1,       /* will write: put index files of orphan packs, and
+                                         * with KEYS treat chunks without a data key as absent */
+        CN_STORE_VERIFY = 1u << 2,      /* with WRITE: read back every chunk a put would reuse
+                                         * (backup --force); one that fails is stored again */
 };
 
-/* A damaged index or ledger file: with a callback, it is reported and
- * skipped; without, opening fails with its error. */
+/* A damaged object (index, ledger or damage record that cannot be read or
+ * does not open, a pack whose index and header both fail, a pack holding a
+ * reused chunk that failed CN_STORE_VERIFY): with a callback it is reported
+ * (once) and read around; without, opening fails with its error. error is
+ * a negative errno: -EBADMSG fails authentication or is not what its name
+ * says, -E2BIG larger than any object may be, -EPROTONOSUPPORT unknown
+ * version. */
 typedef void (*CnStoreDamagedFn)(const char *name, int error, void *userdata);
+/* Errors that tell of the machine or the connection (no memory, no space,
+ * access refused, server gone), not of the object read: they fail an
+ * operation, where the object's own errors are reported and read around. */
+bool cn_store_error_is_environment(int r);
 
 int cn_store_open(CnRepo *repo, CnController *c, unsigned flags, CnStore **ret);
 int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStoreDamagedFn fn, void *userdata,
@@ -73,9 +86,19 @@ void cn_store_chunk_id(const CnStore *s, const void *data, size_t n, uint8_t ret
  * data is copied. ret_added may be NULL. */
 int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n,
                  bool *ret_added);
-/* Write everything queued: its ledger, pack and index files are durable on return. */
+/* Write everything queued: its ledger, pack and index files are durable on
+ * return; then a damage record (docs/FORMAT.md "Damage records") of every
+ * location found or noted unreadable since the last flush. */
 int cn_store_flush(CnStore *s);
-/* Stored or queued. */
+/* Damage records. Opening a store loads them: a recorded location is left
+ * out of the index (readers use it only when no other copy is known, so it
+ * fails as damaged rather than missing). note queues a location of the
+ * index (pack number, id) for the next flush to record; recorded ones are
+ * skipped. */
+int cn_store_note_damage(CnStore *s, uint32_t pack, const uint8_t id[CN_ID_BYTES]);
+bool cn_store_damage_recorded(CnStore *s, uint32_t pack, const uint8_t id[CN_ID_BYTES]);
+/* Stored (at a location not recorded as damaged; for a writer also with
+ * a data key) or queued. */
 bool cn_store_contains(CnStore *s, const uint8_t id[CN_ID_BYTES]);
 /* The plaintext size of a stored blob; -ENOENT if not stored. */
 int cn_store_blob_size(CnStore *s, const uint8_t id[CN_ID_BYTES], uint32_t *ret);

@@ -155,6 +155,13 @@ void cn_id_hmac(uint8_t out[CN_ID_BYTES], const void *data, size_t n, const uint
                 abort();
 }
 
+void cn_sha256(uint8_t out[CN_ID_BYTES], const void *data, size_t n) {
+        EVP_MD_CTX *c = thread_ctx();
+        if (!EVP_DigestInit_ex(c, EVP_sha256(), NULL) || !EVP_DigestUpdate(c, data, n) ||
+            !EVP_DigestFinal_ex(c, out, NULL))
+                abort();
+}
+
 void cn_aead_seal(uint8_t *out, const uint8_t *m, size_t n, const uint8_t *ad, size_t ad_len,
                   const uint8_t nonce[CN_AEAD_NONCE_BYTES], const uint8_t key[CN_KEY_BYTES]) {
         crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, m, n, ad, ad_len, NULL, nonce, key);

@@ -61,6 +61,9 @@ void cn_id_hash(const CnIdHasher *h, const void *data, size_t n, uint8_t out[CN_
 /* One-shot, for tests and one-off ids. */
 void cn_id_hmac(uint8_t out[CN_ID_BYTES], const void *data, size_t n, const uint8_t key[CN_KEY_BYTES]);
 
+/* Plain SHA-256 (OpenSSL): the names of content-named objects (FORMAT.md). */
+void cn_sha256(uint8_t out[CN_ID_BYTES], const void *data, size_t n);
+
 /* XChaCha20-Poly1305-IETF. out has room for n + CN_AEAD_TAG_BYTES; out may equal m. */
 void cn_aead_seal(uint8_t *out, const uint8_t *m, size_t n, const uint8_t *ad, size_t ad_len,
                   const uint8_t nonce[CN_AEAD_NONCE_BYTES], const uint8_t key[CN_KEY_BYTES]);

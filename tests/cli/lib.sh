@@ -23,6 +23,8 @@
 #       json_num KEY FILE         the first number "KEY":N in FILE
 #       count_json KEY FILE       how many "KEY": FILE holds
 #       at_exit CMD               run CMD (eval'd) at exit, before $W is removed
+#       xor_byte FILE OFFSET MASK XOR one byte of FILE in place
+#       fresh_repo NAME           REPO=$W/r-NAME, a new copy of $W/pristine
 #
 # Meson runs each scenario with CAIRN (the binary) and SRCDIR (the source
 # root) in the environment. Exit 0 passes, 77 skips, anything else fails.
@@ -168,4 +170,19 @@ tree_listing() {
 same_tree() {
         diff -r --no-dereference -- "$1" "$2" >&2 || return 1
         diff -- <(tree_listing "$1") <(tree_listing "$2") >&2 || return 1
+}
+
+# xor_byte FILE OFFSET MASK: damage one byte of FILE in place.
+xor_byte() {
+        local byte
+        byte=$(od -An -tu1 -j "$2" -N 1 -- "$1" | tr -d ' ')
+        printf '%b' "\\0$(printf '%03o' $((byte ^ $3)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# fresh_repo NAME: point REPO at a new copy of the repository the scenario
+# saved as $W/pristine, to damage without touching the others.
+fresh_repo() {
+        REPO=$W/r-$1
+        rm -rf -- "$REPO"
+        cp -a -- "$W/pristine" "$REPO"
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "damage.h"
 #include "envelope.h"
 #include "fileio.h"
 #include "hex.h"
@@ -280,6 +281,82 @@ Test(envelope, golden_vector_opens_and_binds_its_header, .init = init) {
                 cr_assert_lt(cn_envelope_open(gold.data, len, CN_MAGIC_SNAPSHOT, key, &h, &body), 0);
         cn_buf_done(&gold);
         cn_buf_done(&body);
+}
+
+/* Each object carries its own version: snapshots are written as 2 (named
+ * by their SHA-256) and 1 still opens; 3, 0, and 2 of another kind do not. */
+Test(envelope, each_kind_has_its_own_version, .init = init) {
+        uint8_t key[CN_KEY_BYTES] = { 1 };
+        CnEnvelopeHeader h = {}, got;
+        CnBuf obj = CN_BUF_INIT(4096), body = CN_BUF_INIT(4096);
+
+        cr_assert_eq(cn_envelope_seal(&obj, CN_MAGIC_SNAPSHOT, &h, key, "x", 1), 0);
+        cr_assert_eq(cn_le32_get(obj.data + CN_MAGIC_BYTES), CN_SNAPSHOT_VERSION);
+        cr_assert_eq(CN_SNAPSHOT_VERSION, 2);
+        cr_assert_eq(cn_envelope_open(obj.data, obj.len, CN_MAGIC_SNAPSHOT, key, &got, &body), 0);
+        cr_assert_eq(got.version, 2);
+        cn_buf_reset(&obj);
+        cr_assert_eq(cn_envelope_seal(&obj, CN_MAGIC_INDEX, &h, key, "x", 1), 0);
+        cr_assert_eq(cn_le32_get(obj.data + CN_MAGIC_BYTES), 1);
+        cn_le32_put(obj.data + CN_MAGIC_BYTES, 2);
+        cr_assert_eq(cn_envelope_peek(obj.data, obj.len, CN_MAGIC_INDEX, &got), -EPROTONOSUPPORT);
+        memcpy(obj.data, CN_MAGIC_SNAPSHOT, CN_MAGIC_BYTES);
+        for (uint32_t v = 0; v <= 4; v++) {
+                cn_le32_put(obj.data + CN_MAGIC_BYTES, v);
+                cr_assert_eq(cn_envelope_peek(obj.data, obj.len, CN_MAGIC_SNAPSHOT, &got),
+                             v == 1 || v == 2 ? 0 : -EPROTONOSUPPORT, "version %u", v);
+        }
+        cn_buf_done(&obj);
+        cn_buf_done(&body);
+}
+
+/* Damage record bodies (FORMAT.md "Damage records"): pinned by a vector;
+ * sorted and unique on writing; every truncation, an empty list, an
+ * unsorted or repeated pair, and trailing bytes are refused. */
+Test(damage, body_matches_golden_vector_and_parsing_is_strict, .init = init) {
+        CnDamageSet d = {}, back = {};
+        CnBuf enc = CN_BUF_INIT(4096), gold;
+        uint8_t p[3][CN_ID_BYTES], b[3][CN_ID_BYTES];
+
+        for (int i = 0; i < 3; i++) {
+                memset(p[i], 0x10 * (3 - i), CN_ID_BYTES);
+                memset(b[i], 0xa0 + i, CN_ID_BYTES);
+        }
+        cr_assert_eq(cn_damage_encode(&d, &enc), -EINVAL, "an empty record is never written");
+        for (int i = 0; i < 3; i++)
+                cr_assert_eq(cn_damage_set_add(&d, p[i], b[i]), 0);
+        cr_assert_eq(cn_damage_set_add(&d, p[1], b[1]), 0);
+        cr_assert_eq(cn_damage_encode(&d, &enc), 0);
+        cr_assert_eq(enc.len, 4 + 3 * 64, "sorted and unique");
+        maybe_write_vector("damage-body-v1.hex", &enc);
+        read_vector("damage-body-v1.hex", &gold);
+        cr_assert_eq(gold.len, enc.len);
+        cr_assert_eq(memcmp(gold.data, enc.data, enc.len), 0);
+        cr_assert_eq(cn_damage_decode(enc.data, enc.len, &back), 0);
+        cn_damage_set_sort(&back);
+        for (int i = 0; i < 3; i++)
+                cr_assert(cn_damage_set_contains(&back, p[i], b[i]));
+        cr_assert_not(cn_damage_set_contains(&back, p[0], b[1]));
+        for (size_t len = 0; len < enc.len; len++) {
+                CnDamageSet t = {};
+                cr_assert_eq(cn_damage_decode(enc.data, len, &t), -EBADMSG, "length %zu accepted", len);
+                cn_damage_set_done(&t);
+        }
+        /* Swap the first two pairs: no longer increasing. */
+        uint8_t tmp[64];
+        memcpy(tmp, enc.data + 4, 64);
+        memcpy(enc.data + 4, enc.data + 68, 64);
+        memcpy(enc.data + 68, tmp, 64);
+        cn_damage_set_done(&back);
+        cr_assert_eq(cn_damage_decode(enc.data, enc.len, &back), -EBADMSG);
+        memcpy(enc.data + 4, enc.data + 68, 64);
+        cr_assert_eq(cn_damage_decode(enc.data, enc.len, &back), -EBADMSG, "a repeated pair");
+        cr_assert_eq(cn_buf_append(&enc, "", 1), 0);
+        cr_assert_eq(cn_damage_decode(enc.data, enc.len, &back), -EBADMSG, "trailing bytes");
+        cn_damage_set_done(&d);
+        cn_damage_set_done(&back);
+        cn_buf_done(&enc);
+        cn_buf_done(&gold);
 }
 
 Test(snapshot, round_trip_and_truncations, .init = init) {

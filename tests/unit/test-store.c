@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -209,8 +210,10 @@ Test(store, chunk_copied_into_another_controller_fails_to_open) {
         cn_repo_unref(r);
 }
 
-/* A writer killed between the pack and its index file: the next writer
- * adopts the pack from its own header and does not store its chunks again. */
+/* A writer killed between the pack and its index file (or an index file
+ * lost): a reader reads the pack's own header and leaves the repository
+ * alone; the next writer adopts the pack (puts its index file again) and
+ * does not store its chunks again. */
 Test(store, pack_without_index_is_adopted) {
         CnRepo *r = init_repo();
         CnController *c = cn_repo_controller(r, 0);
@@ -232,9 +235,15 @@ Test(store, pack_without_index_is_adopted) {
         snprintf(name, sizeof name, "index/%s/%s", c->id_hex, hex);
         cr_assert_eq(cn_backend_remove(backend, name), 0);
 
+        uint64_t size;
+        CnBuf out = CN_BUF_INIT(1u << 20);
         cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS, &s), 0);
-        cr_assert_not(cn_index_lookup(cn_store_index(s), id, NULL), "a reader trusts only indexed packs");
+        cr_assert_eq(cn_store_get(s, id, &out), 0, "a reader reads the pack's header");
+        cr_assert_eq(out.len, sizeof data);
+        cr_assert_eq(memcmp(out.data, data, sizeof data), 0);
+        cn_buf_done(&out);
         cn_store_free(s);
+        cr_assert_eq(cn_backend_stat(backend, name, &size), -ENOENT, "a reader writes nothing");
         cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS | CN_STORE_WRITE, &s), 0);
         CnStoreStats st;
         cn_store_stats(s, &st);
@@ -242,7 +251,6 @@ Test(store, pack_without_index_is_adopted) {
         cr_assert_eq(cn_store_put(s, CN_BLOB_DATA, id, data, sizeof data, &added), 0);
         cr_assert_not(added);
         cn_store_free(s);
-        uint64_t size;
         cr_assert_eq(cn_backend_stat(backend, name, &size), 0, "the index file was rewritten");
         cn_repo_unref(r);
 }
@@ -264,7 +272,7 @@ static void golden_fini(void) {
 Test(golden, repository_v1_opens_and_gives_back_its_files, .init = golden_init, .fini = golden_fini) {
         CnRepo *r;
         CnSnapshot *list;
-        size_t n, damaged;
+        size_t n;
         CnStore *s;
         CnNode node = {};
         CnBuf out = CN_BUF_INIT(1u << 20);
@@ -273,9 +281,8 @@ Test(golden, repository_v1_opens_and_gives_back_its_files, .init = golden_init, 
         cr_assert_eq(cn_repo_open(backend, "cairn-vector", 12, &r), 0);
         cr_assert_str_eq(cn_repo_controller(r, 0)->name, "vector-controller");
         cr_assert_eq(cn_repo_controller(r, 0)->chunker.avg_size, 1u << 20);
-        cr_assert_eq(cn_snapshot_list(r, NULL, &list, &n, &damaged), 0);
+        cr_assert_eq(cn_snapshot_list(r, NULL, NULL, NULL, &list, &n), 0);
         cr_assert_eq(n, 1);
-        cr_assert_eq(damaged, 0);
         cr_assert_str_eq(list[0].hostname, "vector-host");
         cr_assert_eq(cn_store_open(r, list[0].controller, CN_STORE_KEYS, &s), 0);
 
@@ -445,5 +452,308 @@ Test(store, several_writers_write_every_pack) {
         cn_buf_done(&out);
         free(data);
         free(ids);
+        cn_repo_unref(r);
+}
+
+/* ---- issue 8, items 5, 7, 11: damaged objects are read around and heal ---- */
+
+/* XOR one byte of a stored object in place (offset from the end when
+ * negative): in place, as the backend may hold the file open. */
+static void damage_object(const char *name, long offset) {
+        char path[512];
+        uint8_t byte;
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        chmod(path, 0600);
+        int fd = open(path, O_RDWR);
+        cr_assert_geq(fd, 0, "%s", path);
+        off_t size = lseek(fd, 0, SEEK_END);
+        off_t at = offset < 0 ? size + offset : offset;
+        cr_assert(at >= 0 && at < size);
+        cr_assert_eq(pread(fd, &byte, 1, at), 1);
+        byte ^= 0x40;
+        cr_assert_eq(pwrite(fd, &byte, 1, at), 1);
+        close(fd);
+}
+
+typedef struct Reports {
+        unsigned n;
+        char last[256];
+        int error;
+} Reports;
+
+static void count_report(const char *name, int error, void *u) {
+        Reports *rp = u;
+        rp->n++;
+        snprintf(rp->last, sizeof rp->last, "%s", name);
+        rp->error = error;
+}
+
+/* One chunk, stored and flushed; its pack id in hex. */
+static void store_one(CnRepo *r, CnController *c, const uint8_t *data, size_t n, uint8_t id[CN_ID_BYTES],
+                      char hex[CN_ID_HEX + 1]) {
+        CnStore *s;
+        CnBlobLoc loc;
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS | CN_STORE_WRITE, &s), 0);
+        cn_store_chunk_id(s, data, n, id);
+        cr_assert_eq(cn_store_put(s, CN_BLOB_DATA, id, data, n, NULL), 0);
+        cr_assert_eq(cn_store_flush(s), 0);
+        cr_assert(cn_index_lookup(cn_store_index(s), id, &loc));
+        cn_hex_encode(cn_index_pack_id(cn_store_index(s), loc.pack), CN_ID_BYTES, hex);
+        cn_store_free(s);
+}
+
+static void assert_reads(CnRepo *r, CnController *c, const uint8_t id[CN_ID_BYTES], const uint8_t *data, size_t n) {
+        CnStore *s;
+        CnBuf out = CN_BUF_INIT(1u << 20);
+        Reports rp = {};
+        cr_assert_eq(cn_store_open_tolerant(r, c, CN_STORE_KEYS, count_report, &rp, &s), 0);
+        cr_assert_eq(cn_store_get(s, id, &out), 0);
+        cr_assert(out.len == n && memcmp(out.data, data, n) == 0);
+        cn_store_free(s);
+        cn_buf_done(&out);
+}
+
+/* Item 7: a damaged index file fails a strict open, and a tolerant one
+ * reports it once and reads the pack's own header instead; a writer puts
+ * the index file again, after which nothing is damaged. */
+Test(store, damaged_index_is_read_from_the_pack_header) {
+        CnRepo *r = init_repo();
+        CnController *c = cn_repo_controller(r, 0);
+        CnStore *s;
+        static uint8_t data[30000];
+        uint8_t id[CN_ID_BYTES];
+        char hex[CN_ID_HEX + 1], name[256];
+        Reports rp = {};
+        bool added;
+
+        fill(data, sizeof data, 21);
+        store_one(r, c, data, sizeof data, id, hex);
+        snprintf(name, sizeof name, "index/%s/%s", c->id_hex, hex);
+        damage_object(name, -5);
+
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS, &s), -EBADMSG);
+        cr_assert_eq(cn_store_open_tolerant(r, c, CN_STORE_KEYS, count_report, &rp, &s), 0);
+        cr_assert_eq(rp.n, 1);
+        cr_assert_str_eq(rp.last, name);
+        cn_store_free(s);
+        assert_reads(r, c, id, data, sizeof data);
+
+        rp = (Reports) {};
+        cr_assert_eq(cn_store_open_tolerant(r, c, CN_STORE_KEYS | CN_STORE_WRITE, count_report, &rp, &s), 0);
+        cr_assert_eq(rp.n, 1);
+        cr_assert_eq(cn_store_put(s, CN_BLOB_DATA, id, data, sizeof data, &added), 0);
+        cr_assert_not(added, "the pack's chunks are known from its header");
+        cn_store_free(s);
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS, &s), 0, "the writer put the index file again");
+        cn_store_free(s);
+        cn_repo_unref(r);
+}
+
+/* Item 7: an oversized, empty or foreign object under an index name, and
+ * an index file naming another pack, are skipped, never fatal. */
+Test(store, oversized_empty_and_misnamed_index_files_are_skipped) {
+        CnRepo *r = init_repo();
+        CnController *c = cn_repo_controller(r, 0);
+        CnStore *s;
+        static uint8_t a[20000], b[20000];
+        uint8_t ia[CN_ID_BYTES], ib[CN_ID_BYTES];
+        char ha[CN_ID_HEX + 1], hb[CN_ID_HEX + 1], na[256], nb[256], path[512];
+        CnBuf obj = CN_BUF_INIT(1u << 20);
+
+        fill(a, sizeof a, 31);
+        fill(b, sizeof b, 32);
+        store_one(r, c, a, sizeof a, ia, ha);
+        store_one(r, c, b, sizeof b, ib, hb);
+        snprintf(na, sizeof na, "index/%s/%s", c->id_hex, ha);
+        snprintf(nb, sizeof nb, "index/%s/%s", c->id_hex, hb);
+        /* b's index file under a's name: its pack id says b. */
+        cr_assert_eq(cn_backend_get(backend, nb, 0, CN_GET_ALL, &obj), 0);
+        cr_assert_eq(cn_backend_put(backend, na, obj.data, obj.len, 0), 0);
+        for (int round = 0; round < 3; round++) {
+                Reports rp = {};
+                if (round == 1)
+                        cr_assert_eq(cn_backend_put(backend, na, "", 0, 0), 0);
+                if (round == 2) {
+                        snprintf(path, sizeof path, "%s/%s", dir, na);
+                        cr_assert_eq(truncate(path, 10ll << 30), 0);
+                }
+                cr_assert_eq(cn_store_open_tolerant(r, c, CN_STORE_KEYS, count_report, &rp, &s), 0);
+                cr_assert_eq(rp.n, 1, "round %d", round);
+                cr_assert_str_eq(rp.last, na);
+                cr_assert_eq(rp.error, round == 2 ? -E2BIG : -EBADMSG, "round %d: %d", round, rp.error);
+                cn_store_free(s);
+                assert_reads(r, c, ia, a, sizeof a);
+                assert_reads(r, c, ib, b, sizeof b);
+        }
+        cn_buf_done(&obj);
+        cn_repo_unref(r);
+}
+
+/* Items 5 and 7: a damaged ledger leaves its chunks without keys; a writer
+ * does not deduplicate against them, stores them again, and records the
+ * old copies as damaged, so that readers find the new ones. */
+Test(store, chunks_of_a_damaged_ledger_are_stored_again) {
+        CnRepo *r = init_repo();
+        CnController *c = cn_repo_controller(r, 0);
+        CnStore *s;
+        static uint8_t data[30000];
+        uint8_t id[CN_ID_BYTES];
+        char hex[CN_ID_HEX + 1], name[256];
+        CnNames damage = {};
+        Reports rp = {};
+        bool added;
+
+        fill(data, sizeof data, 41);
+        store_one(r, c, data, sizeof data, id, hex);
+        snprintf(name, sizeof name, "ledger/%s/%s", c->id_hex, hex);
+        damage_object(name, 60);
+
+        cr_assert_eq(cn_store_open_tolerant(r, c, CN_STORE_KEYS | CN_STORE_WRITE, count_report, &rp, &s), 0);
+        cr_assert_eq(rp.n, 1);
+        cr_assert_not(cn_store_contains(s, id), "a chunk without a key is not stored");
+        cr_assert_eq(cn_store_put(s, CN_BLOB_DATA, id, data, sizeof data, &added), 0);
+        cr_assert(added);
+        cr_assert_eq(cn_store_flush(s), 0);
+        cn_store_free(s);
+        cr_assert_eq(cn_backend_list_names(backend, "damage/", &damage), 0);
+        cr_assert_eq(damage.n, 1, "the unreadable copy is recorded");
+        cn_names_done(&damage);
+        assert_reads(r, c, id, data, sizeof data);
+        cn_repo_unref(r);
+}
+
+/* Item 5: a location noted damaged (as check does) is absent for writers,
+ * which store the chunk again; readers use it only while no other copy
+ * exists, then the new copy. */
+Test(store, recorded_damage_is_absent_for_writers) {
+        CnRepo *r = init_repo();
+        CnController *c = cn_repo_controller(r, 0);
+        CnStore *s;
+        static uint8_t data[30000];
+        uint8_t id[CN_ID_BYTES];
+        char hex[CN_ID_HEX + 1], pack_name[256];
+        CnBlobLoc loc, again;
+        CnBuf out = CN_BUF_INIT(1u << 20);
+        bool added;
+
+        fill(data, sizeof data, 51);
+        store_one(r, c, data, sizeof data, id, hex);
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS, &s), 0);
+        cr_assert(cn_index_lookup(cn_store_index(s), id, &loc));
+        cr_assert_not(cn_store_damage_recorded(s, loc.pack, id));
+        cr_assert_eq(cn_store_note_damage(s, loc.pack, id), 0);
+        cr_assert_eq(cn_store_flush(s), 0);
+        cn_store_pack_name(s, cn_index_pack_id(cn_store_index(s), loc.pack), pack_name, sizeof pack_name);
+        cn_store_free(s);
+
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS, &s), 0);
+        cr_assert(cn_index_lookup(cn_store_index(s), id, &loc), "a reader falls back to the recorded copy");
+        cr_assert(cn_store_damage_recorded(s, loc.pack, id));
+        cr_assert_eq(cn_store_get(s, id, &out), 0, "it may yet open");
+        cn_store_free(s);
+
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS | CN_STORE_WRITE, &s), 0);
+        cr_assert_not(cn_store_contains(s, id));
+        cr_assert_eq(cn_store_put(s, CN_BLOB_DATA, id, data, sizeof data, &added), 0);
+        cr_assert(added, "a writer stores a recorded chunk again");
+        cr_assert_eq(cn_store_flush(s), 0);
+        cn_store_free(s);
+
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS, &s), 0);
+        cr_assert(cn_index_lookup(cn_store_index(s), id, &again));
+        cr_assert_not(cn_store_damage_recorded(s, again.pack, id), "readers take the new copy");
+        cr_assert_eq(cn_store_get(s, id, &out), 0);
+        cr_assert(out.len == sizeof data && memcmp(out.data, data, sizeof data) == 0);
+        cn_store_free(s);
+        cn_buf_done(&out);
+        cn_repo_unref(r);
+}
+
+/* Item 5: CN_STORE_VERIFY (backup --force) reads back each chunk it would
+ * reuse: a damaged one is reported (once per pack), stored again and
+ * recorded; a good one is reused. */
+Test(store, verify_stores_a_damaged_reused_chunk_again) {
+        CnRepo *r = init_repo();
+        CnController *c = cn_repo_controller(r, 0);
+        CnStore *s;
+        static uint8_t good[30000], bad[30000];
+        uint8_t ig[CN_ID_BYTES], ib[CN_ID_BYTES];
+        char hex[CN_ID_HEX + 1], name[256];
+        CnBlobLoc loc;
+        Reports rp = {};
+        bool added;
+
+        fill(good, sizeof good, 61);
+        fill(bad, sizeof bad, 62);
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS | CN_STORE_WRITE, &s), 0);
+        cn_store_chunk_id(s, good, sizeof good, ig);
+        cn_store_chunk_id(s, bad, sizeof bad, ib);
+        cr_assert_eq(cn_store_put(s, CN_BLOB_DATA, ig, good, sizeof good, NULL), 0);
+        cr_assert_eq(cn_store_put(s, CN_BLOB_DATA, ib, bad, sizeof bad, NULL), 0);
+        cr_assert_eq(cn_store_flush(s), 0);
+        cr_assert(cn_index_lookup(cn_store_index(s), ib, &loc));
+        cn_hex_encode(cn_index_pack_id(cn_store_index(s), loc.pack), CN_ID_BYTES, hex);
+        cn_store_free(s);
+        snprintf(name, sizeof name, "data/%s/%.2s/%s", c->id_hex, hex, hex);
+        damage_object(name, (long) loc.offset + 100);
+
+        cr_assert_eq(cn_store_open_tolerant(r, c, CN_STORE_KEYS | CN_STORE_WRITE | CN_STORE_VERIFY, count_report,
+                                            &rp, &s),
+                     0);
+        for (int i = 0; i < 2; i++) {
+                cr_assert_eq(cn_store_put(s, CN_BLOB_DATA, ig, good, sizeof good, &added), 0);
+                cr_assert_not(added, "a good chunk is reused");
+                cr_assert_eq(cn_store_put(s, CN_BLOB_DATA, ib, bad, sizeof bad, &added), 0);
+                cr_assert_eq(added, i == 0, "a damaged chunk is stored again, once");
+        }
+        cr_assert_eq(rp.n, 1);
+        cr_assert_str_eq(rp.last, name);
+        cr_assert_eq(cn_store_flush(s), 0);
+        cn_store_free(s);
+        assert_reads(r, c, ib, bad, sizeof bad);
+        assert_reads(r, c, ig, good, sizeof good);
+        cn_repo_unref(r);
+}
+
+/* Item 11: a snapshot is named by the SHA-256 of its stored bytes; under
+ * another name (an older snapshot copied over it) it is damage, reported
+ * and not listed; so is one whose header names another controller. */
+Test(store, snapshot_ids_are_bound_to_their_bytes) {
+        CnRepo *r = init_repo();
+        CnController *c = cn_repo_controller(r, 0);
+        CnSnapshot a = { .controller = c, .hostname = "h", .username = "u" }, b = a, *list;
+        size_t n;
+        char na[256], nb[256];
+        uint8_t sum[CN_ID_BYTES];
+        CnBuf obj = CN_BUF_INIT(1u << 20);
+        Reports rp = {};
+
+        a.time.sec = 1;
+        b.time.sec = 2;
+        cr_assert_eq(cn_snapshot_save(r, &a), 0);
+        cr_assert_eq(cn_snapshot_save(r, &b), 0);
+        snprintf(na, sizeof na, "snapshots/%s/%s", c->id_hex, a.id_hex);
+        snprintf(nb, sizeof nb, "snapshots/%s/%s", c->id_hex, b.id_hex);
+        cr_assert_eq(cn_backend_get(backend, na, 0, CN_GET_ALL, &obj), 0);
+        cr_assert_eq(cn_le32_get(obj.data + CN_MAGIC_BYTES), 2, "snapshots are written as version 2");
+        cn_sha256(sum, obj.data, obj.len);
+        cr_assert_eq(memcmp(sum, a.id, CN_ID_BYTES), 0);
+
+        cr_assert_eq(cn_backend_put(backend, nb, obj.data, obj.len, 0), 0);
+        cr_assert_eq(cn_snapshot_list(r, NULL, NULL, NULL, &list, &n), -EBADMSG, "strict: fails");
+        cr_assert_eq(cn_snapshot_list(r, NULL, count_report, &rp, &list, &n), 0);
+        cr_assert_eq(n, 1);
+        cr_assert_str_eq(list[0].id_hex, a.id_hex);
+        cr_assert_eq(rp.n, 1);
+        cr_assert_str_eq(rp.last, nb);
+        cn_snapshots_free(list, n);
+
+        damage_object(na, CN_MAGIC_BYTES + 4 + CN_UUID_BYTES + 2);     /* the controller field */
+        rp = (Reports) {};
+        cr_assert_eq(cn_snapshot_list(r, c, count_report, &rp, &list, &n), 0);
+        cr_assert_eq(n, 0);
+        cr_assert_eq(rp.n, 2);
+        cn_snapshots_free(list, n);
+        cn_buf_done(&obj);
         cn_repo_unref(r);
 }
