@@ -93,7 +93,9 @@ static void on_problem(const CnCheckProblem *p, void *u) {
                 break;
         }
         printf("error: %s %s (controller %s): %s\n", kind_text(p->kind), p->object, p->controller,
-               p->error == -EBADMSG ? "failed authentication" : strerror(-p->error));
+               p->error == -EBADMSG ? "failed authentication"
+               : p->error == -E2BIG ? cli_damage_reason(p->error)
+                                    : strerror(-p->error));
 }
 
 int verb_check(Cli *cli, int argc, char **argv) {

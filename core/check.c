@@ -57,8 +57,6 @@ static void report(Check *k, CnCheckKind kind, const char *object, int error) {
         };
         if (kind != CN_CHECK_ORPHAN_PACK)
                 k->stats->errors++;
-        if (kind == CN_CHECK_RECORDED_BLOB || kind == CN_CHECK_BAD_BLOB || kind == CN_CHECK_MISSING_KEY)
-                k->stats->blobs_bad++;
         k->fn(&p, k->u);
 }
 
@@ -114,6 +112,7 @@ static const PackFile *find_pack_file(Check *k, const uint8_t id[CN_ID_BYTES]) {
  * the next backup stores the chunk again (docs/FORMAT.md "Damage records"). */
 static int note_bad(Check *k, uint32_t pack, const uint8_t id[CN_ID_BYTES]) {
         int r = cn_store_note_damage(k->store, pack, id);
+        k->stats->blobs_bad++;
         if (r < 0)
                 return r;
         return mark(k->bad, id) < 0 ? -ENOMEM : 0;
@@ -133,6 +132,7 @@ static int scan_blob(const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, void *
                 b->pack_end[loc->pack] = end;
         if (cn_store_damage_recorded(k->store, loc->pack, id)) {
                 report_id(k, CN_CHECK_RECORDED_BLOB, id, -EBADMSG);
+                k->stats->blobs_bad++;
                 return mark(k->bad, id) < 0 ? -ENOMEM : 0;
         }
         if (!cn_index_get_key(cn_store_index(k->store), id)) {
