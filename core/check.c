@@ -210,8 +210,9 @@ static int check_packs(Check *k, bool read_data) {
                 if (first == at)
                         continue;
                 cn_store_pack_name(k->store, cn_index_pack_id(x, i), name, sizeof name);
-                if (!pf || pf->size < end[i]) {
-                        report(k, pf ? CN_CHECK_DAMAGED_PACK : CN_CHECK_MISSING_PACK, name, pf ? -EBADMSG : -ENOENT);
+                if (!pf || pf->size < end[i] || pf->size > CN_MAX_PACK_BYTES) {
+                        report(k, pf ? CN_CHECK_DAMAGED_PACK : CN_CHECK_MISSING_PACK, name,
+                               !pf ? -ENOENT : pf->size > CN_MAX_PACK_BYTES ? -E2BIG : -EBADMSG);
                         r = mark_pack_lost(k, list.v + first, at - first);
                         if (r < 0)
                                 return r;

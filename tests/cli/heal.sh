@@ -7,7 +7,7 @@
 # back every chunk it would reuse and stores good copies of those that fail.
 # Either way the new snapshot restores byte-identical and `check --read-data`
 # finds nothing that affects it. Variations: a flipped byte in a pack, a
-# flipped byte in every pack, a truncated pack, a deleted pack.
+# flipped byte in every pack, a truncated pack, a 10 GiB pack, a deleted pack.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 
@@ -92,6 +92,14 @@ pack=$(biggest_pack)
 truncate -s $(($(stat -c %s -- "$pack") / 2)) -- "$pack"
 expect_exit 1 cairn check
 healed "truncated pack, check, plain backup"
+
+note "item 5: a pack grown to 10 GiB (sparse): check, then a plain backup"
+fresh_repo oversized
+pack=$(biggest_pack)
+truncate -s 10G -- "$pack"
+expect_exit 1 cairn check
+grep -q oversized "$W/out" || fail "check does not call a 10 GiB pack oversized: $(cat "$W/out")"
+healed "oversized pack, check, plain backup"
 
 note "item 5: a deleted pack: check, then a plain backup; or backup --force alone"
 fresh_repo deleted-check
