@@ -59,13 +59,18 @@ static void on_problem(const CnCheckProblem *p, void *u) {
                         printf(",\"path\":");
                         cli_json_string(stdout, p->path, strlen(p->path));
                 }
+                if (p->error) {
+                        const char *why = cli_damage_reason(p->error);
+                        printf(",\"error\":");
+                        cli_json_string(stdout, why, strlen(why));
+                }
                 printf("}\n");
                 return;
         }
         if (p->kind == CN_CHECK_ORPHAN_PACK) {
                 if (cli->verbose)
-                        printf("note: %s has no index file (left by an interrupted backup; the next backup "
-                               "adopts it)\n",
+                        printf("note: %s has no index file and its header does not open (left by an "
+                               "interrupted backup); its chunks are stored again when needed\n",
                                p->object);
                 return;
         }
