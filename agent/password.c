@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -24,17 +25,37 @@ static int secret_from(const char *s, size_t n, char **ret, size_t *ret_len) {
         return 0;
 }
 
-/* The first line of path, without its newline. */
-static int read_password_file(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+/* What a non-regular file is, for the message that refuses it. */
+static const char *file_kind(mode_t m) {
+        return S_ISFIFO(m) ? "a FIFO" : S_ISDIR(m) ? "a directory" : S_ISCHR(m) ? "a character device" :
+               S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+/* The first line of path, without its newline. Only a regular file: a FIFO
+ * with no writer would block for ever, /dev/zero never ends. -EFTYPE-like
+ * refusals come back as -EINVAL with *ret_kind set; a first line longer
+ * than MAX_PASSWORD is -ENAMETOOLONG. */
+static int read_password_file(const char *path, char **ret, size_t *ret_len, const char **ret_kind) {
+        struct stat st;
+        /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
-        char *p = (char *) cn_secret_new(MAX_PASSWORD + 1);
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode)) {
+                *ret_kind = file_kind(st.st_mode);
+                return -EINVAL;
+        }
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+                return -errno;
+        char *p = (char *) cn_secret_new(MAX_PASSWORD + 2);
         if (!p)
                 return -ENOMEM;
         size_t n = 0;
-        for (;;) {
-                ssize_t k = read(fd, p + n, MAX_PASSWORD - n);
+        /* One byte past the cap: tells a longest line from a longer one. */
+        while (n < MAX_PASSWORD + 1) {
+                ssize_t k = read(fd, p + n, MAX_PASSWORD + 1 - n);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -45,12 +66,14 @@ static int read_password_file(const char *path, char **ret, size_t *ret_len) {
                 if (k == 0)
                         break;
                 n += (size_t) k;
-                if (n == MAX_PASSWORD)
-                        break;
         }
         char *nl = memchr(p, '\n', n);
         if (nl)
                 n = (size_t) (nl - p);
+        if (n > MAX_PASSWORD) {
+                cn_secret_free(p);
+                return -ENAMETOOLONG;
+        }
         if (n > 0 && p[n - 1] == '\r')
                 n--;
         p[n] = 0;
@@ -127,7 +150,18 @@ static int get_secret(const char *file, const char *env, bool confirm, const cha
         int r;
 
         if (file) {
-                r = read_password_file(file, ret, ret_len);
+                const char *kind = NULL;
+                r = read_password_file(file, ret, ret_len, &kind);
+                if (kind) {
+                        cli_error("the %s file %s is %s, not a regular file; give a file (or use %s)", what, file,
+                                  kind, env);
+                        return CLI_EXIT_USAGE;
+                }
+                if (r == -ENAMETOOLONG) {
+                        cli_error("the first line of the %s file %s is longer than %d bytes; is it the right file?",
+                                  what, file, MAX_PASSWORD);
+                        return CLI_EXIT_USAGE;
+                }
                 if (r < 0) {
                         cli_error("cannot read the %s file %s: %s", what, file, strerror(-r));
                         return CLI_EXIT_ERROR;
