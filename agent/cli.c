@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "format.h"
 #include "remote.h"
 #include "store.h"
 #include "macro.h"
@@ -43,6 +44,9 @@ int cli_global_option(Cli *cli, int c, const char *arg) {
                 return 1;
         case OPT_CONTROLLER:
                 cli->controller = arg;
+                return 1;
+        case OPT_KEY_HINT:
+                cli->key_hint = arg;
                 return 1;
         case OPT_JSON:
                 cli->json = true;
@@ -142,6 +146,8 @@ static const char *url_for_messages(const char *url, char *buf, size_t n) {
         return buf;
 }
 
+static int missing_config(Cli *cli, const char *what, const char *url);
+
 int cli_repo_error(Cli *cli, const char *what, int r) {
         char redacted[1024];
         const char *url = url_for_messages(cli->backend ? cn_backend_url(cli->backend) : cli->repo, redacted,
@@ -160,10 +166,17 @@ int cli_repo_error(Cli *cli, const char *what, int r) {
                 cli_error("%s: no cairn repository at %s%s%s%s; create one with 'cairn -r %s init'", what, url,
                           *detail ? " (" : "", detail, *detail ? ")" : "", url);
                 return CLI_EXIT_NO_REPO;
+        case -EUCLEAN:
+                return missing_config(cli, what, url);
         case -EKEYREJECTED:
-                cli_error("%s: wrong password: no key of the repository at %s opens with it; check "
-                          "CAIRN_PASSWORD or --password-file",
-                          what, url);
+                if (cli->repo_problems)
+                        cli_error("%s: wrong password: no usable key file of the repository at %s opens with it "
+                                  "(%zu key file(s) skipped, as said above); check CAIRN_PASSWORD or --password-file",
+                                  what, url, cli->repo_problems);
+                else
+                        cli_error("%s: wrong password: no key of the repository at %s opens with it; check "
+                                  "CAIRN_PASSWORD or --password-file",
+                                  what, url);
                 return CLI_EXIT_WRONG_PASSWORD;
         case -EPROTONOSUPPORT:
                 cli_error("%s: the repository at %s uses a format version this cairn (%s) does not know; "
@@ -213,14 +226,132 @@ int cli_repo_error(Cli *cli, const char *what, int r) {
         }
 }
 
+/* An environment variable, unless the option set it already. */
+static void from_env(const char **v, const char *name) {
+        const char *e = getenv(name);
+        if (!*v && e && *e)
+                *v = e;
+}
+
 void cli_resolve(Cli *cli) {
         if (!cli->repo)
                 cli->repo = default_repo();
-        if (!cli->password_file) {
-                const char *f = getenv("CAIRN_PASSWORD_FILE");
-                if (f && *f)
-                        cli->password_file = f;
+        from_env(&cli->password_file, "CAIRN_PASSWORD_FILE");
+        from_env(&cli->controller, "CAIRN_CONTROLLER");
+        from_env(&cli->key_hint, "CAIRN_KEY_HINT");
+}
+
+const char *cli_location_objects(const CnRepoLocation *l, char *buf, size_t size) {
+        size_t n = 0;
+        buf[0] = 0;
+        for (size_t i = 0; i < CN_REPO_N_PREFIXES; i++)
+                if (l->first[i])
+                        n += (size_t) snprintf(buf + CN_MIN(n, size - 1), size - CN_MIN(n, size - 1), "%s%s",
+                                               n ? ", " : "", cn_repo_prefixes[i]);
+        return n ? buf : NULL;
+}
+
+/* Why a location without config is not "no repository": name what is
+ * there. Exit 10 only for a location that holds nothing. */
+static int missing_config(Cli *cli, const char *what, const char *url) {
+        _cleanup_(cn_repo_location_done) CnRepoLocation l = {};
+        char held[2048];
+
+        int r = cn_repo_probe(cli->backend, &l);
+        if (r < 0 || !l.any) {
+                cli_error("%s: no cairn repository at %s; create one with 'cairn -r %s init'", what, url, url);
+                return CLI_EXIT_NO_REPO;
         }
+        if (!cli_location_objects(&l, held, sizeof held)) {
+                cli_error("%s: %s is not a cairn repository: it has no config object and holds other things "
+                          "(%s); check the URL",
+                          what, url, l.any);
+                return CLI_EXIT_ERROR;
+        }
+        cli_error("%s: the repository at %s has lost its config object but still holds cairn objects (%s): "
+                  "it is damaged, not absent; put config back from a copy of the repository ('cairn init' "
+                  "refuses a location that is not empty)",
+                  what, url, held);
+        return CLI_EXIT_ERROR;
+}
+
+const char *cli_repo_problem_text(const CnRepoProblem *p, char *buf, size_t n) {
+        char a[32];
+        switch (p->kind) {
+        case CN_REPO_KEY_UNREADABLE:
+                if (p->error == -ENOMEM)
+                        snprintf(buf, n, "key file %s: Argon2 could not get the memory it asks for: skipped",
+                                 p->object);
+                else
+                        snprintf(buf, n, "key file %s cannot be read (%s): skipped", p->object, strerror(-p->error));
+                break;
+        case CN_REPO_KEY_OVERSIZED:
+                snprintf(buf, n, "key file %s is oversized (%" PRIu64 " bytes; a key file is at most %u): skipped",
+                         p->object, p->size, CN_MAX_KEYFILE_BYTES);
+                break;
+        case CN_REPO_KEY_MALFORMED:
+                if (p->error == -EINVAL)
+                        snprintf(buf, n, "%s is not named as a key file (keys/ and 32 hex digits): skipped",
+                                 p->object);
+                else
+                        snprintf(buf, n, "key file %s is malformed (not a cairn key file, or cut short): skipped",
+                                 p->object);
+                break;
+        case CN_REPO_KEY_UNKNOWN_VERSION:
+                if (p->version == CN_FORMAT_VERSION)
+                        snprintf(buf, n, "key file %s uses key derivation %" PRIu32
+                                 ", which this cairn (%s) does not know: skipped",
+                                 p->object, p->kdf, CAIRN_VERSION);
+                else
+                        snprintf(buf, n, "key file %s has format version %" PRIu32
+                                 ", which this cairn (%s) does not know: skipped",
+                                 p->object, p->version, CAIRN_VERSION);
+                break;
+        case CN_REPO_KEY_COST:
+                snprintf(buf, n, "key file %s asks Argon2id for %" PRIu64 " passes over %s, outside the caps "
+                         "(%u to %u passes, 8 KiB to 1 GiB): skipped without deriving",
+                         p->object, p->opslimit, cli_size(p->memlimit, a), CN_KDF_OPSLIMIT_MIN, CN_KDF_OPSLIMIT_MAX);
+                break;
+        case CN_REPO_KEY_OTHER_REPOSITORY:
+                snprintf(buf, n, "key file %s opens with this password but belongs to another repository (left "
+                         "by an init that lost a race, or planted): skipped",
+                         p->object);
+                break;
+        case CN_REPO_KEY_HINT_UNMATCHED:
+                snprintf(buf, n, "the key hint '%s' names %s key file: every key file was tried", p->object,
+                         p->size ? "more than one" : "no");
+                break;
+        case CN_REPO_CONTROLLER_UNREADABLE:
+                snprintf(buf, n, "controller record %s cannot be read (%s): skipped", p->object,
+                         strerror(-p->error));
+                break;
+        case CN_REPO_CONTROLLER_FOREIGN:
+                if (p->error == -EPROTONOSUPPORT)
+                        snprintf(buf, n, "controller record %s has a format version this cairn (%s) does not "
+                                 "know: skipped",
+                                 p->object, CAIRN_VERSION);
+                else
+                        snprintf(buf, n, "controller record %s does not open under this repository's key "
+                                 "(damaged, left by an init that lost a race, or planted): skipped",
+                                 p->object);
+                break;
+        default:
+                snprintf(buf, n, "%s: skipped", p->object);
+        }
+        return buf;
+}
+
+static void on_repo_problem(const CnRepoProblem *p, void *u) {
+        Cli *cli = u;
+        char text[1024];
+        if (p->kind != CN_REPO_KEY_HINT_UNMATCHED)
+                cli->repo_problems++;
+        cli_repo_problem_text(p, text, sizeof text);
+        if (p->kind < CN_REPO_KEY_HINT_UNMATCHED)
+                cli_warn("%s; remove it with 'cairn key remove %s' if nobody needs it", text,
+                         p->object + strlen("keys/"));
+        else
+                cli_warn("%s", text);
 }
 
 int cli_open(Cli *cli, bool unlock) {
@@ -236,12 +367,15 @@ int cli_open(Cli *cli, bool unlock) {
                 return 0;
         uint64_t size;
         r = cn_backend_stat(cli->backend, "config", &size);
+        if (r == -ENOENT)
+                r = -EUCLEAN;   /* missing_config() tells an empty location from a damaged one */
         if (r < 0)
                 return cli_repo_error(cli, "cannot open repository", r);
         r = cli_password(cli, false, (char **) &pw, &pw_len);
         if (r != 0)
                 return r;
-        r = cn_repo_open(cli->backend, (const char *) pw, pw_len, &cli->rp);
+        CnRepoOpenOptions o = { .key_hint = cli->key_hint, .on_problem = on_repo_problem, .userdata = cli };
+        r = cn_repo_open_with(cli->backend, (const char *) pw, pw_len, &o, &cli->rp);
         if (r < 0)
                 return cli_repo_error(cli, "cannot open repository", r);
         return 0;
@@ -252,14 +386,35 @@ void cli_close(Cli *cli) {
         cli->backend = cn_backend_close(cli->backend);
 }
 
-CnController *cli_controller(Cli *cli) {
-        if (!cli->controller)
-                return cn_repo_controller(cli->rp, 0);
-        CnController *c = cn_repo_find_controller(cli->rp, cli->controller);
-        if (!c)
-                cli_error("no controller '%s' in %s (names and ids: 'cairn snapshots --json' shows them)",
-                          cli->controller, cn_backend_url(cli->backend));
-        return c;
+int cli_controller(Cli *cli, const char *why, CnController **ret) {
+        size_t n = cn_repo_n_controllers(cli->rp);
+        if (cli->controller) {
+                CnController *c = cn_repo_find_controller(cli->rp, cli->controller);
+                if (!c) {
+                        cli_error("no controller '%s' in %s, or more than one of that name (use the id then); "
+                                  "'cairn controller list' shows names and ids",
+                                  cli->controller, cn_backend_url(cli->backend));
+                        return CLI_EXIT_ERROR;
+                }
+                *ret = c;
+                return 0;
+        }
+        if (n == 1) {
+                *ret = cn_repo_controller(cli->rp, 0);
+                return 0;
+        }
+        /* Several: a guess would put one customer's data under another's keys. */
+        fprintf(stderr, "cairn: the repository at %s has %zu data controllers (", cn_backend_url(cli->backend), n);
+        for (size_t i = 0; i < n && i < 20; i++) {
+                const CnController *c = cn_repo_controller(cli->rp, i);
+                if (i)
+                        fputs(", ", stderr);
+                cli_print_escaped(stderr, c->name, strlen(c->name));
+        }
+        if (n > 20)
+                fprintf(stderr, ", and %zu more", n - 20);
+        fprintf(stderr, ") and %s: say which with --controller NAME or CAIRN_CONTROLLER\n", why);
+        return CLI_EXIT_USAGE;
 }
 
 const char *cli_damage_reason(int error) {
@@ -300,15 +455,18 @@ int cli_open_snapshot(Cli *cli, const char *spec, CnSnapshot **list, size_t *n, 
         if (r != 0)
                 return r;
         CnController *only = NULL;
-        if (cli->controller && !(only = cli_controller(cli)))
-                return CLI_EXIT_ERROR;
+        if (cli->controller && (r = cli_controller(cli, "", &only)) != 0)
+                return r;
+        /* 'latest' is the newest snapshot of one controller: never a guess among several. */
+        if (strcmp(spec, "latest") == 0 && !only &&
+            (r = cli_controller(cli, "'latest' means the newest snapshot of one of them", &only)) != 0)
+                return r;
         r = cli_load_snapshots(cli, only, list, n);
         if (r != 0)
                 return r;
         if (strcmp(spec, "latest") == 0) {
-                CnController *c = only ? only : cn_repo_controller(cli->rp, 0);
                 for (size_t i = *n; i > 0 && !s; i--)
-                        if ((*list)[i - 1].controller == c)
+                        if ((*list)[i - 1].controller == only)
                                 s = &(*list)[i - 1];
         } else
                 s = cn_snapshot_find(*list, *n, spec);

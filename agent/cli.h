@@ -27,8 +27,10 @@ enum {
 typedef struct Cli {
         const char *repo;               /* -r, CAIRN_REPOSITORY or the default */
         const char *password_file;      /* --password-file, CAIRN_PASSWORD_FILE */
-        const char *controller;         /* --controller: name or id */
+        const char *controller;         /* --controller, CAIRN_CONTROLLER: name or id */
+        const char *key_hint;           /* --key-hint, CAIRN_KEY_HINT: key file to try first */
         bool json;
+        size_t repo_problems;           /* skipped key files and controllers reported by the open */
         bool quiet;
         int verbose;
         CnBackend *backend;
@@ -44,6 +46,7 @@ enum {
         OPT_HELP,
         OPT_CONNECTIONS,
         OPT_LIMIT_UPLOAD,
+        OPT_KEY_HINT,
         _OPT_GLOBAL_MAX,
 };
 #define CLI_GLOBAL_LONG                                                         \
@@ -51,6 +54,7 @@ enum {
         { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },        \
         { "json", no_argument, NULL, OPT_JSON },                                \
         { "controller", required_argument, NULL, OPT_CONTROLLER },              \
+        { "key-hint", required_argument, NULL, OPT_KEY_HINT },                  \
         { "connections", required_argument, NULL, OPT_CONNECTIONS },            \
         { "limit-upload", required_argument, NULL, OPT_LIMIT_UPLOAD },          \
         { "quiet", no_argument, NULL, 'q' },                                    \
@@ -70,14 +74,24 @@ void cli_info(const Cli *cli, const char *fmt, ...) __attribute__((format(printf
 /* A usage error: message, "try 'cairn VERB --help'", exit code 2. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Fill in the defaults: repository URL, password file from the environment. */
+/* Fill in the defaults: repository URL, password file, controller and key
+ * hint from the environment. */
 void cli_resolve(Cli *cli);
 /* Open the backend (and with password, unlock the repository); on failure
  * print one line that says what to do and return the exit code (> 0). */
 int cli_open(Cli *cli, bool unlock);
 void cli_close(Cli *cli);
-/* The controller of --controller, or the repository's default one; prints and NULL on failure. */
-CnController *cli_controller(Cli *cli);
+/* The controller to act for: --controller (or CAIRN_CONTROLLER), else the
+ * only one. With several and none named, cairn never guesses: it prints
+ * why one is needed (why: "backup stores data for one controller"), the
+ * controllers' names, and returns exit code 2. Returns 0 or the exit code. */
+int cli_controller(Cli *cli, const char *why, CnController **ret);
+/* The repository prefixes l has objects under ("keys/, controllers/"), into
+ * buf; NULL if l holds none of them. */
+const char *cli_location_objects(const CnRepoLocation *l, char *buf, size_t size);
+/* One line on a key file or controller record the open skipped, for
+ * warnings and check: "key file keys/ab…: oversized (5120 bytes, …)". */
+const char *cli_repo_problem_text(const CnRepoProblem *p, char *buf, size_t n);
 /* Exit code for a repository error r (< 0) after printing "cairn: <what>: <reason>; <advice>". */
 int cli_repo_error(Cli *cli, const char *what, int r);
 
@@ -103,9 +117,9 @@ const char *cli_damage_reason(int error);
 
 /* Snapshot selection: "latest", an id prefix, optionally ":PATH". */
 int cli_load_snapshots(Cli *cli, CnController *c, CnSnapshot **ret, size_t *ret_n);
-/* Open the repository and find spec: "latest" of --controller (or the
- * default controller), or an id prefix of any controller's snapshot
- * (of --controller's only, when given). Fills *list (free with
+/* Open the repository and find spec: "latest" of --controller (or of the
+ * only controller; with several and none named: exit 2), or an id prefix of
+ * any controller's snapshot (of --controller's only, when given). Fills *list (free with
  * cn_snapshots_free), *ret_snap (in list) and a store of the snapshot's
  * controller with its keys. Returns 0 or the exit code, after printing. */
 int cli_open_snapshot(Cli *cli, const char *spec, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,

@@ -212,9 +212,12 @@ int verb_backup(Cli *cli, int argc, char **argv) {
         const char *local = cn_backend_local_path(cli->backend);
         if (local && strcmp(local, "/") != 0 && cn_patterns_add_literal(&excludes, local) < 0)
                 goto out;
-        CnController *ctl = cli_controller(cli);
-        if (!ctl)
+        CnController *ctl;
+        r = cli_controller(cli, "a backup stores its data for one of them", &ctl);
+        if (r != 0) {
+                ret = r;
                 goto out;
+        }
         r = cli_load_snapshots(cli, ctl, &list, &n_list);
         if (r != 0) {
                 ret = r;

@@ -40,12 +40,27 @@ static const char *kind_text(CnCheckKind k) {
                 return "recorded damaged chunk";
         case CN_CHECK_NOT_RECORDED:
                 return "damage not recorded";
+        case CN_CHECK_REPO_OBJECT:
+                return "skipped object";
         }
         return "problem";
 }
 
 static void on_problem(const CnCheckProblem *p, void *u) {
         const Cli *cli = u;
+        char text[1024];
+        if (p->kind == CN_CHECK_REPO_OBJECT) {
+                cli_repo_problem_text(p->repo_problem, text, sizeof text);
+                if (cli->json) {
+                        printf("{\"problem\":\"%s\",\"controller\":\"\",\"object\":", kind_text(p->kind));
+                        cli_json_string(stdout, p->object, strlen(p->object));
+                        printf(",\"error\":");
+                        cli_json_string(stdout, text, strlen(text));
+                        printf("}\n");
+                } else
+                        printf("error: %s (every command skips it; remove it if nobody needs it)\n", text);
+                return;
+        }
         if (cli->json) {
                 printf("{\"problem\":\"%s\",\"controller\":", kind_text(p->kind));
                 cli_json_string(stdout, p->controller, strlen(p->controller));

@@ -11,7 +11,8 @@ static void help(void) {
               "\n"
               "Data controllers: each has its own keys, chunk ids and chunk boundaries, so\n"
               "nothing is deduplicated or shared between two of them. Other verbs act for\n"
-              "--controller NAME|ID, or for the first controller created.\n",
+              "--controller NAME|ID (or CAIRN_CONTROLLER); with only one controller, for it.\n"
+              "With several, a verb that acts for one never guesses: it asks which.\n",
               stdout);
 }
 
@@ -52,19 +53,22 @@ int verb_controller(Cli *cli, int argc, char **argv) {
                         cli_info(cli, "added controller %s (%s)\n", ctl->name, ctl->id_hex);
                 return CLI_EXIT_OK;
         }
+        /* "default" (and "*"): the one verbs act for without --controller, which
+         * only exists when it is the only one. In order of id. */
+        size_t n = cn_repo_n_controllers(cli->rp);
         if (cli->json)
                 putchar('[');
-        for (size_t i = 0; i < cn_repo_n_controllers(cli->rp); i++) {
+        for (size_t i = 0; i < n; i++) {
                 const CnController *ctl = cn_repo_controller(cli->rp, i);
                 char t[64];
                 if (cli->json) {
                         printf("%s{\"id\":\"%s\",\"name\":", i ? "," : "", ctl->id_hex);
                         cli_json_string(stdout, ctl->name, strlen(ctl->name));
                         printf(",\"created\":%" PRId64 ",\"default\":%s,\"chunker\":{\"min\":%u,\"avg\":%u,\"max\":%u}}",
-                               ctl->created, i == 0 ? "true" : "false", ctl->chunker.min_size, ctl->chunker.avg_size,
+                               ctl->created, n == 1 ? "true" : "false", ctl->chunker.min_size, ctl->chunker.avg_size,
                                ctl->chunker.max_size);
                 } else {
-                        printf("%s %s  %-19s  ", i == 0 ? "*" : " ", ctl->id_hex, cli_time(ctl->created, t));
+                        printf("%s %s  %-19s  ", n == 1 ? "*" : " ", ctl->id_hex, cli_time(ctl->created, t));
                         cli_print_escaped(stdout, ctl->name, strlen(ctl->name));
                         putchar('\n');
                 }

@@ -13,10 +13,41 @@ static void help(void) {
         fputs("Usage: cairn [-r REPO] init [--controller NAME] [--processor NAME]\n"
               "\n"
               "Create an encrypted repository with one data controller (\"default\" unless\n"
-              "--controller names it) and a processor identity with its signing key.\n"
+              "--controller or CAIRN_CONTROLLER names it) and a processor identity with its\n"
+              "signing key. The location must be empty: init refuses one that holds anything.\n"
               "The password comes from CAIRN_PASSWORD, --password-file, or is asked twice.\n"
               "Keep it safe: without a password no one, including you, can read the data.\n",
               stdout);
+}
+
+/* init over anything would hide it, or (a repository that lost its config)
+ * make it unreadable for good: name what is there. */
+static int not_empty(Cli *cli) {
+        _cleanup_(cn_repo_location_done) CnRepoLocation l = {};
+        const char *url = cn_backend_url(cli->backend);
+        char held[2048];
+
+        if (cn_repo_probe(cli->backend, &l) < 0 || !l.any) {
+                cli_error("%s was not empty when init looked; nothing was changed", url);
+                return CLI_EXIT_ERROR;
+        }
+        if (l.config)
+                cli_error("%s holds a cairn repository now (another init created it meanwhile); nothing was "
+                          "changed",
+                          url);
+        else if (!cli_location_objects(&l, held, sizeof held))
+                cli_error("%s is not empty (it holds %s); init needs an empty location; nothing was changed", url,
+                          l.any);
+        else if (!l.first[2] && !l.first[3] && !l.first[4] && !l.first[5])
+                cli_error("%s is not empty: it holds %s but no config object (left by an interrupted init, e.g. "
+                          "%s: if so, delete them and run init again); nothing was changed",
+                          url, held, l.first[0] ? l.first[0] : l.first[1]);
+        else
+                cli_error("%s is not empty: it holds cairn objects (%s) but no config object: a repository that "
+                          "lost its config; put config back from a copy instead, as an init here would make "
+                          "everything there unreadable; nothing was changed",
+                          url, held);
+        return CLI_EXIT_ERROR;
 }
 
 int verb_init(Cli *cli, int argc, char **argv) {
@@ -43,12 +74,12 @@ int verb_init(Cli *cli, int argc, char **argv) {
         }
         if (optind < argc)
                 return cli_usage_error("init", "init takes no arguments (the repository is -r URL)");
-        o.controller_name = cli->controller;
         gethostname(host, sizeof host - 1);
         snprintf(label, sizeof label, "%s@%s", getenv("USER") ? getenv("USER") : "", host);
         o.key_label = label;
 
         cli_resolve(cli);
+        o.controller_name = cli->controller;
         r = cn_backend_open(cli->repo, true, &cli->backend);
         if (r < 0)
                 return cli_repo_error(cli, "cannot create repository", r);
@@ -60,6 +91,14 @@ int verb_init(Cli *cli, int argc, char **argv) {
                 cli_error("%s already holds a cairn repository; nothing was changed", cn_backend_url(cli->backend));
                 return CLI_EXIT_ERROR;
         }
+        if (r == -EBUSY) {
+                cli_error("another init created a repository at %s at the same time; this one removed what it "
+                          "had written: the repository there opens with the other init's password",
+                          cn_backend_url(cli->backend));
+                return CLI_EXIT_ERROR;
+        }
+        if (r == -ENOTEMPTY)
+                return not_empty(cli);
         if (r < 0)
                 return cli_repo_error(cli, "cannot create repository", r);
         CnController *ctl = cn_repo_controller(cli->rp, 0);

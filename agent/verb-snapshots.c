@@ -39,8 +39,8 @@ int verb_snapshots(Cli *cli, int argc, char **argv) {
         if (r != 0)
                 return r;
         CnController *ctl = NULL;
-        if (cli->controller && !(ctl = cli_controller(cli)))
-                return CLI_EXIT_ERROR;
+        if (cli->controller && (r = cli_controller(cli, "", &ctl)) != 0)
+                return r;
         r = cli_load_snapshots(cli, ctl, &list, &n);
         if (r != 0)
                 return r;

@@ -420,10 +420,18 @@ static void on_damaged_snapshot(const char *name, int error, void *u) {
 int cn_check_run(CnRepo *repo, bool read_data, CnCheckFn fn, void *u, CnCheckStats *ret) {
         SnapshotDamage d = { .repo = repo, .fn = fn, .u = u, .stats = ret };
         CnSnapshot *snaps = NULL;
-        size_t n = 0;
+        size_t n = 0, n_skipped;
+        const CnRepoProblem *skipped = cn_repo_problems(repo, &n_skipped);
         int r;
 
         *ret = (CnCheckStats) {};
+        /* Key files and controller records every open skips. */
+        for (size_t i = 0; i < n_skipped; i++) {
+                CnCheckProblem p = { .kind = CN_CHECK_REPO_OBJECT, .controller = "", .object = skipped[i].object,
+                                     .error = skipped[i].error, .repo_problem = &skipped[i] };
+                ret->errors++;
+                fn(&p, u);
+        }
         /* Every controller's snapshots at once: a folder of no controller is damage too. */
         r = cn_snapshot_list(repo, NULL, on_damaged_snapshot, &d, &snaps, &n);
         if (r < 0)

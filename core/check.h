@@ -18,6 +18,7 @@ typedef enum CnCheckKind {
         CN_CHECK_ORPHAN_PACK,           /* a pack without index (interrupted writer): a note, not an error */
         CN_CHECK_RECORDED_BLOB,         /* a blob a damage record names, with no other copy; object = blob id */
         CN_CHECK_NOT_RECORDED,          /* the damage found could not be recorded; object = damage/<ctrl>/ */
+        CN_CHECK_REPO_OBJECT,           /* a key file or controller record every open skips; repo_problem */
 } CnCheckKind;
 
 typedef struct CnCheckProblem {
@@ -27,6 +28,7 @@ typedef struct CnCheckProblem {
         const char *snapshot;           /* hex id, CN_CHECK_AFFECTED */
         const char *path;               /* CN_CHECK_AFFECTED */
         int error;                      /* negative errno, when there is one */
+        const CnRepoProblem *repo_problem;      /* CN_CHECK_REPO_OBJECT: which and why */
 } CnCheckProblem;
 
 typedef void (*CnCheckFn)(const CnCheckProblem *p, void *userdata);

@@ -61,6 +61,12 @@ enum {
 #define CN_MAX_PACK_ENTRIES (1u << 20)
 #define CN_MAX_META_BYTES (256u << 20)          /* config, controller, index, ledger, snapshot, damage */
 #define CN_MAX_KEYFILE_BYTES 4096
+/* Argon2id cost a key file may ask for (FORMAT.md "Key files"): a reader skips
+ * key files outside these before deriving anything, writers refuse them. */
+#define CN_KDF_OPSLIMIT_MIN 1
+#define CN_KDF_OPSLIMIT_MAX 16
+#define CN_KDF_MEMLIMIT_MIN (8u << 10)
+#define CN_KDF_MEMLIMIT_MAX (1ull << 30)
 #define CN_MAX_NAME_BYTES 4096
 #define CN_MAX_TARGET_BYTES 65536
 #define CN_MAX_XATTR_NAME_BYTES 255

@@ -27,6 +27,9 @@ struct CnRepo {
         char key_id_hex[CN_UUID_HEX + 1];       /* key file in use */
         CnController **controllers;
         size_t n_controllers;
+        CnRepoProblem *problems;                /* what the open skipped; objects malloc'd */
+        size_t n_problems;
+        const CnRepoOpenOptions *opts;          /* borrowed, during cn_repo_open_with() only */
 };
 
 #define KDF_ALG_ARGON2ID13 1
@@ -59,6 +62,9 @@ CnRepo *cn_repo_unref(CnRepo *r) {
         for (size_t i = 0; i < r->n_controllers; i++)
                 controller_free(r->controllers[i]);
         free(r->controllers);
+        for (size_t i = 0; i < r->n_problems; i++)
+                free((char *) r->problems[i].object);
+        free(r->problems);
         free(r);
         return NULL;
 }
@@ -89,10 +95,13 @@ CnController *cn_repo_find_controller(CnRepo *r, const char *s) {
         CnController *found = NULL;
         size_t n = strlen(s);
         for (size_t i = 0; i < r->n_controllers; i++)
-                if (strcmp(r->controllers[i]->name, s) == 0)
-                        return r->controllers[i];
-        if (n < 4)
-                return NULL;
+                if (strcmp(r->controllers[i]->name, s) == 0) {
+                        if (found)
+                                return NULL;    /* two of that name (two racing 'controller add'): use the id */
+                        found = r->controllers[i];
+                }
+        if (found || n < 4)
+                return found;
         for (size_t i = 0; i < r->n_controllers; i++)
                 if (strncmp(r->controllers[i]->id_hex, s, n) == 0) {
                         if (found)
@@ -115,6 +124,11 @@ static uint8_t *derive_secret(const uint8_t *key, const char ctx[8], uint64_t id
 
 /* ---- key files ---- */
 
+static bool kdf_params_ok(uint64_t opslimit, uint64_t memlimit) {
+        return opslimit >= CN_KDF_OPSLIMIT_MIN && opslimit <= CN_KDF_OPSLIMIT_MAX &&
+               memlimit >= CN_KDF_MEMLIMIT_MIN && memlimit <= CN_KDF_MEMLIMIT_MAX;
+}
+
 /* keyfile = magic "CAIRNKEY" version:u32 kdf:u32 opslimit:u64 memlimit:u64
  *           salt[16] created:i64 label:bytes32 nonce[24]
  *           aead(kek, master[32] repo_id[16]; ad = all before nonce) */
@@ -126,6 +140,8 @@ static int keyfile_build(const uint8_t master[CN_KEY_BYTES], const uint8_t repo_
         size_t label_len = label ? strlen(label) : 0;
         int r;
 
+        if (!kdf_params_ok(kdf->opslimit, kdf->memlimit))
+                return -ERANGE;
         if (!kek || !plain)
                 return -ENOMEM;
         if (label_len > CN_MAX_LABEL_BYTES)
@@ -165,19 +181,33 @@ typedef struct KeyfileHeader {
         size_t ad_len;                  /* bytes before the nonce */
 } KeyfileHeader;
 
-static int keyfile_parse(const uint8_t *p, size_t n, KeyfileHeader *h) {
+/* The plaintext part of a key file, every check a reader makes before any
+ * Argon2 work. On failure, *pb says why (kind and numbers) and < 0 returns. */
+static int keyfile_parse(const uint8_t *p, size_t n, KeyfileHeader *h, CnRepoProblem *pb) {
         CnReader rd;
         const uint8_t *m;
         uint32_t version, alg;
 
+        if (n > CN_MAX_KEYFILE_BYTES) {
+                *pb = (CnRepoProblem) { .kind = CN_REPO_KEY_OVERSIZED, .size = n };
+                return -E2BIG;
+        }
+        *pb = (CnRepoProblem) { .kind = CN_REPO_KEY_MALFORMED };
         cn_reader_init(&rd, p, n);
         if (cn_reader_peek(&rd, CN_MAGIC_BYTES, &m) < 0 || memcmp(m, CN_MAGIC_KEYFILE, CN_MAGIC_BYTES) != 0 ||
             cn_reader_u32(&rd, &version) < 0)
                 return -EBADMSG;
-        if (version != CN_FORMAT_VERSION)
+        if (version != CN_FORMAT_VERSION) {
+                *pb = (CnRepoProblem) { .kind = CN_REPO_KEY_UNKNOWN_VERSION, .version = version };
                 return -EPROTONOSUPPORT;
-        if (cn_reader_u32(&rd, &alg) < 0 || alg != KDF_ALG_ARGON2ID13 ||
-            cn_reader_u64(&rd, &h->opslimit) < 0 || cn_reader_u64(&rd, &h->memlimit) < 0 ||
+        }
+        if (cn_reader_u32(&rd, &alg) < 0)
+                return -EBADMSG;
+        if (alg != KDF_ALG_ARGON2ID13) {
+                *pb = (CnRepoProblem) { .kind = CN_REPO_KEY_UNKNOWN_VERSION, .version = version, .kdf = alg };
+                return -EPROTONOSUPPORT;
+        }
+        if (cn_reader_u64(&rd, &h->opslimit) < 0 || cn_reader_u64(&rd, &h->memlimit) < 0 ||
             cn_reader_get(&rd, h->salt, CN_SALT_BYTES) < 0 || cn_reader_i64(&rd, &h->created) < 0 ||
             cn_reader_bytes32(&rd, CN_MAX_LABEL_BYTES, &h->label, &h->label_len) < 0)
                 return -EBADMSG;
@@ -185,30 +215,29 @@ static int keyfile_parse(const uint8_t *p, size_t n, KeyfileHeader *h) {
         if (rd.left != CN_AEAD_NONCE_BYTES + CN_KEY_BYTES + CN_UUID_BYTES + CN_AEAD_TAG_BYTES)
                 return -EBADMSG;
         /* Refuse costs an attacker could use to exhaust memory or time. */
-        if (h->memlimit > (4ull << 30) || h->opslimit > 64)
-                return -EBADMSG;
+        if (!kdf_params_ok(h->opslimit, h->memlimit)) {
+                *pb = (CnRepoProblem) { .kind = CN_REPO_KEY_COST, .opslimit = h->opslimit, .memlimit = h->memlimit };
+                return -ERANGE;
+        }
         return 0;
 }
 
-/* -EKEYREJECTED if the passphrase does not open it. */
-static int keyfile_open(const uint8_t *p, size_t n, const char *pw, size_t pw_len, uint8_t master[CN_KEY_BYTES],
-                        uint8_t repo_id[CN_UUID_BYTES]) {
-        KeyfileHeader h;
+/* -EKEYREJECTED if the passphrase does not open it; -ENOMEM if Argon2 could
+ * not have its memory. p must have passed keyfile_parse() into h. */
+static int keyfile_open(const uint8_t *p, size_t n, const KeyfileHeader *h, const char *pw, size_t pw_len,
+                        uint8_t master[CN_KEY_BYTES], uint8_t repo_id[CN_UUID_BYTES]) {
         _cleanup_secret_ uint8_t *kek = cn_secret_new(CN_KEY_BYTES);
         _cleanup_secret_ uint8_t *plain = cn_secret_new(CN_KEY_BYTES + CN_UUID_BYTES);
         int r;
 
         if (!kek || !plain)
                 return -ENOMEM;
-        r = keyfile_parse(p, n, &h);
+        r = cn_pwhash_derive(kek, pw, pw_len, h->salt, h->opslimit, h->memlimit);
         if (r < 0)
                 return r;
-        r = cn_pwhash_derive(kek, pw, pw_len, h.salt, h.opslimit, h.memlimit);
-        if (r < 0)
-                return r;
-        const uint8_t *nonce = p + h.ad_len;
-        r = cn_aead_open(plain, nonce + CN_AEAD_NONCE_BYTES, n - h.ad_len - CN_AEAD_NONCE_BYTES, p, h.ad_len, nonce,
-                         kek);
+        const uint8_t *nonce = p + h->ad_len;
+        r = cn_aead_open(plain, nonce + CN_AEAD_NONCE_BYTES, n - h->ad_len - CN_AEAD_NONCE_BYTES, p, h->ad_len,
+                         nonce, kek);
         if (r < 0)
                 return -EKEYREJECTED;
         memcpy(master, plain, CN_KEY_BYTES);
@@ -216,20 +245,169 @@ static int keyfile_open(const uint8_t *p, size_t n, const char *pw, size_t pw_le
         return 0;
 }
 
+/* Put a built key file under a fresh random id. */
+static int keyfile_put(CnBackend *b, const CnBuf *kf, char ret_id_hex[CN_UUID_HEX + 1]) {
+        uint8_t id[CN_UUID_BYTES];
+        char name[8 + CN_UUID_HEX + 1];
+        char hex[CN_UUID_HEX + 1];
+        int k;
+
+        cn_random(id, sizeof id);
+        cn_hex_encode(id, sizeof id, hex);
+        snprintf(name, sizeof name, "keys/%s", hex);
+        k = cn_backend_put(b, name, kf->data, kf->len, CN_PUT_EXCLUSIVE);
+        if (k < 0)
+                return k;
+        memcpy(ret_id_hex, hex, sizeof hex);
+        return 0;
+}
+
 static int keyfile_write(CnRepo *r, const char *pw, size_t pw_len, const char *label, const CnKdfParams *kdf,
                          char ret_id_hex[CN_UUID_HEX + 1]) {
         _cleanup_(cn_buf_donep) CnBuf kf = CN_BUF_INIT(CN_MAX_KEYFILE_BYTES);
-        uint8_t id[CN_UUID_BYTES];
-        char name[8 + CN_UUID_HEX + 1];
         int k;
 
         k = keyfile_build(r->master, r->repo_id, pw, pw_len, label, kdf ? kdf : &cn_kdf_default_params, &kf);
         if (k < 0)
                 return k;
-        cn_random(id, sizeof id);
-        cn_hex_encode(id, sizeof id, ret_id_hex);
-        snprintf(name, sizeof name, "keys/%s", ret_id_hex);
-        return cn_backend_put(r->backend, name, kf.data, kf.len, CN_PUT_EXCLUSIVE);
+        return keyfile_put(r->backend, &kf, ret_id_hex);
+}
+
+/* ---- what an open skips ---- */
+
+/* Errors of a get that say nothing about the object, only about the way to
+ * it: they end the open instead of skipping one object. */
+static bool transport_error(int k) {
+        return k == -EAGAIN || k == -EPROTO || k == -ENOMEM || k == -ENOSPC;
+}
+
+/* Tell the caller, and keep it for cn_repo_problems() (hint mismatches are
+ * not a property of the repository and are not kept). */
+static int repo_report(CnRepo *r, const CnRepoProblem *p) {
+        if (r->opts && r->opts->on_problem)
+                r->opts->on_problem(p, r->opts->userdata);
+        if (p->kind == CN_REPO_KEY_HINT_UNMATCHED)
+                return 0;
+        CnRepoProblem *a = realloc(r->problems, (r->n_problems + 1) * sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        r->problems = a;
+        a[r->n_problems] = *p;
+        if (!(a[r->n_problems].object = strdup(p->object)))
+                return -ENOMEM;
+        r->n_problems++;
+        return 0;
+}
+
+static int report_read_error(CnRepo *r, CnRepoProblemKind kind, const char *object, int error) {
+        CnRepoProblem p = { .kind = kind, .object = object, .error = error };
+        return repo_report(r, &p);
+}
+
+const CnRepoProblem *cn_repo_problems(const CnRepo *r, size_t *ret_n) {
+        *ret_n = r->n_problems;
+        return r->problems;
+}
+
+/* ---- choosing key files ---- */
+
+typedef struct KeyCandidate {
+        const char *name;               /* borrowed from the listing */
+        uint64_t cost;                  /* opslimit x memlimit: at most 2^34 */
+        bool hinted;
+} KeyCandidate;
+
+static int candidate_cmp(const void *a, const void *b) {
+        const KeyCandidate *x = a, *y = b;
+        if (x->hinted != y->hinted)
+                return x->hinted ? -1 : 1;
+        if (x->cost != y->cost)
+                return x->cost < y->cost ? -1 : 1;
+        return strcmp(x->name, y->name);
+}
+
+static bool key_name_ok(const char *name) {
+        uint8_t id[CN_UUID_BYTES];
+        const char *hex = name + strlen("keys/");
+        if (strlen(hex) != CN_UUID_HEX || cn_hex_decode(hex, id, sizeof id) < 0)
+                return false;
+        for (const char *c = hex; *c; c++)
+                if (*c >= 'A' && *c <= 'F')
+                        return false;
+        return true;
+}
+
+/* Get and parse one key file: 0 and h filled, 1 when it was skipped (and
+ * reported), < 0 to end the open. */
+static int key_load(CnRepo *r, const char *name, CnBuf *kf, KeyfileHeader *h) {
+        CnRepoProblem pb;
+        uint64_t size = 0;
+        int k;
+
+        if (!key_name_ok(name)) {
+                pb = (CnRepoProblem) { .kind = CN_REPO_KEY_MALFORMED, .object = name, .error = -EINVAL };
+                k = repo_report(r, &pb);
+                return k < 0 ? k : 1;
+        }
+        k = cn_backend_get(r->backend, name, 0, CN_GET_ALL, kf);
+        if (k == -ENOENT)
+                return 1;               /* removed since the listing */
+        if (k == -E2BIG) {
+                (void) cn_backend_stat(r->backend, name, &size);
+                pb = (CnRepoProblem) { .kind = CN_REPO_KEY_OVERSIZED, .object = name, .size = size };
+                k = repo_report(r, &pb);
+                return k < 0 ? k : 1;
+        }
+        if (k < 0 && transport_error(k))
+                return k;
+        if (k < 0) {
+                k = report_read_error(r, CN_REPO_KEY_UNREADABLE, name, k);
+                return k < 0 ? k : 1;
+        }
+        if (keyfile_parse(kf->data, kf->len, h, &pb) < 0) {
+                pb.object = name;
+                k = repo_report(r, &pb);
+                return k < 0 ? k : 1;
+        }
+        return 0;
+}
+
+/* The usable key files of r, in the order to try them; the others are
+ * reported. *ret is malloc'd; names are borrowed from keys. */
+static int key_candidates(CnRepo *r, const CnNames *keys, KeyCandidate **ret, size_t *ret_n) {
+        _cleanup_(cn_buf_donep) CnBuf kf = CN_BUF_INIT(CN_MAX_KEYFILE_BYTES);
+        _cleanup_free_ KeyCandidate *c = calloc(keys->n ? keys->n : 1, sizeof *c);
+        const char *hint = r->opts ? r->opts->key_hint : NULL;
+        size_t n = 0, hint_matches = 0;
+        int k;
+
+        if (!c)
+                return -ENOMEM;
+        for (size_t i = 0; i < keys->n; i++) {
+                const char *id = keys->v[i] + strlen("keys/");
+                bool hinted = hint && *hint && strncmp(id, hint, strlen(hint)) == 0;
+                KeyfileHeader h;
+                hint_matches += hinted;
+                k = key_load(r, keys->v[i], &kf, &h);
+                if (k < 0)
+                        return k;
+                if (k > 0)
+                        continue;
+                c[n++] = (KeyCandidate) { .name = keys->v[i], .cost = h.opslimit * h.memlimit, .hinted = hinted };
+        }
+        if (hint && hint_matches != 1) {
+                /* None, or a prefix of several: try them all in the usual order. */
+                CnRepoProblem pb = { .kind = CN_REPO_KEY_HINT_UNMATCHED, .object = hint, .size = hint_matches };
+                k = repo_report(r, &pb);
+                if (k < 0)
+                        return k;
+                for (size_t i = 0; i < n; i++)
+                        c[i].hinted = false;
+        }
+        qsort(c, n, sizeof *c, candidate_cmp);
+        *ret = TAKE_PTR(c);
+        *ret_n = n;
+        return 0;
 }
 
 /* ---- config ---- */
@@ -424,6 +602,9 @@ fail:
         return k;
 }
 
+/* Every controller record that opens under this repository's master key;
+ * the others (damaged, left by an init that lost a race, planted) are
+ * reported and skipped. In order of id: the listing is sorted. */
 static int load_controllers(CnRepo *r) {
         _cleanup_(cn_names_done) CnNames l = {};
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
@@ -435,24 +616,36 @@ static int load_controllers(CnRepo *r) {
         for (size_t i = 0; i < l.n; i++) {
                 CnController *c;
                 k = cn_backend_get(r->backend, l.v[i], 0, CN_GET_ALL, &obj);
-                if (k < 0)
+                if (k == -ENOENT)
+                        continue;
+                if (k < 0 && transport_error(k))
                         return k;
+                if (k < 0) {
+                        k = report_read_error(r, CN_REPO_CONTROLLER_UNREADABLE, l.v[i], k);
+                        if (k < 0)
+                                return k;
+                        continue;
+                }
                 k = controller_open(r, obj.data, obj.len, &c);
-                if (k < 0)
+                if (k == -ENOMEM)
                         return k;
+                /* A record copied under another controller's name is not that controller. */
+                if (k >= 0 && strcmp(l.v[i] + strlen("controllers/"), c->id_hex) != 0) {
+                        controller_free(c);
+                        k = -EBADMSG;
+                }
+                if (k < 0) {
+                        k = report_read_error(r, CN_REPO_CONTROLLER_FOREIGN, l.v[i], k);
+                        if (k < 0)
+                                return k;
+                        continue;
+                }
                 k = repo_add_controller(r, c);
                 if (k < 0) {
                         controller_free(c);
                         return k;
                 }
         }
-        /* Oldest first: the first controller is the default one. */
-        for (size_t i = 1; i < r->n_controllers; i++)
-                for (size_t j = i; j > 0 && r->controllers[j]->created < r->controllers[j - 1]->created; j--) {
-                        CnController *t = r->controllers[j];
-                        r->controllers[j] = r->controllers[j - 1];
-                        r->controllers[j - 1] = t;
-                }
         return 0;
 }
 
@@ -468,21 +661,130 @@ static CnRepo *repo_new(CnBackend *b) {
         return r;
 }
 
+/* ---- what a location holds ---- */
+
+const char *const cn_repo_prefixes[CN_REPO_N_PREFIXES] = {
+        "keys/", "controllers/", "data/", "ledger/", "index/", "snapshots/",
+};
+
+static int first_object_fn(const char *name, uint64_t size, void *u) {
+        char **ret = u;
+        (void) size;
+        *ret = strdup(name);
+        return *ret ? -ECANCELED : -ENOMEM;
+}
+
+/* The first object under prefix in *ret (NULL if none): a listing that
+ * stops at its first name, however large the location. */
+static int first_object(CnBackend *b, const char *prefix, char **ret) {
+        char *name = NULL;
+        int k = cn_backend_list(b, prefix, first_object_fn, &name);
+        if (k < 0 && k != -ECANCELED) {
+                free(name);
+                return k;
+        }
+        *ret = name;
+        return 0;
+}
+
+void cn_repo_location_done(CnRepoLocation *l) {
+        for (size_t i = 0; i < CN_REPO_N_PREFIXES; i++)
+                free(l->first[i]);
+        free(l->any);
+        *l = (CnRepoLocation) {};
+}
+
+int cn_repo_probe(CnBackend *b, CnRepoLocation *ret) {
+        _cleanup_(cn_repo_location_done) CnRepoLocation l = {};
+        uint64_t size;
+        int k;
+
+        k = cn_backend_stat(b, "config", &size);
+        if (k < 0 && k != -ENOENT)
+                return k;
+        l.config = k >= 0;
+        for (size_t i = 0; i < CN_REPO_N_PREFIXES; i++) {
+                k = first_object(b, cn_repo_prefixes[i], &l.first[i]);
+                if (k < 0)
+                        return k;
+        }
+        k = first_object(b, "", &l.any);
+        if (k < 0)
+                return k;
+        *ret = l;
+        l = (CnRepoLocation) {};
+        return 0;
+}
+
+/* ---- init ---- */
+
+/* How long init waits for another init's config to appear when it finds
+ * only key files and controller records (what an init writes before its
+ * config): 30 looks 100 ms apart. */
+#define INIT_RACE_POLLS 30
+#define INIT_RACE_POLL_NS 100000000L
+
+/* 0 if b is empty; -EEXIST a repository is there; -EBUSY another init is
+ * creating one right now; -ENOTEMPTY anything else is there. */
+static int init_location_check(CnBackend *b) {
+        _cleanup_(cn_repo_location_done) CnRepoLocation l = {};
+        uint64_t size;
+        int k;
+
+        k = cn_repo_probe(b, &l);
+        if (k < 0)
+                return k;
+        if (l.config)
+                return -EEXIST;
+        if (!l.any)
+                return 0;
+        for (size_t i = 2; i < CN_REPO_N_PREFIXES; i++)
+                if (l.first[i])
+                        return -ENOTEMPTY;      /* data: a repository that lost its config */
+        if (!l.first[0] && !l.first[1])
+                return -ENOTEMPTY;              /* not cairn's */
+        for (int i = 0; i < INIT_RACE_POLLS; i++) {
+                struct timespec t = { .tv_nsec = INIT_RACE_POLL_NS };
+                nanosleep(&t, NULL);
+                k = cn_backend_stat(b, "config", &size);
+                if (k >= 0)
+                        return -EBUSY;
+                if (k != -ENOENT)
+                        return k;
+        }
+        return -ENOTEMPTY;      /* a crashed init's leftovers, or a repository that lost its config */
+}
+
+/* Undo what a failed init wrote (best effort: an open skips what is left). */
+static void init_undo(CnRepo *r, const char *key_id_hex, const CnController *c) {
+        char name[16 + CN_UUID_HEX];
+        if (key_id_hex && *key_id_hex) {
+                snprintf(name, sizeof name, "keys/%s", key_id_hex);
+                (void) cn_backend_remove(r->backend, name);
+        }
+        if (c) {
+                snprintf(name, sizeof name, "controllers/%s", c->id_hex);
+                (void) cn_backend_remove(r->backend, name);
+        }
+}
+
 int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOptions *o, CnRepo **ret) {
         _cleanup_(cn_repo_unrefp) CnRepo *r = NULL;
         _cleanup_(cn_buf_donep) CnBuf cfg = CN_BUF_INIT(CN_MAX_META_BYTES);
-        CnController *c;
-        uint64_t size;
+        _cleanup_(cn_buf_donep) CnBuf back = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf kf = CN_BUF_INIT(CN_MAX_KEYFILE_BYTES);
+        CnController *c = NULL;
         int k;
 
         const CnChunkerParams *params = o->chunker.avg_size ? &o->chunker : &cn_chunker_default_params;
         k = cn_chunker_params_check(params);
         if (k < 0)
                 return k;
-        k = cn_backend_stat(b, "config", &size);
-        if (k >= 0)
-                return -EEXIST;
-        if (k != -ENOENT)
+        const CnKdfParams *kdf = o->kdf.opslimit || o->kdf.memlimit ? &o->kdf : &cn_kdf_default_params;
+        if (!kdf_params_ok(kdf->opslimit, kdf->memlimit))
+                return -ERANGE;
+        k = init_location_check(b);
+        if (k < 0)
                 return k;
         r = repo_new(b);
         if (!r)
@@ -494,33 +796,124 @@ int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOp
         r->processor_name = strdup(o->processor_name ? o->processor_name : "cairn");
         if (!r->processor_name)
                 return -ENOMEM;
+        k = keyfile_build(r->master, r->repo_id, pw, pw_len, o->key_label, kdf, &kf);
+        if (k < 0)
+                return k;
+        /* Look again, as close to the writes as can be: empty before the
+         * key derivation, a repository now is another init's. */
+        k = init_location_check(b);
+        if (k == -EEXIST)
+                k = -EBUSY;
+        if (k < 0)
+                return k;
 
         /* The key file first: a config nobody can open would be worse than none. */
-        k = keyfile_write(r, pw, pw_len, o->key_label, o->kdf.opslimit ? &o->kdf : NULL, r->key_id_hex);
+        k = keyfile_put(b, &kf, r->key_id_hex);
         if (k < 0)
                 return k;
         k = controller_create(r, o->controller_name ? o->controller_name : "default", params, &c);
-        if (k < 0)
+        if (k >= 0)
+                k = config_seal(r, &cfg);
+        if (k < 0) {
+                init_undo(r, r->key_id_hex, c);
                 return k;
-        k = config_seal(r, &cfg);
-        if (k < 0)
-                return k;
-        /* config last: its presence is what makes the location a repository. */
+        }
+        /* config last, and exclusive: its presence is what makes the location a
+         * repository, and of two inits racing here exactly one puts it. */
         k = cn_backend_put(b, "config", cfg.data, cfg.len, CN_PUT_EXCLUSIVE);
-        if (k < 0)
+        if (k == -EEXIST) {
+                init_undo(r, r->key_id_hex, c);
+                return -EBUSY;
+        }
+        /* Read it back: where puts cannot be exclusive the config that stayed is
+         * the one that won, and a put that failed late may have landed. */
+        int kb = cn_backend_get(b, "config", 0, CN_GET_ALL, &back);
+        bool ours = kb >= 0 && back.len == cfg.len && memcmp(back.data, cfg.data, cfg.len) == 0;
+        if (kb >= 0 && !ours) {
+                init_undo(r, r->key_id_hex, c);
+                return -EBUSY;
+        }
+        if (!ours && k < 0) {
+                if (kb == -ENOENT)
+                        init_undo(r, r->key_id_hex, c);
                 return k;
+        }
         *ret = TAKE_PTR(r);
         return 0;
 }
 
-int cn_repo_open(CnBackend *b, const char *pw, size_t pw_len, CnRepo **ret) {
-        _cleanup_(cn_repo_unrefp) CnRepo *r = NULL;
+/* ---- open ---- */
+
+/* Try the key files in turn until one gives a master key that opens
+ * config. A key file that opens with the passphrase but not config belongs
+ * to another repository (an init that lost a race, a plant): it is
+ * reported once another key has opened config; if none does, config itself
+ * is damaged (-EBADMSG). */
+static int open_with_keys(CnRepo *r, const char *pw, size_t pw_len, const CnBuf *config) {
         _cleanup_(cn_names_done) CnNames keys = {};
+        _cleanup_(cn_names_done) CnNames foreign = {};
+        _cleanup_(cn_buf_donep) CnBuf kf = CN_BUF_INIT(CN_MAX_KEYFILE_BYTES);
+        _cleanup_free_ KeyCandidate *c = NULL;
+        size_t n = 0;
+        int k;
+
+        k = cn_backend_list_names(r->backend, "keys/", &keys);
+        if (k < 0)
+                return k;
+        k = key_candidates(r, &keys, &c, &n);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < n; i++) {
+                KeyfileHeader h;
+                /* Read and check again: it may have changed since the scan. */
+                k = key_load(r, c[i].name, &kf, &h);
+                if (k < 0)
+                        return k;
+                if (k > 0)
+                        continue;
+                k = keyfile_open(kf.data, kf.len, &h, pw, pw_len, r->master, r->repo_id);
+                if (k == -EKEYREJECTED)
+                        continue;
+                if (k < 0) {    /* Argon2 could not have its memory: try the others */
+                        k = report_read_error(r, CN_REPO_KEY_UNREADABLE, c[i].name, k);
+                        if (k < 0)
+                                return k;
+                        continue;
+                }
+                k = config_open(r, config->data, config->len);
+                if (k == -EBADMSG) {
+                        k = cn_names_add(&foreign, c[i].name);
+                        if (k < 0)
+                                return k;
+                        continue;
+                }
+                if (k < 0)
+                        return k;
+                snprintf(r->key_id_hex, sizeof r->key_id_hex, "%s", c[i].name + strlen("keys/"));
+                for (size_t j = 0; j < foreign.n; j++) {
+                        CnRepoProblem pb = { .kind = CN_REPO_KEY_OTHER_REPOSITORY, .object = foreign.v[j] };
+                        k = repo_report(r, &pb);
+                        if (k < 0)
+                                return k;
+                }
+                return 0;
+        }
+        return foreign.n ? -EBADMSG : -EKEYREJECTED;
+}
+
+int cn_repo_open_with(CnBackend *b, const char *pw, size_t pw_len, const CnRepoOpenOptions *o, CnRepo **ret) {
+        _cleanup_(cn_repo_unrefp) CnRepo *r = NULL;
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         CnEnvelopeHeader h;
-        int k, last = -EKEYREJECTED;
+        int k;
 
         k = cn_backend_get(b, "config", 0, CN_GET_ALL, &obj);
+        if (k == -ENOENT) {
+                /* Nothing here, or a repository that lost its config: never the same answer. */
+                _cleanup_free_ char *any = NULL;
+                k = first_object(b, "", &any);
+                return k < 0 ? k : any ? -EUCLEAN : -ENOENT;
+        }
         if (k < 0)
                 return k;
         k = cn_envelope_peek(obj.data, obj.len, CN_MAGIC_CONFIG, &h);
@@ -529,32 +922,8 @@ int cn_repo_open(CnBackend *b, const char *pw, size_t pw_len, CnRepo **ret) {
         r = repo_new(b);
         if (!r)
                 return -ENOMEM;
-        k = cn_backend_list_names(b, "keys/", &keys);
-        if (k < 0)
-                return k;
-        if (keys.n == 0)
-                return -EKEYREJECTED;
-        bool opened = false;
-        for (size_t i = 0; i < keys.n && !opened; i++) {
-                _cleanup_(cn_buf_donep) CnBuf kf = CN_BUF_INIT(CN_MAX_KEYFILE_BYTES);
-                k = cn_backend_get(b, keys.v[i], 0, CN_GET_ALL, &kf);
-                if (k < 0)
-                        return k;
-                k = keyfile_open(kf.data, kf.len, pw, pw_len, r->master, r->repo_id);
-                if (k == -EKEYREJECTED || k == -EBADMSG) {
-                        if (last == -EKEYREJECTED && k == -EBADMSG)
-                                last = k;
-                        continue;
-                }
-                if (k < 0)
-                        return k;
-                snprintf(r->key_id_hex, sizeof r->key_id_hex, "%s", keys.v[i] + strlen("keys/"));
-                opened = true;
-        }
-        if (!opened)
-                return -EKEYREJECTED;
-        (void) last;
-        k = config_open(r, obj.data, obj.len);
+        r->opts = o;
+        k = open_with_keys(r, pw, pw_len, &obj);
         if (k < 0)
                 return k;
         k = load_controllers(r);
@@ -562,8 +931,13 @@ int cn_repo_open(CnBackend *b, const char *pw, size_t pw_len, CnRepo **ret) {
                 return k;
         if (r->n_controllers == 0)
                 return -EBADMSG;
+        r->opts = NULL;
         *ret = TAKE_PTR(r);
         return 0;
+}
+
+int cn_repo_open(CnBackend *b, const char *pw, size_t pw_len, CnRepo **ret) {
+        return cn_repo_open_with(b, pw, pw_len, NULL, ret);
 }
 
 int cn_repo_controller_add(CnRepo *r, const char *name, const CnChunkerParams *params, CnController **ret) {
@@ -606,12 +980,14 @@ int cn_repo_key_list(CnRepo *r, CnKeyInfo **ret, size_t *ret_n) {
                 return -ENOMEM;
         for (size_t i = 0; i < keys.n; i++) {
                 KeyfileHeader h;
+                CnRepoProblem pb;
                 const char *id = keys.v[i] + strlen("keys/");
                 k = cn_backend_get(r->backend, keys.v[i], 0, CN_GET_ALL, &kf);
-                if (k < 0)
+                if (k < 0 && transport_error(k))
                         goto fail;
-                if (keyfile_parse(kf.data, kf.len, &h) < 0 || strlen(id) != CN_UUID_HEX)
-                        continue;       /* shown by check, not here */
+                /* Unusable ones were reported by the open, and check names them. */
+                if (k < 0 || !key_name_ok(keys.v[i]) || keyfile_parse(kf.data, kf.len, &h, &pb) < 0)
+                        continue;
                 memcpy(a[n].id_hex, id, CN_UUID_HEX + 1);
                 a[n].label = strndup((const char *) h.label, h.label_len);
                 if (!a[n].label) {
@@ -631,12 +1007,15 @@ fail:
 }
 
 int cn_repo_key_remove(CnRepo *r, const char *id_hex) {
-        char name[8 + CN_UUID_HEX + 1];
-        if (strlen(id_hex) != CN_UUID_HEX)
+        char name[CN_BACKEND_NAME_MAX + 1];
+        /* Any name under keys/, so a bad key file an open skips can go too. */
+        if (!*id_hex || strchr(id_hex, '/') || strlen(id_hex) > CN_BACKEND_NAME_MAX - strlen("keys/"))
                 return -ENOENT;
         if (strcmp(id_hex, r->key_id_hex) == 0)
                 return -EBUSY;
         snprintf(name, sizeof name, "keys/%s", id_hex);
+        if (!cn_backend_name_valid(name))
+                return -ENOENT;
         return cn_backend_remove(r->backend, name);
 }
 

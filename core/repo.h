@@ -52,12 +52,79 @@ typedef struct CnRepoInitOptions {
         CnChunkerParams chunker;        /* zero: cn_chunker_default_params */
 } CnRepoInitOptions;
 
-/* Create a repository in an empty location. -EEXIST if a config is there. */
+/* Create a repository in an empty location: one holding no object at all
+ * (cn_repo_probe()). -EEXIST a config is there; -ENOTEMPTY other objects
+ * are there (a repository that lost its config, or anything else);
+ * -EBUSY another init created a repository here meanwhile (this one then
+ * removes what it wrote); -ERANGE o->kdf outside the caps of format.h. */
 int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOptions *o, CnRepo **ret);
-/* -ENOENT no repository here (no config), -EPROTONOSUPPORT unknown format
- * version, -EKEYREJECTED no key file opens with this passphrase,
- * -EBADMSG a damaged config or controller record. */
+
+/* What a repository open skipped, reported through CnRepoOpenOptions.on_problem
+ * (and kept for cn_repo_problems()): a key file it cannot use, a controller
+ * record that does not open. Every field is borrowed for the call only. */
+typedef enum CnRepoProblemKind {
+        CN_REPO_KEY_UNREADABLE,         /* could not be read (error), or Argon2 could not run (-ENOMEM) */
+        CN_REPO_KEY_OVERSIZED,          /* size > CN_MAX_KEYFILE_BYTES */
+        CN_REPO_KEY_MALFORMED,          /* magic, length or layout wrong; error -EINVAL: the name is not keys/<id> */
+        CN_REPO_KEY_UNKNOWN_VERSION,    /* version (or kdf) this reader does not know */
+        CN_REPO_KEY_COST,               /* opslimit or memlimit outside CN_KDF_*: never derived */
+        CN_REPO_KEY_OTHER_REPOSITORY,   /* opens with the passphrase but not this repository's config */
+        CN_REPO_KEY_HINT_UNMATCHED,     /* object is the hint, size how many key files it names (not 1); not kept */
+        CN_REPO_CONTROLLER_UNREADABLE,  /* could not be read (error) */
+        CN_REPO_CONTROLLER_FOREIGN,     /* does not open under this repository's master key (error) */
+} CnRepoProblemKind;
+
+typedef struct CnRepoProblem {
+        CnRepoProblemKind kind;
+        const char *object;             /* "keys/<id>", "controllers/<id>"; the hint for HINT_UNMATCHED */
+        int error;                      /* negative errno: UNREADABLE; -EBADMSG or -EPROTONOSUPPORT: FOREIGN */
+        uint64_t size;                  /* OVERSIZED */
+        uint32_t version, kdf;          /* UNKNOWN_VERSION */
+        uint64_t opslimit, memlimit;    /* COST */
+} CnRepoProblem;
+
+typedef void (*CnRepoProblemFn)(const CnRepoProblem *p, void *userdata);
+
+typedef struct CnRepoOpenOptions {
+        /* A key file id (or a unique prefix of one) to try first, as restic's
+         * --key-hint; NULL: none. */
+        const char *key_hint;
+        CnRepoProblemFn on_problem;     /* may be NULL */
+        void *userdata;
+} CnRepoOpenOptions;
+
+/* Open with a passphrase. Key files that cannot be used (unreadable,
+ * oversized, malformed, unknown version, Argon2 cost outside the caps) are
+ * reported and skipped before any key derivation; the rest are tried
+ * cheapest first (opslimit x memlimit, then by name), o->key_hint's first.
+ * Controller records that do not open are reported and skipped.
+ * -ENOENT nothing here at all; -EUCLEAN no config, but other objects (a
+ * damaged repository: cn_repo_probe() says what is there);
+ * -EPROTONOSUPPORT unknown config version; -EKEYREJECTED no key file opens
+ * with this passphrase; -EBADMSG a damaged config, or no controller opens.
+ * o may be NULL. */
+int cn_repo_open_with(CnBackend *b, const char *pw, size_t pw_len, const CnRepoOpenOptions *o, CnRepo **ret);
+/* cn_repo_open_with() without options. */
 int cn_repo_open(CnBackend *b, const char *pw, size_t pw_len, CnRepo **ret);
+/* What the open of r skipped (the kinds it keeps: all but HINT_UNMATCHED),
+ * for check. Borrowed from r. */
+const CnRepoProblem *cn_repo_problems(const CnRepo *r, size_t *ret_n);
+
+/* What a location holds: config, and the first object found under each of
+ * cn_repo_prefixes ("keys/", "controllers/", "data/", "ledger/", "index/",
+ * "snapshots/"), and the first object of any name. Names are malloc'd
+ * (cn_repo_location_done() frees them); NULL where there is none. Each
+ * listing stops at its first object. */
+#define CN_REPO_N_PREFIXES 6
+extern const char *const cn_repo_prefixes[CN_REPO_N_PREFIXES];
+typedef struct CnRepoLocation {
+        bool config;
+        char *first[CN_REPO_N_PREFIXES];
+        char *any;                      /* NULL: the location holds no object at all */
+} CnRepoLocation;
+int cn_repo_probe(CnBackend *b, CnRepoLocation *ret);
+void cn_repo_location_done(CnRepoLocation *l);
+
 CnRepo *cn_repo_unref(CnRepo *r);
 static inline void cn_repo_unrefp(CnRepo **r) {
         cn_repo_unref(*r);
@@ -69,6 +136,9 @@ const uint8_t *cn_repo_processor_id(const CnRepo *r);
 const char *cn_repo_processor_name(const CnRepo *r);
 const uint8_t *cn_repo_processor_public_key(const CnRepo *r);
 
+/* Controllers in order of id (as loaded; one added in this session comes
+ * last). None is the "default": callers that act for one must be told which
+ * when there are several. */
 size_t cn_repo_n_controllers(const CnRepo *r);
 CnController *cn_repo_controller(CnRepo *r, size_t i);
 /* By name, or by id hex (a unique prefix of at least 4 digits); NULL if none. */
@@ -87,12 +157,14 @@ typedef struct CnKeyInfo {
         bool current;                   /* the key this session was opened with */
 } CnKeyInfo;
 
+/* -ERANGE for kdf outside the caps (CN_KDF_* in format.h); NULL: the defaults. */
 int cn_repo_key_add(CnRepo *r, const char *pw, size_t pw_len, const char *label, const CnKdfParams *kdf,
                     char ret_id_hex[CN_UUID_HEX + 1]);
 /* Caller frees with cn_key_info_free_array(). */
 int cn_repo_key_list(CnRepo *r, CnKeyInfo **ret, size_t *ret_n);
 void cn_key_info_free_array(CnKeyInfo *k, size_t n);
-/* -EBUSY for the key in use (use passwd to replace it), -ENOENT unknown id. */
+/* -EBUSY for the key in use (use passwd to replace it), -ENOENT unknown id.
+ * id_hex is the name under keys/: so a key file with any name can go. */
 int cn_repo_key_remove(CnRepo *r, const char *id_hex);
 /* Replace the current key file with one for a new passphrase. */
 int cn_repo_key_passwd(CnRepo *r, const char *pw, size_t pw_len, const CnKdfParams *kdf);
