@@ -322,8 +322,12 @@ const char *cli_repo_problem_text(const CnRepoProblem *p, char *buf, size_t n) {
                          p->size ? "more than one" : "no");
                 break;
         case CN_REPO_CONTROLLER_UNREADABLE:
-                snprintf(buf, n, "controller record %s cannot be read (%s): skipped", p->object,
-                         strerror(-p->error));
+                if (p->error == -E2BIG)
+                        snprintf(buf, n, "controller record %s is oversized (over %u MiB): skipped", p->object,
+                                 CN_MAX_META_BYTES >> 20);
+                else
+                        snprintf(buf, n, "controller record %s cannot be read (%s): skipped", p->object,
+                                 strerror(-p->error));
                 break;
         case CN_REPO_CONTROLLER_FOREIGN:
                 if (p->error == -EPROTONOSUPPORT)
@@ -347,9 +351,10 @@ static void on_repo_problem(const CnRepoProblem *p, void *u) {
         if (p->kind != CN_REPO_KEY_HINT_UNMATCHED)
                 cli->repo_problems++;
         cli_repo_problem_text(p, text, sizeof text);
-        if (p->kind < CN_REPO_KEY_HINT_UNMATCHED)
-                cli_warn("%s; remove it with 'cairn key remove %s' if nobody needs it", text,
-                         p->object + strlen("keys/"));
+        /* Key files are named keys/...: say how to remove one (by its name, if 'key remove' can). */
+        const char *name = p->kind < CN_REPO_KEY_HINT_UNMATCHED ? p->object + strlen("keys/") : NULL;
+        if (name && !strchr(name, '/'))
+                cli_warn("%s; remove it with 'cairn key remove %s' if nobody needs it", text, name);
         else
                 cli_warn("%s", text);
 }

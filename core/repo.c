@@ -699,18 +699,31 @@ int cn_repo_probe(CnBackend *b, CnRepoLocation *ret) {
         uint64_t size;
         int k;
 
+        /* The location may fill while we look (another init at work): each
+         * step counts what an earlier one saw, so "empty" means no listing
+         * saw anything. */
         k = cn_backend_stat(b, "config", &size);
         if (k < 0 && k != -ENOENT)
                 return k;
         l.config = k >= 0;
-        for (size_t i = 0; i < CN_REPO_N_PREFIXES; i++) {
-                k = first_object(b, cn_repo_prefixes[i], &l.first[i]);
-                if (k < 0)
-                        return k;
-        }
         k = first_object(b, "", &l.any);
         if (k < 0)
                 return k;
+        if (l.any && strcmp(l.any, "config") == 0)
+                l.config = true;
+        for (size_t i = 0; i < CN_REPO_N_PREFIXES; i++) {
+                const char *prefix = cn_repo_prefixes[i];
+                if (l.any && strncmp(l.any, prefix, strlen(prefix)) == 0) {
+                        if (!(l.first[i] = strdup(l.any)))
+                                return -ENOMEM;
+                        continue;
+                }
+                k = first_object(b, prefix, &l.first[i]);
+                if (k < 0)
+                        return k;
+                if (l.first[i] && !l.any && !(l.any = strdup(l.first[i])))
+                        return -ENOMEM;
+        }
         *ret = l;
         l = (CnRepoLocation) {};
         return 0;
