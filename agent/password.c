@@ -2,6 +2,8 @@
 /* Passwords never come from argv: from the environment, a file, or the terminal. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,10 +33,15 @@ static const char *file_kind(mode_t m) {
                S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
 }
 
-/* The first line of path, without its newline. Only a regular file: a FIFO
- * with no writer would block for ever, /dev/zero never ends. -EFTYPE-like
- * refusals come back as -EINVAL with *ret_kind set; a first line longer
- * than MAX_PASSWORD is -ENAMETOOLONG. */
+/* How long a pipe given as password file may take to deliver its line. */
+#define PIPE_WAIT_MS 10000
+
+/* The first line of path, without its newline. A regular file, or a pipe or
+ * FIFO (`--password-file <(pass show backup)`, /dev/stdin from a pipe): a
+ * pipe is read up to its first newline, waiting at most PIPE_WAIT_MS for
+ * each piece, so a FIFO nobody writes to is -ETIMEDOUT, never a hang.
+ * Anything else (a directory, /dev/zero, a socket) is refused: -EINVAL with
+ * *ret_kind set. A first line longer than MAX_PASSWORD is -ENAMETOOLONG. */
 static int read_password_file(const char *path, char **ret, size_t *ret_len, const char **ret_kind) {
         struct stat st;
         /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
@@ -43,25 +50,40 @@ static int read_password_file(const char *path, char **ret, size_t *ret_len, con
                 return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if (!S_ISREG(st.st_mode)) {
+        bool pipe = S_ISFIFO(st.st_mode);
+        if (!S_ISREG(st.st_mode) && !pipe) {
                 *ret_kind = file_kind(st.st_mode);
                 return -EINVAL;
         }
-        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
-                return -errno;
         char *p = (char *) cn_secret_new(MAX_PASSWORD + 2);
         if (!p)
                 return -ENOMEM;
         size_t n = 0;
+        int r = 0;
         /* One byte past the cap: tells a longest line from a longer one. */
-        while (n < MAX_PASSWORD + 1) {
-                ssize_t k = read(fd, p + n, MAX_PASSWORD + 1 - n);
-                if (k < 0) {
-                        if (errno == EINTR)
+        while (n < MAX_PASSWORD + 1 && !memchr(p, '\n', n)) {
+                if (pipe) {
+                        /* Linux reports no POLLHUP on a FIFO that never had a
+                         * writer: the timeout is what ends the wait then. */
+                        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                        int k = poll(&pfd, 1, PIPE_WAIT_MS);
+                        if (k < 0 && errno == EINTR)
                                 continue;
-                        int e = -errno;
-                        cn_secret_free(p);
-                        return e;
+                        if (k < 0) {
+                                r = -errno;
+                                break;
+                        }
+                        if (k == 0) {
+                                r = -ETIMEDOUT;
+                                break;
+                        }
+                }
+                ssize_t k = read(fd, p + n, MAX_PASSWORD + 1 - n);
+                if (k < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                if (k < 0) {
+                        r = -errno;
+                        break;
                 }
                 if (k == 0)
                         break;
@@ -70,9 +92,11 @@ static int read_password_file(const char *path, char **ret, size_t *ret_len, con
         char *nl = memchr(p, '\n', n);
         if (nl)
                 n = (size_t) (nl - p);
-        if (n > MAX_PASSWORD) {
+        else if (r == 0 && n > MAX_PASSWORD)
+                r = -ENAMETOOLONG;
+        if (r < 0) {
                 cn_secret_free(p);
-                return -ENAMETOOLONG;
+                return r;
         }
         if (n > 0 && p[n - 1] == '\r')
                 n--;
@@ -153,13 +177,18 @@ static int get_secret(const char *file, const char *env, bool confirm, const cha
                 const char *kind = NULL;
                 r = read_password_file(file, ret, ret_len, &kind);
                 if (kind) {
-                        cli_error("the %s file %s is %s, not a regular file; give a file (or use %s)", what, file,
-                                  kind, env);
+                        cli_error("the %s file %s is %s; give a regular file or a pipe (or use %s)", what,
+                                  file, kind, env);
                         return CLI_EXIT_USAGE;
                 }
                 if (r == -ENAMETOOLONG) {
                         cli_error("the first line of the %s file %s is longer than %d bytes; is it the right file?",
                                   what, file, MAX_PASSWORD);
+                        return CLI_EXIT_USAGE;
+                }
+                if (r == -ETIMEDOUT) {
+                        cli_error("nothing was written to the %s FIFO %s within %d s; start its writer first",
+                                  what, file, PIPE_WAIT_MS / 1000);
                         return CLI_EXIT_USAGE;
                 }
                 if (r < 0) {

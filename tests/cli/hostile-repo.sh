@@ -15,8 +15,9 @@
 #   item 10: of two inits racing on one path exactly one wins; its password
 #           opens with nothing skipped; the loser says another init won.
 #           Stray controller records are skipped, not fatal.
-#   item 16: an oversized key file is called that; a FIFO, a directory or
-#           /dev/zero as password file is refused at once.
+#   item 16: an oversized key file is called that; a directory or /dev/zero
+#           as password file is refused at once, a FIFO nobody writes to
+#           ends with a message after 10 s, a pipe with the password works.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 
@@ -73,13 +74,20 @@ grep -q acme "$W/out" && grep -q default "$W/out" || fail "item 1: snapshots doe
 expect_exit 0 cairn controller list --json
 grep -q '"default":true' "$W/out" && fail "item 1: with two controllers one is still called default: $(cat "$W/out")"
 
-note "item 16: a password file that is not a regular file is refused at once"
-mkfifo "$W/fifo"
-for f in "$W/fifo" /dev/zero "$W/src"; do
+note "item 16: a directory or a device as password file is refused at once"
+for f in /dev/zero "$W/src"; do
         check_exit 2 timeout 10 "$CAIRN" -r "$REPO" --password-file "$f" snapshots || true
-        grep -q "not a regular file" "$W/err" || fail "item 16: $f: $(cat "$W/err")"
+        grep -q "give a regular file or a pipe" "$W/err" || fail "item 16: $f: $(cat "$W/err")"
 done
-check_exit 2 env -u CAIRN_PASSWORD CAIRN_PASSWORD_FILE="$W/fifo" timeout 10 "$CAIRN" -r "$REPO" snapshots || true
+note "item 16: a FIFO nobody writes to ends with a message, not a hang"
+mkfifo "$W/fifo"
+check_exit 2 env -u CAIRN_PASSWORD CAIRN_PASSWORD_FILE="$W/fifo" timeout 30 "$CAIRN" -r "$REPO" snapshots || true
+grep -q "nothing was written to the .*password FIFO" "$W/err" || fail "item 16: idle FIFO: $(cat "$W/err")"
+note "item 16: a pipe with the password works (process substitution, a FIFO with a writer)"
+check_exit 0 timeout 30 "$CAIRN" -r "$REPO" --password-file <(printf '%s\n' "$CAIRN_PASSWORD") snapshots || true
+(printf '%s\n' "$CAIRN_PASSWORD" >"$W/fifo") &
+check_exit 0 env -u CAIRN_PASSWORD CAIRN_PASSWORD_FILE="$W/fifo" timeout 30 "$CAIRN" -r "$REPO" snapshots || true
+wait
 
 # ---- item 9
 note "item 9: a lost config is a damaged repository, and init will not run over it"
