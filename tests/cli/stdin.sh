@@ -47,13 +47,17 @@ cmp -- "$W/db.sql" "$W/restored/db.sql" || die "restored db.sql differs from the
 sed 's/row/line/' "$W/db.sql" >"$W/db2.sql"
 expect_exit 0 cairn backup --stdin --stdin-filename db2.sql --compression 19 <"$W/db2.sql"
 "$CAIRN" -r "$REPO" dump latest /db2.sql | cmp -- "$W/db2.sql" - || die "a level-19 chunk dumps differently"
+# Text only: the two repositories cut chunks at other places (their chunker
+# keys differ), which moves random bytes' cost by more than the levels differ.
+for i in $(seq 1 20000); do echo "INSERT INTO t VALUES ($i, 'line $((i * 7919 % 10007))');"; done >"$W/text.sql"
 for level in 1 19; do
         "$CAIRN" -r "$W/z$level" init >/dev/null 2>&1 || die "init $W/z$level failed"
-        "$CAIRN" -r "$W/z$level" backup --stdin --compression "$level" <"$W/db2.sql" >/dev/null ||
+        "$CAIRN" -r "$W/z$level" backup --stdin --compression "$level" <"$W/text.sql" >/dev/null ||
                 die "backup --compression $level failed"
 done
-[ "$(du -sb "$W/z19/data" | cut -f1)" -lt "$(du -sb "$W/z1/data" | cut -f1)" ] ||
-        die "level 19 stored no fewer bytes than level 1"
+stored() { find "$1/data" -type f ! -name '.tmp-*' -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }'; }
+[ "$(stored "$W/z19")" -lt "$(stored "$W/z1")" ] ||
+        die "level 19 stored no fewer bytes than level 1: $(stored "$W/z19") against $(stored "$W/z1")"
 
 # Chunk boundaries do not depend on how the bytes arrive: a file read from
 # disk (large reads) and the same bytes through a pipe (at most 64 KiB a
