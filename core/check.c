@@ -20,8 +20,6 @@
 #include "store.h"
 #include "tree.h"
 
-#define MAX_DEPTH 4096
-
 typedef struct IdSet {
         CnIndex *x;                     /* reused as a set: location = bad/clean mark */
 } IdSet;
@@ -281,46 +279,81 @@ static void affected(Check *k, const char *path) {
         k->fn(&p, k->u);
 }
 
-/* Returns 1 if the subtree is clean, 0 if something in it was reported. */
-static int walk_tree(Check *k, const uint8_t tree[CN_ID_BYTES], int depth) {
-        CnNode *nodes = NULL;
-        size_t n = 0;
-        int r, clean = 1;
+/* The entries of tree: 2 when loaded, 1 when known clean, 0 when missing or
+ * damaged (reported, with the path at hand as affected). */
+static int tree_open(Check *k, const uint8_t tree[CN_ID_BYTES], CnNode **ret, size_t *ret_n) {
+        uint8_t bad[CN_ID_BYTES];
+        int r;
 
         if (marked(k->clean, tree))
                 return 1;
-        if (marked(k->bad, tree) || depth > MAX_DEPTH) {
+        if (marked(k->bad, tree)) {
                 affected(k, (const char *) k->path.data);
                 return 0;
         }
-        r = cn_store_get(k->store, tree, &k->blob);
-        if (r >= 0)
-                r = cn_tree_decode(k->blob.data, k->blob.len, &nodes, &n);
+        r = cn_dir_load(k->store, tree, &k->blob, ret, ret_n, bad);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                if (r == -ENOENT)
-                        report_id(k, CN_CHECK_MISSING_BLOB, tree, r);
-                else
-                        report_id(k, CN_CHECK_BAD_BLOB, tree, r);
+                report_id(k, r == -ENOENT ? CN_CHECK_MISSING_BLOB : CN_CHECK_BAD_BLOB, bad, r);
+                mark(k->bad, bad);
                 mark(k->bad, tree);
                 affected(k, (const char *) k->path.data);
                 return 0;
         }
         k->stats->trees++;
-        for (size_t i = 0; i < n; i++) {
-                const CnNode *e = &nodes[i];
-                size_t m;
-                r = path_push(&k->path, e->name, e->name_len, &m);
+        return 2;
+}
+
+/* Returns 1 if the subtree is clean, 0 if something in it was reported.
+ * Depth first on a heap stack, so any depth is walked. */
+static int walk_tree(Check *k, const uint8_t root[CN_ID_BYTES]) {
+        _cleanup_(cn_dir_stack_done) CnDirStack st = {};
+        const uint8_t *next = root;
+        CnDirLevel *l;
+        int r;
+
+        for (;;) {
+                if (next) {
+                        CnNode *nodes;
+                        size_t n;
+                        r = tree_open(k, next, &nodes, &n);
+                        if (r == 2)
+                                r = cn_dir_stack_push(&st, next, nodes, n);
+                        else if (r >= 0 && (l = cn_dir_stack_top(&st))) {
+                                /* Known clean, or reported: on to the next entry. */
+                                l->dirty = l->dirty || r == 0;
+                                k->path.len = l->mark;
+                                k->path.data[l->mark] = 0;
+                                l->i++;
+                        }
+                        if (r < 0 || !cn_dir_stack_top(&st))
+                                return r;
+                        next = NULL;
+                }
+                l = cn_dir_stack_top(&st);
+                if (l->i == l->n) {
+                        bool dirty = l->dirty;
+                        if (!dirty && mark(k->clean, l->id) < 0)
+                                return -ENOMEM;
+                        cn_dir_stack_pop(&st);
+                        if (!(l = cn_dir_stack_top(&st)))
+                                return !dirty;
+                        l->dirty = l->dirty || dirty;
+                        k->path.len = l->mark;
+                        k->path.data[l->mark] = 0;
+                        l->i++;
+                        continue;
+                }
+                const CnNode *e = &l->nodes[l->i];
+                r = path_push(&k->path, e->name, e->name_len, &l->mark);
                 if (r < 0)
-                        break;
+                        return r;
                 if (e->type == CN_NODE_DIR) {
-                        r = walk_tree(k, e->subtree, depth + 1);
-                        if (r < 0)
-                                break;
-                        if (r == 0)
-                                clean = 0;
-                } else if (e->type == CN_NODE_FILE) {
+                        next = e->subtree;      /* in l->nodes, which stays put */
+                        continue;
+                }
+                if (e->type == CN_NODE_FILE) {
                         bool hurt = false;
                         for (size_t j = 0; j < e->n_chunks; j++) {
                                 if (marked(k->bad, e->chunks[j]))
@@ -333,19 +366,13 @@ static int walk_tree(Check *k, const uint8_t tree[CN_ID_BYTES], int depth) {
                         }
                         if (hurt) {
                                 affected(k, (const char *) k->path.data);
-                                clean = 0;
+                                l->dirty = true;
                         }
                 }
-                k->path.len = m;
-                k->path.data[m] = 0;
-                r = 0;
+                k->path.len = l->mark;
+                k->path.data[l->mark] = 0;
+                l->i++;
         }
-        cn_nodes_free(nodes, n);
-        if (r < 0)
-                return r;
-        if (clean && mark(k->clean, tree) < 0)
-                return -ENOMEM;
-        return clean;
 }
 
 static int check_controller(Check *k, bool read_data, const CnSnapshot *snaps, size_t n) {
@@ -383,7 +410,7 @@ static int check_controller(Check *k, bool read_data, const CnSnapshot *snaps, s
                 r = cn_buf_put_u8(&k->path, 0);
                 k->path.len = 0;
                 if (r >= 0)
-                        r = walk_tree(k, snaps[i].tree, 0);
+                        r = walk_tree(k, snaps[i].tree);
                 if (r < 0)
                         return r;
         }

@@ -27,6 +27,7 @@
 #define CN_MAGIC_PACK_HEADER "CAIRNPKH"
 #define CN_MAGIC_PACK_TRAILER "CNPKEND1"
 #define CN_MAGIC_TREE "CAIRNTRE"
+#define CN_MAGIC_TREE_LIST "CAIRNTRL"
 #define CN_CHUNK_AD_DOMAIN "cairn.chunk.v1\0\0"        /* 16 bytes */
 
 /* KDF contexts (exactly 8 bytes) and subkey ids. */
@@ -54,9 +55,25 @@ enum {
         CN_SNAPSHOT_PARTIAL = 1u << 0,  /* some entries could not be read */
 };
 
+/* Per-object versions (docs/FORMAT.md "Trees"): writers write these,
+ * readers of trees accept 1 and 2. */
+#define CN_TREE_VERSION 2
+#define CN_TREE_VERSION_MIN 1
+#define CN_TREE_LIST_VERSION 1
+
+/* Inode flags a v2 tree entry keeps (FS_IOC_GETFLAGS bits, docs/FORMAT.md
+ * "Trees"): s u c S i a d A m j t D T C x P. Other bits are reserved. */
+#define CN_FSFLAGS_KEEP 0x2283c4ffu
+/* The two that need CAP_LINUX_IMMUTABLE to set (restored as root only). */
+#define CN_FSFLAGS_PRIVILEGED 0x00000030u
+#define CN_FSFLAG_NODUMP 0x00000040u
+
 /* Hard caps every reader enforces (docs/FORMAT.md "Limits"). */
 #define CN_MAX_CHUNK_BYTES (64u << 20)          /* raw data chunk */
-#define CN_MAX_TREE_BYTES (256u << 20)          /* raw tree blob */
+#define CN_MAX_TREE_BYTES (256u << 20)          /* raw tree blob (plain tree or tree list) */
+#define CN_MAX_TREE_ENTRIES (16u << 20)         /* entries of one plain tree */
+#define CN_MAX_TREE_LEAVES (1u << 20)           /* ids in one tree list */
+#define CN_MAX_DIR_ENTRIES (16u << 20)          /* entries of one directory, all leaves together */
 #define CN_MAX_PACK_BYTES (1u << 30)
 #define CN_MAX_PACK_ENTRIES (1u << 20)
 #define CN_MAX_META_BYTES (256u << 20)          /* config, controller, index, ledger, snapshot, damage */
@@ -73,6 +90,16 @@ enum {
 #define CN_MAX_XATTR_VALUE_BYTES 65536
 #define CN_MAX_XATTRS 65536
 #define CN_MAX_LABEL_BYTES 1024
+
+/* Where writers cut a large directory into leaves (docs/FORMAT.md "Large
+ * directories"): after an entry once the leaf holds CN_TREE_LEAF_MIN bytes
+ * and the entry's cut hash has its low CN_TREE_CUT_BITS bits zero; always at
+ * CN_TREE_LEAF_MAX bytes or CN_TREE_LEAF_MAX_ENTRIES entries. */
+#define CN_TREE_LEAF_MIN (1u << 20)
+#define CN_TREE_LEAF_MAX (8u << 20)
+#define CN_TREE_LEAF_MAX_ENTRIES (1u << 16)
+#define CN_TREE_CUT_BITS 4
+#define CN_TREE_CUT_DOMAIN "cairn.treecut.v1"  /* 16 bytes, before the name in the cut hash */
 
 /* Pack target size for writers (readers accept up to CN_MAX_PACK_BYTES). */
 #define CN_PACK_TARGET_BYTES (16u << 20)

@@ -65,6 +65,8 @@ typedef struct CnNode {
         size_t n_chunks;
         uint8_t subtree[CN_ID_BYTES];   /* DIR: id of its tree */
         uint64_t link_group;            /* FILE with nlink > 1: same non-zero value for every name of one inode */
+        uint32_t fsflags;               /* FILE, DIR: inode flags (FS_IOC_GETFLAGS) & CN_FSFLAGS_KEEP */
+        bool fsflags_known;             /* false: decoded from a v1 tree, which did not record them */
 } CnNode;
 
 void cn_node_done(CnNode *n);

@@ -35,48 +35,53 @@ static void path_pop(CnBuf *p, size_t mark) {
 }
 
 static int load_tree(CnStore *store, const uint8_t id[CN_ID_BYTES], CnBuf *scratch, CnNode **ret, size_t *ret_n) {
-        int r = cn_store_get(store, id, scratch);
-        if (r < 0)
-                return r;
-        return cn_tree_decode(scratch->data, scratch->len, ret, ret_n);
+        return cn_dir_load(store, id, scratch, ret, ret_n, NULL);
 }
 
-static int walk_rec(CnStore *store, const uint8_t tree[CN_ID_BYTES], CnBuf *path, CnWalkFn fn, void *u, int depth) {
-        _cleanup_(cn_buf_donep) CnBuf blob = CN_BUF_INIT(CN_MAX_TREE_BYTES);
-        CnNode *nodes = NULL;
-        size_t n = 0;
-        int r;
-
-        if (depth > MAX_DEPTH)
-                return -ELOOP;
-        r = load_tree(store, tree, &blob, &nodes, &n);
-        if (r < 0)
-                return r;
-        cn_buf_done(&blob);
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                size_t mark;
-                r = path_push(path, nodes[i].name, nodes[i].name_len, &mark);
-                if (r < 0)
-                        break;
-                r = fn((const char *) path->data, &nodes[i], u);
-                if (r == 0 && nodes[i].type == CN_NODE_DIR)
-                        r = walk_rec(store, nodes[i].subtree, path, fn, u, depth + 1);
-                else if (r > 0)
-                        r = 0;
-                path_pop(path, mark);
-        }
-        cn_nodes_free(nodes, n);
-        return r;
-}
-
+/* Depth first without recursion: a level per directory on a heap stack, so
+ * any depth the path buffer holds is walked. */
 int cn_walk(CnStore *store, const uint8_t tree[CN_ID_BYTES], const char *prefix, CnWalkFn fn, void *u) {
         _cleanup_(cn_buf_donep) CnBuf path = CN_BUF_INIT(MAX_PATH_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf blob = CN_BUF_INIT(CN_MAX_TREE_BYTES);
+        _cleanup_(cn_dir_stack_done) CnDirStack st = {};
         size_t len = strcmp(prefix, "/") == 0 ? 0 : strlen(prefix);
+        const uint8_t *next = tree;
         int r;
+
         if ((r = cn_buf_append(&path, prefix, len)) < 0 || (r = cn_buf_put_u8(&path, 0)) < 0)
                 return r;
         path.len--;
-        return walk_rec(store, tree, &path, fn, u, 0);
+        for (;;) {
+                if (next) {
+                        CnNode *nodes;
+                        size_t n;
+                        r = load_tree(store, next, &blob, &nodes, &n);
+                        if (r < 0 || (r = cn_dir_stack_push(&st, next, nodes, n)) < 0)
+                                return r;
+                        next = NULL;
+                }
+                CnDirLevel *l = cn_dir_stack_top(&st);
+                if (l->i == l->n) {
+                        cn_dir_stack_pop(&st);
+                        if (!(l = cn_dir_stack_top(&st)))
+                                return 0;
+                        path_pop(&path, l->mark);
+                        l->i++;
+                        continue;
+                }
+                const CnNode *e = &l->nodes[l->i];
+                r = path_push(&path, e->name, e->name_len, &l->mark);
+                if (r >= 0)
+                        r = fn((const char *) path.data, e, u);
+                if (r < 0)
+                        return r;
+                if (r == 0 && e->type == CN_NODE_DIR) {
+                        next = e->subtree;      /* in l->nodes, which stays put */
+                        continue;
+                }
+                path_pop(&path, l->mark);
+                l->i++;
+        }
 }
 
 int cn_snapshot_find_node(CnStore *store, const CnSnapshot *snap, const char *path, CnNode *ret) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "tree.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +9,9 @@
 #include "format.h"
 #include "macro.h"
 
-#define MAX_TREE_ENTRIES (16u << 20)
 #define MAX_EXTENTS (1u << 22)
 #define MAX_FILE_CHUNKS (1u << 26)
+#define LEAF_HEADER_BYTES (CN_MAGIC_BYTES + 8)  /* magic, version, count */
 
 int cn_name_cmp(const char *a, size_t a_len, const char *b, size_t b_len) {
         int c = memcmp(a, b, CN_MIN(a_len, b_len));
@@ -71,27 +72,57 @@ static int encode_node(CnBuf *b, const CnNode *n) {
         if ((r = cn_buf_put_u32(b, (uint32_t) n->n_chunks)) < 0 ||
             (r = cn_buf_append(b, n->chunks, n->n_chunks * CN_ID_BYTES)) < 0)
                 return r;
+        if (n->type == CN_NODE_DIR && (r = cn_buf_append(b, n->subtree, CN_ID_BYTES)) < 0)
+                return r;
+        /* v2: the inode flags, reserved bits 0. */
+        return cn_buf_put_u32(b, n->fsflags & CN_FSFLAGS_KEEP);
+}
+
+static int put_header(CnBuf *out, const char *magic, uint32_t version, uint32_t count) {
+        int r;
+        if ((r = cn_buf_append(out, magic, CN_MAGIC_BYTES)) < 0 || (r = cn_buf_put_u32(out, version)) < 0)
+                return r;
+        return cn_buf_put_u32(out, count);
+}
+
+/* The bytes encode_node() writes for n, computed without writing them. */
+static uint64_t entry_size(const CnNode *n) {
+        uint64_t k = 1 + 4 + n->name_len + 3 * 4 + 4 + (n->user ? strlen(n->user) : 0) + 4 +
+                     (n->group ? strlen(n->group) : 0) + 3 * 12 + 6 * 8 + 4 + n->target_len + 4;
+        for (size_t i = 0; i < n->n_xattrs; i++)
+                k += 4 + strlen(n->xattrs[i].name) + 4 + n->xattrs[i].value_len;
+        k += 1 + 4 + (uint64_t) n->n_extents * 16 + 4 + (uint64_t) n->n_chunks * CN_ID_BYTES;
         if (n->type == CN_NODE_DIR)
-                return cn_buf_append(b, n->subtree, CN_ID_BYTES);
+                k += CN_ID_BYTES;
+        return k + 4;
+}
+
+/* Append one "length entry" to out; on failure out is as it was. */
+static int put_entry(CnBuf *out, const CnNode *n) {
+        size_t at = out->len;
+        int r = cn_buf_put_u32(out, 0);
+        if (r >= 0)
+                r = encode_node(out, n);
+        if (r >= 0 && out->len - at - 4 > UINT32_MAX)
+                r = -E2BIG;
+        if (r < 0) {
+                out->len = at;
+                return r;
+        }
+        assert(out->len - at - 4 == entry_size(n));
+        cn_le32_put(out->data + at, (uint32_t) (out->len - at - 4));
         return 0;
 }
 
 int cn_tree_encode(const CnNode *nodes, size_t n, CnBuf *out) {
         int r;
-        if (n > MAX_TREE_ENTRIES)
+        if (n > CN_MAX_TREE_ENTRIES)
                 return -E2BIG;
-        if ((r = cn_buf_append(out, CN_MAGIC_TREE, CN_MAGIC_BYTES)) < 0 ||
-            (r = cn_buf_put_u32(out, CN_FORMAT_VERSION)) < 0 || (r = cn_buf_put_u32(out, (uint32_t) n)) < 0)
+        if ((r = put_header(out, CN_MAGIC_TREE, CN_TREE_VERSION, (uint32_t) n)) < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                size_t at = out->len;
-                if ((r = cn_buf_put_u32(out, 0)) < 0 || (r = encode_node(out, &nodes[i])) < 0)
+        for (size_t i = 0; i < n; i++)
+                if ((r = put_entry(out, &nodes[i])) < 0)
                         return r;
-                size_t len = out->len - at - 4;
-                if (len > UINT32_MAX)
-                        return -E2BIG;
-                cn_le32_put(out->data + at, (uint32_t) len);
-        }
         return 0;
 }
 
@@ -128,7 +159,7 @@ static bool name_valid(const char *s, size_t n) {
         return !(n == 1 && s[0] == '.') && !(n == 2 && s[0] == '.' && s[1] == '.');
 }
 
-static int decode_node(CnReader *rd, CnNode *n) {
+static int decode_node(CnReader *rd, uint32_t version, CnNode *n) {
         uint8_t type, sparse;
         uint32_t count;
         int r;
@@ -211,25 +242,45 @@ static int decode_node(CnReader *rd, CnNode *n) {
         }
         if (n->type == CN_NODE_DIR && cn_reader_get(rd, n->subtree, CN_ID_BYTES) < 0)
                 return -EBADMSG;
+        n->fsflags_known = version >= 2;
+        if (n->fsflags_known) {
+                if (cn_reader_u32(rd, &n->fsflags) < 0)
+                        return -EBADMSG;
+                n->fsflags &= CN_FSFLAGS_KEEP;          /* reserved bits are ignored */
+        }
         return 0;
 }
 
-int cn_tree_decode(const uint8_t *p, size_t len, CnNode **ret, size_t *ret_n) {
-        CnReader rd;
+/* The magic and version of a tree or tree list; -EBADMSG for another magic. */
+static int get_header(CnReader *rd, const char *magic, uint32_t min, uint32_t max, uint32_t *ret_version) {
         const uint8_t *m;
+        uint32_t version;
+        if (cn_reader_peek(rd, CN_MAGIC_BYTES, &m) < 0 || memcmp(m, magic, CN_MAGIC_BYTES) != 0 ||
+            cn_reader_u32(rd, &version) < 0)
+                return -EBADMSG;
+        if (version < min || version > max)
+                return -EPROTONOSUPPORT;
+        *ret_version = version;
+        return 0;
+}
+
+bool cn_tree_is_list(const uint8_t *p, size_t n) {
+        return n >= CN_MAGIC_BYTES && memcmp(p, CN_MAGIC_TREE_LIST, CN_MAGIC_BYTES) == 0;
+}
+
+static int tree_decode(const uint8_t *p, size_t len, CnNode **ret, size_t *ret_n, uint32_t *ret_version) {
+        CnReader rd;
         uint32_t version, count;
         CnNode *nodes = NULL;
         size_t n = 0;
         int r;
 
         cn_reader_init(&rd, p, len);
-        if (cn_reader_peek(&rd, CN_MAGIC_BYTES, &m) < 0 || memcmp(m, CN_MAGIC_TREE, CN_MAGIC_BYTES) != 0 ||
-            cn_reader_u32(&rd, &version) < 0)
-                return -EBADMSG;
-        if (version != CN_FORMAT_VERSION)
-                return -EPROTONOSUPPORT;
+        r = get_header(&rd, CN_MAGIC_TREE, CN_TREE_VERSION_MIN, CN_TREE_VERSION, &version);
+        if (r < 0)
+                return r;
         /* Every entry takes at least 4 bytes: a count beyond that is a lie. */
-        if (cn_reader_u32(&rd, &count) < 0 || count > MAX_TREE_ENTRIES || (uint64_t) count * 4 > rd.left)
+        if (cn_reader_u32(&rd, &count) < 0 || count > CN_MAX_TREE_ENTRIES || (uint64_t) count * 4 > rd.left)
                 return -EBADMSG;
         nodes = calloc(count ? count : 1, sizeof *nodes);
         if (!nodes)
@@ -244,9 +295,9 @@ int cn_tree_decode(const uint8_t *p, size_t len, CnNode **ret, size_t *ret_n) {
                 }
                 cn_reader_init(&er, ep, elen);
                 n++;
-                r = decode_node(&er, &nodes[i]);
+                r = decode_node(&er, version, &nodes[i]);
                 if (r >= 0 && !cn_reader_empty(&er))
-                        r = -EBADMSG;   /* fields of a later version: not for a v1 reader */
+                        r = -EBADMSG;   /* the fields of its version fill an entry exactly */
                 if (r < 0)
                         goto fail;
                 if (i > 0 && node_cmp(&nodes[i - 1], &nodes[i]) >= 0) {
@@ -260,8 +311,345 @@ int cn_tree_decode(const uint8_t *p, size_t len, CnNode **ret, size_t *ret_n) {
         }
         *ret = nodes;
         *ret_n = n;
+        *ret_version = version;
         return 0;
 fail:
         cn_nodes_free(nodes, n);
         return r;
+}
+
+int cn_tree_decode(const uint8_t *p, size_t len, CnNode **ret, size_t *ret_n) {
+        uint32_t version;
+        return tree_decode(p, len, ret, ret_n, &version);
+}
+
+int cn_tree_list_encode(const uint8_t (*ids)[CN_ID_BYTES], size_t n, CnBuf *out) {
+        int r;
+        if (n < 2 || n > CN_MAX_TREE_LEAVES)
+                return -E2BIG;
+        if ((r = put_header(out, CN_MAGIC_TREE_LIST, CN_TREE_LIST_VERSION, (uint32_t) n)) < 0)
+                return r;
+        return cn_buf_append(out, ids, n * CN_ID_BYTES);
+}
+
+int cn_tree_list_decode(const uint8_t *p, size_t len, uint8_t (**ret)[CN_ID_BYTES], size_t *ret_n) {
+        CnReader rd;
+        uint32_t version, count;
+        int r;
+
+        cn_reader_init(&rd, p, len);
+        r = get_header(&rd, CN_MAGIC_TREE_LIST, CN_TREE_LIST_VERSION, CN_TREE_LIST_VERSION, &version);
+        if (r < 0)
+                return r;
+        if (cn_reader_u32(&rd, &count) < 0 || count < 2 || count > CN_MAX_TREE_LEAVES ||
+            (uint64_t) count * CN_ID_BYTES != rd.left)
+                return -EBADMSG;
+        uint8_t(*ids)[CN_ID_BYTES] = malloc((size_t) count * CN_ID_BYTES);
+        if (!ids)
+                return -ENOMEM;
+        cn_reader_get(&rd, ids, (size_t) count * CN_ID_BYTES);
+        *ret = ids;
+        *ret_n = count;
+        return 0;
+}
+
+/* ---- the streaming writer ---- */
+
+struct CnTreeWriter {
+        CnTreePutFn put;
+        CnTreeCutFn cut;
+        void *u;
+        CnBuf leaf;                     /* header and the entries of the leaf being filled */
+        uint32_t count;                 /* entries in leaf */
+        uint8_t (*ids)[CN_ID_BYTES];    /* leaves stored so far */
+        size_t n_ids, cap_ids;
+        uint64_t total;                 /* entries of the directory */
+        CnBuf last;                     /* the previous name */
+        bool have_last;
+};
+
+int cn_tree_writer_new(CnTreePutFn put, CnTreeCutFn cut, void *userdata, CnTreeWriter **ret) {
+        CnTreeWriter *w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->put = put;
+        w->cut = cut;
+        w->u = userdata;
+        cn_buf_init(&w->leaf, CN_MAX_TREE_BYTES);
+        cn_buf_init(&w->last, CN_MAX_NAME_BYTES);
+        *ret = w;
+        return 0;
+}
+
+CnTreeWriter *cn_tree_writer_free(CnTreeWriter *w) {
+        if (!w)
+                return NULL;
+        cn_buf_done(&w->leaf);
+        cn_buf_done(&w->last);
+        free(w->ids);
+        free(w);
+        return NULL;
+}
+
+static int leaf_begin(CnTreeWriter *w) {
+        cn_buf_reset(&w->leaf);
+        w->count = 0;
+        return put_header(&w->leaf, CN_MAGIC_TREE, CN_TREE_VERSION, 0);
+}
+
+/* Store the leaf being filled (with its count) and start an empty one. */
+static int leaf_store(CnTreeWriter *w) {
+        int r;
+        if (w->n_ids == w->cap_ids) {
+                size_t c = w->cap_ids ? w->cap_ids * 2 : 4;
+                void *p = realloc(w->ids, c * CN_ID_BYTES);
+                if (!p)
+                        return -ENOMEM;
+                w->ids = p;
+                w->cap_ids = c;
+        }
+        if (w->leaf.len == 0 && (r = leaf_begin(w)) < 0)
+                return r;
+        cn_le32_put(w->leaf.data + CN_MAGIC_BYTES + 4, w->count);
+        r = w->put(w->leaf.data, w->leaf.len, w->ids[w->n_ids], w->u);
+        if (r < 0)
+                return r;
+        w->n_ids++;
+        cn_buf_reset(&w->leaf);
+        w->count = 0;
+        return 0;
+}
+
+int cn_tree_writer_add(CnTreeWriter *w, const CnNode *n) {
+        int r;
+        if (w->have_last && cn_name_cmp((const char *) w->last.data, w->last.len, n->name, n->name_len) >= 0)
+                return -EINVAL;
+        /* Room for the cuts this entry may cause and the last leaf: at most
+         * three more ids, so the list stays within its cap. */
+        if (w->total >= CN_MAX_DIR_ENTRIES || w->n_ids + 3 > CN_MAX_TREE_LEAVES)
+                return -E2BIG;
+        /* An entry too large for a leaf of its own is refused; one too
+         * large for what the leaf holds ends the leaf before it. */
+        uint64_t size = 4 + entry_size(n);
+        if (size > CN_MAX_TREE_BYTES - LEAF_HEADER_BYTES)
+                return -EFBIG;
+        if (w->count > 0 && w->leaf.len + size > CN_MAX_TREE_BYTES && (r = leaf_store(w)) < 0)
+                return r;
+        if (w->leaf.len == 0 && (r = leaf_begin(w)) < 0)
+                return r;
+        r = put_entry(&w->leaf, n);
+        if (r < 0)
+                return r;
+        w->count++;
+        w->total++;
+        cn_buf_reset(&w->last);
+        if ((r = cn_buf_append(&w->last, n->name, n->name_len)) < 0)
+                return r;
+        w->have_last = true;
+        if (w->leaf.len >= CN_TREE_LEAF_MAX || w->count >= CN_TREE_LEAF_MAX_ENTRIES ||
+            (w->leaf.len >= CN_TREE_LEAF_MIN && w->cut(n->name, n->name_len, w->u)))
+                return leaf_store(w);
+        return 0;
+}
+
+int cn_tree_writer_finish(CnTreeWriter *w, uint8_t ret_id[CN_ID_BYTES]) {
+        int r = 0;
+        if (w->count > 0 || w->n_ids == 0)
+                r = leaf_store(w);
+        if (r >= 0 && w->n_ids == 1)
+                memcpy(ret_id, w->ids[0], CN_ID_BYTES);
+        else if (r >= 0) {
+                cn_buf_reset(&w->leaf);
+                r = cn_tree_list_encode((const uint8_t(*)[CN_ID_BYTES]) w->ids, w->n_ids, &w->leaf);
+                if (r >= 0)
+                        r = w->put(w->leaf.data, w->leaf.len, ret_id, w->u);
+        }
+        cn_buf_reset(&w->leaf);
+        w->count = 0;
+        w->n_ids = 0;
+        w->total = 0;
+        w->have_last = false;
+        return r;
+}
+
+/* ---- reading a directory, whatever its shape ---- */
+
+struct CnDirReader {
+        CnTreeGetFn get;
+        void *u;
+        uint8_t (*ids)[CN_ID_BYTES];    /* a list's leaves; NULL for a plain tree */
+        size_t n_ids, next;
+        CnNode *plain;                  /* a plain tree, decoded at open, until next() hands it out */
+        size_t n_plain;
+        bool done;
+        CnBuf last;                     /* the last name of the previous leaf */
+        uint8_t failed[CN_ID_BYTES];
+};
+
+int cn_dir_reader_open(CnTreeGetFn get, void *userdata, const uint8_t id[CN_ID_BYTES], CnBuf *scratch,
+                       CnDirReader **ret) {
+        CnDirReader *d = calloc(1, sizeof *d);
+        int r;
+        if (!d)
+                return -ENOMEM;
+        d->get = get;
+        d->u = userdata;
+        cn_buf_init(&d->last, CN_MAX_NAME_BYTES);
+        memcpy(d->failed, id, CN_ID_BYTES);
+        r = get(id, scratch, userdata);
+        if (r >= 0 && cn_tree_is_list(scratch->data, scratch->len))
+                r = cn_tree_list_decode(scratch->data, scratch->len, &d->ids, &d->n_ids);
+        else if (r >= 0)
+                r = cn_tree_decode(scratch->data, scratch->len, &d->plain, &d->n_plain);
+        if (r < 0) {
+                cn_dir_reader_free(d);
+                return r;
+        }
+        *ret = d;
+        return 0;
+}
+
+const uint8_t *cn_dir_reader_failed(const CnDirReader *d) {
+        return d->failed;
+}
+
+int cn_dir_reader_next(CnDirReader *d, CnBuf *scratch, CnNode **ret, size_t *ret_n) {
+        CnNode *nodes;
+        size_t n;
+        uint32_t version;
+        int r;
+
+        if (d->done)
+                return 0;
+        if (!d->ids) {
+                d->done = true;
+                *ret = TAKE_PTR(d->plain);
+                *ret_n = d->n_plain;
+                d->n_plain = 0;
+                return 1;
+        }
+        if (d->next == d->n_ids) {
+                d->done = true;
+                return 0;
+        }
+        memcpy(d->failed, d->ids[d->next], CN_ID_BYTES);
+        r = d->get(d->ids[d->next], scratch, d->u);
+        if (r < 0)
+                return r;
+        /* A leaf is a v2 plain tree (never a list: one level only) of at
+         * least one entry, every name after the previous leaf's. */
+        r = tree_decode(scratch->data, scratch->len, &nodes, &n, &version);
+        if (r < 0)
+                return r;
+        if (version < 2 || n == 0 ||
+            (d->next > 0 &&
+             cn_name_cmp((const char *) d->last.data, d->last.len, nodes[0].name, nodes[0].name_len) >= 0)) {
+                cn_nodes_free(nodes, n);
+                return -EBADMSG;
+        }
+        cn_buf_reset(&d->last);
+        r = cn_buf_append(&d->last, nodes[n - 1].name, nodes[n - 1].name_len);
+        if (r < 0) {
+                cn_nodes_free(nodes, n);
+                return r;
+        }
+        d->next++;
+        *ret = nodes;
+        *ret_n = n;
+        return 1;
+}
+
+CnDirReader *cn_dir_reader_free(CnDirReader *d) {
+        if (!d)
+                return NULL;
+        cn_nodes_free(d->plain, d->n_plain);
+        free(d->ids);
+        cn_buf_done(&d->last);
+        free(d);
+        return NULL;
+}
+
+int cn_tree_get_from_store(const uint8_t id[CN_ID_BYTES], CnBuf *out, void *store) {
+        return cn_store_get(store, id, out);
+}
+
+int cn_dir_load(CnStore *store, const uint8_t id[CN_ID_BYTES], CnBuf *scratch, CnNode **ret, size_t *ret_n,
+                uint8_t bad_id[CN_ID_BYTES]) {
+        _cleanup_(cn_dir_reader_freep) CnDirReader *d = NULL;
+        CnNode *all = NULL, *leaf;
+        size_t n = 0, cap = 0, k;
+        int r;
+
+        r = cn_dir_reader_open(cn_tree_get_from_store, store, id, scratch, &d);
+        if (r < 0) {
+                if (bad_id)
+                        memcpy(bad_id, id, CN_ID_BYTES);
+                return r;
+        }
+        while (r >= 0 && (r = cn_dir_reader_next(d, scratch, &leaf, &k)) > 0) {
+                if (!all) {
+                        all = leaf;
+                        n = cap = k;
+                        continue;
+                }
+                if (k > CN_MAX_DIR_ENTRIES - n) {
+                        cn_nodes_free(leaf, k);
+                        r = -EBADMSG;
+                        break;
+                }
+                if (n + k > cap) {
+                        size_t c = CN_MIN(CN_MAX((size_t) (n + k), cap * 2), (size_t) CN_MAX_DIR_ENTRIES);
+                        CnNode *p = realloc(all, c * sizeof *p);
+                        if (!p) {
+                                cn_nodes_free(leaf, k);
+                                r = -ENOMEM;
+                                break;
+                        }
+                        all = p;
+                        cap = c;
+                }
+                memcpy(all + n, leaf, k * sizeof *leaf);
+                n += k;
+                free(leaf);     /* the nodes moved into all */
+        }
+        if (r < 0) {
+                if (bad_id)
+                        memcpy(bad_id, cn_dir_reader_failed(d), CN_ID_BYTES);
+                cn_nodes_free(all, n);
+                return r;
+        }
+        if (!all && !(all = calloc(1, sizeof *all)))
+                return -ENOMEM;
+        *ret = all;
+        *ret_n = n;
+        return 0;
+}
+
+int cn_dir_stack_push(CnDirStack *s, const uint8_t id[CN_ID_BYTES], CnNode *nodes, size_t n) {
+        if (s->depth == s->cap) {
+                size_t c = s->cap ? s->cap * 2 : 16;
+                CnDirLevel *p = realloc(s->v, c * sizeof *p);
+                if (!p) {
+                        cn_nodes_free(nodes, n);
+                        return -ENOMEM;
+                }
+                s->v = p;
+                s->cap = c;
+        }
+        s->v[s->depth] = (CnDirLevel) { .nodes = nodes, .n = n };
+        memcpy(s->v[s->depth++].id, id, CN_ID_BYTES);
+        return 0;
+}
+
+void cn_dir_stack_pop(CnDirStack *s) {
+        CnDirLevel *l = &s->v[--s->depth];
+        cn_nodes_free(l->nodes, l->n);
+        *l = (CnDirLevel) {};
+}
+
+void cn_dir_stack_done(CnDirStack *s) {
+        while (s->depth > 0)
+                cn_dir_stack_pop(s);
+        free(s->v);
+        *s = (CnDirStack) {};
 }

@@ -1,24 +1,113 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Tree blobs: one directory's entries (docs/FORMAT.md "Tree").
+/* Tree blobs: one directory's entries (docs/FORMAT.md "Trees").
  *
- *   tree  = magic "CAIRNTRE" version:u32 count:u32 entry*
- *   entry = length:u32 field* (a reader skips fields it does not know at the end)
+ *   tree  = magic "CAIRNTRE" version:u32 count:u32 { length:u32 entry }*
+ *   list  = magic "CAIRNTRL" version:u32 count:u32 id[32]*
  *
- * Entries are sorted by name bytes, each name once. */
+ * A directory is stored as one plain tree or, when large, as several plain
+ * trees ("leaves", names increasing across them) named in order by one tree
+ * list. Entries are sorted by name bytes, each name once. Writers write v2
+ * trees; readers accept v1 and v2. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
 #include "node.h"
+#include "store.h"
 
-/* nodes must be sorted by name (cn_nodes_sort) with no duplicates. */
+/* One plain v2 tree of nodes, which must be sorted by name (cn_nodes_sort)
+ * with no duplicates. -E2BIG over the caps of one tree blob. */
 int cn_tree_encode(const CnNode *nodes, size_t n, CnBuf *out);
-/* -EBADMSG for anything malformed, out of order or over a cap;
- * -EPROTONOSUPPORT for an unknown version. Free with cn_nodes_free(). */
+/* One plain tree, v1 or v2. -EBADMSG for anything malformed, out of order
+ * or over a cap (a tree list included); -EPROTONOSUPPORT for an unknown
+ * version. Free with cn_nodes_free(). */
 int cn_tree_decode(const uint8_t *p, size_t n, CnNode **ret, size_t *ret_n);
+/* Whether the blob is a tree list (by its magic). */
+bool cn_tree_is_list(const uint8_t *p, size_t n);
+int cn_tree_list_encode(const uint8_t (*ids)[CN_ID_BYTES], size_t n, CnBuf *out);
+/* -EBADMSG when malformed, fewer than 2 or more than CN_MAX_TREE_LEAVES ids;
+ * -EPROTONOSUPPORT for an unknown version. Caller frees *ret. */
+int cn_tree_list_decode(const uint8_t *p, size_t n, uint8_t (**ret)[CN_ID_BYTES], size_t *ret_n);
+
 void cn_nodes_free(CnNode *nodes, size_t n);
 void cn_nodes_sort(CnNode *nodes, size_t n);
-/* memcmp order of names, shorter first on a common prefix. */
+/* Plain lexicographic order of unsigned bytes, a prefix before any longer name. */
 int cn_name_cmp(const char *a, size_t a_len, const char *b, size_t b_len);
+
+/* Stores one blob (a leaf or a list) and gives its id. */
+typedef int (*CnTreePutFn)(const uint8_t *data, size_t n, uint8_t ret_id[CN_ID_BYTES], void *userdata);
+/* The keyed cut test of docs/FORMAT.md "Large directories": true when the
+ * low CN_TREE_CUT_BITS bits of the entry name's cut hash are zero. */
+typedef bool (*CnTreeCutFn)(const char *name, size_t len, void *userdata);
+/* Reads one blob by id into out (replaced). */
+typedef int (*CnTreeGetFn)(const uint8_t id[CN_ID_BYTES], CnBuf *out, void *userdata);
+
+/* Streaming writer of one directory at a time: entries are encoded as they
+ * come, and each leaf is stored as soon as it is cut, so no more than one
+ * leaf is ever held. */
+typedef struct CnTreeWriter CnTreeWriter;
+int cn_tree_writer_new(CnTreePutFn put, CnTreeCutFn cut, void *userdata, CnTreeWriter **ret);
+CnTreeWriter *cn_tree_writer_free(CnTreeWriter *w);
+static inline void cn_tree_writer_freep(CnTreeWriter **w) {
+        cn_tree_writer_free(*w);
+}
+/* Add the next entry; its name must sort after the previous one (else
+ * -EINVAL). -EFBIG: this entry alone is over the cap of a tree blob, and
+ * -E2BIG: the directory holds all the entries it can (CN_MAX_DIR_ENTRIES);
+ * either way nothing was added and the writer can go on. Errors of put are
+ * returned as they are. */
+int cn_tree_writer_add(CnTreeWriter *w, const CnNode *n);
+/* Store what is left: the directory's id is its one plain tree, or the tree
+ * list of its leaves. The writer is then empty, ready for another directory. */
+int cn_tree_writer_finish(CnTreeWriter *w, uint8_t ret_id[CN_ID_BYTES]);
+
+/* Reads a directory whatever its shape, a leaf at a time, checking every
+ * cap before allocating, the order of names across leaves, and that a list
+ * names only v2 plain trees of at least one entry. */
+typedef struct CnDirReader CnDirReader;
+/* Fetches the directory's blob into scratch (and decodes it, when plain);
+ * on failure that blob (id) is the one that failed. */
+int cn_dir_reader_open(CnTreeGetFn get, void *userdata, const uint8_t id[CN_ID_BYTES], CnBuf *scratch,
+                       CnDirReader **ret);
+/* The next leaf's entries, sorted, owned by the caller (cn_nodes_free):
+ * 1 with a leaf, 0 at the end. */
+int cn_dir_reader_next(CnDirReader *d, CnBuf *scratch, CnNode **ret, size_t *ret_n);
+/* The id of the leaf whose get or decoding failed last in next(). */
+const uint8_t *cn_dir_reader_failed(const CnDirReader *d);
+CnDirReader *cn_dir_reader_free(CnDirReader *d);
+static inline void cn_dir_reader_freep(CnDirReader **d) {
+        cn_dir_reader_free(*d);
+}
+
+/* Every entry of the directory whose tree (plain or list) is id, at most
+ * CN_MAX_DIR_ENTRIES; scratch holds blobs meanwhile. The errors of
+ * cn_store_get() and cn_tree_decode(). On failure, bad_id (may be NULL)
+ * gets the id of the blob that failed. Free with cn_nodes_free(). */
+int cn_dir_load(CnStore *store, const uint8_t id[CN_ID_BYTES], CnBuf *scratch, CnNode **ret, size_t *ret_n,
+                uint8_t bad_id[CN_ID_BYTES]);
+/* cn_store_get() as a CnTreeGetFn (userdata is the store). */
+int cn_tree_get_from_store(const uint8_t id[CN_ID_BYTES], CnBuf *out, void *store);
+
+/* The open directories of a walk without recursion: each level holds a
+ * directory's entries (taken at push, freed at pop), the entry at hand, the
+ * path length before that entry's name, and a mark for the walker. */
+typedef struct CnDirLevel {
+        uint8_t id[CN_ID_BYTES];
+        CnNode *nodes;
+        size_t n, i, mark;
+        bool dirty;                     /* the walker's: something below was wrong */
+} CnDirLevel;
+typedef struct CnDirStack {
+        CnDirLevel *v;
+        size_t depth, cap;
+} CnDirStack;
+/* On failure (-ENOMEM) nodes are freed. */
+int cn_dir_stack_push(CnDirStack *s, const uint8_t id[CN_ID_BYTES], CnNode *nodes, size_t n);
+static inline CnDirLevel *cn_dir_stack_top(CnDirStack *s) {
+        return s->depth ? &s->v[s->depth - 1] : NULL;
+}
+void cn_dir_stack_pop(CnDirStack *s);
+void cn_dir_stack_done(CnDirStack *s);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The v1 encodings: golden vectors, round trips, and bounded parsing
- * (every truncation and every single-byte corruption is rejected cleanly). */
+/* The encodings: golden vectors (v1 trees still decode, v2 trees and tree
+ * lists as written now), round trips, bounded parsing (every truncation and
+ * every single-byte corruption is rejected cleanly), and large directories
+ * cut into leaves by the streaming writer and read back whatever their shape. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +14,9 @@
 #include "damage.h"
 #include "envelope.h"
 #include "fileio.h"
+#include "format.h"
 #include "hex.h"
+#include "macro.h"
 #include "pattern.h"
 #include "snapshot.h"
 #include "tree.h"
@@ -33,13 +37,14 @@ static void sample_nodes(CnNode **ret, size_t *ret_n) {
         CnNode *v = calloc(4, sizeof *v);
         static const char odd[] = "\xff\xfe name\nwith newline";
 
-        v[0] = (CnNode) { .type = CN_NODE_DIR, .mode = 01777, .uid = 0, .gid = 0, .nlink = 2 };
+        v[0] = (CnNode) { .type = CN_NODE_DIR, .mode = 01777, .uid = 0, .gid = 0, .nlink = 2,
+                          .fsflags = 0x00010080 /* D A */ };
         v[0].name = dup_bytes("dir", 3), v[0].name_len = 3;
         v[0].mtime = (CnTime) { -2147483648LL - 5, 999999999 };
         memset(v[0].subtree, 0xab, CN_ID_BYTES);
 
         v[1] = (CnNode) { .type = CN_NODE_FILE, .mode = 04755, .uid = 12345, .gid = 54321, .size = 1 << 20,
-                          .sparse = true, .nlink = 3, .link_group = 1 };
+                          .sparse = true, .nlink = 3, .link_group = 1, .fsflags = 0x00000070 /* i a d */ };
         v[1].name = dup_bytes("file", 4), v[1].name_len = 4;
         v[1].user = dup_bytes("alice", 5);
         v[1].mtime = (CnTime) { 4102444800LL, 123456789 };      /* 2100-01-01 */
@@ -108,14 +113,67 @@ static void maybe_write_vector(const char *name, const CnBuf *b) {
         fclose(f);
 }
 
+/* Every field but the inode flags, which v1 did not have. */
+static void assert_same_node(const CnNode *w, const CnNode *v) {
+        cr_assert_eq(w->name_len, v->name_len);
+        cr_assert_eq(memcmp(w->name, v->name, v->name_len), 0);
+        cr_assert_eq(w->type, v->type);
+        cr_assert_eq(w->mode, v->mode);
+        cr_assert_eq(w->uid, v->uid);
+        cr_assert_eq(w->gid, v->gid);
+        cr_assert_eq(w->mtime.sec, v->mtime.sec);
+        cr_assert_eq(w->mtime.nsec, v->mtime.nsec);
+        cr_assert_eq(w->rdev, v->rdev);
+        cr_assert_eq(w->size, v->size);
+        cr_assert_eq(w->nlink, v->nlink);
+        cr_assert_eq(w->link_group, v->link_group);
+        cr_assert_eq(w->n_xattrs, v->n_xattrs);
+        for (size_t j = 0; j < v->n_xattrs; j++) {
+                cr_assert_str_eq(w->xattrs[j].name, v->xattrs[j].name);
+                cr_assert_eq(w->xattrs[j].value_len, v->xattrs[j].value_len);
+                cr_assert_eq(memcmp(w->xattrs[j].value, v->xattrs[j].value, v->xattrs[j].value_len), 0);
+        }
+        cr_assert_eq(w->sparse, v->sparse);
+        cr_assert_eq(w->n_extents, v->n_extents);
+        cr_assert_eq(w->n_chunks, v->n_chunks);
+        if (v->n_chunks)
+                cr_assert_eq(memcmp(w->chunks, v->chunks, v->n_chunks * CN_ID_BYTES), 0);
+        cr_assert_eq(!!w->user, !!v->user);
+        cr_assert_eq(!!w->group, !!v->group);
+        cr_assert_eq(w->target_len, v->target_len);
+        if (v->type == CN_NODE_DIR)
+                cr_assert_eq(memcmp(w->subtree, v->subtree, CN_ID_BYTES), 0);
+}
+
+/* Written by cairn 0.1 (before inode flags): every later cairn decodes it. */
+Test(tree, v1_golden_vector_still_decodes, .init = init) {
+        CnNode *v, *w;
+        size_t n, m;
+        CnBuf gold;
+        sample_nodes(&v, &n);
+        read_vector("tree-v1.hex", &gold);
+        cr_assert_eq(gold.data[8], 1, "tree-v1.hex is a version 1 tree");
+        cr_assert_eq(cn_tree_decode(gold.data, gold.len, &w, &m), 0);
+        cr_assert_eq(m, n);
+        for (size_t i = 0; i < n; i++) {
+                assert_same_node(&w[i], &v[i]);
+                cr_assert_eq(w[i].fsflags, 0);
+                cr_assert_not(w[i].fsflags_known, "a v1 entry says nothing of inode flags");
+        }
+        cn_nodes_free(v, n);
+        cn_nodes_free(w, m);
+        cn_buf_done(&gold);
+}
+
 Test(tree, encoding_matches_golden_vector, .init = init) {
         CnNode *v;
         size_t n;
         CnBuf enc = CN_BUF_INIT(1u << 20), gold;
         sample_nodes(&v, &n);
         cr_assert_eq(cn_tree_encode(v, n, &enc), 0);
-        maybe_write_vector("tree-v1.hex", &enc);
-        read_vector("tree-v1.hex", &gold);
+        maybe_write_vector("tree-v2.hex", &enc);
+        read_vector("tree-v2.hex", &gold);
+        cr_assert_eq(gold.data[8], 2, "tree-v2.hex is a version 2 tree");
         cr_assert_eq(enc.len, gold.len);
         cr_assert_eq(memcmp(enc.data, gold.data, enc.len), 0, "tree encoding changed: update FORMAT.md and the vector");
         cn_nodes_free(v, n);
@@ -132,30 +190,9 @@ Test(tree, round_trip_keeps_every_field, .init = init) {
         cr_assert_eq(cn_tree_decode(enc.data, enc.len, &w, &m), 0);
         cr_assert_eq(m, n);
         for (size_t i = 0; i < n; i++) {
-                cr_assert_eq(w[i].name_len, v[i].name_len);
-                cr_assert_eq(memcmp(w[i].name, v[i].name, v[i].name_len), 0);
-                cr_assert_eq(w[i].type, v[i].type);
-                cr_assert_eq(w[i].mode, v[i].mode);
-                cr_assert_eq(w[i].uid, v[i].uid);
-                cr_assert_eq(w[i].mtime.sec, v[i].mtime.sec);
-                cr_assert_eq(w[i].mtime.nsec, v[i].mtime.nsec);
-                cr_assert_eq(w[i].rdev, v[i].rdev);
-                cr_assert_eq(w[i].size, v[i].size);
-                cr_assert_eq(w[i].link_group, v[i].link_group);
-                cr_assert_eq(w[i].n_xattrs, v[i].n_xattrs);
-                for (size_t j = 0; j < v[i].n_xattrs; j++) {
-                        cr_assert_str_eq(w[i].xattrs[j].name, v[i].xattrs[j].name);
-                        cr_assert_eq(w[i].xattrs[j].value_len, v[i].xattrs[j].value_len);
-                        cr_assert_eq(memcmp(w[i].xattrs[j].value, v[i].xattrs[j].value, v[i].xattrs[j].value_len), 0);
-                }
-                cr_assert_eq(w[i].n_extents, v[i].n_extents);
-                cr_assert_eq(w[i].n_chunks, v[i].n_chunks);
-                if (v[i].n_chunks)
-                        cr_assert_eq(memcmp(w[i].chunks, v[i].chunks, v[i].n_chunks * CN_ID_BYTES), 0);
-                cr_assert_eq(!!w[i].user, !!v[i].user);
-                cr_assert_eq(w[i].target_len, v[i].target_len);
-                if (v[i].type == CN_NODE_DIR)
-                        cr_assert_eq(memcmp(w[i].subtree, v[i].subtree, CN_ID_BYTES), 0);
+                assert_same_node(&w[i], &v[i]);
+                cr_assert_eq(w[i].fsflags, v[i].fsflags);
+                cr_assert(w[i].fsflags_known);
         }
         cn_nodes_free(v, n);
         cn_nodes_free(w, m);
@@ -224,8 +261,58 @@ Test(tree, unknown_version_is_refused_by_name, .init = init) {
         CnNode *w;
         size_t m;
         cr_assert_eq(cn_tree_encode(NULL, 0, &enc), 0);
-        enc.data[8] = 2;
+        enc.data[8] = 3;
         cr_assert_eq(cn_tree_decode(enc.data, enc.len, &w, &m), -EPROTONOSUPPORT);
+        enc.data[8] = 0;
+        cr_assert_eq(cn_tree_decode(enc.data, enc.len, &w, &m), -EPROTONOSUPPORT);
+        cn_buf_done(&enc);
+}
+
+/* One FIFO named "f" as a tree of version `version` whose entry has
+ * `extra` more (or, negative, fewer) bytes than v2's fields. */
+static void one_entry_tree(CnBuf *enc, uint32_t version, int extra) {
+        CnNode v = { .type = CN_NODE_FIFO, .name = "f", .name_len = 1, .fsflags = 0 };
+        cr_assert_eq(cn_tree_encode(&v, 1, enc), 0);
+        enc->data[8] = (uint8_t) version;
+        size_t len = cn_le32_get(enc->data + 16);
+        if (extra > 0)
+                for (int i = 0; i < extra; i++)
+                        cr_assert_eq(cn_buf_put_u8(enc, 0), 0);
+        else
+                enc->len -= (size_t) -extra;
+        cn_le32_put(enc->data + 16, (uint32_t) (len + (size_t) (ssize_t) extra));
+}
+
+Test(tree, each_version_has_exactly_its_fields, .init = init) {
+        static const struct {
+                uint32_t version;
+                int extra;
+                int want;
+        } cases[] = { { 2, 0, 0 }, { 1, -4, 0 }, { 1, 0, -EBADMSG }, { 2, -4, -EBADMSG }, { 2, 4, -EBADMSG } };
+        for (size_t t = 0; t < CN_ELEMENTSOF(cases); t++) {
+                CnBuf enc = CN_BUF_INIT(4096);
+                CnNode *w;
+                size_t m;
+                one_entry_tree(&enc, cases[t].version, cases[t].extra);
+                int r = cn_tree_decode(enc.data, enc.len, &w, &m);
+                cr_assert_eq(r, cases[t].want, "case %zu: %d", t, r);
+                if (r == 0)
+                        cn_nodes_free(w, m);
+                cn_buf_done(&enc);
+        }
+}
+
+Test(tree, reserved_fsflags_bits_are_ignored, .init = init) {
+        CnNode v = { .type = CN_NODE_FILE, .name = "f", .name_len = 1, .fsflags = CN_FSFLAGS_KEEP };
+        CnBuf enc = CN_BUF_INIT(4096);
+        CnNode *w;
+        size_t m;
+        cr_assert_eq(cn_tree_encode(&v, 1, &enc), 0);
+        cr_assert_eq(cn_le32_get(enc.data + enc.len - 4), CN_FSFLAGS_KEEP, "fsflags is the entry's last field");
+        cn_le32_put(enc.data + enc.len - 4, 0xffffffffu);
+        cr_assert_eq(cn_tree_decode(enc.data, enc.len, &w, &m), 0);
+        cr_assert_eq(w[0].fsflags, CN_FSFLAGS_KEEP);
+        cn_nodes_free(w, m);
         cn_buf_done(&enc);
 }
 
@@ -417,4 +504,454 @@ Test(pattern, literal_paths_are_not_globs) {
         cr_assert(cn_patterns_match(&p, "/srv/repo[1]/*?\\x"));
         cr_assert_not(cn_patterns_match(&p, "/srv/repo1/ab\\x"));
         cn_patterns_done(&p);
+}
+
+/* ---- tree lists and large directories ---- */
+
+Test(treelist, golden_vector_and_bounded_parsing, .init = init) {
+        uint8_t ids[3][CN_ID_BYTES];
+        uint8_t(*got)[CN_ID_BYTES];
+        size_t n;
+        CnBuf enc = CN_BUF_INIT(4096), gold;
+        for (int i = 0; i < 3; i++)
+                memset(ids[i], 0x11 * (i + 1), CN_ID_BYTES);
+        cr_assert_eq(cn_tree_list_encode((const uint8_t(*)[CN_ID_BYTES]) ids, 3, &enc), 0);
+        maybe_write_vector("treelist-v1.hex", &enc);
+        read_vector("treelist-v1.hex", &gold);
+        cr_assert_eq(enc.len, gold.len);
+        cr_assert_eq(memcmp(enc.data, gold.data, enc.len), 0, "tree list encoding changed: update FORMAT.md");
+        cr_assert(cn_tree_is_list(gold.data, gold.len));
+        cr_assert_eq(cn_tree_list_decode(gold.data, gold.len, &got, &n), 0);
+        cr_assert_eq(n, 3);
+        cr_assert_eq(memcmp(got, ids, sizeof ids), 0);
+        free(got);
+        for (size_t len = 0; len < gold.len; len++)
+                cr_assert_eq(cn_tree_list_decode(gold.data, len, &got, &n), -EBADMSG, "length %zu accepted", len);
+        /* One leaf is never a list (it is stored as a plain tree). */
+        cn_le32_put(gold.data + 12, 1);
+        cr_assert_eq(cn_tree_list_decode(gold.data, gold.len - 2 * CN_ID_BYTES, &got, &n), -EBADMSG);
+        cn_le32_put(gold.data + 12, 3);
+        gold.data[8] = 2;
+        cr_assert_eq(cn_tree_list_decode(gold.data, gold.len, &got, &n), -EPROTONOSUPPORT);
+        /* A plain tree reader refuses a list: readers go through the directory reader. */
+        CnNode *w;
+        size_t m;
+        cr_assert_eq(cn_tree_decode(enc.data, enc.len, &w, &m), -EBADMSG);
+        cr_assert_eq(cn_tree_list_encode((const uint8_t(*)[CN_ID_BYTES]) ids, 1, &enc), -E2BIG);
+        cn_buf_done(&enc);
+        cn_buf_done(&gold);
+}
+
+/* A content-addressed blob store in memory, for the writer and reader. */
+typedef struct MemStore {
+        struct {
+                uint8_t id[CN_ID_BYTES];
+                uint8_t *data;
+                size_t len;
+        } *v;
+        size_t n;
+        size_t gets;
+} MemStore;
+
+static const uint8_t mem_key[CN_KEY_BYTES] = { 7 };
+
+static int mem_put(const uint8_t *data, size_t len, uint8_t ret_id[CN_ID_BYTES], void *u) {
+        MemStore *s = u;
+        cn_id_hmac(ret_id, data, len, mem_key);
+        for (size_t i = 0; i < s->n; i++)
+                if (memcmp(s->v[i].id, ret_id, CN_ID_BYTES) == 0)
+                        return 0;
+        s->v = realloc(s->v, (s->n + 1) * sizeof *s->v);
+        memcpy(s->v[s->n].id, ret_id, CN_ID_BYTES);
+        s->v[s->n].data = malloc(len);
+        memcpy(s->v[s->n].data, data, len);
+        s->v[s->n++].len = len;
+        return 0;
+}
+
+static int mem_get(const uint8_t id[CN_ID_BYTES], CnBuf *out, void *u) {
+        MemStore *s = u;
+        s->gets++;
+        for (size_t i = 0; i < s->n; i++)
+                if (memcmp(s->v[i].id, id, CN_ID_BYTES) == 0) {
+                        cn_buf_reset(out);
+                        return cn_buf_append(out, s->v[i].data, s->v[i].len);
+                }
+        return -ENOENT;
+}
+
+static const uint8_t *mem_blob(MemStore *s, const uint8_t id[CN_ID_BYTES], size_t *ret_len) {
+        for (size_t i = 0; i < s->n; i++)
+                if (memcmp(s->v[i].id, id, CN_ID_BYTES) == 0) {
+                        *ret_len = s->v[i].len;
+                        return s->v[i].data;
+                }
+        return NULL;
+}
+
+static void mem_done(MemStore *s) {
+        for (size_t i = 0; i < s->n; i++)
+                free(s->v[i].data);
+        free(s->v);
+        *s = (MemStore) {};
+}
+
+/* The cut test as backup does it, with a test key. */
+static bool mem_cut(const char *name, size_t len, void *u) {
+        uint8_t buf[16 + CN_MAX_NAME_BYTES], id[CN_ID_BYTES];
+        memcpy(buf, CN_TREE_CUT_DOMAIN, 16);
+        memcpy(buf + 16, name, len);
+        cn_id_hmac(id, buf, 16 + len, mem_key);
+        return (id[0] & 0x0f) == 0;
+}
+
+static bool never_cut(const char *name, size_t len, void *u) {
+        return false;
+}
+
+/* Entry i of a synthetic directory: a file with an xattr of xbytes. */
+static void make_entry(CnNode *n, size_t i, size_t xbytes, uint8_t *value) {
+        char name[64];
+        int len = snprintf(name, sizeof name, "entry-%09zu", i);
+        *n = (CnNode) { .type = CN_NODE_FILE, .mode = 0644, .size = i };
+        n->name = dup_bytes(name, (size_t) len);
+        n->name_len = (size_t) len;
+        if (xbytes) {
+                n->n_xattrs = 1;
+                n->xattrs = calloc(1, sizeof *n->xattrs);
+                n->xattrs[0].name = dup_bytes("user.pad", 8);
+                n->xattrs[0].value = value;     /* borrowed: cleared before cn_node_done */
+                n->xattrs[0].value_len = xbytes;
+        }
+}
+
+static void entry_done(CnNode *n) {
+        if (n->n_xattrs)
+                n->xattrs[0].value = NULL;
+        cn_node_done(n);
+}
+
+/* Write entries [0, count) but skip (the index of one to leave out, or
+ * SIZE_MAX); the directory's id in ret_id. */
+static void write_dir(MemStore *s, CnTreeCutFn cut, size_t count, size_t xbytes, size_t skip,
+                      uint8_t ret_id[CN_ID_BYTES]) {
+        CnTreeWriter *w;
+        uint8_t *value = calloc(1, xbytes ? xbytes : 1);
+        cr_assert_eq(cn_tree_writer_new(mem_put, cut, s, &w), 0);
+        for (size_t i = 0; i < count; i++) {
+                CnNode n;
+                if (i == skip)
+                        continue;
+                make_entry(&n, i, xbytes, value);
+                cr_assert_eq(cn_tree_writer_add(w, &n), 0, "entry %zu", i);
+                entry_done(&n);
+        }
+        cr_assert_eq(cn_tree_writer_finish(w, ret_id), 0);
+        cn_tree_writer_free(w);
+        free(value);
+}
+
+/* The leaf ids of a directory (itself, when plain). */
+static size_t leaves_of(MemStore *s, const uint8_t id[CN_ID_BYTES], uint8_t (**ret)[CN_ID_BYTES]) {
+        size_t len, n;
+        const uint8_t *p = mem_blob(s, id, &len);
+        cr_assert_not_null(p);
+        if (!cn_tree_is_list(p, len)) {
+                *ret = malloc(CN_ID_BYTES);
+                memcpy(*ret, id, CN_ID_BYTES);
+                return 1;
+        }
+        cr_assert_eq(cn_tree_list_decode(p, len, ret, &n), 0);
+        return n;
+}
+
+/* Read the directory back with the reader: every entry, in order. */
+static void read_dir(MemStore *s, const uint8_t id[CN_ID_BYTES], size_t count, size_t skip) {
+        CnDirReader *d;
+        CnBuf scratch = CN_BUF_INIT(CN_MAX_TREE_BYTES);
+        CnNode *nodes;
+        size_t n, at = 0;
+        int r;
+        cr_assert_eq(cn_dir_reader_open(mem_get, s, id, &scratch, &d), 0);
+        while ((r = cn_dir_reader_next(d, &scratch, &nodes, &n)) > 0) {
+                for (size_t i = 0; i < n; i++, at++) {
+                        if (at == skip)
+                                at++;
+                        char name[64];
+                        snprintf(name, sizeof name, "entry-%09zu", at);
+                        cr_assert_str_eq(nodes[i].name, name);
+                        cr_assert_eq(nodes[i].size, at);
+                }
+                cn_nodes_free(nodes, n);
+        }
+        cr_assert_eq(r, 0);
+        cr_assert_eq(at, count, "%zu of %zu entries", at, count);
+        cn_dir_reader_free(d);
+        cn_buf_done(&scratch);
+}
+
+Test(treewriter, small_directory_is_one_plain_tree_as_encode_makes_it, .init = init) {
+        MemStore s = {};
+        CnNode *v;
+        size_t n, len = 0;
+        uint8_t id[CN_ID_BYTES];
+        CnBuf enc = CN_BUF_INIT(1u << 20);
+        CnTreeWriter *w;
+        sample_nodes(&v, &n);
+        cr_assert_eq(cn_tree_writer_new(mem_put, mem_cut, &s, &w), 0);
+        for (size_t i = 0; i < n; i++)
+                cr_assert_eq(cn_tree_writer_add(w, &v[i]), 0);
+        cr_assert_eq(cn_tree_writer_finish(w, id), 0);
+        cr_assert_eq(cn_tree_encode(v, n, &enc), 0);
+        const uint8_t *p = mem_blob(&s, id, &len);
+        cr_assert_eq(s.n, 1);
+        cr_assert_eq(len, enc.len);
+        cr_assert_eq(memcmp(p, enc.data, len), 0);
+        /* Empty, and reused for the next directory. */
+        cr_assert_eq(cn_tree_writer_finish(w, id), 0);
+        cn_buf_reset(&enc);
+        cr_assert_eq(cn_tree_encode(NULL, 0, &enc), 0);
+        p = mem_blob(&s, id, &len);
+        cr_assert(p && len == enc.len && memcmp(p, enc.data, len) == 0);
+        /* Names must increase. */
+        cr_assert_eq(cn_tree_writer_add(w, &v[1]), 0);
+        cr_assert_eq(cn_tree_writer_add(w, &v[0]), -EINVAL);
+        cr_assert_eq(cn_tree_writer_add(w, &v[1]), -EINVAL);
+        cn_tree_writer_free(w);
+        cn_nodes_free(v, n);
+        cn_buf_done(&enc);
+        mem_done(&s);
+}
+
+/* 12 MiB of entries: leaves cut by the keyed name hash once over 1 MiB,
+ * each a v2 plain tree under 8 MiB (plus one entry), read back in order. */
+Test(treewriter, large_directory_is_cut_into_leaves_and_reads_back, .init = init) {
+        MemStore s = {};
+        uint8_t id[CN_ID_BYTES], (*leaves)[CN_ID_BYTES];
+        const size_t count = 3000, xbytes = 4000;
+        write_dir(&s, mem_cut, count, xbytes, SIZE_MAX, id);
+        size_t n = leaves_of(&s, id, &leaves);
+        cr_assert_geq(n, 3, "12 MiB in %zu leaves", n);
+        for (size_t i = 0; i < n; i++) {
+                size_t len;
+                const uint8_t *p = mem_blob(&s, leaves[i], &len);
+                cr_assert_not_null(p);
+                cr_assert(!cn_tree_is_list(p, len));
+                cr_assert_eq(p[8], 2);
+                cr_assert_leq(len, CN_TREE_LEAF_MAX + 4200);
+                if (i + 1 < n)
+                        cr_assert_geq(len, CN_TREE_LEAF_MIN);
+        }
+        read_dir(&s, id, count, SIZE_MAX);
+        free(leaves);
+        mem_done(&s);
+}
+
+/* Leaves are content-defined: a directory with one more entry shares every
+ * leaf but the one or two around the insertion, not all after it. */
+Test(treewriter, inserting_one_entry_changes_one_leaf_not_all_after_it, .init = init) {
+        MemStore s = {};
+        uint8_t a[CN_ID_BYTES], b[CN_ID_BYTES], (*la)[CN_ID_BYTES], (*lb)[CN_ID_BYTES];
+        const size_t count = 6000, xbytes = 4000;
+        write_dir(&s, mem_cut, count, xbytes, 1000, a);
+        write_dir(&s, mem_cut, count, xbytes, SIZE_MAX, b);
+        size_t na = leaves_of(&s, a, &la), nb = leaves_of(&s, b, &lb), shared = 0;
+        cr_assert_geq(na, 6);
+        for (size_t i = 0; i < nb; i++)
+                for (size_t j = 0; j < na; j++)
+                        if (memcmp(lb[i], la[j], CN_ID_BYTES) == 0) {
+                                shared++;
+                                break;
+                        }
+        cr_assert_geq(shared + 2, nb, "only %zu of %zu leaves shared", shared, nb);
+        cr_assert_eq(memcmp(la[na - 1], lb[nb - 1], CN_ID_BYTES), 0, "the last leaf changed");
+        read_dir(&s, a, count, 1000);
+        free(la);
+        free(lb);
+        mem_done(&s);
+}
+
+/* Without a keyed cut, leaves end at 8 MiB (or 65536 entries, which an
+ * entry of at least 135 bytes never reaches first). */
+Test(treewriter, leaves_end_at_8_mib_without_a_cut, .init = init) {
+        MemStore s = {};
+        uint8_t id[CN_ID_BYTES], (*leaves)[CN_ID_BYTES];
+        write_dir(&s, never_cut, 5000, 4000, SIZE_MAX, id);
+        size_t n = leaves_of(&s, id, &leaves);
+        cr_assert_eq(n, 3, "20 MB in %zu leaves", n);
+        size_t len = 0;
+        const uint8_t *p = mem_blob(&s, leaves[0], &len);
+        cr_assert(len >= CN_TREE_LEAF_MAX && len < CN_TREE_LEAF_MAX + 4200);
+        free(leaves);
+        read_dir(&s, id, 5000, SIZE_MAX);
+        write_dir(&s, never_cut, 70000, 0, SIZE_MAX, id);
+        n = leaves_of(&s, id, &leaves);
+        cr_assert_eq(n, 2);
+        for (size_t i = 0; i < n; i++) {
+                p = mem_blob(&s, leaves[i], &len);
+                cr_assert_leq(cn_le32_get(p + 12), CN_TREE_LEAF_MAX_ENTRIES);
+                cr_assert_lt(len, CN_TREE_LEAF_MAX + 200);
+        }
+        free(leaves);
+        read_dir(&s, id, 70000, SIZE_MAX);
+        mem_done(&s);
+}
+
+/* An entry alone over the 256 MiB a tree blob may hold is refused with
+ * -EFBIG; the writer goes on with the rest. */
+Test(treewriter, entry_over_the_blob_cap_is_refused_alone, .init = init) {
+        MemStore s = {};
+        uint8_t id[CN_ID_BYTES];
+        CnTreeWriter *w;
+        static uint8_t value[CN_MAX_XATTR_VALUE_BYTES];
+        const size_t nx = CN_MAX_TREE_BYTES / sizeof value + 1;
+        CnNode a, big = { .type = CN_NODE_FILE, .name = "entry-000000002", .name_len = 15 }, c;
+        big.xattrs = calloc(nx, sizeof *big.xattrs);
+        for (size_t i = 0; i < nx; i++) {
+                char name[32];
+                snprintf(name, sizeof name, "user.%zu", i);
+                big.xattrs[i] = (CnXattr) { .name = strdup(name), .value = value, .value_len = sizeof value };
+        }
+        big.n_xattrs = nx;
+        make_entry(&a, 1, 0, NULL);
+        make_entry(&c, 3, 0, NULL);
+        cr_assert_eq(cn_tree_writer_new(mem_put, mem_cut, &s, &w), 0);
+        cr_assert_eq(cn_tree_writer_add(w, &a), 0);
+        int r = cn_tree_writer_add(w, &big);
+        cr_assert_eq(r, -EFBIG, "%d", r);
+        cr_assert_eq(cn_tree_writer_add(w, &c), 0);
+        cr_assert_eq(cn_tree_writer_finish(w, id), 0);
+        cn_tree_writer_free(w);
+        for (size_t i = 0; i < nx; i++)
+                free(big.xattrs[i].name);
+        free(big.xattrs);
+        cn_node_done(&a);
+        cn_node_done(&c);
+        size_t len = 0;
+        const uint8_t *p = mem_blob(&s, id, &len);
+        CnNode *got;
+        size_t m;
+        cr_assert_eq(cn_tree_decode(p, len, &got, &m), 0);
+        cr_assert_eq(m, 2);
+        cn_nodes_free(got, m);
+        mem_done(&s);
+}
+
+/* Put a hand-made list of these blobs (plain trees of the given names). */
+static void put_list(MemStore *s, const char *const *leaves, size_t n, uint32_t leaf_version, uint8_t ret_id[CN_ID_BYTES]) {
+        uint8_t ids[8][CN_ID_BYTES];
+        CnBuf enc = CN_BUF_INIT(1u << 20);
+        for (size_t i = 0; i < n; i++) {
+                CnNode v[2] = {};
+                size_t k = 0;
+                for (const char *p = leaves[i]; *p; p++, k++)
+                        v[k] = (CnNode) { .type = CN_NODE_FIFO, .name = (char *) p, .name_len = 1 };
+                cn_buf_reset(&enc);
+                cr_assert_eq(cn_tree_encode(v, k, &enc), 0);
+                enc.data[8] = (uint8_t) leaf_version;
+                if (leaf_version == 1)
+                        for (size_t j = 0, off = 16; j < k; j++) {
+                                /* drop fsflags: a v1 entry */
+                                size_t len = cn_le32_get(enc.data + off);
+                                cn_le32_put(enc.data + off, (uint32_t) (len - 4));
+                                memmove(enc.data + off + len, enc.data + off + len + 4, enc.len - off - len - 4);
+                                enc.len -= 4;
+                                off += len;
+                        }
+                cr_assert_eq(mem_put(enc.data, enc.len, ids[i], s), 0);
+        }
+        cn_buf_reset(&enc);
+        if (n >= 2)
+                cr_assert_eq(cn_tree_list_encode((const uint8_t(*)[CN_ID_BYTES]) ids, n, &enc), 0);
+        else {
+                /* A list of one leaf, which writers never make. */
+                cr_assert_eq(cn_buf_append(&enc, CN_MAGIC_TREE_LIST, 8), 0);
+                cr_assert_eq(cn_buf_put_u32(&enc, 1), 0);
+                cr_assert_eq(cn_buf_put_u32(&enc, 1), 0);
+                cr_assert_eq(cn_buf_append(&enc, ids[0], CN_ID_BYTES), 0);
+        }
+        cr_assert_eq(mem_put(enc.data, enc.len, ret_id, s), 0);
+        cn_buf_done(&enc);
+}
+
+static int read_all(MemStore *s, const uint8_t id[CN_ID_BYTES], size_t *ret_n) {
+        CnDirReader *d;
+        CnBuf scratch = CN_BUF_INIT(CN_MAX_TREE_BYTES);
+        CnNode *nodes;
+        size_t n;
+        int r = cn_dir_reader_open(mem_get, s, id, &scratch, &d);
+        *ret_n = 0;
+        if (r < 0) {
+                cn_buf_done(&scratch);
+                return r;
+        }
+        while ((r = cn_dir_reader_next(d, &scratch, &nodes, &n)) > 0) {
+                *ret_n += n;
+                cn_nodes_free(nodes, n);
+        }
+        cn_dir_reader_free(d);
+        cn_buf_done(&scratch);
+        return r;
+}
+
+Test(dirreader, lists_must_name_increasing_nonempty_v2_leaves, .init = init) {
+        static const struct {
+                const char *leaves[3];
+                size_t n;
+                uint32_t version;
+                int want;
+        } cases[] = {
+                { { "ab", "cd", "e" }, 3, 2, 0 },
+                { { "ab", "bc" }, 2, 2, -EBADMSG },     /* b twice, across leaves */
+                { { "cd", "ab" }, 2, 2, -EBADMSG },     /* leaves out of order */
+                { { "ab", "", "c" }, 3, 2, -EBADMSG },  /* an empty leaf */
+                { { "ab", "cd" }, 2, 1, -EBADMSG },     /* a v1 leaf */
+                { { "ab" }, 1, 2, -EBADMSG },           /* a list of one */
+        };
+        for (size_t t = 0; t < CN_ELEMENTSOF(cases); t++) {
+                MemStore s = {};
+                uint8_t id[CN_ID_BYTES];
+                size_t n;
+                put_list(&s, cases[t].leaves, cases[t].n, cases[t].version, id);
+                int r = read_all(&s, id, &n);
+                cr_assert_eq(r, cases[t].want, "case %zu: %d", t, r);
+                if (r == 0)
+                        cr_assert_eq(n, 5);
+                mem_done(&s);
+        }
+}
+
+Test(dirreader, a_list_of_lists_and_a_missing_leaf_are_errors, .init = init) {
+        MemStore s = {};
+        uint8_t inner[CN_ID_BYTES], ids[2][CN_ID_BYTES], outer[CN_ID_BYTES];
+        CnBuf enc = CN_BUF_INIT(4096);
+        size_t n;
+        const char *leaves[] = { "ab", "cd" };
+        put_list(&s, leaves, 2, 2, inner);
+        memcpy(ids[0], inner, CN_ID_BYTES);
+        memcpy(ids[1], inner, CN_ID_BYTES);
+        ids[1][0] ^= 1;
+        cr_assert_eq(cn_tree_list_encode((const uint8_t(*)[CN_ID_BYTES]) ids, 2, &enc), 0);
+        cr_assert_eq(mem_put(enc.data, enc.len, outer, &s), 0);
+        cr_assert_eq(read_all(&s, outer, &n), -EBADMSG, "a list inside a list");
+        /* Make ids[0] a plain leaf: then ids[1] is missing. */
+        CnNode v = { .type = CN_NODE_FIFO, .name = "a", .name_len = 1 };
+        cn_buf_reset(&enc);
+        cr_assert_eq(cn_tree_encode(&v, 1, &enc), 0);
+        cr_assert_eq(mem_put(enc.data, enc.len, ids[0], &s), 0);
+        cn_buf_reset(&enc);
+        cr_assert_eq(cn_tree_list_encode((const uint8_t(*)[CN_ID_BYTES]) ids, 2, &enc), 0);
+        cr_assert_eq(mem_put(enc.data, enc.len, outer, &s), 0);
+        CnDirReader *d;
+        CnBuf scratch = CN_BUF_INIT(CN_MAX_TREE_BYTES);
+        CnNode *nodes;
+        cr_assert_eq(cn_dir_reader_open(mem_get, &s, outer, &scratch, &d), 0);
+        cr_assert_eq(cn_dir_reader_next(d, &scratch, &nodes, &n), 1);
+        cn_nodes_free(nodes, n);
+        cr_assert_eq(cn_dir_reader_next(d, &scratch, &nodes, &n), -ENOENT);
+        cr_assert_eq(memcmp(cn_dir_reader_failed(d), ids[1], CN_ID_BYTES), 0, "the missing leaf is named");
+        cn_dir_reader_free(d);
+        cn_buf_done(&scratch);
+        cn_buf_done(&enc);
+        mem_done(&s);
 }
