@@ -21,6 +21,7 @@ static void help(void) {
               "  -e, --exclude PATTERN     skip matching entries (repeatable; see docs/cli/backup.md)\n"
               "      --exclude-file F      read exclude patterns from F, one a line\n"
               "  -x, --one-file-system     do not cross into other file systems\n"
+              "      --exclude-nodump      skip files and directories flagged nodump (chattr +d)\n"
               "      --tag TAG             tag the snapshot (repeatable)\n"
               "      --host NAME           record NAME as the host (default: this host's name)\n"
               "      --stdin               back up standard input as one file\n"
@@ -45,7 +46,18 @@ static void on_error(const char *path, int error, void *u) {
         w->n++;
         fputs("cairn: warning: ", stderr);
         cli_print_escaped(stderr, path, strlen(path));
-        fprintf(stderr, ": %s (skipped)\n", strerror(error));
+        if (error == EFBIG)
+                fputs(": its metadata (extended attributes) is larger than a snapshot entry can hold (skipped)\n",
+                      stderr);
+        else if (error == ESTALE)
+                fputs(": replaced or moved while it was read; what was read of it is kept, the rest was skipped\n",
+                      stderr);
+        else if (error == E2BIG)
+                fputs(": more entries in one directory than a snapshot can hold (16777216); the rest of the "
+                      "directory was skipped\n",
+                      stderr);
+        else
+                fprintf(stderr, ": %s (skipped)\n", strerror(error));
 }
 
 static int add_strv(char ***v, size_t *n, const char *s) {
@@ -66,12 +78,13 @@ static void strv_free(char **v, size_t n) {
 }
 
 int verb_backup(Cli *cli, int argc, char **argv) {
-        enum { OPT_EXCLUDE_FILE = _OPT_GLOBAL_MAX, OPT_TAG, OPT_HOST, OPT_STDIN, OPT_STDIN_NAME, OPT_PARENT, OPT_FORCE, OPT_COMPRESSION };
+        enum { OPT_EXCLUDE_FILE = _OPT_GLOBAL_MAX, OPT_TAG, OPT_HOST, OPT_STDIN, OPT_STDIN_NAME, OPT_PARENT, OPT_FORCE, OPT_COMPRESSION, OPT_EXCLUDE_NODUMP };
         static const struct option opts[] = {
                 CLI_GLOBAL_LONG,
                 { "exclude", required_argument, NULL, 'e' },
                 { "exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE },
                 { "one-file-system", no_argument, NULL, 'x' },
+                { "exclude-nodump", no_argument, NULL, OPT_EXCLUDE_NODUMP },
                 { "tag", required_argument, NULL, OPT_TAG },
                 { "host", required_argument, NULL, OPT_HOST },
                 { "stdin", no_argument, NULL, OPT_STDIN },
@@ -88,7 +101,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
         size_t n_list = 0;
         const char *host = NULL, *stdin_name = "stdin", *parent_id = NULL;
         char hostbuf[256] = "";
-        bool use_stdin = false, force = false, one_fs = false;
+        bool use_stdin = false, force = false, one_fs = false, no_nodump = false;
         int level = 0;
         Warnings w = {};
         int c, r, ret = CLI_EXIT_ERROR;
@@ -120,6 +133,9 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 }
                 case 'x':
                         one_fs = true;
+                        break;
+                case OPT_EXCLUDE_NODUMP:
+                        no_nodump = true;
                         break;
                 case OPT_TAG:
                         if (add_strv(&tags, &n_tags, optarg) < 0)
@@ -240,6 +256,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 .n_paths = n_paths,
                 .excludes = &excludes,
                 .one_file_system = one_fs,
+                .exclude_nodump = no_nodump,
                 .compression_level = level,
                 .tags = tags,
                 .n_tags = n_tags,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,8 @@
 #define MAX_PATH_BYTES (1u << 20)
 /* The least room a read gets: the buffer holds the largest chunk and this. */
 #define READ_BYTES (1u << 20)
+/* The most directory fds the walk keeps open at once (fd_window()). */
+#define FD_WINDOW_MAX 32
 
 typedef struct LinkEntry {
         uint64_t dev, ino;
@@ -38,8 +41,9 @@ typedef struct Backup {
         uint8_t *buf;                   /* read window: 2 * max chunk */
         size_t buf_cap;
         CnBuf path;                     /* absolute path of the entry at hand, NUL-terminated */
-        CnBuf tree;                     /* tree encoding scratch */
-        CnBuf parent_blob;
+        CnBuf cut;                      /* scratch of the leaf cut hash */
+        CnBuf parent_blob;              /* scratch of the parent snapshot's tree blobs */
+        size_t fd_window;               /* directory fds the walk keeps open */
         LinkEntry *links;
         size_t n_links, cap_links;
         uint64_t next_link_group;
@@ -286,6 +290,7 @@ static int link_add(Backup *b, const CnNode *n) {
 
 /* ---- the parent snapshot ---- */
 
+/* A small directory of the parent (the virtual top), loaded whole. */
 typedef struct ParentDir {
         CnNode *nodes;
         size_t n;
@@ -299,9 +304,7 @@ static void parent_dir_done(ParentDir *p) {
 /* Load the parent's tree id; any failure just means "no parent here". */
 static void parent_dir_load(Backup *b, const uint8_t id[CN_ID_BYTES], ParentDir *ret) {
         *ret = (ParentDir) {};
-        if (cn_store_get(b->store, id, &b->parent_blob) < 0)
-                return;
-        if (cn_tree_decode(b->parent_blob.data, b->parent_blob.len, &ret->nodes, &ret->n) < 0)
+        if (cn_dir_load(b->store, id, &b->parent_blob, &ret->nodes, &ret->n, NULL) < 0)
                 *ret = (ParentDir) {};
 }
 
@@ -320,6 +323,53 @@ static const CnNode *parent_find(const ParentDir *p, const char *name, size_t le
         return NULL;
 }
 
+/* The parent's copy of a directory the walk is in, read a leaf at a time
+ * as the walk's names (sorted the same way) go by. */
+typedef struct ParentCursor {
+        CnDirReader *rd;                /* NULL: no parent here (or it could not be read) */
+        CnNode *nodes;                  /* the current leaf */
+        size_t n, i;
+} ParentCursor;
+
+static void parent_cursor_done(ParentCursor *pc) {
+        cn_dir_reader_free(pc->rd);
+        cn_nodes_free(pc->nodes, pc->n);
+        *pc = (ParentCursor) {};
+}
+
+static void parent_cursor_open(Backup *b, const CnNode *parent, ParentCursor *ret) {
+        *ret = (ParentCursor) {};
+        if (parent && parent->type == CN_NODE_DIR &&
+            cn_dir_reader_open(cn_tree_get_from_store, b->store, parent->subtree, &b->parent_blob, &ret->rd) < 0)
+                ret->rd = NULL;
+}
+
+/* The parent's entry of that name, or NULL; names come in increasing order.
+ * The entry is valid until the next call. Any failure means "no parent". */
+static const CnNode *parent_cursor_find(Backup *b, ParentCursor *pc, const char *name, size_t len) {
+        while (pc->rd) {
+                for (; pc->i < pc->n; pc->i++) {
+                        int c = cn_name_cmp(pc->nodes[pc->i].name, pc->nodes[pc->i].name_len, name, len);
+                        if (c == 0)
+                                return &pc->nodes[pc->i];
+                        if (c > 0)
+                                return NULL;
+                }
+                cn_nodes_free(pc->nodes, pc->n);
+                pc->nodes = NULL;
+                pc->n = pc->i = 0;
+                CnNode *leaf;
+                size_t k;
+                if (cn_dir_reader_next(pc->rd, &b->parent_blob, &leaf, &k) <= 0) {
+                        pc->rd = cn_dir_reader_free(pc->rd);
+                        break;
+                }
+                pc->nodes = leaf;
+                pc->n = k;
+        }
+        return NULL;
+}
+
 static bool chunks_known(Backup *b, const CnNode *n) {
         for (size_t i = 0; i < n->n_chunks; i++)
                 if (!cn_store_contains(b->store, n->chunks[i]))
@@ -328,7 +378,8 @@ static bool chunks_known(Backup *b, const CnNode *n) {
 }
 
 /* Same inode, size, mtime and ctime as the parent's entry: the content, and
- * everything a ctime change would reveal (mode, owner, xattrs), is unchanged. */
+ * everything a ctime change would reveal (mode, owner, xattrs, inode
+ * flags), is unchanged. */
 static bool parent_unchanged(Backup *b, const CnNode *p, const struct stat *st) {
         return p && p->type == CN_NODE_FILE && p->size == (uint64_t) st->st_size &&
                p->inode == (uint64_t) st->st_ino && p->mtime.sec == st->st_mtim.tv_sec &&
@@ -336,40 +387,129 @@ static bool parent_unchanged(Backup *b, const CnNode *p, const struct stat *st) 
                p->ctime.nsec == (uint32_t) st->st_ctim.tv_nsec && chunks_known(b, p);
 }
 
-/* ---- the walk ---- */
+/* ---- trees ---- */
 
-/* What every freshly read node goes through. */
-static void meta_read_done(Backup *b, CnNode *n) {
-        if (!b->o->record_atime)
-                n->atime = (CnTime) {};
+static int put_tree(const uint8_t *data, size_t n, uint8_t ret_id[CN_ID_BYTES], void *u) {
+        Backup *b = u;
+        cn_store_chunk_id(b->store, data, n, ret_id);
+        return cn_store_put(b->store, CN_BLOB_TREE, ret_id, data, n, NULL);
 }
 
-static int backup_entry(Backup *b, int dirfd, const char *name, size_t name_len, const struct stat *st,
-                        const CnNode *parent, CnNode *n, bool *ret_skip);
+/* Where a large directory is cut into leaves (docs/FORMAT.md "Large
+ * directories"): HMAC-SHA-256 under the controller's chunk-id key of the
+ * domain string and the name, low bits of its first byte. Keyed, so nobody
+ * without the key can aim names at the cuts. */
+static bool tree_cut(const char *name, size_t len, void *u) {
+        Backup *b = u;
+        uint8_t id[CN_ID_BYTES];
+        cn_buf_reset(&b->cut);
+        if (cn_buf_append(&b->cut, CN_TREE_CUT_DOMAIN, sizeof CN_TREE_CUT_DOMAIN - 1) < 0 ||
+            cn_buf_append(&b->cut, name, len) < 0)
+                return false;           /* cannot happen: names are capped below the buffer's cap */
+        cn_store_chunk_id(b->store, b->cut.data, b->cut.len, id);
+        return (id[0] & ((1u << CN_TREE_CUT_BITS) - 1)) == 0;
+}
 
-static int store_tree(Backup *b, CnNode *nodes, size_t n, uint8_t ret_id[CN_ID_BYTES]) {
+static int tree_writer_new(Backup *b, CnTreeWriter **ret) {
+        return cn_tree_writer_new(put_tree, tree_cut, b, ret);
+}
+
+/* Add n (which this takes) to a directory; b->path is n's path. An entry
+ * too large for any tree blob is skipped and recorded; so is every entry
+ * once the directory is full, which sets *full. */
+static int tree_add(Backup *b, CnTreeWriter *w, CnNode *n, bool *full) {
+        int r = cn_tree_writer_add(w, n);
+        cn_node_done(n);
+        if (r == -EFBIG || r == -E2BIG) {
+                if (r == -E2BIG && full)
+                        *full = true;
+                return source_error(b, -r);
+        }
+        return r;
+}
+
+/* Store nodes (any order; taken) as the directory prefix (for messages, "" for the root). */
+static int store_tree(Backup *b, const char *prefix, CnNode *nodes, size_t n, uint8_t ret_id[CN_ID_BYTES]) {
+        _cleanup_(cn_tree_writer_freep) CnTreeWriter *w = NULL;
+        size_t i = 0;
         int r;
+
         cn_nodes_sort(nodes, n);
-        cn_buf_reset(&b->tree);
-        r = cn_tree_encode(nodes, n, &b->tree);
-        if (r < 0)
-                return r;
-        cn_store_chunk_id(b->store, b->tree.data, b->tree.len, ret_id);
-        return cn_store_put(b->store, CN_BLOB_TREE, ret_id, b->tree.data, b->tree.len, NULL);
+        r = tree_writer_new(b, &w);
+        for (; r >= 0 && i < n; i++) {
+                size_t mark;
+                b->path.len = 0;
+                r = path_push(b, prefix[0] ? prefix : "/", prefix[0] ? strlen(prefix) : 1, &mark);
+                if (r >= 0)
+                        r = path_push(b, nodes[i].name, nodes[i].name_len, &mark);
+                if (r >= 0)
+                        r = tree_add(b, w, &nodes[i], NULL);
+        }
+        for (; i < n; i++)
+                cn_node_done(&nodes[i]);
+        if (r >= 0)
+                r = cn_tree_writer_finish(w, ret_id);
+        return r;
 }
 
-static int cmp_names(const void *x, const void *y) {
-        const char *a = *(char *const *) x, *c = *(char *const *) y;
-        return strcmp(a, c);
+static int store_tree_empty(Backup *b, uint8_t ret_id[CN_ID_BYTES]) {
+        return store_tree(b, "", NULL, 0, ret_id);
 }
 
-/* Back up the contents of directory fd into a tree; ret_id gets its id. */
-static int backup_dir_contents(Backup *b, int fd, const CnNode *parent, uint8_t ret_id[CN_ID_BYTES]) {
-        _cleanup_(parent_dir_done) ParentDir pd = {};
-        char **names = NULL;
-        size_t n_names = 0, cap_names = 0;
-        CnNode *nodes = NULL;
-        size_t n_nodes = 0;
+/* ---- directory listings ---- */
+
+/* A directory's names, sorted, back to back in one allocation. */
+typedef struct Names {
+        char *buf;
+        size_t len, cap;
+        size_t *off;
+        size_t n, cap_off;
+} Names;
+
+static void names_done(Names *n) {
+        free(n->buf);
+        free(n->off);
+        *n = (Names) {};
+}
+
+static const char *names_get(const Names *n, size_t i) {
+        return n->buf + n->off[i];
+}
+
+static int names_cmp(const void *x, const void *y, void *u) {
+        return strcmp((const char *) u + *(const size_t *) x, (const char *) u + *(const size_t *) y);
+}
+
+static int names_add(Names *n, const char *name) {
+        size_t len = strlen(name) + 1;
+        if (n->n == n->cap_off) {
+                size_t c = n->cap_off ? n->cap_off * 2 : 8;
+                size_t *p = realloc(n->off, c * sizeof *p);
+                if (!p)
+                        return -ENOMEM;
+                n->off = p;
+                n->cap_off = c;
+        }
+        if (n->cap - n->len < len) {
+                size_t c = CN_MAX(n->cap ? n->cap * 2 : 64, n->len + len);
+                char *p = realloc(n->buf, c);
+                if (!p)
+                        return -ENOMEM;
+                n->buf = p;
+                n->cap = c;
+        }
+        memcpy(n->buf + n->len, name, len);
+        n->off[n->n++] = n->len;
+        n->len += len;
+        return 0;
+}
+
+/* Every name in directory fd but "." and "..", sorted as trees sort them
+ * (strcmp is memcmp order on NUL-free names, shorter first). A directory
+ * with more than a tree can hold is cut at that many names, recorded. */
+static int names_read(Backup *b, int fd, Names *ret) {
+        Names n = {};
+        bool full = false;
         int r = 0;
 
         int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -390,73 +530,36 @@ static int backup_dir_contents(Backup *b, int fd, const CnNode *parent, uint8_t 
                 }
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
-                if (n_names == cap_names) {
-                        size_t c = cap_names ? cap_names * 2 : 64;
-                        char **v = realloc(names, c * sizeof *v);
-                        if (!v) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        names = v;
-                        cap_names = c;
-                }
-                if (!(names[n_names] = strdup(de->d_name))) {
-                        r = -ENOMEM;
+                if (n.n == CN_MAX_DIR_ENTRIES) {
+                        full = true;
                         break;
                 }
-                n_names++;
+                if ((r = names_add(&n, de->d_name)) < 0)
+                        break;
         }
         closedir(d);
-        if (r < 0)
-                goto out;
-        if (n_names > 1)
-                qsort(names, n_names, sizeof *names, cmp_names);
-        nodes = calloc(n_names ? n_names : 1, sizeof *nodes);
-        if (!nodes) {
-                r = -ENOMEM;
-                goto out;
+        if (r >= 0 && full)
+                r = source_error(b, E2BIG);
+        if (r < 0) {
+                names_done(&n);
+                return r;
         }
-        if (parent && parent->type == CN_NODE_DIR)
-                parent_dir_load(b, parent->subtree, &pd);
+        if (n.n > 1)
+                qsort_r(n.off, n.n, sizeof *n.off, names_cmp, n.buf);
+        *ret = n;
+        return 0;
+}
 
-        for (size_t i = 0; i < n_names; i++) {
-                size_t len = strlen(names[i]), mark;
-                struct stat st;
-                bool skip = false;
+/* ---- the walk ---- */
 
-                r = path_push(b, names[i], len, &mark);
-                if (r < 0)
-                        goto out;
-                if (b->o->excludes && cn_patterns_match(b->o->excludes, path_str(b))) {
-                        path_pop(b, mark);
-                        continue;
-                }
-                if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                        r = -errno;
-                        if (skippable(r))
-                                r = source_error(b, -r);
-                        path_pop(b, mark);
-                        if (r < 0)
-                                goto out;
-                        continue;
-                }
-                r = backup_entry(b, fd, names[i], len, &st, parent_find(&pd, names[i], len), &nodes[n_nodes],
-                                 &skip);
-                path_pop(b, mark);
-                if (r < 0)
-                        goto out;
-                if (skip)
-                        cn_node_done(&nodes[n_nodes]);
-                else
-                        n_nodes++;
-        }
-        r = store_tree(b, nodes, n_nodes, ret_id);
-out:
-        cn_nodes_free(nodes, n_nodes);
-        for (size_t i = 0; i < n_names; i++)
-                free(names[i]);
-        free(names);
-        return r;
+/* What every freshly read node goes through. */
+static void meta_read_done(Backup *b, CnNode *n) {
+        if (!b->o->record_atime)
+                n->atime = (CnTime) {};
+}
+
+static bool excluded_nodump(Backup *b, uint32_t fsflags) {
+        return b->o->exclude_nodump && (fsflags & CN_FSFLAG_NODUMP);
 }
 
 static int set_name(CnNode *n, const char *name, size_t len) {
@@ -466,6 +569,23 @@ static int set_name(CnNode *n, const char *name, size_t len) {
         return n->name ? 0 : -ENOMEM;
 }
 
+/* Open name in dirfd as the regular file st says it is: the fd, or a
+ * negative errno; -ENOENT when something else is there now. */
+static int open_file(int dirfd, const char *name, const struct stat *st, struct stat *ret_st) {
+        _cleanup_close_ int fd =
+                openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_NOATIME);
+        if (fd < 0 && errno == EPERM)   /* O_NOATIME needs ownership */
+                fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, ret_st) < 0)
+                return -errno;
+        if (ret_st->st_ino != st->st_ino || ret_st->st_dev != st->st_dev || !S_ISREG(ret_st->st_mode))
+                return -ENOENT;         /* replaced between readdir and open */
+        return TAKE_FD(fd);
+}
+
+/* 1: excluded (--exclude-nodump), n left for the caller to clear. */
 static int backup_file(Backup *b, int dirfd, const char *name, const struct stat *st, const CnNode *parent,
                        CnNode *n) {
         _cleanup_close_ int fd = -1;
@@ -473,6 +593,18 @@ static int backup_file(Backup *b, int dirfd, const char *name, const struct stat
         int r;
 
         if (parent_unchanged(b, parent, st)) {
+                uint32_t fsflags = parent->fsflags;
+                if (!parent->fsflags_known) {
+                        /* A v1 parent did not record the inode flags: ask the file. */
+                        fd = open_file(dirfd, name, st, &st2);
+                        if (fd < 0)
+                                return fd;
+                        r = cn_fsmeta_read_fsflags(fd, &fsflags);
+                        if (r < 0)
+                                return r;
+                }
+                if (excluded_nodump(b, fsflags))
+                        return 1;
                 r = cn_node_copy(n, parent);
                 if (r < 0)
                         return r;
@@ -481,27 +613,306 @@ static int backup_file(Backup *b, int dirfd, const char *name, const struct stat
                 n->nlink = st->st_nlink;
                 n->dev = st->st_dev;
                 n->link_group = 0;
+                n->fsflags = fsflags;
+                n->fsflags_known = true;
                 return 0;
         }
-        fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_NOATIME);
-        if (fd < 0 && errno == EPERM)   /* O_NOATIME needs ownership */
-                fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        fd = open_file(dirfd, name, st, &st2);
         if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st2) < 0)
-                return -errno;
-        if (st2.st_ino != st->st_ino || st2.st_dev != st->st_dev || !S_ISREG(st2.st_mode))
-                return -ENOENT;         /* replaced between readdir and open */
+                return fd;
         r = cn_fsmeta_read(dirfd, name, fd, &st2, n);
         if (r < 0)
                 return r;
         meta_read_done(b, n);
+        if (excluded_nodump(b, n->fsflags))
+                return 1;
         int64_t got = store_stream(b, fd, n->sparse, n->extents, n->n_extents, n);
         if (got < 0)
                 return (int) got;
         if (!n->sparse)
                 n->size = (uint64_t) got;       /* what we read is what we have */
         return 0;
+}
+
+/* Open the directory name in dirfd (st from fstatat) and read its node.
+ * Returns 0 with *ret_fd and n filled, 1 when it is skipped (excluded, or
+ * unreadable and recorded: n is cleared), or a negative errno. */
+static int open_dir(Backup *b, int dirfd, const char *name, const struct stat *st, int *ret_fd, struct stat *ret_st,
+                    CnNode *n) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int r = 0;
+
+        if (fd < 0)
+                r = -errno;
+        else if (fstat(fd, ret_st) < 0)
+                r = -errno;
+        else if (ret_st->st_ino != st->st_ino || ret_st->st_dev != st->st_dev)
+                r = -ENOENT;            /* replaced between fstatat and open */
+        if (r >= 0) {
+                r = cn_fsmeta_read(dirfd, name, fd, ret_st, n);
+                meta_read_done(b, n);
+        }
+        if (r >= 0 && excluded_nodump(b, n->fsflags)) {
+                cn_node_done(n);
+                return 1;
+        }
+        if (r < 0) {
+                cn_node_done(n);
+                return skippable(r) ? (source_error(b, -r) < 0 ? -ENOMEM : 1) : r;
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static bool crosses_fs(Backup *b, const struct stat *st) {
+        return b->o->one_file_system && st->st_dev != b->root_dev;
+}
+
+static int backup_entry(Backup *b, int dirfd, const char *name, size_t name_len, const struct stat *st,
+                        const CnNode *parent, CnNode *n, bool *ret_skip);
+
+/* One directory on the walk's stack. */
+typedef struct Frame {
+        int fd;                         /* -1: outside the window of open directories */
+        uint64_t dev, ino;              /* as opened: a reopened fd must be this directory */
+        Names names;
+        size_t next;                    /* the next name to back up */
+        size_t path_mark;               /* b->path without this directory's name */
+        CnTreeWriter *w;
+        ParentCursor pc;
+        CnNode self;                    /* its own entry, for the frame above once done */
+        bool lost;                      /* gone or full: the rest of it is skipped */
+} Frame;
+
+typedef struct Walk {
+        Frame *f;
+        size_t depth, cap;
+} Walk;
+
+static void frame_done(Frame *f) {
+        if (f->fd >= 0)
+                close(f->fd);
+        names_done(&f->names);
+        cn_tree_writer_free(f->w);
+        parent_cursor_done(&f->pc);
+        cn_node_done(&f->self);
+        *f = (Frame) { .fd = -1 };
+}
+
+static void walk_done(Walk *wk) {
+        for (size_t i = 0; i < wk->depth; i++)
+                frame_done(&wk->f[i]);
+        free(wk->f);
+        *wk = (Walk) {};
+}
+
+/* Push the directory open as fd (taken, with its names, taken) whose entry is
+ * self (taken; empty for the walk's root) and whose copy in the parent
+ * snapshot is parent. Beyond the window, the fd of the directory that many
+ * levels up is closed: reopened when the walk comes back to it. */
+static int walk_push(Backup *b, Walk *wk, int fd, const struct stat *st, Names *names, CnNode *self,
+                     const CnNode *parent, size_t path_mark) {
+        if (wk->depth == wk->cap) {
+                size_t c = wk->cap ? wk->cap * 2 : 16;
+                Frame *p = realloc(wk->f, c * sizeof *p);
+                if (!p) {
+                        close(fd);
+                        names_done(names);
+                        cn_node_done(self);
+                        return -ENOMEM;
+                }
+                wk->f = p;
+                wk->cap = c;
+        }
+        Frame *f = &wk->f[wk->depth++];
+        *f = (Frame) { .fd = fd, .dev = st->st_dev, .ino = st->st_ino, .names = *names, .path_mark = path_mark,
+                       .self = *self };
+        *names = (Names) {};
+        *self = (CnNode) {};
+        parent_cursor_open(b, parent, &f->pc);
+        if (wk->depth > b->fd_window + 1) {
+                Frame *old = &wk->f[wk->depth - 1 - b->fd_window];
+                if (old->fd >= 0)
+                        old->fd = (close(old->fd), -1);
+        }
+        return tree_writer_new(b, &f->w);
+}
+
+static bool same_dir(int fd, const Frame *f) {
+        struct stat st;
+        return fstat(fd, &st) == 0 && (uint64_t) st.st_dev == f->dev && (uint64_t) st.st_ino == f->ino;
+}
+
+/* Give frame i back its fd: ".." of frame i+1 (still open) when that is the
+ * directory recorded, else component by component from the nearest open
+ * frame above, never following a symlink, each level checked. -ESTALE when
+ * another directory is there now, -ENOENT when none is. */
+static int walk_reopen(Walk *wk, size_t i) {
+        Frame *f = &wk->f[i];
+        if (i + 1 < wk->depth && wk->f[i + 1].fd >= 0) {
+                int fd = openat(wk->f[i + 1].fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd >= 0 && same_dir(fd, f)) {
+                        f->fd = fd;
+                        return 0;
+                }
+                if (fd >= 0)
+                        close(fd);
+        }
+        size_t a = i;
+        while (a > 0 && wk->f[a].fd < 0)
+                a--;
+        int cur = wk->f[a].fd;
+        for (size_t k = a + 1; k <= i; k++) {
+                const Frame *up = &wk->f[k - 1];
+                int fd = openat(cur, names_get(&up->names, up->next - 1), O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                                                                 O_CLOEXEC);
+                int e = errno;
+                if (cur != wk->f[a].fd)
+                        close(cur);
+                if (fd < 0)
+                        return -e;
+                if (!same_dir(fd, &wk->f[k])) {
+                        close(fd);
+                        return -ESTALE;
+                }
+                cur = fd;
+        }
+        f->fd = cur;
+        return 0;
+}
+
+/* One name of the top frame. The entry is added to the frame's tree, or,
+ * a directory, pushed as a frame of its own. */
+static int walk_entry(Backup *b, Walk *wk) {
+        Frame *f = &wk->f[wk->depth - 1];
+        const char *name = names_get(&f->names, f->next++);
+        size_t len = strlen(name), mark;
+        struct stat st;
+        int r;
+
+        r = path_push(b, name, len, &mark);
+        if (r == -E2BIG) {
+                path_pop(b, mark);
+                return source_error(b, ENAMETOOLONG);
+        }
+        if (r < 0)
+                return r;
+        if (b->o->excludes && cn_patterns_match(b->o->excludes, path_str(b))) {
+                path_pop(b, mark);
+                return 0;
+        }
+        if (fstatat(f->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                r = -errno;
+                if (skippable(r))
+                        r = source_error(b, -r);
+                path_pop(b, mark);
+                return r;
+        }
+        const CnNode *pn = parent_cursor_find(b, &f->pc, name, len);
+        CnNode n = {};
+        if (S_ISDIR(st.st_mode)) {
+                struct stat st2;
+                int fd;
+                r = open_dir(b, f->fd, name, &st, &fd, &st2, &n);
+                if (r != 0) {
+                        path_pop(b, mark);
+                        return r < 0 ? r : 0;
+                }
+                if (crosses_fs(b, &st2)) {
+                        close(fd);
+                        r = store_tree_empty(b, n.subtree);
+                        if (r >= 0)
+                                r = tree_add(b, f->w, &n, &f->lost);
+                        if (r >= 0)
+                                b->snap->dirs++;
+                        cn_node_done(&n);
+                        path_pop(b, mark);
+                        return r;
+                }
+                Names names;
+                r = names_read(b, fd, &names);
+                if (r < 0) {
+                        close(fd);
+                        cn_node_done(&n);
+                        if (skippable(r))
+                                r = source_error(b, -r);
+                        path_pop(b, mark);
+                        return r;
+                }
+                /* The path stays pushed until the frame is done. */
+                return walk_push(b, wk, fd, &st2, &names, &n, pn, mark);
+        }
+        bool skip;
+        r = backup_entry(b, f->fd, name, len, &st, pn, &n, &skip);
+        if (r >= 0 && !skip)
+                r = tree_add(b, f->w, &n, &f->lost);
+        cn_node_done(&n);
+        path_pop(b, mark);
+        return r;
+}
+
+/* Back up the directory open as fd (borrowed; st its fstat) and everything
+ * below it, depth first, without recursion: each level is a frame holding
+ * the directory's sorted names, its tree writer (one leaf at most) and its
+ * parent-snapshot cursor. Only the innermost b->fd_window directories keep
+ * an fd (and the walk's root); the others are reopened on the way back up.
+ * ret_id gets the directory's tree id. */
+static int walk(Backup *b, int fd, const struct stat *st, const CnNode *parent, uint8_t ret_id[CN_ID_BYTES]) {
+        _cleanup_(walk_done) Walk wk = {};
+        Names names;
+        CnNode none = {};
+        int r;
+
+        int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return -errno;
+        r = names_read(b, dfd, &names);
+        if (r < 0) {
+                close(dfd);
+                return r;
+        }
+        r = walk_push(b, &wk, dfd, st, &names, &none, parent, b->path.len);
+        while (r >= 0) {
+                Frame *f = &wk.f[wk.depth - 1];
+                if (!f->lost && f->next < f->names.n) {
+                        r = walk_entry(b, &wk);
+                        continue;
+                }
+                uint8_t id[CN_ID_BYTES];
+                r = cn_tree_writer_finish(f->w, id);
+                if (r < 0)
+                        break;
+                if (wk.depth == 1) {
+                        memcpy(ret_id, id, CN_ID_BYTES);
+                        break;
+                }
+                /* Back up one level: the parent gets its fd again (from
+                 * this one, still open) and this directory's entry. */
+                Frame *up = &wk.f[wk.depth - 2];
+                if (up->fd < 0 && !up->lost) {
+                        r = walk_reopen(&wk, wk.depth - 2);
+                        if (r < 0 && !skippable(r))
+                                break;
+                        if (r < 0) {
+                                /* Its path, for the message: this one's without the last name. */
+                                size_t here = b->path.len;
+                                path_pop(b, f->path_mark);
+                                r = source_error(b, -r);
+                                b->path.len = here;
+                                up->lost = true;
+                                if (r < 0)
+                                        break;
+                        }
+                }
+                memcpy(f->self.subtree, id, CN_ID_BYTES);
+                r = tree_add(b, up->w, &f->self, &up->lost);
+                if (r >= 0)
+                        b->snap->dirs++;
+                path_pop(b, f->path_mark);
+                frame_done(f);
+                wk.depth--;
+        }
+        return r;
 }
 
 static int backup_entry(Backup *b, int dirfd, const char *name, size_t name_len, const struct stat *st,
@@ -522,6 +933,11 @@ static int backup_entry(Backup *b, int dirfd, const char *name, size_t name_len,
                         return r;
                 }
                 r = backup_file(b, dirfd, name, st, parent, n);
+                if (r == 1) {
+                        cn_node_done(n);
+                        *ret_skip = true;
+                        return 0;
+                }
                 if (r >= 0 && st->st_nlink > 1) {
                         n->link_group = ++b->next_link_group;
                         r = link_add(b, n);
@@ -531,19 +947,17 @@ static int backup_entry(Backup *b, int dirfd, const char *name, size_t name_len,
                         b->snap->bytes += n->size;
                 }
         } else if (S_ISDIR(st->st_mode)) {
-                _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        r = -errno;
-                if (r >= 0)
-                        r = cn_fsmeta_read(dirfd, name, fd, st, n);
-                meta_read_done(b, n);
-                if (r >= 0) {
-                        bool crosses = b->o->one_file_system && st->st_dev != b->root_dev;
-                        if (crosses)
-                                r = store_tree(b, NULL, 0, n->subtree);
-                        else
-                                r = backup_dir_contents(b, fd, parent, n->subtree);
+                _cleanup_close_ int fd = -1;
+                struct stat st2;
+                r = open_dir(b, dirfd, name, st, &fd, &st2, n);
+                if (r != 0) {
+                        *ret_skip = r > 0;
+                        return r < 0 ? r : 0;
                 }
+                if (crosses_fs(b, &st2))
+                        r = store_tree_empty(b, n->subtree);
+                else
+                        r = walk(b, fd, &st2, parent, n->subtree);
                 if (r >= 0)
                         b->snap->dirs++;
         } else {
@@ -564,12 +978,28 @@ static int backup_entry(Backup *b, int dirfd, const char *name, size_t name_len,
 
 /* ---- the top: a virtual tree of the requested paths ---- */
 
+/* The leading directory prefix, O_PATH: it need only be searchable, not
+ * readable. When st holds what an earlier open saw, it must be that one. */
+static int virtual_open(const char *prefix, struct stat *st, bool again) {
+        _cleanup_close_ int fd = open(prefix[0] ? prefix : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        struct stat now;
+        if (fd < 0 || fstat(fd, &now) < 0)
+                return -errno;
+        if (again && (now.st_dev != st->st_dev || now.st_ino != st->st_ino))
+                return -ENOENT;
+        *st = now;
+        return TAKE_FD(fd);
+}
+
 /* paths[0..n) all start with prefix + "/" (prefix "" for the root).
- * Builds the tree of the directory prefix holding just those paths. */
+ * Builds the tree of the directory prefix holding just those paths. Its
+ * fd is closed while a deeper leading directory is done, so the fds held
+ * stay few however many components the paths have. */
 static int backup_virtual(Backup *b, const char *prefix, char *const *paths, size_t n, const CnNode *parent,
                           uint8_t ret_id[CN_ID_BYTES]) {
         _cleanup_(parent_dir_done) ParentDir pd = {};
         _cleanup_close_ int dirfd = -1;
+        struct stat dst = {};
         size_t plen = strlen(prefix);
         CnNode *nodes = calloc(n ? n : 1, sizeof *nodes);
         size_t n_nodes = 0;
@@ -577,23 +1007,6 @@ static int backup_virtual(Backup *b, const char *prefix, char *const *paths, siz
 
         if (!nodes)
                 return -ENOMEM;
-        /* O_PATH: a leading directory need only be searchable, not readable. */
-        dirfd = open(plen ? prefix : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dirfd < 0) {
-                int e = errno;
-                r = -e;
-                if (skippable(r)) {
-                        /* Nothing below can be reached: record it, keep an empty directory. */
-                        b->path.len = 0;
-                        size_t mark;
-                        r = path_push(b, prefix, plen, &mark);
-                        if (r >= 0)
-                                r = source_error(b, e);
-                        if (r >= 0)
-                                r = store_tree(b, NULL, 0, ret_id);
-                }
-                goto out;
-        }
         if (parent && parent->type == CN_NODE_DIR)
                 parent_dir_load(b, parent->subtree, &pd);
         for (size_t i = 0; i < n;) {
@@ -615,6 +1028,19 @@ static int backup_virtual(Backup *b, const char *prefix, char *const *paths, siz
                 const CnNode *pn = parent_find(&pd, cname, clen);
                 CnNode *nd = &nodes[n_nodes];
 
+                if (dirfd < 0) {
+                        dirfd = virtual_open(prefix, &dst, i > 0);
+                        if (dirfd < 0) {
+                                /* Nothing (more) below can be reached: record it, keep what was done. */
+                                r = dirfd;
+                                b->path.len = 0;
+                                if (skippable(r) && (r = path_push(b, plen ? prefix : "/", plen ? plen : 1, &mark)) >= 0)
+                                        r = source_error(b, -dirfd);
+                                if (r < 0)
+                                        goto out;
+                                break;
+                        }
+                }
                 b->path.len = 0;
                 r = path_push(b, paths[i], plen + 1 + clen, &mark);
                 if (r < 0)
@@ -662,6 +1088,7 @@ static int backup_virtual(Backup *b, const char *prefix, char *const *paths, siz
                                 goto out;
                         }
                         n_nodes++;
+                        dirfd = (close(dirfd), -1);
                         r = backup_virtual(b, sub, paths + i, j - i, pn, nd->subtree);
                         if (r < 0)
                                 goto out;
@@ -669,7 +1096,7 @@ static int backup_virtual(Backup *b, const char *prefix, char *const *paths, siz
                 }
                 i = j;
         }
-        r = store_tree(b, nodes, n_nodes, ret_id);
+        r = store_tree(b, prefix, nodes, n_nodes, ret_id);
 out:
         cn_nodes_free(nodes, n_nodes);
         return r;
@@ -697,7 +1124,7 @@ static int backup_stdin(Backup *b, uint8_t ret_id[CN_ID_BYTES]) {
         if (r >= 0) {
                 b->snap->files = 1;
                 b->snap->bytes = n.size;
-                r = store_tree(b, &n, 1, ret_id);
+                r = store_tree(b, "", &n, 1, ret_id);
         }
         cn_node_done(&n);
         return r;
@@ -720,6 +1147,16 @@ static int strv_dup(char *const *v, size_t n, char ***ret) {
 
 static int cmp_paths(const void *x, const void *y) {
         return strcmp(*(char *const *) x, *(char *const *) y);
+}
+
+/* How many directory fds the walk keeps: a sixteenth of what the process
+ * may open, between 2 and FD_WINDOW_MAX. Deeper trees reopen theirs. */
+static size_t fd_window(void) {
+        struct rlimit rl;
+        rlim_t w = FD_WINDOW_MAX;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+                w = CN_MIN(CN_MAX(rl.rlim_cur / 16, (rlim_t) 2), w);
+        return (size_t) w;
 }
 
 int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSnapshot *ret) {
@@ -747,9 +1184,10 @@ int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSna
                 .chunker = chunker,
                 .snap = &snap,
                 .buf_cap = (size_t) c->chunker.max_size + READ_BYTES,
+                .fd_window = fd_window(),
         };
         cn_buf_init(&b.path, MAX_PATH_BYTES);
-        cn_buf_init(&b.tree, CN_MAX_TREE_BYTES);
+        cn_buf_init(&b.cut, sizeof CN_TREE_CUT_DOMAIN + CN_MAX_NAME_BYTES);
         cn_buf_init(&b.parent_blob, CN_MAX_TREE_BYTES);
         b.buf = malloc(b.buf_cap);
         if (!b.buf) {
@@ -809,7 +1247,7 @@ int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSna
                                 r = -errno;
                         else {
                                 b.root_dev = st.st_dev;
-                                r = backup_dir_contents(&b, fd, o->parent ? &root_parent : NULL, snap.tree);
+                                r = walk(&b, fd, &st, o->parent ? &root_parent : NULL, snap.tree);
                         }
                 } else
                         r = backup_virtual(&b, "", snap.paths, k, o->parent ? &root_parent : NULL, snap.tree);
@@ -840,7 +1278,7 @@ out:
         free(b.links);
         free(b.buf);
         cn_buf_done(&b.path);
-        cn_buf_done(&b.tree);
+        cn_buf_done(&b.cut);
         cn_buf_done(&b.parent_blob);
         return r;
 }

@@ -16,6 +16,7 @@ typedef struct CnBackupOptions {
         size_t n_paths;
         const CnPatterns *excludes;     /* may be NULL */
         bool one_file_system;
+        bool exclude_nodump;            /* skip files and directories with the nodump inode flag (chattr +d) */
         int compression_level;          /* zstd level 1..19; 0: the store's default */
         bool record_atime;              /* off: atime is recorded as 0 (unrecorded), so reading
                                          * a tree does not change its next snapshot */

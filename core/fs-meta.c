@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -25,11 +26,22 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/ioctl.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "macro.h"
+
+/* docs/FORMAT.md names the kept inode flags by their Linux values. */
+_Static_assert(CN_FSFLAGS_KEEP == (FS_SECRM_FL | FS_UNRM_FL | FS_COMPR_FL | FS_SYNC_FL | FS_IMMUTABLE_FL |
+                                   FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL | FS_NOCOMP_FL | FS_JOURNAL_DATA_FL |
+                                   FS_NOTAIL_FL | FS_DIRSYNC_FL | FS_TOPDIR_FL | FS_NOCOW_FL | FS_DAX_FL |
+                                   FS_PROJINHERIT_FL),
+               "CN_FSFLAGS_KEEP");
+_Static_assert(CN_FSFLAGS_PRIVILEGED == (FS_IMMUTABLE_FL | FS_APPEND_FL), "CN_FSFLAGS_PRIVILEGED");
+_Static_assert(CN_FSFLAG_NODUMP == FS_NODUMP_FL, "CN_FSFLAG_NODUMP");
 
 /* Beyond this many data extents a file is stored as non-sparse: its holes
  * then cost chunks of zeros (which dedup to one) instead of a huge list. */
@@ -505,6 +517,22 @@ static int read_extents(int fd, const struct stat *st, CnNode *node) {
         return r;
 }
 
+/* A file system without inode flags, or a file type that has none. */
+static bool errno_is_no_flags(int e) {
+        return errno_is_not_supported(e) || e == ENOTTY || e == EINVAL;
+}
+
+int cn_fsmeta_read_fsflags(int fd, uint32_t *ret) {
+        int v = 0;
+        if (ioctl(fd, FS_IOC_GETFLAGS, &v) < 0) {
+                if (!errno_is_no_flags(errno))
+                        return cn_negerrno();
+                v = 0;
+        }
+        *ret = (uint32_t) v & CN_FSFLAGS_KEEP;
+        return 0;
+}
+
 static int node_type_from_mode(mode_t m, CnNodeType *ret) {
         switch (m & S_IFMT) {
         case S_IFREG:
@@ -588,6 +616,20 @@ int cn_fsmeta_read(int dirfd, const char *name, int fd, const struct stat *st, C
                 r = read_extents(fd, st, node);
                 if (r < 0)
                         return r;
+        }
+
+        /* Inode flags: only through an open file or directory (opening a
+         * device or FIFO to ask could have effects). A directory given
+         * without fd is opened here; one that cannot be has no flags known
+         * to us, recorded as 0. */
+        node->fsflags_known = true;
+        if ((node->type == CN_NODE_FILE || node->type == CN_NODE_DIR) && fd >= 0)
+                return cn_fsmeta_read_fsflags(fd, &node->fsflags);
+        if (node->type == CN_NODE_DIR) {
+                _cleanup_close_ int dfd =
+                        openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+                if (dfd >= 0)
+                        return cn_fsmeta_read_fsflags(dfd, &node->fsflags);
         }
         return 0;
 }
@@ -741,10 +783,45 @@ static int apply_times(Entry *e, const CnNode *node) {
         return r < 0 ? cn_negerrno() : 0;
 }
 
+/* The recorded inode flags, leaving the bits cairn does not keep as they
+ * are; with CN_FSMETA_NO_OWNER (not root) also immutable and append-only,
+ * which need CAP_LINUX_IMMUTABLE. On a file system without flags, nothing
+ * to set is no error. */
+static int apply_fsflags(Entry *e, const CnNode *node, unsigned flags) {
+        uint32_t manage = CN_FSFLAGS_KEEP & ~((flags & CN_FSMETA_NO_OWNER) ? CN_FSFLAGS_PRIVILEGED : 0u);
+        uint32_t want = node->fsflags & manage;
+        _cleanup_close_ int own = -1;
+        int fd = e->fd, cur = 0;
+
+        if (node->type != CN_NODE_FILE && node->type != CN_NODE_DIR)
+                return 0;
+        int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+        if (fl < 0 || (fl & O_PATH)) {
+                /* O_PATH fds take no ioctl: open the entry itself. */
+                const char *p = fd >= 0 ? entry_path(e, true) : NULL;
+                int of = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
+                         (node->type == CN_NODE_DIR ? O_DIRECTORY : 0);
+                own = p ? open(p, of) : openat(e->dirfd, e->name, of | O_NOFOLLOW);
+                if (own < 0)
+                        return want ? cn_negerrno() : 0;
+                fd = own;
+        }
+        if (ioctl(fd, FS_IOC_GETFLAGS, &cur) < 0) {
+                if (!want && errno_is_no_flags(errno))
+                        return 0;
+                return cn_negerrno();
+        }
+        int next = (int) (((uint32_t) cur & ~manage) | want);
+        if (next == cur)
+                return 0;
+        return ioctl(fd, FS_IOC_SETFLAGS, &next) < 0 ? cn_negerrno() : 0;
+}
+
 /* Order: chown first (it clears setuid/setgid and file capabilities), then
  * xattrs and ACLs while the owner can still write them (an unprivileged owner
  * cannot set user.* on a file whose mode lacks u+w), then the mode (the ACL
- * mask follows the group bits, which match the recorded ACL), times last. */
+ * mask follows the group bits, which match the recorded ACL), times, and
+ * the inode flags very last. */
 int cn_fsmeta_apply(int dirfd, const char *name, int fd, const CnNode *node, unsigned flags) {
         Entry e = {.dirfd = dirfd, .name = name, .fd = fd};
         int first = 0;
@@ -761,5 +838,7 @@ int cn_fsmeta_apply(int dirfd, const char *name, int fd, const CnNode *node, uns
             !((flags & CN_FSMETA_FRESH) && (node->mode & 07777) == (node->type == CN_NODE_DIR ? 0700u : 0600u)))
                 keep_first(&first, apply_mode(&e, node));
         keep_first(&first, apply_times(&e, node));
+        /* Last: an immutable or append-only entry takes nothing more. */
+        keep_first(&first, apply_fsflags(&e, node, flags));
         return first;
 }

@@ -23,19 +23,27 @@ enum {
  * group names, link target, xattrs (every namespace readable, POSIX ACLs as
  * their raw system.posix_acl_* values), device number, and for regular files
  * with holes the data extents (SEEK_DATA/SEEK_HOLE on fd, which is name
- * opened read-only; fd < 0 for non-files). Leaves content, subtree and
+ * opened read-only; fd < 0 for non-files), and the inode flags of files and
+ * directories (through fd; a directory without one is opened for it; 0 for
+ * other types, and for files without fd). Leaves content, subtree and
  * link_group alone. node must be zeroed; on failure it is left for
  * cn_node_done(). An xattr that vanishes while read is skipped; -EACCES on
  * one namespace skips that name. */
 int cn_fsmeta_read(int dirfd, const char *name, int fd, const struct stat *st, CnNode *node);
 
+/* The inode flags of the open file or directory fd (FS_IOC_GETFLAGS),
+ * masked to CN_FSFLAGS_KEEP; 0 where the file system has none. */
+int cn_fsmeta_read_fsflags(int fd, uint32_t *ret);
+
 /* Create a non-regular, non-directory entry (symlink, fifo, device, socket)
  * named node->name in dirfd. -EEXIST if something is there. */
 int cn_fsmeta_create_special(int dirfd, const CnNode *node);
 
-/* Apply ownership, mode, xattrs, ACLs and times to the entry name in dirfd,
- * in the order that keeps them (chown before chmod so setuid survives,
- * times last). An atime of exactly 0.0 means "not recorded" and is left alone. fd is the entry opened (files, dirs) or -1. Returns the first
+/* Apply ownership, mode, xattrs, ACLs, times and inode flags to the entry
+ * name in dirfd, in the order that keeps them (chown before chmod so setuid
+ * survives, times after content and xattrs, inode flags very last so an
+ * immutable or append-only entry is complete first; immutable and
+ * append-only only without CN_FSMETA_NO_OWNER, i.e. as root). An atime of exactly 0.0 means "not recorded" and is left alone. fd is the entry opened (files, dirs) or -1. Returns the first
  * error after trying everything; -EPERM from chown when not root is not an
  * error with CN_FSMETA_NO_OWNER. */
 int cn_fsmeta_apply(int dirfd, const char *name, int fd, const CnNode *node, unsigned flags);

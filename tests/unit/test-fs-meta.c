@@ -12,11 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "fs-meta.h"
 #include "macro.h"
 
@@ -736,4 +739,134 @@ Test(fsmeta, trusted_xattrs_round_trip_as_root) {
         cr_assert_eq(cn_fsmeta_apply(dst_fd, "l", -1, &a, 0), 0);
         cr_assert_eq(get_xattr(dst_fd, "l", "trusted.link", buf, sizeof buf), 1);
         cn_node_done(&a);
+}
+
+/* ---- inode flags ---- */
+
+static int get_flags(int dirfd, const char *name, uint32_t *ret) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        int v = 0;
+        if (fd < 0 || ioctl(fd, FS_IOC_GETFLAGS, &v) < 0)
+                return -errno;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+/* Set (or with clear, remove) flags on name; -errno when refused. */
+static int set_flags(int dirfd, const char *name, uint32_t flags, bool clear) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        int v = 0;
+        if (fd < 0 || ioctl(fd, FS_IOC_GETFLAGS, &v) < 0)
+                return -errno;
+        v = clear ? (int) ((uint32_t) v & ~flags) : (int) ((uint32_t) v | flags);
+        return ioctl(fd, FS_IOC_SETFLAGS, &v) < 0 ? -errno : 0;
+}
+
+/* Flags this file system takes here, or skip. */
+static void need_flags(int dirfd, const char *name, uint32_t flags) {
+        int r = set_flags(dirfd, name, flags, false);
+        if (r == -ENOTTY || r == -EOPNOTSUPP || r == -EINVAL || r == -EPERM)
+                skip("inode flags %#x not supported here: %s", flags, strerror(-r));
+        cr_assert_eq(r, 0, "set flags: %s", strerror(-r));
+        cr_assert_eq(set_flags(dirfd, name, flags, true), 0);
+}
+
+Test(fsmeta, inode_flags_are_read_from_files_and_directories) {
+        CnNode f, d, d2;
+        struct stat st;
+        make_file(src_fd, "f", "x", 1);
+        cr_assert_eq(mkdirat(src_fd, "d", 0755), 0);
+        need_flags(src_fd, "f", FS_NOATIME_FL | FS_NODUMP_FL);
+        cr_assert_eq(set_flags(src_fd, "f", FS_NOATIME_FL | FS_NODUMP_FL, false), 0);
+        cr_assert_eq(set_flags(src_fd, "d", FS_DIRSYNC_FL | FS_NODUMP_FL, false), 0);
+        read_node(src_fd, "f", &f);
+        read_node(src_fd, "d", &d);
+        cr_assert_eq(f.fsflags, FS_NOATIME_FL | FS_NODUMP_FL, "file: %#x", f.fsflags);
+        cr_assert_eq(d.fsflags, FS_DIRSYNC_FL | FS_NODUMP_FL, "dir: %#x", d.fsflags);
+        cr_assert(f.fsflags_known && d.fsflags_known);
+        /* A directory given without fd is opened for its flags. */
+        cr_assert_eq(fstatat(src_fd, "d", &st, AT_SYMLINK_NOFOLLOW), 0);
+        d2 = (CnNode) {};
+        cr_assert_eq(cn_fsmeta_read(src_fd, "d", -1, &st, &d2), 0);
+        cr_assert_eq(d2.fsflags, d.fsflags);
+        cn_node_done(&f);
+        cn_node_done(&d);
+        cn_node_done(&d2);
+}
+
+/* Flags go on last: an immutable, append-only file still gets its xattrs,
+ * mode and times; and kept flags it should not have are cleared. */
+Test(fsmeta, inode_flags_are_applied_last_and_exactly) {
+        CnNode n;
+        uint32_t got;
+        if (!is_root())
+                skip("immutable and append-only need CAP_LINUX_IMMUTABLE");
+        make_file(src_fd, "f", "x", 1);
+        need_flags(src_fd, "f", FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NOATIME_FL);
+        if (set_xattr(src_fd, "f", "user.k", "v", 1) < 0)
+                skip("no user xattrs here");
+        cr_assert_eq(fchmodat(src_fd, "f", 0640, 0), 0);
+        struct timespec ts[2] = { { 1000000000, 5 }, { 1000000000, 7 } };
+        cr_assert_eq(utimensat(src_fd, "f", ts, 0), 0);
+        cr_assert_eq(set_flags(src_fd, "f", FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NOATIME_FL, false), 0);
+        read_node(src_fd, "f", &n);
+        cr_assert_eq(set_flags(src_fd, "f", FS_IMMUTABLE_FL | FS_APPEND_FL, true), 0);
+
+        make_file(dst_fd, "f", "x", 1);
+        cr_assert_eq(set_flags(dst_fd, "f", FS_NODUMP_FL, false), 0);       /* not in the node: cleared */
+        int r = apply_node(dst_fd, "f", &n, 0);
+        cr_assert_eq(r, 0, "apply: %s", strerror(-r));
+        cr_assert_eq(get_flags(dst_fd, "f", &got), 0);
+        cr_assert_eq(got & CN_FSFLAGS_KEEP, FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NOATIME_FL, "flags %#x", got);
+        char v[4];
+        cr_assert_eq(get_xattr(dst_fd, "f", "user.k", v, sizeof v), 1, "the xattr was not set before +i");
+        struct stat st = lstat_at(dst_fd, "f");
+        cr_assert_eq(st.st_mode & 07777, 0640);
+        cr_assert_eq(st.st_mtim.tv_sec, 1000000000);
+        cr_assert_eq(st.st_mtim.tv_nsec, 7);
+        cr_assert_eq(set_flags(dst_fd, "f", FS_IMMUTABLE_FL | FS_APPEND_FL, true), 0);
+        cn_node_done(&n);
+}
+
+/* Not root: immutable and append-only are left alone (like ownership), the
+ * rest is applied, and that is no error. */
+Test(fsmeta, without_root_immutable_and_append_only_are_left_alone) {
+        CnNode n = { .type = CN_NODE_FILE, .mode = 0600, .name = "f", .name_len = 1 };
+        uint32_t got;
+        make_file(dst_fd, "f", "x", 1);
+        need_flags(dst_fd, "f", FS_NOATIME_FL);
+        n.fsflags = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NOATIME_FL;
+        n.uid = geteuid();
+        n.gid = getegid();
+        n.mtime = (CnTime) { 1000000000, 0 };
+        int r = apply_node(dst_fd, "f", &n, CN_FSMETA_NO_OWNER);
+        cr_assert_eq(r, 0, "apply: %s", strerror(-r));
+        cr_assert_eq(get_flags(dst_fd, "f", &got), 0);
+        cr_assert_eq(got & CN_FSFLAGS_KEEP, FS_NOATIME_FL, "flags %#x", got);
+        n.name = NULL;
+}
+
+/* A flag the file system refuses is an error; no flags on such a file
+ * system is none. tmpfs takes i, a, d, A only. */
+Test(fsmeta, a_refused_flag_is_an_error_and_no_flags_need_nothing) {
+        char dir[] = "/dev/shm/cn-fsmeta-XXXXXX";
+        if (!mkdtemp(dir))
+                skip("no /dev/shm");
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cr_assert_geq(dfd, 0);
+        make_file(dfd, "f", "x", 1);
+        CnNode n = { .type = CN_NODE_FILE, .mode = 0600, .name = "f", .name_len = 1, .fsflags = FS_SYNC_FL };
+        n.uid = geteuid();
+        n.gid = getegid();
+        int r = apply_node(dfd, "f", &n, CN_FSMETA_NO_OWNER);
+        n.fsflags = 0;
+        int r0 = apply_node(dfd, "f", &n, CN_FSMETA_NO_OWNER);
+        unlinkat(dfd, "f", 0);
+        close(dfd);
+        rmdir(dir);
+        n.name = NULL;
+        if (r == 0)
+                cr_skip_test("this tmpfs takes the sync flag");
+        cr_assert_lt(r, 0);
+        cr_assert_eq(r0, 0, "no flags to set failed: %s", strerror(-r0));
 }
