@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,12 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 struct stat st;
                 if (cn_path_clean(argv[i], &p) < 0)
                         goto out;
+                if (strlen(p) >= PATH_MAX) {
+                        free(p);
+                        ret = cli_usage_error("backup", "a path to back up is longer than PATH_MAX (4096 bytes); "
+                                                        "back up a directory above it");
+                        goto out;
+                }
                 if (lstat(p, &st) >= 0)
                         n_present++;
 

@@ -23,6 +23,10 @@
 #define MAX_PATH_BYTES (1u << 20)
 /* The least room a read gets: the buffer holds the largest chunk and this. */
 #define READ_BYTES (1u << 20)
+/* The most source errors a snapshot lists, and bytes of their paths; more
+ * are reported (on_error) but not listed. */
+#define MAX_ERRORS (1u << 20)
+#define MAX_ERROR_BYTES (64u << 20)
 /* The most directory fds the walk keeps open at once (fd_window()). */
 #define FD_WINDOW_MAX 32
 
@@ -44,6 +48,7 @@ typedef struct Backup {
         CnBuf cut;                      /* scratch of the leaf cut hash */
         CnBuf parent_blob;              /* scratch of the parent snapshot's tree blobs */
         size_t fd_window;               /* directory fds the walk keeps open */
+        size_t error_bytes;             /* of the paths in snap->errors */
         LinkEntry *links;
         size_t n_links, cap_links;
         uint64_t next_link_group;
@@ -125,15 +130,28 @@ static int source_error(Backup *b, int error) {
         if (b->o->on_error)
                 b->o->on_error(path_str(b), error, b->o->userdata);
         s->flags |= CN_SNAPSHOT_PARTIAL;
-        if (s->n_errors >= (1u << 20))
+        /* The list is capped so the snapshot stays far below its cap. */
+        if (s->n_errors >= MAX_ERRORS || b->error_bytes >= MAX_ERROR_BYTES)
                 return 0;
         CnSnapshotError *e = realloc(s->errors, (s->n_errors + 1) * sizeof *e);
         if (!e)
                 return -ENOMEM;
         s->errors = e;
-        e[s->n_errors].path = strdup(path_str(b));
+        /* Deeper than a snapshot records a path (FORMAT.md "Limits"): the
+         * leading components that fit, then "/..." (what is below them). */
+        const char *p = path_str(b);
+        size_t len = strlen(p);
+        if (len > CN_MAX_PATH_BYTES) {
+                len = CN_MAX_PATH_BYTES - 4;
+                while (len > 0 && p[len] != '/')
+                        len--;
+        }
+        e[s->n_errors].path = malloc(len + 5);
         if (!e[s->n_errors].path)
                 return -ENOMEM;
+        memcpy(e[s->n_errors].path, p, len);
+        strcpy(e[s->n_errors].path + len, p[len] ? "/..." : "");
+        b->error_bytes += len + 8;
         e[s->n_errors++].error = error;
         return 0;
 }

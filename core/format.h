@@ -85,6 +85,7 @@ enum {
 #define CN_KDF_MEMLIMIT_MIN (8u << 10)
 #define CN_KDF_MEMLIMIT_MAX (1ull << 30)
 #define CN_MAX_NAME_BYTES 4096
+#define CN_MAX_PATH_BYTES (16u * CN_MAX_NAME_BYTES) /* a path a snapshot records: backed up, or in error */
 #define CN_MAX_TARGET_BYTES 65536
 #define CN_MAX_XATTR_NAME_BYTES 255
 #define CN_MAX_XATTR_VALUE_BYTES 65536

@@ -88,7 +88,7 @@ static int get_strv(CnReader *rd, size_t max_n, char ***ret, size_t *ret_n) {
                 return -ENOMEM;
         for (uint32_t i = 0; i < n; i++) {
                 (*ret_n)++;
-                r = get_str(rd, CN_MAX_NAME_BYTES * 16, &(*ret)[i]);
+                r = get_str(rd, CN_MAX_PATH_BYTES, &(*ret)[i]);
                 if (r < 0)
                         return r;
         }
@@ -125,7 +125,7 @@ int cn_snapshot_decode(const uint8_t *p, size_t len, CnSnapshot *s) {
         for (uint32_t i = 0; i < n; i++) {
                 uint32_t e;
                 s->n_errors++;
-                if ((r = get_str(&rd, CN_MAX_NAME_BYTES * 16, &s->errors[i].path)) < 0)
+                if ((r = get_str(&rd, CN_MAX_PATH_BYTES, &s->errors[i].path)) < 0)
                         return r;
                 if (cn_reader_u32(&rd, &e) < 0 || e > 4095)
                         return -EBADMSG;

@@ -8,16 +8,16 @@
 
 command -v python3 >/dev/null || skip "python3 is needed to build deep trees quickly"
 
-# make_deep DIR LEVELS: DIR/d/d/.../d, LEVELS directories, with a file
-# "bottom" in the last. Made relative to an fd, level by level, since the
-# full paths exceed PATH_MAX.
+# make_deep DIR LEVELS [NAME]: DIR/d/d/.../d, LEVELS directories (named
+# NAME instead of d if given), with a file "bottom" in the last. Made
+# relative to an fd, level by level, since the full paths exceed PATH_MAX.
 make_deep() {
-        python3 - "$1" "$2" <<'PY'
+        python3 - "$1" "$2" "${3:-d}" <<'PY'
 import os, sys
 fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
 for _ in range(int(sys.argv[2])):
-    os.mkdir("d", dir_fd=fd)
-    nfd = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+    os.mkdir(sys.argv[3], dir_fd=fd)
+    nfd = os.open(sys.argv[3], os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
     os.close(fd)
     fd = nfd
 f = os.open("bottom", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
@@ -67,6 +67,16 @@ check_exit 0 bash -c 'ulimit -n 64 && exec "$0" -r "$1" backup --json "$2"' "$CA
         fail "backup of 3000 levels with 64 fds failed: $(head -c 300 "$W/err")"
 expect_exit 0 cairn dump latest "$(deep_path "$T/d3k" 3000)"
 [ "$(cat "$W/out")" = deep ] || fail "the bottom of the 3000-level tree is not in the snapshot"
+
+note "item 3: 255-byte names 4200 deep: beyond a 1 MiB path is a recorded error (exit 3), the snapshot stays readable"
+mkdir "$T/long"
+make_deep "$T/long" 4200 "$(printf 'n%.0s' {1..255})"
+expect_exit 3 cairn backup "$T/long"
+grep -q 'File name too long' "$W/err" || fail "no warning for the entry past the path cap: $(head -c 300 "$W/err")"
+expect_exit 0 cairn snapshots --json
+grep -q '"errors":1' "$W/out" || fail "the snapshot does not list its one error: $(head -c 300 "$W/out")"
+check_exit 0 cairn check || fail "check after a 1 MiB path: $(head -c 300 "$W/err")"
+rm -rf -- "$T/long"
 
 note "item 3: 100000 levels: no recursion in the walk (no stack exhaustion); check walks them too"
 mkdir "$T/d100k"
