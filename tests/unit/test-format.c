@@ -17,7 +17,6 @@
 #include "format.h"
 #include "hex.h"
 #include "macro.h"
-#include "pattern.h"
 #include "snapshot.h"
 #include "tree.h"
 
@@ -478,32 +477,6 @@ Test(snapshot, round_trip_and_truncations, .init = init) {
                 cn_snapshot_done(&t);
         }
         cn_buf_done(&enc);
-}
-
-Test(pattern, basename_anchored_and_suffix_patterns) {
-        CnPatterns p = {};
-        cr_assert_eq(cn_patterns_add(&p, "*.tmp"), 0);
-        cr_assert_eq(cn_patterns_add(&p, "/var/cache"), 0);
-        cr_assert_eq(cn_patterns_add(&p, "build/out"), 0);
-        cr_assert_eq(cn_patterns_add(&p, "/srv/**/secret"), 0);
-        cr_assert(cn_patterns_match(&p, "/home/a/x.tmp"));
-        cr_assert_not(cn_patterns_match(&p, "/home/a/x.tmpl"));
-        cr_assert(cn_patterns_match(&p, "/var/cache"));
-        cr_assert_not(cn_patterns_match(&p, "/srv/var/cache"));
-        cr_assert(cn_patterns_match(&p, "/src/build/out"));
-        cr_assert_not(cn_patterns_match(&p, "/src/xbuild/out"));
-        cr_assert(cn_patterns_match(&p, "/srv/secret"));
-        cr_assert(cn_patterns_match(&p, "/srv/a/b/secret"));
-        cr_assert_not(cn_patterns_match(&p, "/srv/a/b/secrets"));
-        cn_patterns_done(&p);
-}
-
-Test(pattern, literal_paths_are_not_globs) {
-        CnPatterns p = {};
-        cr_assert_eq(cn_patterns_add_literal(&p, "/srv/repo[1]/*?\\x"), 0);
-        cr_assert(cn_patterns_match(&p, "/srv/repo[1]/*?\\x"));
-        cr_assert_not(cn_patterns_match(&p, "/srv/repo1/ab\\x"));
-        cn_patterns_done(&p);
 }
 
 /* ---- tree lists and large directories ---- */
