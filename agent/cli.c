@@ -150,9 +150,9 @@ static int missing_config(Cli *cli, const char *what, const char *url);
 
 int cli_repo_error(Cli *cli, const char *what, int r) {
         char redacted[1024];
-        const char *url = url_for_messages(cli->backend ? cn_backend_url(cli->backend) : cli->repo, redacted,
-                                           sizeof redacted);
-        const char *detail = cn_backend_last_error();
+        const char *url = CLI_ESC(url_for_messages(cli->backend ? cn_backend_url(cli->backend) : cli->repo,
+                                                   redacted, sizeof redacted));
+        const char *detail = CLI_ESC(cn_backend_last_error());
         bool remote = cli->backend ? !cn_backend_local_path(cli->backend) : strstr(url, "://") != NULL;
         switch (r) {
         case -ENOENT:
@@ -398,7 +398,7 @@ int cli_controller(Cli *cli, const char *why, CnController **ret) {
                 if (!c) {
                         cli_error("no controller '%s' in %s, or more than one of that name (use the id then); "
                                   "'cairn controller list' shows names and ids",
-                                  cli->controller, cn_backend_url(cli->backend));
+                                  CLI_ESC(cli->controller), CLI_ESC(cn_backend_url(cli->backend)));
                         return CLI_EXIT_ERROR;
                 }
                 *ret = c;
@@ -409,7 +409,8 @@ int cli_controller(Cli *cli, const char *why, CnController **ret) {
                 return 0;
         }
         /* Several: a guess would put one customer's data under another's keys. */
-        fprintf(stderr, "cairn: the repository at %s has %zu data controllers (", cn_backend_url(cli->backend), n);
+        fprintf(stderr, "cairn: the repository at %s has %zu data controllers (", CLI_ESC(cn_backend_url(cli->backend)),
+                n);
         for (size_t i = 0; i < n && i < 20; i++) {
                 const CnController *c = cn_repo_controller(cli->rp, i);
                 if (i)
@@ -442,7 +443,7 @@ const char *cli_damage_reason(int error) {
 
 void cli_damaged(const char *name, int error, _unused_ void *userdata) {
         bool snapshot = strncmp(name, "snapshots/", strlen("snapshots/")) == 0;
-        cli_warn("%s is %s; skipped: %s; 'cairn check' lists what it affects", name, cli_damage_reason(error),
+        cli_warn("%s is %s; skipped: %s; 'cairn check' lists what it affects", CLI_ESC(name), cli_damage_reason(error),
                  snapshot ? "the snapshot is not listed" : "what it holds is read from elsewhere or stored again");
 }
 
@@ -451,6 +452,32 @@ int cli_load_snapshots(Cli *cli, CnController *c, CnSnapshot **ret, size_t *ret_
         if (r < 0)
                 return cli_repo_error(cli, "cannot list snapshots", r);
         return 0;
+}
+
+CnSnapshot *cli_find_snapshot(CnSnapshot *list, size_t n, const char *spec) {
+        CnSnapshot *s = NULL;
+        int r = cn_snapshot_find(list, n, spec, &s);
+        if (r == 1)
+                return s;
+        fputs("cairn: ", stderr);
+        if (r > 1) {
+                fprintf(stderr, "ambiguous: %d snapshots start with ", r);
+                cli_print_escaped(stderr, spec, strlen(spec));
+                fputs("; give more digits of the id ('cairn snapshots --json' shows them whole)\n", stderr);
+        } else if (r == 0) {
+                fputs("no snapshot ", stderr);
+                cli_print_escaped(stderr, spec, strlen(spec));
+                fputs("; 'cairn snapshots' lists them\n", stderr);
+        } else {
+                if (*spec)
+                        cli_print_escaped(stderr, spec, strlen(spec));
+                else
+                        fputs("''", stderr);
+                fputs(" is not a snapshot: give 'latest' or the first hex digits of an id "
+                      "('cairn snapshots' lists them)\n",
+                      stderr);
+        }
+        return NULL;
 }
 
 int cli_open_snapshot(Cli *cli, const char *spec, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
@@ -473,12 +500,12 @@ int cli_open_snapshot(Cli *cli, const char *spec, CnSnapshot **list, size_t *n, 
                 for (size_t i = *n; i > 0 && !s; i--)
                         if ((*list)[i - 1].controller == only)
                                 s = &(*list)[i - 1];
-        } else
-                s = cn_snapshot_find(*list, *n, spec);
-        if (!s) {
-                cli_error("no snapshot '%s' (or more than one matches); 'cairn snapshots' lists them", spec);
+                if (!s) {
+                        cli_error("no snapshot yet for 'latest' to name; 'cairn snapshots' lists them");
+                        return CLI_EXIT_ERROR;
+                }
+        } else if (!(s = cli_find_snapshot(*list, *n, spec)))
                 return CLI_EXIT_ERROR;
-        }
         r = cn_store_open_tolerant(cli->rp, s->controller, CN_STORE_KEYS, cli_damaged, cli, ret_store);
         if (r < 0)
                 return cli_repo_error(cli, "cannot read the index", r);

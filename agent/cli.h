@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "backend.h"
 #include "repo.h"
@@ -102,11 +103,25 @@ int cli_password(Cli *cli, bool confirm, char **ret, size_t *ret_len);
  * CAIRN_NEW_PASSWORD, or a prompt asked twice. */
 int cli_new_password(const char *file, char **ret, size_t *ret_len);
 
-/* Output helpers. */
-void cli_json_string(FILE *f, const char *s, size_t n);        /* lossless: bad UTF-8 as \udcXX */
-void cli_print_escaped(FILE *f, const char *s, size_t n);      /* control bytes as \n, \xNN */
+/* Output helpers. Every string from a repository, a tree or a server goes
+ * out through one of the first three (docs/cli/ls.md "Names in output"). */
+/* A JSON string: controls, bidi and separators as \uXXXX, a byte that is
+ * not UTF-8 as \udcXX (lossless, as Python's surrogateescape). */
+void cli_json_string(FILE *f, const char *s, size_t n);
+/* Text: \\, \n, \t, \r, \x1b, \u202e, \xff for a byte that is not UTF-8. */
+void cli_print_escaped(FILE *f, const char *s, size_t n);
+/* The same into buf (size bytes with the NUL; what does not fit ends in
+ * "..."), for names in messages and columns. Returns buf. */
+const char *cli_escape(const char *s, size_t n, char *buf, size_t size);
+#define CLI_ESCAPE_MAX 4096
+/* cli_escape() of a NUL-terminated s into a buffer that lives until the end
+ * of the enclosing block: printf("%s", CLI_ESC(name)). */
+#define CLI_ESC(s) cli_escape((s), strlen(s), (char[CLI_ESCAPE_MAX]) {}, CLI_ESCAPE_MAX)
 const char *cli_size(uint64_t bytes, char buf[32]);
+/* Local time "YYYY-MM-DD HH:MM:SS" of whole seconds (the floor of a CnTime). */
 const char *cli_time(int64_t sec, char buf[64]);
+/* t as a decimal number of seconds, "-1.234567890" for sec -2, nsec 765432110. */
+const char *cli_seconds(CnTime t, char buf[32]);
 void cli_short_id(const char *hex, char buf[9]);
 
 /* A damaged object that core/ skipped and reads around (CnStoreDamagedFn):
@@ -117,6 +132,9 @@ const char *cli_damage_reason(int error);
 
 /* Snapshot selection: "latest", an id prefix, optionally ":PATH". */
 int cli_load_snapshots(Cli *cli, CnController *c, CnSnapshot **ret, size_t *ret_n);
+/* The snapshot spec ("latest" or an id prefix) names in list; else print
+ * why not (none, ambiguous: how many, not an id) and return NULL. */
+CnSnapshot *cli_find_snapshot(CnSnapshot *list, size_t n, const char *spec);
 /* Open the repository and find spec: "latest" of --controller (or of the
  * only controller; with several and none named: exit 2), or an id prefix of
  * any controller's snapshot (of --controller's only, when given). Fills *list (free with

@@ -104,6 +104,6 @@ int main(int argc, char **argv) {
                         }
                         return r;
                 }
-        cli_error("unknown verb '%s'; try 'cairn --help'", argv[i]);
+        cli_error("unknown verb '%s'; try 'cairn --help'", CLI_ESC(argv[i]));
         return CLI_EXIT_USAGE;
 }

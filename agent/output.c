@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Every string that comes from a repository, a tree or a server (file
+ * names, link targets, hosts, users, tags, controller names, key labels,
+ * object names, a server's error text) is printed through here, so that
+ * none can move the cursor, clear the screen, reorder what follows or forge
+ * a line (docs/cli/ls.md "Names in output"). */
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
+/* Length of the valid UTF-8 sequence at s (n bytes left) and its code
+ * point in *ret_cp; 0 if invalid (overlong, surrogate, past U+10FFFF). */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp) {
         unsigned c = s[0];
         size_t len;
-        unsigned min;
-        if (c < 0x80)
+        uint32_t min;
+        if (c < 0x80) {
+                *ret_cp = c;
                 return 1;
+        }
         if ((c & 0xe0) == 0xc0)
                 len = 2, min = 0x80;
         else if ((c & 0xf0) == 0xe0)
@@ -22,7 +30,7 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
                 return 0;
         if (len > n)
                 return 0;
-        unsigned cp = c & (0x7f >> len);
+        uint32_t cp = c & (0x7f >> len);
         for (size_t i = 1; i < len; i++) {
                 if ((s[i] & 0xc0) != 0x80)
                         return 0;
@@ -30,51 +38,107 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
         }
         if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
                 return 0;
+        *ret_cp = cp;
         return len;
 }
 
-void cli_json_string(FILE *f, const char *str, size_t n) {
+/* Never printed as themselves: the C0 and C1 controls and DEL (cursor
+ * movement, terminal escapes), the bidirectional marks, embeddings,
+ * overrides and isolates (U+061C, U+200E/F, U+202A-E, U+2066-9: they
+ * reorder what follows), and the line and paragraph separators. */
+static bool unsafe(uint32_t cp) {
+        return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+               (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+typedef void (*Sink)(void *ctx, const char *p, size_t n);
+
+/* s escaped for text (C style: \\, \n, \t, \r, \x1b, \u202e, \xff for a
+ * byte that is not UTF-8) or for a JSON string body (\", \\, \n, \t, \r,
+ * \u001b, \u202e, \udcff for a byte that is not UTF-8, as Python's
+ * surrogateescape). Runs of plain characters go to sink whole. */
+static void escape(const char *str, size_t n, bool json, Sink sink, void *ctx) {
         const unsigned char *s = (const unsigned char *) str;
-        fputc('"', f);
+        size_t run = 0;
         for (size_t i = 0; i < n;) {
-                unsigned char c = s[i];
-                size_t len = utf8_len(s + i, n - i);
+                char e[16];
+                int k = 0;
+                uint32_t cp;
+                size_t len = utf8_decode(s + i, n - i, &cp);
                 if (len == 0) {
-                        /* Not UTF-8: a lone surrogate per byte, as Python's surrogateescape. */
-                        fprintf(f, "\\udc%02x", c);
-                        i++;
-                        continue;
+                        k = snprintf(e, sizeof e, json ? "\\udc%02x" : "\\x%02x", s[i]);
+                        len = 1;
+                } else if (cp == '\\' || (json && cp == '"'))
+                        k = snprintf(e, sizeof e, "\\%c", (char) cp);
+                else if (cp == '\n')
+                        k = snprintf(e, sizeof e, "\\n");
+                else if (cp == '\t')
+                        k = snprintf(e, sizeof e, "\\t");
+                else if (cp == '\r')
+                        k = snprintf(e, sizeof e, "\\r");
+                else if (unsafe(cp))
+                        k = snprintf(e, sizeof e, json || cp > 0x7f ? "\\u%04x" : "\\x%02x", (unsigned) cp);
+                if (k > 0) {
+                        if (i > run)
+                                sink(ctx, str + run, i - run);
+                        sink(ctx, e, (size_t) k);
+                        run = i + len;
                 }
-                if (c == '"' || c == '\\')
-                        fprintf(f, "\\%c", c);
-                else if (c == '\n')
-                        fputs("\\n", f);
-                else if (c == '\t')
-                        fputs("\\t", f);
-                else if (c < 0x20 || c == 0x7f)
-                        fprintf(f, "\\u%04x", c);
-                else
-                        fwrite(s + i, 1, len, f);
                 i += len;
         }
+        if (n > run)
+                sink(ctx, str + run, n - run);
+}
+
+static void file_sink(void *ctx, const char *p, size_t n) {
+        fwrite(p, 1, n, ctx);
+}
+
+void cli_json_string(FILE *f, const char *s, size_t n) {
+        fputc('"', f);
+        escape(s, n, true, file_sink, f);
         fputc('"', f);
 }
 
-void cli_print_escaped(FILE *f, const char *str, size_t n) {
-        const unsigned char *s = (const unsigned char *) str;
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = s[i];
-                if (c == '\\')
-                        fputs("\\\\", f);
-                else if (c == '\n')
-                        fputs("\\n", f);
-                else if (c == '\t')
-                        fputs("\\t", f);
-                else if (c < 0x20 || c == 0x7f)
-                        fprintf(f, "\\x%02x", c);
-                else
-                        fputc(c, f);
+void cli_print_escaped(FILE *f, const char *s, size_t n) {
+        escape(s, n, false, file_sink, f);
+}
+
+typedef struct BufSink {
+        char *buf;
+        size_t size, len;       /* size >= 4: room for "..." and the NUL */
+        bool full;
+} BufSink;
+
+static void buf_sink(void *ctx, const char *p, size_t n) {
+        BufSink *b = ctx;
+        if (b->full)
+                return;
+        if (n > b->size - 4 - b->len) {
+                /* Cut at a character boundary, then mark the cut. */
+                n = b->size - 4 - b->len;
+                while (n > 0 && ((unsigned char) p[n] & 0xc0) == 0x80)
+                        n--;
+                b->full = true;
         }
+        memcpy(b->buf + b->len, p, n);
+        b->len += n;
+        if (b->full) {
+                memcpy(b->buf + b->len, "...", 3);
+                b->len += 3;
+        }
+}
+
+const char *cli_escape(const char *s, size_t n, char *buf, size_t size) {
+        BufSink b = { .buf = buf, .size = size };
+        if (size < 4) {
+                if (size)
+                        buf[0] = 0;
+                return buf;
+        }
+        escape(s, n, false, buf_sink, &b);
+        buf[b.len] = 0;
+        return buf;
 }
 
 const char *cli_size(uint64_t bytes, char buf[32]) {
@@ -95,8 +159,21 @@ const char *cli_size(uint64_t bytes, char buf[32]) {
 const char *cli_time(int64_t sec, char buf[64]) {
         time_t t = (time_t) sec;
         struct tm tm;
-        if (!localtime_r(&t, &tm) || strftime(buf, 64, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        /* Not strftime's %Y: year 1 is "0001", not "1". */
+        if (localtime_r(&t, &tm))
+                snprintf(buf, 64, "%04lld-%02d-%02d %02d:%02d:%02d", (long long) tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        else
                 snprintf(buf, 64, "@%" PRId64, sec);
+        return buf;
+}
+
+const char *cli_seconds(CnTime t, char buf[32]) {
+        if (t.sec < 0 && t.nsec > 0)
+                /* sec + nsec/1e9 is -((-sec - 1) + (1e9 - nsec)/1e9) */
+                snprintf(buf, 32, "-%" PRIu64 ".%09u", (uint64_t) -(t.sec + 1), 1000000000u - t.nsec);
+        else
+                snprintf(buf, 32, "%" PRId64 ".%09u", t.sec, t.nsec);
         return buf;
 }
 

@@ -192,7 +192,7 @@ static int get_secret(const char *file, const char *env, bool confirm, const cha
                         return CLI_EXIT_USAGE;
                 }
                 if (r < 0) {
-                        cli_error("cannot read the %s file %s: %s", what, file, strerror(-r));
+                        cli_error("cannot read the %s file %s: %s", what, CLI_ESC(file), strerror(-r));
                         return CLI_EXIT_ERROR;
                 }
         } else if (val) {

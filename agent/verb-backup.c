@@ -125,9 +125,9 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                         r = cn_patterns_add_file(&excludes, optarg, &line);
                         if (r < 0) {
                                 if (line)
-                                        cli_error("exclude file %s, line %zu: pattern too long or empty", optarg, line);
+                                        cli_error("exclude file %s, line %zu: pattern too long or empty", CLI_ESC(optarg), line);
                                 else
-                                        cli_error("cannot read exclude file %s: %s", optarg, strerror(-r));
+                                        cli_error("cannot read exclude file %s: %s", CLI_ESC(optarg), strerror(-r));
                                 goto out;
                         }
                         break;
@@ -190,6 +190,12 @@ int verb_backup(Cli *cli, int argc, char **argv) {
         /* A path that is missing is recorded in the snapshot (partial) by the
          * backup itself; only when none exists is there nothing to do. */
         size_t n_present = 0;
+        for (int i = optind; i < argc; i++)
+                if (!*argv[i]) {
+                        ret = cli_usage_error("backup", "an empty path names nothing; give '.' to back up the "
+                                                        "current directory");
+                        goto out;
+                }
         for (int i = optind; i < argc; i++) {
                 char *p;
                 struct stat st;
@@ -248,12 +254,9 @@ int verb_backup(Cli *cli, int argc, char **argv) {
         }
         const CnSnapshot *parent = NULL;
         if (parent_id) {
-                parent = cn_snapshot_find(list, n_list, parent_id);
-                if (!parent) {
-                        cli_error("no snapshot '%s' (or more than one) to use as parent; 'cairn snapshots' lists them",
-                                  parent_id);
+                parent = cli_find_snapshot(list, n_list, parent_id);
+                if (!parent)
                         goto out;
-                }
         } else if (!force && !use_stdin)
                 parent = cn_backup_find_parent(list, n_list, host, paths, n_paths);
 

@@ -68,8 +68,10 @@ static void on_problem(const CnCheckProblem *p, void *u) {
                         printf(",\"object\":");
                         cli_json_string(stdout, p->object, strlen(p->object));
                 }
-                if (p->snapshot)
-                        printf(",\"snapshot\":\"%s\"", p->snapshot);
+                if (p->snapshot) {
+                        printf(",\"snapshot\":");
+                        cli_json_string(stdout, p->snapshot, strlen(p->snapshot));
+                }
                 if (p->path) {
                         printf(",\"path\":");
                         cli_json_string(stdout, p->path, strlen(p->path));
@@ -86,33 +88,34 @@ static void on_problem(const CnCheckProblem *p, void *u) {
                 if (cli->verbose)
                         printf("note: %s has no index file and its header does not open (left by an "
                                "interrupted backup); its chunks are stored again when needed\n",
-                               p->object);
+                               CLI_ESC(p->object));
                 return;
         }
         if (p->kind == CN_CHECK_AFFECTED) {
-                printf("error: snapshot %.8s: ", p->snapshot);
+                printf("error: snapshot %.8s: ", CLI_ESC(p->snapshot));
                 cli_print_escaped(stdout, p->path, strlen(p->path));
                 printf(": cannot be fully restored (data missing or damaged)\n");
                 return;
         }
         switch (p->kind) {
         case CN_CHECK_DAMAGED_OBJECT:
-                printf("error: %s (controller %s) is %s\n", p->object, p->controller, cli_damage_reason(p->error));
+                printf("error: %s (controller %s) is %s\n", CLI_ESC(p->object), CLI_ESC(p->controller),
+                       cli_damage_reason(p->error));
                 return;
         case CN_CHECK_RECORDED_BLOB:
                 printf("error: damaged chunk %s (controller %s): recorded as unreadable by an earlier check or "
                        "backup, and no other copy is stored; the next backup of a file holding it stores it again\n",
-                       p->object, p->controller);
+                       CLI_ESC(p->object), CLI_ESC(p->controller));
                 return;
         case CN_CHECK_NOT_RECORDED:
                 printf("error: could not record the damage found under %s (controller %s): %s; backups will not "
                        "know to store those chunks again (backup --force finds them itself)\n",
-                       p->object, p->controller, strerror(-p->error));
+                       CLI_ESC(p->object), CLI_ESC(p->controller), strerror(-p->error));
                 return;
         default:
                 break;
         }
-        printf("error: %s %s (controller %s): %s\n", kind_text(p->kind), p->object, p->controller,
+        printf("error: %s %s (controller %s): %s\n", kind_text(p->kind), CLI_ESC(p->object), CLI_ESC(p->controller),
                p->error == -EBADMSG ? "failed authentication"
                : p->error == -E2BIG ? cli_damage_reason(p->error)
                                     : strerror(-p->error));

@@ -40,7 +40,7 @@ int verb_controller(Cli *cli, int argc, char **argv) {
                 CnController *ctl;
                 r = cn_repo_controller_add(cli->rp, argv[optind + 1], NULL, &ctl);
                 if (r == -EEXIST) {
-                        cli_error("a controller named '%s' exists already", argv[optind + 1]);
+                        cli_error("a controller named '%s' exists already", CLI_ESC(argv[optind + 1]));
                         return CLI_EXIT_ERROR;
                 }
                 if (r == -EINVAL)
@@ -50,7 +50,7 @@ int verb_controller(Cli *cli, int argc, char **argv) {
                 if (cli->json)
                         printf("{\"id\":\"%s\"}\n", ctl->id_hex);
                 else
-                        cli_info(cli, "added controller %s (%s)\n", ctl->name, ctl->id_hex);
+                        cli_info(cli, "added controller %s (%s)\n", CLI_ESC(ctl->name), ctl->id_hex);
                 return CLI_EXIT_OK;
         }
         /* "default" (and "*"): the one verbs act for without --controller, which

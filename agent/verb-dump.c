@@ -42,12 +42,12 @@ int verb_dump(Cli *cli, int argc, char **argv) {
         }
         r = cn_snapshot_find_node(store, s, path, &node);
         if (r == -ENOENT || r == -ENOTDIR) {
-                cli_error("no path %s in snapshot %.8s", path, s->id_hex);
+                cli_error("no path %s in snapshot %.8s", CLI_ESC(path), s->id_hex);
                 goto out;
         }
         if (r >= 0 && node.type != CN_NODE_FILE) {
-                cli_error("%s in snapshot %.8s is not a regular file; use 'cairn restore %.8s:%s --target DIR'", path,
-                          s->id_hex, s->id_hex, path);
+                cli_error("%s in snapshot %.8s is not a regular file; use 'cairn restore %.8s:%s --target DIR'", CLI_ESC(path),
+                          s->id_hex, s->id_hex, CLI_ESC(path));
                 goto out;
         }
         if (r >= 0)

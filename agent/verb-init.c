@@ -88,7 +88,7 @@ int verb_init(Cli *cli, int argc, char **argv) {
                 return r;
         r = cn_repo_init(cli->backend, (const char *) pw, pw_len, &o, &cli->rp);
         if (r == -EEXIST) {
-                cli_error("%s already holds a cairn repository; nothing was changed", cn_backend_url(cli->backend));
+                cli_error("%s already holds a cairn repository; nothing was changed", CLI_ESC(cn_backend_url(cli->backend)));
                 return CLI_EXIT_ERROR;
         }
         if (r == -EBUSY) {
@@ -113,6 +113,6 @@ int verb_init(Cli *cli, int argc, char **argv) {
                 cli_info(cli,
                          "created cairn repository %.8s at %s\n"
                          "controller %s (%.8s); the password is the only way in: keep it safe\n",
-                         idhex, cn_backend_url(cli->backend), ctl->name, ctl->id_hex);
+                         idhex, CLI_ESC(cn_backend_url(cli->backend)), CLI_ESC(ctl->name), ctl->id_hex);
         return CLI_EXIT_OK;
 }

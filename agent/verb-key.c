@@ -92,16 +92,16 @@ int verb_key(Cli *cli, int argc, char **argv) {
                 if (r == -EBUSY) {
                         cli_error("key %s is the one this command was opened with; open with another key's "
                                   "password to remove it, or use 'cairn key passwd'",
-                                  argv[optind + 1]);
+                                  CLI_ESC(argv[optind + 1]));
                         return CLI_EXIT_ERROR;
                 }
                 if (r == -ENOENT || r == -EINVAL) {
-                        cli_error("no key %s; 'cairn key list' shows the full IDs", argv[optind + 1]);
+                        cli_error("no key %s; 'cairn key list' shows the full IDs", CLI_ESC(argv[optind + 1]));
                         return CLI_EXIT_ERROR;
                 }
                 if (r < 0)
                         return cli_repo_error(cli, "cannot remove the key", r);
-                cli_info(cli, "removed key %s\n", argv[optind + 1]);
+                cli_info(cli, "removed key %s\n", CLI_ESC(argv[optind + 1]));
                 return CLI_EXIT_OK;
         }
 

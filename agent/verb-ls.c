@@ -38,8 +38,8 @@ static int print_node(const char *path, const CnNode *n, void *u) {
                 x->first = false;
                 cli_json_string(stdout, path, strlen(path));
                 printf(",\"type\":\"%s\",\"mode\":%u,\"uid\":%u,\"gid\":%u,\"size\":%" PRIu64
-                       ",\"mtime\":%" PRId64 ".%09u",
-                       type_name(n->type), n->mode, n->uid, n->gid, n->size, n->mtime.sec, n->mtime.nsec);
+                       ",\"mtime\":%s",
+                       type_name(n->type), n->mode, n->uid, n->gid, n->size, cli_seconds(n->mtime, (char[32]) {}));
                 if (n->user) {
                         printf(",\"user\":");
                         cli_json_string(stdout, n->user, strlen(n->user));
@@ -70,7 +70,7 @@ static int print_node(const char *path, const CnNode *n, void *u) {
                 char uid[16], gid[16];
                 snprintf(uid, sizeof uid, "%u", n->uid);
                 snprintf(gid, sizeof gid, "%u", n->gid);
-                printf("%s %-8s %-8s %12" PRIu64 " %s ", m, n->user ? n->user : uid, n->group ? n->group : gid,
+                printf("%s %-8s %-8s %12" PRIu64 " %s ", m, CLI_ESC(n->user ? n->user : uid), CLI_ESC(n->group ? n->group : gid),
                        n->size, cli_time(n->mtime.sec, t));
         }
         cli_print_escaped(stdout, path, strlen(path));

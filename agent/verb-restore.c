@@ -105,7 +105,7 @@ int verb_restore(Cli *cli, int argc, char **argv) {
         CnRestoreStats st;
         r = cn_restore_run(store, s, &o, &st);
         if (r == -ENOENT || r == -ENOTDIR) {
-                cli_error("no path %s in snapshot %.8s", sub ? sub : "/", s->id_hex);
+                cli_error("no path %s in snapshot %.8s", CLI_ESC(sub ? sub : "/"), s->id_hex);
                 goto out;
         }
         if (r < 0) {
@@ -120,7 +120,7 @@ int verb_restore(Cli *cli, int argc, char **argv) {
         else
                 cli_info(cli, "restored snapshot %.8s to %s: %" PRIu64 " files, %" PRIu64 " dirs, %" PRIu64
                               " others, %s\n",
-                         s->id_hex, target, st.files, st.dirs, st.others, cli_size(st.bytes, sz));
+                         s->id_hex, CLI_ESC(target), st.files, st.dirs, st.others, cli_size(st.bytes, sz));
         if (st.errors) {
                 cli_error("%" PRIu64 " entr%s could not be restored (listed above)", st.errors,
                           st.errors == 1 ? "y" : "ies");

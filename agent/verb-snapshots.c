@@ -48,8 +48,8 @@ int verb_snapshots(Cli *cli, int argc, char **argv) {
                 putchar('[');
                 for (size_t i = 0; i < n; i++) {
                         const CnSnapshot *s = &list[i];
-                        printf("%s{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":%" PRId64 ".%09u,\"hostname\":",
-                               i ? "," : "", s->id_hex, s->id_hex, s->time.sec, s->time.nsec);
+                        printf("%s{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":%s,\"hostname\":",
+                               i ? "," : "", s->id_hex, s->id_hex, cli_seconds(s->time, (char[32]) {}));
                         cli_json_string(stdout, s->hostname, strlen(s->hostname));
                         printf(",\"username\":");
                         cli_json_string(stdout, s->username, strlen(s->username));
@@ -75,7 +75,7 @@ int verb_snapshots(Cli *cli, int argc, char **argv) {
                                 snprintf(tags + strlen(tags), sizeof tags - strlen(tags), "%s%s", j ? "," : "",
                                          s->tags[j]);
                         printf("%.8s  %-19s  %-16s  %-12s  %-10s  ", s->id_hex, cli_time(s->time.sec, t),
-                               s->hostname, s->controller->name, tags);
+                               CLI_ESC(s->hostname), CLI_ESC(s->controller->name), CLI_ESC(tags));
                         for (size_t j = 0; j < s->n_paths; j++) {
                                 if (j)
                                         putchar(' ');

@@ -2,6 +2,7 @@
 #include "snapshot.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,18 +271,26 @@ int cn_snapshot_list(CnRepo *repo, CnController *c, CnStoreDamagedFn damaged, vo
         return 0;
 }
 
-CnSnapshot *cn_snapshot_find(CnSnapshot *list, size_t n, const char *what) {
+int cn_snapshot_find(CnSnapshot *list, size_t n, const char *what, CnSnapshot **ret) {
         CnSnapshot *found = NULL;
         size_t len = strlen(what);
-        if (strcmp(what, "latest") == 0)
-                return n ? &list[n - 1] : NULL;
-        if (len < 4)
-                return NULL;
+        int count = 0;
+
+        if (strcmp(what, "latest") == 0) {
+                if (n == 0)
+                        return 0;
+                *ret = &list[n - 1];
+                return 1;
+        }
+        if (len == 0 || len > CN_ID_HEX || strspn(what, "0123456789abcdefABCDEF") != len)
+                return -EINVAL;
         for (size_t i = 0; i < n; i++)
-                if (strncmp(list[i].id_hex, what, len) == 0) {
-                        if (found)
-                                return NULL;
+                if (strncasecmp(list[i].id_hex, what, len) == 0) {
                         found = &list[i];
+                        if (count < INT_MAX)
+                                count++;
                 }
-        return found;
+        if (count == 1)
+                *ret = found;
+        return count;
 }

@@ -53,7 +53,10 @@ int cn_snapshot_save(CnRepo *repo, CnSnapshot *s);
  * skipped; without damaged, listing fails with its error. */
 int cn_snapshot_list(CnRepo *repo, CnController *c, CnStoreDamagedFn damaged, void *userdata, CnSnapshot **ret,
                      size_t *ret_n);
-/* "latest" or a unique id prefix (>= 4 hex digits) in list; NULL if none or ambiguous. */
-CnSnapshot *cn_snapshot_find(CnSnapshot *list, size_t n, const char *what);
+/* "latest" (the last of list) or a prefix of a snapshot's id: 1 to CN_ID_HEX
+ * hex digits, either case. Returns how many snapshots of list match (0: none,
+ * more than 1: ambiguous) and sets *ret only when exactly one does; -EINVAL
+ * when what is neither "latest" nor hex digits. */
+int cn_snapshot_find(CnSnapshot *list, size_t n, const char *what, CnSnapshot **ret);
 int cn_snapshot_encode(const CnSnapshot *s, CnBuf *out);
 int cn_snapshot_decode(const uint8_t *p, size_t n, CnSnapshot *s);
