@@ -237,6 +237,8 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 ret = r;
                 goto out;
         }
+        /* What killed writers left behind, before this one adds its own. */
+        (void) cn_backend_reap(cli->backend);
         /* Never back up the repository into itself. */
         const char *local = cn_backend_local_path(cli->backend);
         if (local && strcmp(local, "/") != 0 && cn_patterns_add_literal(&excludes, local) < 0)

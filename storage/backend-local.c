@@ -16,8 +16,11 @@
  * would need both fails with -EEXIST (the repository layout never asks).
  *
  * A writer that dies leaves its ".tmp-*" file behind. list never reports
- * those, and deletes the ones older than CN_LOCAL_TMP_MAX_AGE_SEC that it
- * walks past, so they do not accumulate. */
+ * those, and deletes the stale ones it walks past; reap (cn_backend_reap(),
+ * which backup calls as it starts) deletes them everywhere. Stale: older
+ * than CN_BACKEND_TMP_MAX_AGE_SEC and not flock(2)ed: cn_write_file_atomic_at
+ * holds a lock on its temporary until it is renamed, so a writer that is
+ * alive, even stopped for days, keeps it. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,7 +38,8 @@
 #include "macro.h"
 
 #define CN_LOCAL_TMP_PREFIX ".tmp-"
-#define CN_LOCAL_TMP_MAX_AGE_SEC (24 * 60 * 60)
+/* How deep reap looks: the layout's deepest objects are data/<ctrl>/ab/<pack>. */
+#define REAP_DEPTH 8
 
 /* Packs are written once and read by many ranged gets (a restore reads
  * each blob of each pack): their fds are kept open, a few at a time, so a
@@ -346,6 +351,21 @@ static bool is_tmp(const char *entry) {
         return strncmp(entry, CN_LOCAL_TMP_PREFIX, strlen(CN_LOCAL_TMP_PREFIX)) == 0;
 }
 
+/* Delete the temporary name in the directory dfd if it is stale: a regular
+ * file older than CN_BACKEND_TMP_MAX_AGE_SEC that no writer holds locked.
+ * One we cannot open (another user's) is left to its owner. */
+static void reap_tmp(int dfd, const char *name, time_t now) {
+        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || now - st.st_mtime <= CN_BACKEND_TMP_MAX_AGE_SEC)
+                return;
+        /* A file system without flock (ENOLCK, EOPNOTSUPP) leaves the age alone to decide. */
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+                return; /* its writer is alive */
+        (void) unlinkat(dfd, name, 0);
+}
+
 typedef struct ListCtx {
         const char *prefix;
         size_t prefix_len;
@@ -393,9 +413,7 @@ static int walk(ListCtx *c, int dfd, size_t len) {
 
                 struct stat st;
                 if (is_tmp(e)) {
-                        if (fstatat(dirfd(d), e, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-                            c->now - st.st_mtime > CN_LOCAL_TMP_MAX_AGE_SEC)
-                                (void) unlinkat(dirfd(d), e, 0);
+                        reap_tmp(dirfd(d), e, c->now);
                         continue;
                 }
 
@@ -462,6 +480,38 @@ static int local_list(CnBackend *b, const char *prefix, CnBackendListFn fn, void
         return walk(&c, dfd, dlen);
 }
 
+/* Reap the directory open as dfd (taken over) and, depth levels down, its
+ * subdirectories. Only names are read: no object is stat'ed. */
+static void reap_dir(int dfd, time_t now, unsigned depth) {
+        _cleanup_(cleanup_closedirp) DIR *d = fdopendir(dfd);
+        struct dirent *de;
+
+        if (!d) {
+                close(dfd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                const char *e = de->d_name;
+                if (is_tmp(e)) {
+                        reap_tmp(dirfd(d), e, now);
+                        continue;
+                }
+                if (depth == 0 || strcmp(e, ".") == 0 || strcmp(e, "..") == 0 ||
+                    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+                        continue;
+                int sub = openat(dirfd(d), e, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub >= 0)
+                        reap_dir(sub, now, depth - 1);
+        }
+}
+
+static int local_reap(CnBackend *b) {
+        int dfd = openat(root_fd(b), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                reap_dir(dfd, time(NULL), REAP_DEPTH);
+        return 0;
+}
+
 static int local_remove(CnBackend *b, const char *name) {
         const char *slash = strrchr(name, '/');
         _cleanup_close_ int pfd = -1;
@@ -509,4 +559,5 @@ const CnBackendOps cn_backend_local_ops = {
         .stat = local_stat,
         .list = local_list,
         .remove = local_remove,
+        .reap = local_reap,
 };

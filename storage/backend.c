@@ -245,6 +245,11 @@ int cn_backend_remove(CnBackend *b, const char *name) {
         return b->ops->remove(b, name);
 }
 
+int cn_backend_reap(CnBackend *b) {
+        clear_error();
+        return b->ops->reap ? b->ops->reap(b) : 0;
+}
+
 int cn_names_add(CnNames *l, const char *name) {
         if (l->n >= (1u << 24))
                 return -E2BIG;

@@ -59,6 +59,8 @@ typedef struct CnBackendOps {
         int (*stat)(CnBackend *b, const char *name, uint64_t *ret_size);
         int (*list)(CnBackend *b, const char *prefix, CnBackendListFn fn, void *userdata);
         int (*remove)(CnBackend *b, const char *name);
+        /* Optional: remove stale temporaries everywhere (cn_backend_reap()). */
+        int (*reap)(CnBackend *b);
 } CnBackendOps;
 
 /* Every backend's instance struct starts with this. */
@@ -113,10 +115,9 @@ int cn_backend_stat(CnBackend *b, const char *name, uint64_t *ret_size);
 /* Call fn for every object whose name starts with prefix ("" for all,
  * "data/", "snapshots/ab"), in no set order. The name passed to fn is
  * borrowed for the call only. Temporary objects of interrupted writers are
- * never listed; the local backend also deletes those (".tmp-*" files) whose
- * mtime is more than 24 hours old when the walk meets them, so interrupted
- * writes do not accumulate. A negative return from fn stops the walk and is
- * returned. */
+ * never listed; backends also delete the stale ones (see below) the walk
+ * meets, so interrupted writes do not accumulate. A negative return from fn
+ * stops the walk and is returned. */
 int cn_backend_list(CnBackend *b, const char *prefix, CnBackendListFn fn, void *userdata);
 /* Names, as a growable vector (capped at 16 Mi). */
 typedef struct CnNames {
@@ -127,6 +128,17 @@ int cn_names_add(CnNames *l, const char *name);
 void cn_names_done(CnNames *l);
 /* Every name under prefix, as cn_backend_list() sees them, sorted. */
 int cn_backend_list_names(CnBackend *b, const char *prefix, CnNames *ret);
+
+/* The temporaries (".tmp-*") of writers that died are stale once older than
+ * this, by their mtime; the local backend also never removes one that a
+ * live writer still holds (writers keep a flock(2) on theirs, however long
+ * they are stopped). The SFTP backend's TMP_MAX_AGE_SEC is the same age. */
+#define CN_BACKEND_TMP_MAX_AGE_SEC (3 * 24 * 3600)
+/* Remove the stale temporaries anywhere in the repository, not only where a
+ * listing walks: for writers to call as they start (backup does). Best
+ * effort: 0, or -ENOMEM. Backends that reap only as they list (the remote
+ * ones) do nothing here. */
+int cn_backend_reap(CnBackend *b);
 
 /* Delete name; -ENOENT if absent. Durable when it returns 0. */
 int cn_backend_remove(CnBackend *b, const char *name);

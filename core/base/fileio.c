@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -121,6 +122,9 @@ int cn_write_file_atomic_at(int dirfd, const char *path, const void *p, size_t n
         _cleanup_close_ int fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
         if (fd < 0)
                 return -errno;
+        /* Held until fd closes, after the rename: whoever reaps stale
+         * temporaries leaves a locked one alone (storage/backend-local.c). */
+        (void) flock(fd, LOCK_EX | LOCK_NB);
         r = cn_write_all(fd, p, n);
         if (r < 0)
                 goto fail;

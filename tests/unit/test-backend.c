@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -728,8 +729,8 @@ Test(backend_local, list_skips_temporaries_and_reaps_stale_ones) {
         /* what interrupted writers leave behind */
         touch_at(dir, ".tmp-fresh0000000000", 0);
         touch_at(dir, "data/ab/.tmp-fresh1111111111", 60);
-        touch_at(dir, "data/ab/.tmp-stale2222222222", 25 * 60 * 60);
-        touch_at(dir, ".tmp-stale3333333333", 48 * 60 * 60);
+        touch_at(dir, "data/ab/.tmp-stale2222222222", CN_BACKEND_TMP_MAX_AGE_SEC + 60);
+        touch_at(dir, ".tmp-stale3333333333", 2 * CN_BACKEND_TMP_MAX_AGE_SEC);
 
         assert_list(b, "", "", (const char *const[]){"config", "data/ab/pack"}, 2);
         assert_list(b, "", "data/ab/", (const char *const[]){"data/ab/pack"}, 1);
@@ -744,6 +745,43 @@ Test(backend_local, list_skips_temporaries_and_reaps_stale_ones) {
         cr_assert_eq(cn_backend_list(b, "", collect, &l), 0);
         cr_assert_eq(l.n, 2);
         listing_done(&l);
+        cn_backend_close(b);
+        rm_rf(dir);
+}
+
+/* Issue 8, item 16: reap removes stale temporaries in every directory, not
+ * only where a listing walks (the root, data/, a pack directory), keeps
+ * fresh ones, and keeps a stale one a live writer holds locked. */
+Test(backend_local, reap_removes_stale_temporaries_everywhere_but_locked_ones) {
+        char *dir = make_tmpdir(), *path = NULL;
+        CnBackend *b = NULL;
+        static const char *const stale[] = { ".tmp-root000000000", "data/.tmp-data00000000",
+                                             "data/c/ab/.tmp-pack00000000", "keys/.tmp-keys00000000" };
+
+        cr_assert_eq(cn_backend_open(dir, false, &b), 0);
+        cr_assert_eq(cn_backend_put(b, "data/c/ab/pack", "p", 1, 0), 0);
+        cr_assert_eq(cn_backend_put(b, "keys/k", "k", 1, 0), 0);
+        for (size_t i = 0; i < CN_ELEMENTSOF(stale); i++)
+                touch_at(dir, stale[i], CN_BACKEND_TMP_MAX_AGE_SEC + 60);
+        touch_at(dir, "data/c/ab/.tmp-fresh0000000000", CN_BACKEND_TMP_MAX_AGE_SEC - 60);
+        touch_at(dir, "data/.tmp-locked000000000", 2 * CN_BACKEND_TMP_MAX_AGE_SEC);
+        cr_assert(asprintf(&path, "%s/data/.tmp-locked000000000", dir) > 0);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);  /* a writer, stopped for days */
+
+        cr_assert_eq(cn_backend_reap(b), 0);
+        for (size_t i = 0; i < CN_ELEMENTSOF(stale); i++)
+                cr_assert(!exists_at(dir, stale[i]), "%s is still there", stale[i]);
+        cr_assert(exists_at(dir, "data/c/ab/.tmp-fresh0000000000"));
+        cr_assert(exists_at(dir, "data/.tmp-locked000000000"));
+        cr_assert(exists_at(dir, "data/c/ab/pack"));
+        cr_assert(exists_at(dir, "keys/k"));
+
+        close(fd);      /* the writer died: now it goes */
+        cr_assert_eq(cn_backend_reap(b), 0);
+        cr_assert(!exists_at(dir, "data/.tmp-locked000000000"));
+        free(path);
         cn_backend_close(b);
         rm_rf(dir);
 }
