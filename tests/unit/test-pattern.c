@@ -355,3 +355,27 @@ Test(pattern, stars_in_a_component_do_not_backtrack) {
         cr_assert_not(m);
         cr_assert_leq(s, 2 * (strlen(pat) + 1) * strlen(name), "%lu steps", (unsigned long) s);
 }
+
+/* Brackets that never close, thousands of them in one component: each
+ * compiles in work linear in what follows it (this took seconds a pattern
+ * when every bracket was read once per byte), and they read as fnmatch
+ * reads them: a literal '['. */
+Test(pattern, unclosed_brackets_compile_and_stay_literal) {
+        static const char *const units[] = {"[", "[a", "[!", "[[:", "[a-", "[\\"};
+        for (size_t u = 0; u < CN_ELEMENTSOF(units); u++) {
+                char pat[4096], path[4098] = "/";
+                size_t n = 0, k = strlen(units[u]);
+                while (n + k < sizeof pat) {
+                        memcpy(pat + n, units[u], k);
+                        n += k;
+                }
+                pat[n] = 0;
+                strcpy(path + 1, pat);
+                bool m;
+                uint64_t s = steps_for(pat, path, &m);
+                /* as fnmatch: a range without its end, or a '\\' at the end, matches nothing */
+                bool want = strcmp(units[u], "[\\") != 0 && strcmp(units[u], "[a-") != 0;
+                cr_expect_eq(m, want, "'%s' x %zu on itself", units[u], n / k);
+                cr_expect_leq(s, 4 * strlen(path), "'%s' x %zu: %lu steps", units[u], n / k, (unsigned long) s);
+        }
+}
