@@ -265,7 +265,7 @@ static int missing_config(Cli *cli, const char *what, const char *url) {
         if (!cli_location_objects(&l, held, sizeof held)) {
                 cli_error("%s: %s is not a cairn repository: it has no config object and holds other things "
                           "(%s); check the URL",
-                          what, url, l.any);
+                          what, url, CLI_ESC(l.any));
                 return CLI_EXIT_ERROR;
         }
         cli_error("%s: the repository at %s has lost its config object but still holds cairn objects (%s): "
@@ -354,9 +354,9 @@ static void on_repo_problem(const CnRepoProblem *p, void *u) {
         /* Key files are named keys/...: say how to remove one (by its name, if 'key remove' can). */
         const char *name = p->kind < CN_REPO_KEY_HINT_UNMATCHED ? p->object + strlen("keys/") : NULL;
         if (name && !strchr(name, '/'))
-                cli_warn("%s; remove it with 'cairn key remove %s' if nobody needs it", text, name);
+                cli_warn("%s; remove it with 'cairn key remove %s' if nobody needs it", CLI_ESC(text), CLI_ESC(name));
         else
-                cli_warn("%s", text);
+                cli_warn("%s", CLI_ESC(text));
 }
 
 int cli_open(Cli *cli, bool unlock) {

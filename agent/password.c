@@ -178,17 +178,17 @@ static int get_secret(const char *file, const char *env, bool confirm, const cha
                 r = read_password_file(file, ret, ret_len, &kind);
                 if (kind) {
                         cli_error("the %s file %s is %s; give a regular file or a pipe (or use %s)", what,
-                                  file, kind, env);
+                                  CLI_ESC(file), kind, env);
                         return CLI_EXIT_USAGE;
                 }
                 if (r == -ENAMETOOLONG) {
                         cli_error("the first line of the %s file %s is longer than %d bytes; is it the right file?",
-                                  what, file, MAX_PASSWORD);
+                                  what, CLI_ESC(file), MAX_PASSWORD);
                         return CLI_EXIT_USAGE;
                 }
                 if (r == -ETIMEDOUT) {
                         cli_error("nothing was written to the %s FIFO %s within %d s; start its writer first",
-                                  what, file, PIPE_WAIT_MS / 1000);
+                                  what, CLI_ESC(file), PIPE_WAIT_MS / 1000);
                         return CLI_EXIT_USAGE;
                 }
                 if (r < 0) {

@@ -58,7 +58,7 @@ static void on_problem(const CnCheckProblem *p, void *u) {
                         cli_json_string(stdout, text, strlen(text));
                         printf("}\n");
                 } else
-                        printf("error: %s (every command skips it; remove it if nobody needs it)\n", text);
+                        printf("error: %s (every command skips it; remove it if nobody needs it)\n", CLI_ESC(text));
                 return;
         }
         if (cli->json) {

@@ -24,7 +24,7 @@ static void help(void) {
  * make it unreadable for good: name what is there. */
 static int not_empty(Cli *cli) {
         _cleanup_(cn_repo_location_done) CnRepoLocation l = {};
-        const char *url = cn_backend_url(cli->backend);
+        const char *url = CLI_ESC(cn_backend_url(cli->backend));
         char held[2048];
 
         if (cn_repo_probe(cli->backend, &l) < 0 || !l.any) {
@@ -37,11 +37,11 @@ static int not_empty(Cli *cli) {
                           url);
         else if (!cli_location_objects(&l, held, sizeof held))
                 cli_error("%s is not empty (it holds %s); init needs an empty location; nothing was changed", url,
-                          l.any);
+                          CLI_ESC(l.any));
         else if (!l.first[2] && !l.first[3] && !l.first[4] && !l.first[5])
                 cli_error("%s is not empty: it holds %s but no config object (left by an interrupted init, e.g. "
                           "%s: if so, delete them and run init again); nothing was changed",
-                          url, held, l.first[0] ? l.first[0] : l.first[1]);
+                          url, held, CLI_ESC(l.first[0] ? l.first[0] : l.first[1]));
         else
                 cli_error("%s is not empty: it holds cairn objects (%s) but no config object: a repository that "
                           "lost its config; put config back from a copy instead, as an init here would make "
@@ -94,7 +94,7 @@ int verb_init(Cli *cli, int argc, char **argv) {
         if (r == -EBUSY) {
                 cli_error("another init created a repository at %s at the same time; this one removed what it "
                           "had written: the repository there opens with the other init's password",
-                          cn_backend_url(cli->backend));
+                          CLI_ESC(cn_backend_url(cli->backend)));
                 return CLI_EXIT_ERROR;
         }
         if (r == -ENOTEMPTY)

@@ -114,7 +114,7 @@ int verb_ls(Cli *cli, int argc, char **argv) {
         CnNode base = {};
         r = cn_snapshot_find_node(store, s, path, &base);
         if (r == -ENOENT || r == -ENOTDIR) {
-                cli_error("no path %s in snapshot %.8s", path, s->id_hex);
+                cli_error("no path %s in snapshot %.8s", CLI_ESC(path), s->id_hex);
                 goto out;
         }
         if (r < 0) {
