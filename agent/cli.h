@@ -7,7 +7,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "backend.h"
 #include "repo.h"
@@ -114,9 +113,11 @@ void cli_print_escaped(FILE *f, const char *s, size_t n);
  * "..."), for names in messages and columns. Returns buf. */
 const char *cli_escape(const char *s, size_t n, char *buf, size_t size);
 #define CLI_ESCAPE_MAX 4096
-/* cli_escape() of a NUL-terminated s into a buffer that lives until the end
- * of the enclosing block: printf("%s", CLI_ESC(name)). */
-#define CLI_ESC(s) cli_escape((s), strlen(s), (char[CLI_ESCAPE_MAX]) {}, CLI_ESCAPE_MAX)
+/* cli_escape() of a NUL-terminated s ("(none)" for NULL) into buf. */
+const char *cli_escape_str(const char *s, char buf[CLI_ESCAPE_MAX]);
+/* The same into a buffer that lives until the end of the enclosing block:
+ * printf("%s", CLI_ESC(name)). */
+#define CLI_ESC(s) cli_escape_str((s), (char[CLI_ESCAPE_MAX]) {})
 const char *cli_size(uint64_t bytes, char buf[32]);
 /* Local time "YYYY-MM-DD HH:MM:SS" of whole seconds (the floor of a CnTime). */
 const char *cli_time(int64_t sec, char buf[64]);

@@ -141,6 +141,12 @@ const char *cli_escape(const char *s, size_t n, char *buf, size_t size) {
         return buf;
 }
 
+const char *cli_escape_str(const char *s, char buf[CLI_ESCAPE_MAX]) {
+        if (!s)
+                s = "(none)";
+        return cli_escape(s, strlen(s), buf, CLI_ESCAPE_MAX);
+}
+
 const char *cli_size(uint64_t bytes, char buf[32]) {
         static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
         double v = (double) bytes;
