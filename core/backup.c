@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "format.h"
 #include "fs-meta.h"
+#include "linktable.h"
 #include "macro.h"
 #include "store.h"
 #include "tree.h"
@@ -31,7 +32,6 @@
 #define FD_WINDOW_MAX 32
 
 typedef struct LinkEntry {
-        uint64_t dev, ino;
         CnNode node;                    /* the first name seen, content included */
 } LinkEntry;
 
@@ -49,8 +49,7 @@ typedef struct Backup {
         CnBuf parent_blob;              /* scratch of the parent snapshot's tree blobs */
         size_t fd_window;               /* directory fds the walk keeps open */
         size_t error_bytes;             /* of the paths in snap->errors */
-        LinkEntry *links;
-        size_t n_links, cap_links;
+        CnLinkTable *links;             /* (dev, inode) -> LinkEntry, files with more than one link */
         uint64_t next_link_group;
         dev_t root_dev;
 } Backup;
@@ -280,30 +279,29 @@ static int64_t store_stream(Backup *b, int fd, bool ranged, const CnExtent *rang
 
 /* ---- hard links ---- */
 
+static void link_entry_free(void *p) {
+        LinkEntry *e = p;
+        cn_node_done(&e->node);
+        free(e);
+}
+
 static LinkEntry *link_find(Backup *b, uint64_t dev, uint64_t ino) {
-        for (size_t i = b->n_links; i > 0; i--)
-                if (b->links[i - 1].dev == dev && b->links[i - 1].ino == ino)
-                        return &b->links[i - 1];
-        return NULL;
+        return b->links ? cn_linktable_get(b->links, dev, ino) : NULL;
 }
 
 static int link_add(Backup *b, const CnNode *n) {
-        if (b->n_links == b->cap_links) {
-                size_t c = b->cap_links ? b->cap_links * 2 : 64;
-                LinkEntry *l = realloc(b->links, c * sizeof *l);
-                if (!l)
-                        return -ENOMEM;
-                b->links = l;
-                b->cap_links = c;
-        }
-        LinkEntry *e = &b->links[b->n_links];
-        e->dev = n->dev;
-        e->ino = n->inode;
-        int r = cn_node_copy(&e->node, n);
-        if (r < 0)
+        int r;
+        if (!b->links && (r = cn_linktable_new(link_entry_free, &b->links)) < 0)
                 return r;
-        b->n_links++;
-        return 0;
+        LinkEntry *e = calloc(1, sizeof *e);
+        if (!e)
+                return -ENOMEM;
+        r = cn_node_copy(&e->node, n);
+        if (r >= 0)
+                r = cn_linktable_put(b->links, n->dev, n->inode, e);
+        if (r < 0)
+                link_entry_free(e);
+        return r;
 }
 
 /* ---- the parent snapshot ---- */
@@ -1291,9 +1289,7 @@ int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSna
         snap = (CnSnapshot) {};
 out:
         cn_snapshot_done(&snap);
-        for (size_t i = 0; i < b.n_links; i++)
-                cn_node_done(&b.links[i].node);
-        free(b.links);
+        cn_linktable_free(b.links);
         free(b.buf);
         cn_buf_done(&b.path);
         cn_buf_done(&b.cut);
