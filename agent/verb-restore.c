@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backup.h"
 #include "cli.h"
+#include "fileio.h"
 #include "macro.h"
 #include "restore.h"
 
@@ -31,8 +34,33 @@ static void on_error(const char *path, int error, void *u) {
         cli_print_escaped(stderr, path, strlen(path));
         if (error == EBADMSG)
                 fputs(": its data in the repository is damaged (failed authentication); not restored\n", stderr);
+        else if (error == EUCLEAN)
+                fputs(": its entry in the snapshot does not match its stored data (the file changed while it "
+                      "was backed up); restored as it was stored\n",
+                      stderr);
+        else if (error == ESTALE)
+                fputs(": moved or replaced in the target while restoring; not restored\n", stderr);
         else
                 fprintf(stderr, ": %s; not restored\n", strerror(error));
+}
+
+/* Make target (and its parents) if missing and open it; reports why not. */
+static int open_target(const char *target, int *ret_fd) {
+        int r = cn_mkdir_p_at(AT_FDCWD, target, 0700);
+        int fd = r < 0 ? -1 : open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (r >= 0 && fd < 0)
+                r = -errno;
+        if (r == -ENOTDIR || r == -EEXIST) {
+                cli_error("restore target %s is not a directory; give a directory (it is made if missing)",
+                          CLI_ESC(target));
+                return CLI_EXIT_USAGE;
+        }
+        if (r < 0) {
+                cli_error("cannot make or open restore target %s: %s", CLI_ESC(target), strerror(-r));
+                return CLI_EXIT_ERROR;
+        }
+        *ret_fd = fd;
+        return 0;
 }
 
 int verb_restore(Cli *cli, int argc, char **argv) {
@@ -50,6 +78,8 @@ int verb_restore(Cli *cli, int argc, char **argv) {
         CnSnapshot *list = NULL;
         size_t n = 0;
         const char *target = NULL;
+        CnNode node = {};
+        int target_fd = -1;
         unsigned flags = geteuid() == 0 ? 0 : CN_FSMETA_NO_OWNER;
         int c, r, ret = CLI_EXIT_ERROR;
 
@@ -77,8 +107,13 @@ int verb_restore(Cli *cli, int argc, char **argv) {
                 ret = cli_usage_error("restore", "give exactly one snapshot: latest, an ID, or ID:PATH");
                 goto out;
         }
-        if (!target) {
-                ret = cli_usage_error("restore", "--target DIR is required");
+        if (!target || !*target) {
+                ret = cli_usage_error("restore", "--target DIR is required (a directory, made if missing)");
+                goto out;
+        }
+        struct stat tst;
+        if (stat(target, &tst) == 0 && !S_ISDIR(tst.st_mode)) {
+                ret = cli_usage_error("restore", "target %s is not a directory", CLI_ESC(target));
                 goto out;
         }
         if (!(spec = strdup(argv[optind])))
@@ -95,8 +130,23 @@ int verb_restore(Cli *cli, int argc, char **argv) {
                 ret = r;
                 goto out;
         }
+        /* Find the path first: a mistyped one makes no target. */
+        r = cn_snapshot_find_node(store, s, sub ? sub : "/", &node);
+        if (r == -ENOENT || r == -ENOTDIR) {
+                cli_error("no path %s in snapshot %.8s", CLI_ESC(sub ? sub : "/"), s->id_hex);
+                goto out;
+        }
+        if (r < 0) {
+                ret = cli_repo_error(cli, "restore failed", r);
+                goto out;
+        }
+        r = open_target(target, &target_fd);
+        if (r != 0) {
+                ret = r;
+                goto out;
+        }
         CnRestoreOptions o = {
-                .target = target,
+                .target_fd = target_fd,
                 .subpath = sub,
                 .includes = &includes,
                 .meta_flags = flags,
@@ -104,8 +154,10 @@ int verb_restore(Cli *cli, int argc, char **argv) {
         };
         CnRestoreStats st;
         r = cn_restore_run(store, s, &o, &st);
-        if (r == -ENOENT || r == -ENOTDIR) {
-                cli_error("no path %s in snapshot %.8s", CLI_ESC(sub ? sub : "/"), s->id_hex);
+        if (r == -ESTALE) {
+                cli_error("restore into %s stopped: a directory of the target was moved or replaced while "
+                          "restoring (listed above); check what else writes there and restore again",
+                          CLI_ESC(target));
                 goto out;
         }
         if (r < 0) {
@@ -128,6 +180,9 @@ int verb_restore(Cli *cli, int argc, char **argv) {
         }
         ret = CLI_EXIT_OK;
 out:
+        if (target_fd >= 0)
+                close(target_fd);
+        cn_node_done(&node);
         cn_snapshots_free(list, n);
         cn_patterns_done(&includes);
         return ret;

@@ -533,7 +533,7 @@ int cn_fsmeta_read_fsflags(int fd, uint32_t *ret) {
         return 0;
 }
 
-static int node_type_from_mode(mode_t m, CnNodeType *ret) {
+int cn_fsmeta_type_of(mode_t m, CnNodeType *ret) {
         switch (m & S_IFMT) {
         case S_IFREG:
                 *ret = CN_NODE_FILE;
@@ -571,7 +571,7 @@ int cn_fsmeta_read(int dirfd, const char *name, int fd, const struct stat *st, C
 
         if (!name || !*name || !st || !node)
                 return -EINVAL;
-        r = node_type_from_mode(st->st_mode, &node->type);
+        r = cn_fsmeta_type_of(st->st_mode, &node->type);
         if (r < 0)
                 return r;
 
@@ -774,12 +774,18 @@ static int apply_times(Entry *e, const CnNode *node) {
                 return -EINVAL;
         if (node->atime.sec == 0 && node->atime.nsec == 0)
                 ts[0].tv_nsec = UTIME_OMIT;     /* not recorded (docs/FORMAT.md "Tree") */
-        if (e->fd >= 0) {
-                r = futimens(e->fd, ts);
-                if (r >= 0 || errno != EBADF)
-                        return r < 0 ? cn_negerrno() : 0;
+        if (e->fd < 0)
+                r = utimensat(e->dirfd, e->name, ts, AT_SYMLINK_NOFOLLOW);
+        else if ((r = futimens(e->fd, ts)) < 0 && errno == EBADF) {
+                /* An O_PATH fd (symlinks, special files): by the fd itself
+                 * (Linux 5.8), else through its proc link, which ends on the
+                 * entry and follows nothing further. */
+                r = utimensat(e->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+                if (r < 0 && errno == EINVAL) {
+                        const char *p = entry_path(e, true);
+                        r = p ? utimensat(AT_FDCWD, p, ts, 0) : -1;
+                }
         }
-        r = utimensat(e->dirfd, e->name, ts, AT_SYMLINK_NOFOLLOW);
         return r < 0 ? cn_negerrno() : 0;
 }
 
@@ -828,8 +834,6 @@ int cn_fsmeta_apply(int dirfd, const char *name, int fd, const CnNode *node, uns
 
         if (!name || !*name || !node)
                 return -EINVAL;
-        if (node->type == CN_NODE_SYMLINK)
-                e.fd = -1;
 
         if (!(flags & CN_FSMETA_NO_OWNER))
                 keep_first(&first, apply_owner(&e, node, flags));

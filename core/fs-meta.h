@@ -35,15 +35,22 @@ int cn_fsmeta_read(int dirfd, const char *name, int fd, const struct stat *st, C
  * masked to CN_FSFLAGS_KEEP; 0 where the file system has none. */
 int cn_fsmeta_read_fsflags(int fd, uint32_t *ret);
 
+/* The node type of a stat mode; -EOPNOTSUPP for none. */
+int cn_fsmeta_type_of(mode_t m, CnNodeType *ret);
+
 /* Create a non-regular, non-directory entry (symlink, fifo, device, socket)
  * named node->name in dirfd. -EEXIST if something is there. */
 int cn_fsmeta_create_special(int dirfd, const CnNode *node);
 
-/* Apply ownership, mode, xattrs, ACLs, times and inode flags to the entry
- * name in dirfd, in the order that keeps them (chown before chmod so setuid
- * survives, times after content and xattrs, inode flags very last so an
- * immutable or append-only entry is complete first; immutable and
- * append-only only without CN_FSMETA_NO_OWNER, i.e. as root). An atime of exactly 0.0 means "not recorded" and is left alone. fd is the entry opened (files, dirs) or -1. Returns the first
+/* Apply ownership, mode, xattrs, ACLs, times and inode flags to an entry,
+ * in the order that keeps them (chown before chmod so setuid survives, times
+ * after content and xattrs, inode flags very last so an immutable or
+ * append-only entry is complete first; immutable and append-only only
+ * without CN_FSMETA_NO_OWNER, i.e. as root). An atime of exactly 0.0 means
+ * "not recorded" and is left alone. With fd >= 0 (the entry opened: files
+ * and dirs in any mode, symlinks and special files with O_PATH | O_NOFOLLOW)
+ * everything goes through fd and name is not used; with fd -1, through name
+ * in dirfd without following it. Returns the first
  * error after trying everything; -EPERM from chown when not root is not an
  * error with CN_FSMETA_NO_OWNER. */
 int cn_fsmeta_apply(int dirfd, const char *name, int fd, const CnNode *node, unsigned flags);

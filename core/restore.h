@@ -12,7 +12,7 @@
 #include "store.h"
 
 typedef struct CnRestoreOptions {
-        const char *target;             /* created if missing */
+        int target_fd;                  /* the directory to restore into (borrowed) */
         const char *subpath;            /* path in the snapshot whose contents go to target; NULL: "/" */
         const CnPatterns *includes;     /* NULL: everything */
         unsigned meta_flags;            /* CN_FSMETA_* */
@@ -26,8 +26,12 @@ typedef struct CnRestoreStats {
 } CnRestoreStats;
 
 /* Every entry is attempted: one that fails is reported through on_error
- * and counted, and the rest still restore. Returns < 0 only for failures
- * that stop everything (target not writable at all, repository gone). */
+ * and counted, and the rest still restore. An entry is made new and put in
+ * place over whatever stands at its name (never written through it), and a
+ * file only once it is complete. Returns -ENOENT or -ENOTDIR when subpath is
+ * not in the snapshot, and < 0 for failures that stop everything (the
+ * repository gone, -ESTALE: a directory of the target was moved or replaced
+ * while restoring, reported through on_error first). */
 int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOptions *o, CnRestoreStats *ret);
 
 /* The entry at absolute path in the snapshot ("/" is the root, a DIR with
