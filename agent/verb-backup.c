@@ -32,13 +32,14 @@ static void help(void) {
               "                            read back every stored chunk reused (a damaged one is stored again)\n"
               "      --compression LEVEL   zstd level, 1 (fastest) to 19 (smallest); default 3\n"
               "\n"
-              "Exit 0: done; 3: snapshot saved but some entries could not be read (listed on stderr\n"
-              "and recorded in the snapshot); 1: nothing was saved.\n",
+              "Exit 0: done; 3: snapshot saved but some entries could not be read, or changed while\n"
+              "read (listed on stderr and recorded in the snapshot); 1: nothing was saved.\n",
               stdout);
 }
 
 typedef struct Warnings {
         uint64_t n;
+        uint64_t changed;               /* of n: files stored as read while they changed */
         bool quiet;
 } Warnings;
 
@@ -47,7 +48,12 @@ static void on_error(const char *path, int error, void *u) {
         w->n++;
         fputs("cairn: warning: ", stderr);
         cli_print_escaped(stderr, path, strlen(path));
-        if (error == EFBIG)
+        if (error == CN_BACKUP_CHANGED) {
+                w->changed++;
+                fputs(": changed while it was read; stored as it was read, which need not be one state of "
+                      "the file (back it up again when it is quiet)\n",
+                      stderr);
+        } else if (error == EFBIG)
                 fputs(": its metadata (extended attributes) is larger than a snapshot entry can hold (skipped)\n",
                       stderr);
         else if (error == ESTALE)
@@ -302,8 +308,13 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                          (double) snap.duration_ns / 1e9, cli_size(snap.stored_bytes_new, b),
                          parent ? "" : " (no parent snapshot: every file read)");
         if (w.n) {
-                cli_warn("%" PRIu64 " entr%s could not be read and %s not in snapshot %.8s", w.n,
-                         w.n == 1 ? "y" : "ies", w.n == 1 ? "is" : "are", snap.id_hex);
+                uint64_t unread = w.n - w.changed;
+                if (unread)
+                        cli_warn("%" PRIu64 " entr%s could not be read and %s not in snapshot %.8s", unread,
+                                 unread == 1 ? "y" : "ies", unread == 1 ? "is" : "are", snap.id_hex);
+                if (w.changed)
+                        cli_warn("%" PRIu64 " file%s changed while read and %s stored as read in snapshot %.8s",
+                                 w.changed, w.changed == 1 ? "" : "s", w.changed == 1 ? "is" : "are", snap.id_hex);
                 ret = CLI_EXIT_PARTIAL;
         } else
                 ret = CLI_EXIT_OK;

@@ -56,6 +56,12 @@ int verb_dump(Cli *cli, int argc, char **argv) {
                 ret = CLI_EXIT_OK;      /* the reader stopped early: not our failure */
                 goto out;
         }
+        if (r == -EUCLEAN) {
+                cli_error("%s in snapshot %.8s: its entry does not match its stored data (the file changed while "
+                          "it was backed up); what was stored was written, the rest as zeros",
+                          CLI_ESC(path), s->id_hex);
+                goto out;
+        }
         if (r < 0) {
                 ret = cli_repo_error(cli, "dump failed", r);
                 goto out;

@@ -187,14 +187,17 @@ static int store_chunk(Backup *b, CnNode *n, size_t *cap, const uint8_t *p, size
 }
 
 /* Where store_stream() reads from: fd to its end from the current offset,
- * or only the given ranges (the data extents of a sparse file). */
+ * or only the given ranges (the data extents of a sparse file). A ranged
+ * read that finds the file ended before a range did trims the ranges to
+ * what was read and ends there. */
 typedef struct Source {
         int fd;
         bool ranged;
-        const CnExtent *ranges;
+        CnExtent *ranges;
         size_t n_ranges, ri;
         uint64_t roff, rleft;
         bool eof;
+        bool shrank;                    /* ranged: the file ended at roff, before its ranges did */
 } Source;
 
 /* One read (or pread) into the n bytes at p: bytes read, 0 at the end of
@@ -214,9 +217,13 @@ static ssize_t source_read(Source *src, uint8_t *p, size_t n) {
                         }
                         k = pread(src->fd, p, CN_MIN(n, src->rleft), (off_t) src->roff);
                         if (k == 0) {
-                                /* The file shrank under us: what is left of this range is gone. */
+                                /* Truncated under us: what was read is all there is. */
+                                src->ranges[src->ri - 1].length -= src->rleft;
+                                for (size_t i = src->ri; i < src->n_ranges; i++)
+                                        src->ranges[i].length = 0;
                                 src->rleft = 0;
-                                continue;
+                                src->shrank = src->eof = true;
+                                return 0;
                         }
                         if (k > 0) {
                                 src->roff += (uint64_t) k;
@@ -233,23 +240,41 @@ static ssize_t source_read(Source *src, uint8_t *p, size_t n) {
         }
 }
 
-/* Read fd to its end from the current offset (ranged false), or just the
- * n_ranges ranges (ranged true, none for a file of holes only), and store
- * the bytes as content-defined chunks. Returns the bytes read, or a
- * negative errno.
+/* The file changed while it was read: it is stored as read (a consistent
+ * entry, restorable), and flagged, which makes the snapshot partial. */
+static bool changed_while_read(const Source *src, const struct stat *before, uint64_t total) {
+        struct stat after;
+        if (src->shrank || (!src->ranged && total != (uint64_t) before->st_size))
+                return true;
+        if (fstat(src->fd, &after) < 0)
+                return false;
+        return after.st_size != before->st_size || after.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+               after.st_mtim.tv_nsec != before->st_mtim.tv_nsec || after.st_ctim.tv_sec != before->st_ctim.tv_sec ||
+               after.st_ctim.tv_nsec != before->st_ctim.tv_nsec;
+}
+
+/* Read fd to its end from the current offset (n not sparse), or just the
+ * data extents of sparse n (none for a file of holes only), and store the
+ * bytes as content-defined chunks. n's size and extents are then what was
+ * read: a file that shrank while read keeps the extents up to where it
+ * ended. st is fd's stat before reading (NULL for a stream): a file whose
+ * stat differs after the read, or that ended early, is reported as changed
+ * (CN_BACKUP_CHANGED). Returns 0 or a negative errno.
  *
  * The buffer holds the largest chunk plus one read. A cut is final once the
  * chunker finds a boundary inside the bytes read so far, or they reach the
  * largest chunk, or the source ends: a boundary depends only on the bytes
  * before it, so reading more cannot move it. Otherwise more is read, after
  * moving the unfinished chunk to the front when the buffer's end is near. */
-static int64_t store_stream(Backup *b, int fd, bool ranged, const CnExtent *ranges, size_t n_ranges, CnNode *n) {
+static int store_stream(Backup *b, int fd, const struct stat *st, CnNode *n) {
         const size_t max = cn_chunker_params(b->chunker)->max_size;
-        Source src = { .fd = fd, .ranged = ranged, .ranges = ranges, .n_ranges = n_ranges };
+        Source src = { .fd = fd, .ranged = n->sparse, .ranges = n->extents, .n_ranges = n->n_extents };
         size_t have = 0, start = 0, cap = 0;
         uint64_t total = 0;
         int r;
 
+        if (st && b->o->before_read)
+                b->o->before_read(fd, b->o->userdata);
         for (;;) {
                 size_t cut = have ? cn_chunker_cut(b->chunker, b->buf + start, have) : 0;
                 if (have > 0 && (cut < have || have >= max || src.eof)) {
@@ -270,11 +295,29 @@ static int64_t store_stream(Backup *b, int fd, bool ranged, const CnExtent *rang
                 }
                 ssize_t k = source_read(&src, b->buf + start + have, b->buf_cap - start - have);
                 if (k < 0)
-                        return k;
+                        return (int) k;
                 have += (size_t) k;
                 total += (uint64_t) k;
         }
-        return (int64_t) total;
+        if (!n->sparse)
+                n->size = total;        /* what we read is what we have */
+        else if (src.shrank) {
+                /* It ended at or before roff, after the last byte read: take
+                 * its size now where that is in between. */
+                struct stat now;
+                size_t k = 0;
+                for (size_t i = 0; i < n->n_extents; i++)
+                        if (n->extents[i].length > 0)
+                                n->extents[k++] = n->extents[i];
+                n->n_extents = k;
+                uint64_t end = k ? n->extents[k - 1].offset + n->extents[k - 1].length : 0;
+                n->size = src.roff;
+                if (fstat(fd, &now) == 0 && (uint64_t) now.st_size >= end && (uint64_t) now.st_size < n->size)
+                        n->size = (uint64_t) now.st_size;
+        }
+        if (st && changed_while_read(&src, st, total))
+                return source_error(b, CN_BACKUP_CHANGED);
+        return 0;
 }
 
 /* ---- hard links ---- */
@@ -642,12 +685,7 @@ static int backup_file(Backup *b, int dirfd, const char *name, const struct stat
         meta_read_done(b, n);
         if (excluded_nodump(b, n->fsflags))
                 return 1;
-        int64_t got = store_stream(b, fd, n->sparse, n->extents, n->n_extents, n);
-        if (got < 0)
-                return (int) got;
-        if (!n->sparse)
-                n->size = (uint64_t) got;       /* what we read is what we have */
-        return 0;
+        return store_stream(b, fd, &st2, n);
 }
 
 /* Open the directory name in dirfd (st from fstatat) and read its node.
@@ -1130,13 +1168,8 @@ static int backup_stdin(Backup *b, uint8_t ret_id[CN_ID_BYTES]) {
         n.gid = getgid();
         n.mtime = n.atime = n.ctime = (CnTime) { now.tv_sec, (uint32_t) now.tv_nsec };
         r = set_name(&n, b->o->stdin_filename, strlen(b->o->stdin_filename));
-        if (r >= 0) {
-                int64_t got = store_stream(b, b->o->stdin_fd, false, NULL, 0, &n);
-                if (got < 0)
-                        r = (int) got;
-                else
-                        n.size = (uint64_t) got;
-        }
+        if (r >= 0)
+                r = store_stream(b, b->o->stdin_fd, NULL, &n);
         if (r >= 0) {
                 b->snap->files = 1;
                 b->snap->bytes = n.size;

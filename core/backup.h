@@ -2,14 +2,17 @@
 /* One backup run: walk the source, store what is new, write a snapshot. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "pattern.h"
 #include "snapshot.h"
 
-/* A source entry that could not be read; error is a positive errno. */
+/* A source entry that could not be read; error is a positive errno, or
+ * CN_BACKUP_CHANGED: a file that changed while it was read, stored as read. */
 typedef void (*CnSourceErrorFn)(const char *path, int error, void *userdata);
+#define CN_BACKUP_CHANGED EBUSY
 
 typedef struct CnBackupOptions {
         char *const *paths;             /* absolute; cleaned by cn_path_clean() */
@@ -30,6 +33,9 @@ typedef struct CnBackupOptions {
         bool verify_existing;           /* read back every stored chunk reused (CN_STORE_VERIFY) */
         CnSourceErrorFn on_error;
         CnStoreDamagedFn on_damaged;    /* damaged repository objects read around; may be NULL */
+        /* Tests only, NULL otherwise: called with each regular file's fd
+         * after its metadata and extents are read, before its content is. */
+        void (*before_read)(int fd, void *userdata);
         void *userdata;
 } CnBackupOptions;
 
