@@ -794,7 +794,8 @@ static int apply_times(Entry *e, const CnNode *node) {
  * which need CAP_LINUX_IMMUTABLE. On a file system without flags, nothing
  * to set is no error. */
 static int apply_fsflags(Entry *e, const CnNode *node, unsigned flags) {
-        uint32_t manage = CN_FSFLAGS_KEEP & ~((flags & CN_FSMETA_NO_OWNER) ? CN_FSFLAGS_PRIVILEGED : 0u);
+        bool privileged = !(flags & (CN_FSMETA_NO_OWNER | CN_FSMETA_DEFER_PRIVILEGED));
+        uint32_t manage = CN_FSFLAGS_KEEP & ~(privileged ? 0u : CN_FSFLAGS_PRIVILEGED);
         uint32_t want = node->fsflags & manage;
         _cleanup_close_ int own = -1;
         int fd = e->fd, cur = 0;
@@ -845,4 +846,9 @@ int cn_fsmeta_apply(int dirfd, const char *name, int fd, const CnNode *node, uns
         /* Last: an immutable or append-only entry takes nothing more. */
         keep_first(&first, apply_fsflags(&e, node, flags));
         return first;
+}
+
+int cn_fsmeta_apply_fsflags(int fd, const CnNode *node, unsigned flags) {
+        Entry e = {.dirfd = -1, .name = node->name, .fd = fd};
+        return apply_fsflags(&e, node, flags);
 }

@@ -17,6 +17,9 @@ enum {
          * egid as owner, no ACL inherited and mode 0600 (files) or 0700
          * (directories): what already holds is not set again. */
         CN_FSMETA_FRESH = 1u << 2,
+        /* apply: leave immutable and append-only for a later
+         * cn_fsmeta_apply_fsflags(): the inode still takes more names. */
+        CN_FSMETA_DEFER_PRIVILEGED = 1u << 3,
 };
 
 /* Fill node from st (an lstat of name in dirfd) plus what st lacks: user and
@@ -54,3 +57,6 @@ int cn_fsmeta_create_special(int dirfd, const CnNode *node);
  * error after trying everything; -EPERM from chown when not root is not an
  * error with CN_FSMETA_NO_OWNER. */
 int cn_fsmeta_apply(int dirfd, const char *name, int fd, const CnNode *node, unsigned flags);
+/* Only the inode flags of node (a file or directory) on fd, as the last
+ * step of cn_fsmeta_apply() sets them. */
+int cn_fsmeta_apply_fsflags(int fd, const CnNode *node, unsigned flags);

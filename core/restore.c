@@ -312,6 +312,7 @@ typedef struct LinkGroup {
         dev_t dev;
         ino_t ino;
         char *rel;                      /* relative to the target */
+        uint32_t fsflags;               /* immutable or append-only: set when every name is made */
 } LinkGroup;
 
 /* A directory the walker is in. */
@@ -351,6 +352,8 @@ typedef struct Restore {
         unsigned queued, busy, inflight, inflight_max;
         bool stop;
         CnLinkTable *links;             /* link_group -> LinkGroup */
+        LinkGroup **locked;             /* groups whose inode takes immutable or append-only last */
+        size_t n_locked, cap_locked;
         Worker *workers;
         unsigned n_workers;
 } Restore;
@@ -597,6 +600,30 @@ static int write_copy(Restore *R, Worker *wk, FileTask *t, PendingLink *l) {
         return r;
 }
 
+/* Note t's group for restore_locked_groups(); under the lock, as the walker
+ * reads the group meanwhile. */
+static int lock_later(Restore *R, FileTask *t) {
+        int r = 0;
+        pthread_mutex_lock(&R->lock);
+        LinkGroup *g = cn_linktable_get(R->links, t->node.link_group, 0);
+        if (R->n_locked == R->cap_locked) {
+                size_t c = R->cap_locked ? R->cap_locked * 2 : 16;
+                LinkGroup **v = realloc(R->locked, c * sizeof *v);
+                if (v) {
+                        R->locked = v;
+                        R->cap_locked = c;
+                }
+        }
+        if (!g || R->n_locked == R->cap_locked)
+                r = -ENOMEM;
+        else {
+                g->fsflags = t->node.fsflags;
+                R->locked[R->n_locked++] = g;
+        }
+        pthread_mutex_unlock(&R->lock);
+        return r;
+}
+
 /* The last part of t is written (or failed): put it in place with the
  * other names of its link group, apply its metadata, let its group and
  * directories know. */
@@ -652,8 +679,14 @@ static void task_finish(Restore *R, Worker *wk, FileTask *t) {
                         count(R, &R->stats->files, 0);
         }
 
+        /* An inode that turns immutable or append-only takes no more names:
+         * a group's flags wait until the walk has linked every name. */
+        unsigned defer = 0;
+        if (placed && t->primary && (t->node.fsflags & CN_FSFLAGS_PRIVILEGED) &&
+            !(R->o->meta_flags & CN_FSMETA_NO_OWNER) && lock_later(R, t) >= 0)
+                defer = CN_FSMETA_DEFER_PRIVILEGED;
         if (placed) {
-                k = apply_metadata(R, t->fd, &t->node, t->flags);
+                k = apply_metadata(R, t->fd, &t->node, t->flags | defer);
                 if (k < 0 && r >= 0)
                         r = k;
         }
@@ -1194,6 +1227,22 @@ static int restore_walk(Restore *R) {
         return r;
 }
 
+/* Every name is made: the immutable and append-only flags the link groups
+ * put off go on now, each inode found again by its first name and checked
+ * to be the one restored. */
+static void restore_locked_groups(Restore *R) {
+        for (size_t i = 0; i < R->n_locked; i++) {
+                LinkGroup *g = R->locked[i];
+                if (!g->done)
+                        continue;
+                CnNode n = {.type = CN_NODE_FILE, .name = g->rel, .fsflags = g->fsflags};
+                _cleanup_close_ int fd = open_rel(R->target_fd, g->rel, g->dev, g->ino);
+                int r = fd < 0 ? fd : cn_fsmeta_apply_fsflags(fd, &n, R->o->meta_flags);
+                if (r < 0)
+                        report(R, g->rel, r);
+        }
+}
+
 static void link_group_free(void *p) {
         LinkGroup *g = p;
         free(g->rel);
@@ -1316,6 +1365,7 @@ int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOption
                 root = NULL;
         }
         pool_wait_idle(&R);
+        restore_locked_groups(&R);
 out:
         pool_stop(&R);
         dir_free(root);
@@ -1323,6 +1373,7 @@ out:
                 cn_nodes_free(R.frames[i].nodes, R.frames[i].n);
         free(R.frames);
         cn_node_done(&base);
+        free(R.locked);
         cn_linktable_free(R.links);
         cn_buf_done(&R.path);
         cn_buf_done(&R.blob);

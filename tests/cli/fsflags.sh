@@ -95,6 +95,27 @@ expect_exit 0 cairn backup "$src"
 expect_exit 0 cairn ls latest "$src"
 grep -q '/nodump-dir/inside$' "$W/out" || fail "without --exclude-nodump, nodump entries must be kept"
 
+note "items 6 and 15: an immutable or append-only inode with several names restores as one inode with every name"
+mkdir -p "$W/links/a" "$W/links/b"
+printf 'frozen twice\n' >"$W/links/a/frozen"
+ln "$W/links/a/frozen" "$W/links/b/frozen-too"
+ln "$W/links/a/frozen" "$W/links/a/frozen-3"
+printf 'appended twice\n' >"$W/links/a/log"
+ln "$W/links/a/log" "$W/links/b/log-too"
+chattr +i "$W/links/a/frozen"
+chattr +a "$W/links/a/log"
+expect_exit 0 cairn backup "$W/links"
+expect_exit 0 cairn restore latest --target "$W/r3"
+L=$W/r3$W/links
+for pair in "a/frozen b/frozen-too" "a/frozen a/frozen-3" "a/log b/log-too"; do
+        set -- $pair
+        [ "$(stat -c %i "$L/$1")" = "$(stat -c %i "$L/$2")" ] || fail "$1 and $2 were restored as two inodes"
+done
+[ "$(stat -c %h "$L/a/frozen")" = 3 ] || fail "the immutable inode has $(stat -c %h "$L/a/frozen") names, not 3"
+lsattr -d "$L/a/frozen" | cut -d' ' -f1 | grep -q i || fail "the linked file lost its immutable flag"
+lsattr -d "$L/a/log" | cut -d' ' -f1 | grep -q a || fail "the linked file lost its append-only flag"
+cmp "$W/links/a/frozen" "$L/b/frozen-too" || fail "the immutable linked file's content differs"
+
 note "item 6: a flag the target file system cannot take is a reported error (exit 1), not silence"
 shm=$(mktemp -d /dev/shm/cairn-cli-fsflags.XXXXXX 2>/dev/null) || shm=""
 if [ -n "$shm" ]; then
