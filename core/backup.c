@@ -165,14 +165,8 @@ static bool skippable(int r) {
 /* ---- content ---- */
 
 static int add_chunk(CnNode *n, size_t *cap, const uint8_t id[CN_ID_BYTES]) {
-        if (n->n_chunks == *cap) {
-                size_t c = *cap ? *cap * 2 : 8;
-                void *p = realloc(n->chunks, c * CN_ID_BYTES);
-                if (!p)
-                        return -ENOMEM;
-                n->chunks = p;
-                *cap = c;
-        }
+        if (CN_GROW(n->chunks, *cap, n->n_chunks) < 0)
+                return -ENOMEM;
         memcpy(n->chunks[n->n_chunks++], id, CN_ID_BYTES);
         return 0;
 }
@@ -541,14 +535,8 @@ static int names_cmp(const void *x, const void *y, void *u) {
 
 static int names_add(Names *n, const char *name) {
         size_t len = strlen(name) + 1;
-        if (n->n == n->cap_off) {
-                size_t c = n->cap_off ? n->cap_off * 2 : 8;
-                size_t *p = realloc(n->off, c * sizeof *p);
-                if (!p)
-                        return -ENOMEM;
-                n->off = p;
-                n->cap_off = c;
-        }
+        if (CN_GROW(n->off, n->cap_off, n->n) < 0)
+                return -ENOMEM;
         if (n->cap - n->len < len) {
                 size_t c = CN_MAX(n->cap ? n->cap * 2 : 64, n->len + len);
                 char *p = realloc(n->buf, c);
@@ -766,17 +754,11 @@ static void walk_done(Walk *wk) {
  * levels up is closed: reopened when the walk comes back to it. */
 static int walk_push(Backup *b, Walk *wk, int fd, const struct stat *st, Names *names, CnNode *self,
                      const CnNode *parent, size_t path_mark) {
-        if (wk->depth == wk->cap) {
-                size_t c = wk->cap ? wk->cap * 2 : 16;
-                Frame *p = realloc(wk->f, c * sizeof *p);
-                if (!p) {
-                        close(fd);
-                        names_done(names);
-                        cn_node_done(self);
-                        return -ENOMEM;
-                }
-                wk->f = p;
-                wk->cap = c;
+        if (CN_GROW(wk->f, wk->cap, wk->depth) < 0) {
+                close(fd);
+                names_done(names);
+                cn_node_done(self);
+                return -ENOMEM;
         }
         Frame *f = &wk->f[wk->depth++];
         *f = (Frame) { .fd = fd, .dev = st->st_dev, .ino = st->st_ino, .names = *names, .path_mark = path_mark,

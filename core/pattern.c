@@ -422,18 +422,6 @@ nomatch:
 
 /* ---- compiling ---- */
 
-static int grow(void **v, size_t *cap, size_t n, size_t size) {
-        if (n < *cap)
-                return 0;
-        size_t c = *cap ? *cap * 2 : 16;
-        void *nv = reallocarray(*v, c, size);
-        if (!nv)
-                return -ENOMEM;
-        *v = nv;
-        *cap = c;
-        return 0;
-}
-
 typedef struct Compiler {
         CnPattern *pt;
         const uint8_t *t; /* the component's text */
@@ -447,7 +435,7 @@ typedef struct Compiler {
 static int node_at(Compiler *k, size_t pos, uint32_t *ret) {
         CnPattern *pt = k->pt;
         if (k->node_of[pos] < 0) {
-                int r = grow((void **) &pt->nodes, &pt->cap_nodes, pt->n_nodes, sizeof *pt->nodes);
+                int r = CN_GROW(pt->nodes, pt->cap_nodes, pt->n_nodes);
                 if (r < 0)
                         return r;
                 pt->nodes[pt->n_nodes] = (Node){.pos = pos};
@@ -464,7 +452,7 @@ static int add_edge(Compiler *k, size_t node, const ByteSet *s, size_t pos) {
         int r = node_at(k, pos, &next);
         if (r < 0)
                 return r;
-        r = grow((void **) &pt->edges, &pt->cap_edges, pt->n_edges, sizeof *pt->edges);
+        r = CN_GROW(pt->edges, pt->cap_edges, pt->n_edges);
         if (r < 0)
                 return r;
         pt->edges[pt->n_edges++] = (Edge){.set = *s, .next = next};

@@ -606,15 +606,7 @@ static int lock_later(Restore *R, FileTask *t) {
         int r = 0;
         pthread_mutex_lock(&R->lock);
         LinkGroup *g = cn_linktable_get(R->links, t->node.link_group, 0);
-        if (R->n_locked == R->cap_locked) {
-                size_t c = R->cap_locked ? R->cap_locked * 2 : 16;
-                LinkGroup **v = realloc(R->locked, c * sizeof *v);
-                if (v) {
-                        R->locked = v;
-                        R->cap_locked = c;
-                }
-        }
-        if (!g || R->n_locked == R->cap_locked)
+        if (!g || CN_GROW(R->locked, R->cap_locked, R->n_locked) < 0)
                 r = -ENOMEM;
         else {
                 g->fsflags = t->node.fsflags;
@@ -1033,14 +1025,8 @@ static void window_close(Restore *R, size_t top) {
 
 /* Enter directory d (taken, except on failure) with the entries of tree. */
 static int push_frame(Restore *R, Dir *d, const uint8_t tree[CN_ID_BYTES], bool selected) {
-        if (R->n_frames == R->cap_frames) {
-                size_t c = R->cap_frames ? R->cap_frames * 2 : 64;
-                Frame *f = realloc(R->frames, c * sizeof *f);
-                if (!f)
-                        return -ENOMEM;
-                R->frames = f;
-                R->cap_frames = c;
-        }
+        if (CN_GROW(R->frames, R->cap_frames, R->n_frames) < 0)
+                return -ENOMEM;
         Frame *f = &R->frames[R->n_frames];
         *f = (Frame) { .dir = d, .mark = R->path.len, .selected = selected };
         if (R->n_frames >= MAX_DEPTH)

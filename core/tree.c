@@ -400,14 +400,8 @@ static int leaf_begin(CnTreeWriter *w) {
 /* Store the leaf being filled (with its count) and start an empty one. */
 static int leaf_store(CnTreeWriter *w) {
         int r;
-        if (w->n_ids == w->cap_ids) {
-                size_t c = w->cap_ids ? w->cap_ids * 2 : 4;
-                void *p = realloc(w->ids, c * CN_ID_BYTES);
-                if (!p)
-                        return -ENOMEM;
-                w->ids = p;
-                w->cap_ids = c;
-        }
+        if ((r = CN_GROW(w->ids, w->cap_ids, w->n_ids)) < 0)
+                return r;
         if (w->leaf.len == 0 && (r = leaf_begin(w)) < 0)
                 return r;
         cn_le32_put(w->leaf.data + CN_MAGIC_BYTES + 4, w->count);
@@ -626,15 +620,9 @@ int cn_dir_load(CnStore *store, const uint8_t id[CN_ID_BYTES], CnBuf *scratch, C
 }
 
 int cn_dir_stack_push(CnDirStack *s, const uint8_t id[CN_ID_BYTES], CnNode *nodes, size_t n) {
-        if (s->depth == s->cap) {
-                size_t c = s->cap ? s->cap * 2 : 16;
-                CnDirLevel *p = realloc(s->v, c * sizeof *p);
-                if (!p) {
-                        cn_nodes_free(nodes, n);
-                        return -ENOMEM;
-                }
-                s->v = p;
-                s->cap = c;
+        if (CN_GROW(s->v, s->cap, s->depth) < 0) {
+                cn_nodes_free(nodes, n);
+                return -ENOMEM;
         }
         s->v[s->depth] = (CnDirLevel) { .nodes = nodes, .n = n };
         memcpy(s->v[s->depth++].id, id, CN_ID_BYTES);

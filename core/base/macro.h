@@ -52,6 +52,22 @@ static inline void cn_closep(int *fd) {
 }
 #define _cleanup_close_ _cleanup_(cn_closep)
 
+/* Make room for element n of a growable array *v holding *cap elements of
+ * size bytes (n <= *cap): the capacity doubles, from 16. On -ENOMEM (or a
+ * size that would overflow) *v and *cap are left as they were. */
+static inline int cn_grow_array(void **v, size_t *cap, size_t n, size_t size) {
+        if (n < *cap)
+                return 0;
+        size_t c = *cap ? *cap * 2 : 16;
+        void *nv = reallocarray(*v, c, size);
+        if (!nv)
+                return -ENOMEM;
+        *v = nv;
+        *cap = c;
+        return 0;
+}
+#define CN_GROW(v, cap, n) cn_grow_array((void **) &(v), &(cap), (n), sizeof *(v))
+
 /* Negative errno from the current errno, never 0. */
 static inline int cn_negerrno(void) {
         return errno > 0 ? -errno : -EIO;
