@@ -134,6 +134,16 @@ for p in "${packs[3]}" "${packs[0]}"; do
         f=$REPO/ledger/$ctl/$p
         xor_byte "$f" $(($(stat -c %s -- "$f") - 20)) 0x20
         check_exit 0 cairn --controller default snapshots || true
+        if [ "$p" = "${packs[0]}" ]; then
+                # The first backup's file has no key now: restore says so, and
+                # leaves nothing under its name.
+                rm -rf -- "$W/t"
+                if check_exit 1 cairn --controller default restore latest --target "$W/t"; then
+                        grep -q "data key of its content is missing" "$W/err" ||
+                                fail "item 16: a keyless file is not reported as such: $(cat "$W/err")"
+                        [ ! -e "$W/t$src/d/file-1" ] || fail "item 16: a keyless file left $(stat -c %s "$W/t$src/d/file-1") bytes"
+                fi
+        fi
         writers_work "flipped ledger $p" "ledger/$ctl/$p"
         # The chunks stored again are what readers find from now on.
         readers_work "flipped ledger $p, after a backup" "ledger/$ctl/$p"
