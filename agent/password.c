@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,8 +107,24 @@ static int read_password_file(const char *path, char **ret, size_t *ret_len, con
         return 0;
 }
 
+/* The terminal a prompt has switched echo off on, for the signal handler:
+ * a Ctrl-C (or kill) at the prompt gives the terminal back as it was. */
+static const int prompt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+static volatile int prompt_fd = -1;
+static struct termios prompt_saved;
+
+static void prompt_on_signal(int sig) {
+        if (prompt_fd >= 0) {
+                tcsetattr(prompt_fd, TCSANOW, &prompt_saved);
+                (void) !write(prompt_fd, "\n", 1);
+        }
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
 static int prompt(const char *what, char **ret, size_t *ret_len) {
         _cleanup_close_ int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        struct sigaction sa = { .sa_handler = prompt_on_signal }, was[CN_ELEMENTSOF(prompt_signals)];
         struct termios old, quiet;
         if (fd < 0)
                 return -ENOTTY;
@@ -117,6 +134,11 @@ static int prompt(const char *what, char **ret, size_t *ret_len) {
         quiet.c_lflag &= ~(tcflag_t) (ECHO | ECHONL);
         quiet.c_lflag |= ICANON;
         (void) !write(fd, what, strlen(what));
+        prompt_saved = old;
+        prompt_fd = fd;
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < CN_ELEMENTSOF(prompt_signals); i++)
+                sigaction(prompt_signals[i], &sa, &was[i]);
         tcsetattr(fd, TCSAFLUSH, &quiet);
         char *p = (char *) cn_secret_new(MAX_PASSWORD + 1);
         size_t n = 0;
@@ -133,6 +155,9 @@ static int prompt(const char *what, char **ret, size_t *ret_len) {
                 p[n++] = c;
         }
         tcsetattr(fd, TCSAFLUSH, &old);
+        for (size_t i = 0; i < CN_ELEMENTSOF(prompt_signals); i++)
+                sigaction(prompt_signals[i], &was[i], NULL);
+        prompt_fd = -1;
         (void) !write(fd, "\n", 1);
         if (r < 0)
                 return r;
