@@ -182,7 +182,7 @@ static int check_packs(Check *k, bool read_data) {
         _cleanup_free_ uint64_t *end = calloc(np ? np : 1, sizeof *end);
         _cleanup_free_ Blob *blobs = calloc(cn_index_size(x) ? cn_index_size(x) : 1, sizeof *blobs);
         _cleanup_(cn_buf_donep) CnBuf data = CN_BUF_INIT(CN_MAX_PACK_BYTES);
-        _cleanup_(cn_buf_done_wipep) CnBuf scratch = CN_BUF_INIT(CN_MAX_TREE_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf scratch = CN_BUF_INIT_SECRET(CN_MAX_TREE_BYTES);
         BlobList list = { .v = blobs };
         int r;
 

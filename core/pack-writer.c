@@ -112,7 +112,7 @@ static int error_locked(CnPackWriter *w) {
 /* ---- the writer thread ---- */
 
 static int write_pack(CnPackWriter *w, Pack *p) {
-        _cleanup_(cn_buf_done_wipep) CnBuf plain = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf plain = CN_BUF_INIT_SECRET(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         uint8_t ad[CN_PACK_HEADER_AD_BYTES], *dst;
         const uint8_t *proc = cn_repo_processor_id(w->repo);
@@ -142,7 +142,7 @@ static int write_pack(CnPackWriter *w, Pack *p) {
                 return r;
 
         /* 2. the pack, with its encrypted header and trailer. */
-        cn_buf_done_wipe(&plain);
+        cn_buf_done(&plain);
         r = cn_buf_append(&plain, p->id, CN_ID_BYTES);
         if (r >= 0)
                 r = cn_pack_encode_entries(&plain, p->entries, p->n);
@@ -503,13 +503,13 @@ CnPackWriter *cn_pack_writer_free(CnPackWriter *w) {
         free(w->writers);
         for (unsigned i = 0; i < w->n_workers; i++) {
                 ZSTD_freeCCtx(w->workers[i].cctx);
-                cn_buf_done_wipe(&w->workers[i].comp);
-                cn_buf_done_wipe(&w->workers[i].sealed);
+                cn_buf_done(&w->workers[i].comp);
+                cn_buf_done(&w->workers[i].sealed);
                 cn_secret_free(w->workers[i].keys);
         }
         free(w->workers);
         for (size_t i = 0; i < w->n_jobs; i++)
-                cn_buf_done_wipe(&w->jobs[i].data);
+                cn_buf_done(&w->jobs[i].data);
         free(w->jobs);
         for (size_t i = 0; i < w->n_packs; i++) {
                 cn_buf_done(&w->packs[i].data);
@@ -554,7 +554,7 @@ int cn_pack_writer_new(CnRepo *repo, CnController *c, CnIndex *index, pthread_mu
         if (!w->jobs || !w->workers || !w->packs || !w->writers)
                 goto oom;
         for (size_t i = 0; i < w->n_jobs; i++) {
-                cn_buf_init(&w->jobs[i].data, CN_MAX_TREE_BYTES + JOB_TARGET_BYTES);
+                cn_buf_init_secret(&w->jobs[i].data, CN_MAX_TREE_BYTES + JOB_TARGET_BYTES);
                 w->jobs[i].next = w->free_jobs;
                 w->free_jobs = &w->jobs[i];
         }
@@ -569,7 +569,7 @@ int cn_pack_writer_new(CnRepo *repo, CnController *c, CnIndex *index, pthread_mu
                 wk->w = w;
                 wk->cctx = ZSTD_createCCtx();
                 wk->keys = cn_secret_new((size_t) JOB_MAX_BLOBS * CN_KEY_BYTES);
-                cn_buf_init(&wk->comp, ZSTD_COMPRESSBOUND(CN_MAX_TREE_BYTES));
+                cn_buf_init_secret(&wk->comp, ZSTD_COMPRESSBOUND(CN_MAX_TREE_BYTES));
                 cn_buf_init(&wk->sealed, CN_MAX_TREE_BYTES + (size_t) JOB_MAX_BLOBS * 64 + JOB_TARGET_BYTES * 2);
                 if (!wk->cctx || !wk->keys)
                         goto oom;

@@ -413,7 +413,7 @@ static int key_candidates(CnRepo *r, const CnNames *keys, KeyCandidate **ret, si
 /* ---- config ---- */
 
 static int config_seal(CnRepo *r, CnBuf *out) {
-        _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(4096);
+        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT_SECRET(4096);
         _cleanup_secret_ uint8_t *key = derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONFIG, CN_KEY_BYTES);
         CnEnvelopeHeader h = {};
         int k;
@@ -432,7 +432,7 @@ static int config_seal(CnRepo *r, CnBuf *out) {
 }
 
 static int config_open(CnRepo *r, const uint8_t *p, size_t n) {
-        _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(4096);
+        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT_SECRET(4096);
         _cleanup_secret_ uint8_t *key = derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONFIG, CN_KEY_BYTES);
         CnEnvelopeHeader h;
         CnReader rd;
@@ -479,7 +479,7 @@ static int controller_derive(CnController *c) {
 }
 
 static int controller_seal(CnRepo *r, const CnController *c, CnBuf *out) {
-        _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(4096);
+        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT_SECRET(4096);
         _cleanup_secret_ uint8_t *key =
                 derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONTROLLER_WRAP, CN_KEY_BYTES);
         CnEnvelopeHeader h = {};
@@ -505,7 +505,7 @@ static int controller_seal(CnRepo *r, const CnController *c, CnBuf *out) {
 }
 
 static int controller_open(CnRepo *r, const uint8_t *p, size_t n, CnController **ret) {
-        _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(4096);
+        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT_SECRET(4096);
         _cleanup_secret_ uint8_t *key =
                 derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONTROLLER_WRAP, CN_KEY_BYTES);
         CnEnvelopeHeader h;

@@ -192,7 +192,7 @@ static int load_objects(CnStore *s, const char *kind, const char *magic, const u
                         ObjectFn fn) {
         _cleanup_(cn_names_done) CnNames l = {};
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
-        _cleanup_(cn_buf_done_wipep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT_SECRET(CN_MAX_META_BYTES);
         char prefix[64];
         int r;
 
@@ -464,7 +464,7 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
         s->c = c;
         s->flags = flags;
         s->backend = cn_repo_backend(repo);
-        cn_buf_init(&s->verify, CN_MAX_TREE_BYTES);
+        cn_buf_init_secret(&s->verify, CN_MAX_TREE_BYTES);
         /* Measured side by side (bench/RESULTS.md): level 3 stores 4% less than
          * level 1 on the Linux tree in about the same wall time, and 9% less on
          * a 2 GiB file for 13-32% more time; fewer bytes also go up offsite
@@ -608,7 +608,7 @@ CnStore *cn_store_free(CnStore *s) {
         cn_damage_set_done(&s->recorded);
         cn_damage_set_done(&s->pending);
         free(s->fallback);
-        cn_buf_done_wipe(&s->verify);
+        cn_buf_done(&s->verify);
         cn_store_reader_free(s->reader);
         pack_cache_free(s->cache);
         pthread_mutex_destroy(&s->lock);
@@ -802,7 +802,7 @@ CnStoreReader *cn_store_reader_free(CnStoreReader *rd) {
         if (!rd)
                 return NULL;
         ZSTD_freeDCtx(rd->dctx);
-        cn_buf_done_wipe(&rd->fetch);
+        cn_buf_done(&rd->fetch);
         cn_secret_free(rd->key);
         free(rd);
         return NULL;
@@ -813,7 +813,7 @@ int cn_store_reader_new(CnStore *s, CnStoreReader **ret) {
         if (!rd)
                 return -ENOMEM;
         rd->s = s;
-        cn_buf_init(&rd->fetch, CN_MAX_TREE_BYTES + 4096);
+        cn_buf_init_secret(&rd->fetch, CN_MAX_TREE_BYTES + 4096);
         rd->dctx = ZSTD_createDCtx();
         rd->key = cn_secret_new(CN_KEY_BYTES);
         if (!rd->dctx || !rd->key) {

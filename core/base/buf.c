@@ -9,9 +9,15 @@ void cn_buf_init(CnBuf *b, size_t limit) {
         *b = (CnBuf) { .limit = limit };
 }
 
+void cn_buf_init_secret(CnBuf *b, size_t limit) {
+        *b = (CnBuf) { .limit = limit, .secret = true };
+}
+
 void cn_buf_done(CnBuf *b) {
+        if (b->secret && b->data)
+                explicit_bzero(b->data, b->cap);
         free(b->data);
-        *b = (CnBuf) { .limit = b->limit };
+        *b = (CnBuf) { .limit = b->limit, .secret = b->secret };
 }
 
 void cn_buf_done_wipe(CnBuf *b) {
@@ -35,8 +41,17 @@ int cn_buf_reserve(CnBuf *b, size_t extra) {
                 n = n > SIZE_MAX / 2 ? need : n * 2;
         if (n > b->limit)
                 n = b->limit;
-        uint8_t *d = realloc(b->data, n);
-        if (!d)
+        uint8_t *d;
+        if (b->secret) {
+                d = malloc(n);
+                if (!d)
+                        return -ENOMEM;
+                if (b->data) {
+                        memcpy(d, b->data, b->len);
+                        explicit_bzero(b->data, b->cap);
+                        free(b->data);
+                }
+        } else if (!(d = realloc(b->data, n)))
                 return -ENOMEM;
         b->data = d;
         b->cap = n;

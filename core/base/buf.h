@@ -19,11 +19,16 @@ typedef struct CnBuf {
         size_t len;
         size_t cap;     /* allocated */
         size_t limit;   /* hard cap on len */
+        bool secret;    /* growing wipes the old memory, cn_buf_done() wipes */
 } CnBuf;
 
 /* For declarations: _cleanup_(cn_buf_donep) CnBuf b = CN_BUF_INIT(limit); */
 #define CN_BUF_INIT(lim) { .limit = (lim) }
+/* A buffer that will hold keys: never realloc'd (which would leave a copy in
+ * freed memory) but moved and wiped as it grows, and wiped when done. */
+#define CN_BUF_INIT_SECRET(lim) { .limit = (lim), .secret = true }
 void cn_buf_init(CnBuf *b, size_t limit);
+void cn_buf_init_secret(CnBuf *b, size_t limit);
 void cn_buf_done(CnBuf *b);
 /* Wipe the bytes (explicit_bzero) then free: for buffers that held secrets. */
 void cn_buf_done_wipe(CnBuf *b);

@@ -15,6 +15,25 @@ Test(buf, append_stops_at_limit) {
         cn_buf_done(&b);
 }
 
+/* A secret buffer moves (never realloc'd in place behind our back) and keeps
+ * every byte as it grows; it stays secret across cn_buf_done() for reuse. */
+Test(buf, secret_buffer_keeps_its_bytes_as_it_grows) {
+        CnBuf b = CN_BUF_INIT_SECRET(1u << 20);
+        uint8_t chunk[1000];
+        for (size_t i = 0; i < sizeof chunk; i++)
+                chunk[i] = (uint8_t) (i * 7);
+        for (int round = 0; round < 2; round++) {
+                for (int i = 0; i < 300; i++)
+                        cr_assert_eq(cn_buf_append(&b, chunk, sizeof chunk), 0);
+                cr_assert_eq(b.len, 300 * sizeof chunk);
+                for (int i = 0; i < 300; i++)
+                        cr_assert_eq(memcmp(b.data + i * sizeof chunk, chunk, sizeof chunk), 0);
+                cn_buf_done(&b);
+                cr_assert(b.secret, "a reused buffer stays secret");
+                cr_assert_null(b.data);
+        }
+}
+
 Test(reader, integers_round_trip_little_endian) {
         CnBuf b;
         cn_buf_init(&b, 1024);
