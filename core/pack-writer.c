@@ -501,17 +501,18 @@ CnPackWriter *cn_pack_writer_free(CnPackWriter *w) {
         for (unsigned i = 0; i < w->writers_started; i++)
                 pthread_join(w->writers[i], NULL);
         free(w->writers);
-        for (unsigned i = 0; i < w->n_workers; i++) {
+        /* Any array may be NULL: cn_pack_writer_new() fails over here too. */
+        for (unsigned i = 0; w->workers && i < w->n_workers; i++) {
                 ZSTD_freeCCtx(w->workers[i].cctx);
                 cn_buf_done(&w->workers[i].comp);
                 cn_buf_done(&w->workers[i].sealed);
                 cn_secret_free(w->workers[i].keys);
         }
         free(w->workers);
-        for (size_t i = 0; i < w->n_jobs; i++)
+        for (size_t i = 0; w->jobs && i < w->n_jobs; i++)
                 cn_buf_done(&w->jobs[i].data);
         free(w->jobs);
-        for (size_t i = 0; i < w->n_packs; i++) {
+        for (size_t i = 0; w->packs && i < w->n_packs; i++) {
                 cn_buf_done(&w->packs[i].data);
                 free(w->packs[i].entries);
                 cn_secret_free(w->packs[i].keys);
