@@ -3,11 +3,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "macro.h"
 
 static void help(void) {
-        fputs("Usage: cairn [-r REPO] snapshots [--json] [--controller C]\n"
+        fputs("Usage: cairn [-r REPO] snapshots [--json] [--controller C] [--host H] [--tag T] [--path P]\n"
               "\n"
-              "List the snapshots, oldest first (of one controller with --controller).\n",
+              "List the snapshots, oldest first (of one controller with --controller).\n"
+              "\n" CLI_FILTER_HELP,
               stdout);
 }
 
@@ -22,16 +24,19 @@ static void json_strv(char *const *v, size_t n) {
 }
 
 int verb_snapshots(Cli *cli, int argc, char **argv) {
-        static const struct option opts[] = { CLI_GLOBAL_LONG, {} };
+        static const struct option opts[] = { CLI_GLOBAL_LONG, CLI_FILTER_LONG, {} };
+        _cleanup_(cn_snapshot_filter_done) CnSnapshotFilter filter = {};
         CnSnapshot *list = NULL;
-        size_t n = 0;
+        size_t n = 0, shown = 0;
         int c, r;
 
         while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT, opts)) >= 0) {
-                if (c != 'h')
+                if (c == 'h') {
+                        help();
+                        return CLI_EXIT_OK;
+                }
+                if (!cli_filter_option(&filter, c, optarg))
                         return cli_usage_error("snapshots", "unknown option");
-                help();
-                return CLI_EXIT_OK;
         }
         if (optind < argc)
                 return cli_usage_error("snapshots", "snapshots takes no arguments");
@@ -44,9 +49,16 @@ int verb_snapshots(Cli *cli, int argc, char **argv) {
         r = cli_load_snapshots(cli, ctl, &list, &n);
         if (r != 0)
                 return r;
+        /* Keep only what the filters match, in order. */
+        for (size_t i = 0; i < n; i++)
+                if (cn_snapshot_matches(&list[i], &filter)) {
+                        CnSnapshot t = list[shown];
+                        list[shown++] = list[i];
+                        list[i] = t;
+                }
         if (cli->json) {
                 putchar('[');
-                for (size_t i = 0; i < n; i++) {
+                for (size_t i = 0; i < shown; i++) {
                         const CnSnapshot *s = &list[i];
                         printf("%s{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":%s,\"hostname\":",
                                i ? "," : "", s->id_hex, s->id_hex, cli_seconds(s->time, (char[32]) {}));
@@ -68,7 +80,7 @@ int verb_snapshots(Cli *cli, int argc, char **argv) {
         } else {
                 printf("%-8s  %-19s  %-16s  %-12s  %-10s  %s\n", "ID", "Time", "Host", "Controller", "Tags",
                        "Paths");
-                for (size_t i = 0; i < n; i++) {
+                for (size_t i = 0; i < shown; i++) {
                         const CnSnapshot *s = &list[i];
                         char t[64], tags[256] = "";
                         for (size_t j = 0; j < s->n_tags; j++)
@@ -85,7 +97,7 @@ int verb_snapshots(Cli *cli, int argc, char **argv) {
                                 printf("  (partial: %zu unreadable)", s->n_errors);
                         putchar('\n');
                 }
-                printf("%zu snapshot%s\n", n, n == 1 ? "" : "s");
+                printf("%zu snapshot%s\n", shown, shown == 1 ? "" : "s");
         }
         cn_snapshots_free(list, n);
         return CLI_EXIT_OK;
