@@ -136,6 +136,10 @@ const char *cli_escape_str(const char *s, char buf[CLI_ESCAPE_MAX]);
 /* The same into a buffer that lives until the end of the enclosing block:
  * printf("%s", CLI_ESC(name)). */
 #define CLI_ESC(s) cli_escape_str((s), (char[CLI_ESCAPE_MAX]) {})
+/* A JSON array of the n strings of v. */
+void cli_json_strv(FILE *f, const char *const *v, size_t n);
+/* A snapshot as the JSON object 'snapshots --json' prints. */
+void cli_json_snapshot(FILE *f, const CnSnapshot *s);
 const char *cli_size(uint64_t bytes, char buf[32]);
 /* Local time "YYYY-MM-DD HH:MM:SS" of whole seconds (the floor of a CnTime). */
 const char *cli_time(int64_t sec, char buf[64]);
@@ -171,5 +175,6 @@ int verb_ls(Cli *cli, int argc, char **argv);
 int verb_restore(Cli *cli, int argc, char **argv);
 int verb_dump(Cli *cli, int argc, char **argv);
 int verb_check(Cli *cli, int argc, char **argv);
+int verb_forget(Cli *cli, int argc, char **argv);
 int verb_controller(Cli *cli, int argc, char **argv);
 int verb_key(Cli *cli, int argc, char **argv);

@@ -13,16 +13,6 @@ static void help(void) {
               stdout);
 }
 
-static void json_strv(char *const *v, size_t n) {
-        putchar('[');
-        for (size_t i = 0; i < n; i++) {
-                if (i)
-                        putchar(',');
-                cli_json_string(stdout, v[i], strlen(v[i]));
-        }
-        putchar(']');
-}
-
 int verb_snapshots(Cli *cli, int argc, char **argv) {
         static const struct option opts[] = { CLI_GLOBAL_LONG, CLI_FILTER_LONG, {} };
         _cleanup_(cn_snapshot_filter_done) CnSnapshotFilter filter = {};
@@ -49,32 +39,13 @@ int verb_snapshots(Cli *cli, int argc, char **argv) {
         r = cli_load_snapshots(cli, ctl, &list, &n);
         if (r != 0)
                 return r;
-        /* Keep only what the filters match, in order. */
-        for (size_t i = 0; i < n; i++)
-                if (cn_snapshot_matches(&list[i], &filter)) {
-                        CnSnapshot t = list[shown];
-                        list[shown++] = list[i];
-                        list[i] = t;
-                }
+        shown = cn_snapshot_filter_list(list, n, &filter);
         if (cli->json) {
                 putchar('[');
                 for (size_t i = 0; i < shown; i++) {
-                        const CnSnapshot *s = &list[i];
-                        printf("%s{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":%s,\"hostname\":",
-                               i ? "," : "", s->id_hex, s->id_hex, cli_seconds(s->time, (char[32]) {}));
-                        cli_json_string(stdout, s->hostname, strlen(s->hostname));
-                        printf(",\"username\":");
-                        cli_json_string(stdout, s->username, strlen(s->username));
-                        printf(",\"paths\":");
-                        json_strv(s->paths, s->n_paths);
-                        printf(",\"tags\":");
-                        json_strv(s->tags, s->n_tags);
-                        printf(",\"controller\":{\"id\":\"%s\",\"name\":", s->controller->id_hex);
-                        cli_json_string(stdout, s->controller->name, strlen(s->controller->name));
-                        printf("},\"partial\":%s,\"errors\":%zu,\"files\":%" PRIu64 ",\"dirs\":%" PRIu64
-                               ",\"bytes\":%" PRIu64 "}",
-                               (s->flags & CN_SNAPSHOT_PARTIAL) ? "true" : "false", s->n_errors, s->files, s->dirs,
-                               s->bytes);
+                        if (i)
+                                putchar(',');
+                        cli_json_snapshot(stdout, &list[i]);
                 }
                 printf("]\n");
         } else {

@@ -158,6 +158,12 @@ int cn_snapshot_save(CnRepo *repo, CnSnapshot *s) {
         return cn_backend_put(cn_repo_backend(repo), name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
 }
 
+int cn_snapshot_remove(CnRepo *repo, const CnSnapshot *s) {
+        char name[32 + CN_UUID_HEX + CN_ID_HEX];
+        snprintf(name, sizeof name, "snapshots/%s/%s", s->controller->id_hex, s->id_hex);
+        return cn_backend_remove(cn_repo_backend(repo), name);
+}
+
 typedef struct ListCtx {
         CnRepo *repo;
         CnController *c;
@@ -412,4 +418,15 @@ CnSnapshot *cn_snapshot_latest(CnSnapshot *list, size_t n, const CnController *c
                 if ((!c || list[i - 1].controller == c) && cn_snapshot_matches(&list[i - 1], f))
                         return &list[i - 1];
         return NULL;
+}
+
+size_t cn_snapshot_filter_list(CnSnapshot *list, size_t n, const CnSnapshotFilter *f) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                if (cn_snapshot_matches(&list[i], f)) {
+                        CnSnapshot t = list[k];
+                        list[k++] = list[i];
+                        list[i] = t;
+                }
+        return k;
 }

@@ -45,6 +45,10 @@ void cn_snapshots_free(CnSnapshot *s, size_t n);
 
 /* Store s (version 2), named by the SHA-256 of the stored object: that is its id. */
 int cn_snapshot_save(CnRepo *repo, CnSnapshot *s);
+/* Delete the object of snapshot s (snapshots/<ctrl>/<id>) and nothing
+ * else: the trees and chunks it names stay (prune collects them). -ENOENT
+ * if it is gone already. */
+int cn_snapshot_remove(CnRepo *repo, const CnSnapshot *s);
 /* Every snapshot of controller c (NULL: of all controllers), oldest first.
  * An object under snapshots/ that is not a snapshot that opens (damaged,
  * truncated, oversized, in another controller's folder or none's, a version
@@ -94,6 +98,10 @@ int cn_snapshot_filter_add_host(CnSnapshotFilter *f, const char *host);
 int cn_snapshot_filter_add_tags(CnSnapshotFilter *f, const char *tags);
 int cn_snapshot_filter_add_path(CnSnapshotFilter *f, const char *path);
 void cn_snapshot_filter_done(CnSnapshotFilter *f);
+/* Move the snapshots of list that f matches to its front, in order, and
+ * return how many; the others follow (cn_snapshots_free(list, n) still
+ * frees them all). */
+size_t cn_snapshot_filter_list(CnSnapshot *list, size_t n, const CnSnapshotFilter *f);
 /* The newest snapshot of list (oldest first) of controller c (any, if
  * NULL) that f matches (any, if NULL), or NULL. */
 CnSnapshot *cn_snapshot_latest(CnSnapshot *list, size_t n, const CnController *c, const CnSnapshotFilter *f);

@@ -13,29 +13,13 @@ mkdir -p "$W/a" "$W/b"
 cd "$W"
 
 expect_exit 0 cairn init
-# snap N HOST PATHS TAGS... : back up and print the new snapshot's id; the
-# content of a/f and b/f ("HOST N") says which backup it was.
-snap() {
-        local n=$1 host=$2 paths=$3
-        shift 3
-        echo "$host $n" >"$W/a/f"
-        echo "$host $n" >"$W/b/f"
-        local tags=()
-        for t in "$@"; do tags+=(--tag "$t"); done
-        # shellcheck disable=SC2086 # paths is a word list on purpose
-        expect_exit 0 cairn backup --json --host "$host" "${tags[@]}" $paths
-        grep -o '"snapshot":"[0-9a-f]*"' "$W/out" | cut -d'"' -f4
-}
-s1=$(snap 1 alpha "a b" x y)
-s2=$(snap 2 beta "a" x)
-s3=$(snap 3 alpha "a" y)
-s4=$(snap 4 beta "a b")
-s5=$(snap 5 gamma "b" x)
+s1=$(backup_as 1 alpha "a b" x y)
+s2=$(backup_as 2 beta "a" x)
+s3=$(backup_as 3 alpha "a" y)
+s4=$(backup_as 4 beta "a b")
+s5=$(backup_as 5 gamma "b" x)
 
-ids() {         # the ids 'snapshots ARGS' lists, in order, on one line
-        expect_exit 0 cairn snapshots --json "$@"
-        grep -o '"id":"[0-9a-f]\{64\}"' "$W/out" | cut -d'"' -f4 | tr '\n' ' ' || true
-}
+ids() { snapshot_ids "$@"; }
 want() {        # want "WHAT" "IDS" ARGS...
         local what=$1 expected=$2 got
         shift 2

@@ -6,12 +6,12 @@
 #include "snapshot.h"
 
 static char *host_a = "a", *host_b = "b";
-static char *paths_ab[] = { "/a", "/b" }, *paths_a[] = { "/a" };
-static char *tags_xy[] = { "x", "y" }, *tags_x[] = { "x" };
+static char *paths_ab[] = {"/a", "/b"}, *paths_a[] = {"/a"};
+static char *tags_xy[] = {"x", "y"}, *tags_x[] = {"x"};
 
 static CnSnapshot snap(char *host, char **paths, size_t n_paths, char **tags, size_t n_tags, int64_t sec) {
-        return (CnSnapshot) { .hostname = host, .paths = paths, .n_paths = n_paths, .tags = tags, .n_tags = n_tags,
-                              .time = { sec, 0 } };
+        return (CnSnapshot){
+                .hostname = host, .paths = paths, .n_paths = n_paths, .tags = tags, .n_tags = n_tags, .time = {sec, 0}};
 }
 
 Test(snapshot, tag_list_splits_at_commas_and_trims) {
@@ -92,8 +92,8 @@ Test(snapshot, item6_all_criteria_together) {
 
 Test(snapshot, item6_latest_is_the_newest_that_matches) {
         CnController c1 = {}, c2 = {};
-        CnSnapshot list[] = { snap(host_a, paths_a, 1, NULL, 0, 1), snap(host_b, paths_a, 1, NULL, 0, 2),
-                              snap(host_a, paths_a, 1, NULL, 0, 3), snap(host_b, paths_a, 1, NULL, 0, 4) };
+        CnSnapshot list[] = {snap(host_a, paths_a, 1, NULL, 0, 1), snap(host_b, paths_a, 1, NULL, 0, 2),
+                             snap(host_a, paths_a, 1, NULL, 0, 3), snap(host_b, paths_a, 1, NULL, 0, 4)};
         list[0].controller = list[1].controller = list[3].controller = &c1;
         list[2].controller = &c2;
         CnSnapshotFilter f = {};
@@ -106,5 +106,18 @@ Test(snapshot, item6_latest_is_the_newest_that_matches) {
         cn_snapshot_filter_done(&f);
         cr_assert_eq(cn_snapshot_filter_add_host(&f, "c"), 0);
         cr_assert_null(cn_snapshot_latest(list, 4, NULL, &f));
+        cn_snapshot_filter_done(&f);
+}
+
+Test(snapshot, item6_filter_list_keeps_order_and_every_snapshot) {
+        CnSnapshot list[] = {snap(host_a, paths_a, 1, NULL, 0, 1), snap(host_b, paths_a, 1, NULL, 0, 2),
+                             snap(host_a, paths_a, 1, NULL, 0, 3), snap(host_b, paths_a, 1, NULL, 0, 4)};
+        CnSnapshotFilter f = {};
+        cr_assert_eq(cn_snapshot_filter_list(list, 4, &f), 4);
+        cr_assert_eq(cn_snapshot_filter_add_host(&f, "b"), 0);
+        cr_assert_eq(cn_snapshot_filter_list(list, 4, &f), 2);
+        cr_assert_eq(list[0].time.sec, 2);
+        cr_assert_eq(list[1].time.sec, 4);
+        cr_assert_eq(list[2].time.sec + list[3].time.sec, 4);
         cn_snapshot_filter_done(&f);
 }
