@@ -71,6 +71,13 @@ for reason in "within 1d" "last snapshot" "daily snapshot"; do
         grep -q "$reason" "$W/a4" || fail "a4 kept without reason '$reason': $(cat "$W/a4")"
 done
 
+note "item 1: --keep-within-daily and unlimited counts, as restic words them"
+expect_exit 0 cairn forget --keep-within-daily 1d --dry-run
+grep -q "^${a4:0:8} .*daily within 1d" "$W/out" || fail "--keep-within-daily 1d: $(cat "$W/out")"
+grep -q "Applying policy: keep daily snapshots within 1d" "$W/out" || fail "policy line: $(head -1 "$W/out")"
+expect_exit 0 cairn forget --keep-hourly unlimited --dry-run
+grep -q "Applying policy: keep all hourly snapshots" "$W/out" || fail "unlimited: $(head -1 "$W/out")"
+
 note "item 1: a policy that empties a group is refused (exit 2, names it) unless --keep-none"
 expect_exit 2 cairn forget --keep-tag keep
 grep -q "refusing to remove every snapshot (1) of the group controller default, host alpha, paths \[$W/a $W/b\]" "$W/err" ||
