@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backup.h"
 #include "crypto.h"
 #include "format.h"
 #include "remote.h"
@@ -447,6 +448,62 @@ void cli_damaged(const char *name, int error, _unused_ void *userdata) {
                  snapshot ? "the snapshot is not listed" : "what it holds is read from elsewhere or stored again");
 }
 
+bool cli_filter_option(CnSnapshotFilter *f, int c, const char *arg) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+        switch (c) {
+        case OPT_FILTER_HOST:
+                r = cn_snapshot_filter_add_host(f, arg);
+                break;
+        case OPT_FILTER_TAG:
+                r = cn_snapshot_filter_add_tags(f, arg);
+                break;
+        case OPT_FILTER_PATH:
+                /* As backup records it: absolute, cleaned. */
+                r = cn_path_clean(arg, &path);
+                if (r < 0 && r != -ENOMEM) {
+                        cli_error("cannot make --path %s absolute: %s; give an absolute path", CLI_ESC(arg),
+                                  strerror(-r));
+                        exit(CLI_EXIT_USAGE);
+                }
+                if (r >= 0)
+                        r = cn_snapshot_filter_add_path(f, path);
+                break;
+        default:
+                return false;
+        }
+        if (r < 0) {
+                cli_error("out of memory taking the snapshot filters");
+                exit(CLI_EXIT_ERROR);
+        }
+        return true;
+}
+
+/* Append " --OPTION 'value'" (value escaped) to buf at *len. */
+static void filter_text_add(char *buf, size_t size, size_t *len, const char *option, const char *value) {
+        if (*len + 1 >= size)
+                return;
+        int k = snprintf(buf + *len, size - *len, "%s--%s '%s'", *len ? " " : "", option, CLI_ESC(value));
+        *len = k < 0 ? size : CN_MIN(*len + (size_t) k, size - 1);
+}
+
+const char *cli_filter_text(const CnSnapshotFilter *f, char *buf, size_t size) {
+        size_t len = 0;
+        buf[0] = 0;
+        for (size_t i = 0; f && i < f->n_hosts; i++)
+                filter_text_add(buf, size, &len, "host", f->hosts[i]);
+        for (size_t i = 0; f && i < f->n_tag_lists; i++) {
+                char tags[1024] = "";
+                for (size_t j = 0, k = 0; j < f->tag_lists[i].n_tags && k + 1 < sizeof tags; j++)
+                        k += (size_t) snprintf(tags + k, sizeof tags - k, "%s%s", j ? "," : "",
+                                               f->tag_lists[i].tags[j]);
+                filter_text_add(buf, size, &len, "tag", tags);
+        }
+        for (size_t i = 0; f && i < f->n_paths; i++)
+                filter_text_add(buf, size, &len, "path", f->paths[i]);
+        return buf;
+}
+
 int cli_load_snapshots(Cli *cli, CnController *c, CnSnapshot **ret, size_t *ret_n) {
         int r = cn_snapshot_list(cli->rp, c, cli_damaged, cli, ret, ret_n);
         if (r < 0)
@@ -480,7 +537,7 @@ CnSnapshot *cli_find_snapshot(CnSnapshot *list, size_t n, const char *spec) {
         return NULL;
 }
 
-int cli_open_snapshot(Cli *cli, const char *spec, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
+int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
                       CnStore **ret_store) {
         const CnSnapshot *s = NULL;
         int r = cli_open(cli, true);
@@ -497,9 +554,14 @@ int cli_open_snapshot(Cli *cli, const char *spec, CnSnapshot **list, size_t *n, 
         if (r != 0)
                 return r;
         if (strcmp(spec, "latest") == 0) {
-                for (size_t i = *n; i > 0 && !s; i--)
-                        if ((*list)[i - 1].controller == only)
-                                s = &(*list)[i - 1];
+                s = cn_snapshot_latest(*list, *n, only, filter);
+                if (!s && !cn_snapshot_filter_empty(filter)) {
+                        char text[1024];
+                        cli_error("no snapshot matches %s for 'latest' to name; 'cairn snapshots %s' lists "
+                                  "those that do",
+                                  cli_filter_text(filter, text, sizeof text), text);
+                        return CLI_EXIT_ERROR;
+                }
                 if (!s) {
                         cli_error("no snapshot yet for 'latest' to name; 'cairn snapshots' lists them");
                         return CLI_EXIT_ERROR;

@@ -47,6 +47,9 @@ enum {
         OPT_CONNECTIONS,
         OPT_LIMIT_UPLOAD,
         OPT_KEY_HINT,
+        OPT_FILTER_HOST,
+        OPT_FILTER_TAG,
+        OPT_FILTER_PATH,
         _OPT_GLOBAL_MAX,
 };
 #define CLI_GLOBAL_LONG                                                         \
@@ -60,6 +63,21 @@ enum {
         { "quiet", no_argument, NULL, 'q' },                                    \
         { "verbose", no_argument, NULL, 'v' },                                  \
         { "help", no_argument, NULL, 'h' }
+
+/* The snapshot filters of every verb that takes a snapshot or lists them
+ * (docs/cli/snapshots.md "Filters"), and their parser: true if c was one
+ * (a --path that cannot be made absolute exits 2, no memory exits 1). */
+#define CLI_FILTER_LONG                                                         \
+        { "host", required_argument, NULL, OPT_FILTER_HOST },                   \
+        { "tag", required_argument, NULL, OPT_FILTER_TAG },                     \
+        { "path", required_argument, NULL, OPT_FILTER_PATH }
+#define CLI_FILTER_HELP                                                                         \
+        "      --host HOST     only snapshots of HOST (repeatable: any of them)\n"               \
+        "      --tag T[,T...]  only snapshots with every tag of the list (repeatable: any list)\n" \
+        "      --path PATH     only snapshots that include PATH (repeatable: all of them)\n"
+bool cli_filter_option(CnSnapshotFilter *f, int c, const char *arg);
+/* "--host a --tag x,y" as given, for messages ("" when f is empty). */
+const char *cli_filter_text(const CnSnapshotFilter *f, char *buf, size_t size);
 
 /* 1: handled (a global option), 0: not global, -1: --help asked. A bad
  * value (--connections 0) is a usage error: printed, and the run exits 2. */
@@ -118,6 +136,10 @@ const char *cli_escape_str(const char *s, char buf[CLI_ESCAPE_MAX]);
 /* The same into a buffer that lives until the end of the enclosing block:
  * printf("%s", CLI_ESC(name)). */
 #define CLI_ESC(s) cli_escape_str((s), (char[CLI_ESCAPE_MAX]) {})
+/* A JSON array of the n strings of v. */
+void cli_json_strv(FILE *f, const char *const *v, size_t n);
+/* A snapshot as the JSON object 'snapshots --json' prints. */
+void cli_json_snapshot(FILE *f, const CnSnapshot *s);
 const char *cli_size(uint64_t bytes, char buf[32]);
 /* Local time "YYYY-MM-DD HH:MM:SS" of whole seconds (the floor of a CnTime). */
 const char *cli_time(int64_t sec, char buf[64]);
@@ -137,11 +159,12 @@ int cli_load_snapshots(Cli *cli, CnController *c, CnSnapshot **ret, size_t *ret_
  * why not (none, ambiguous: how many, not an id) and return NULL. */
 CnSnapshot *cli_find_snapshot(CnSnapshot *list, size_t n, const char *spec);
 /* Open the repository and find spec: "latest" of --controller (or of the
- * only controller; with several and none named: exit 2), or an id prefix of
+ * only controller; with several and none named: exit 2), the newest that
+ * filter (may be NULL) matches; or an id prefix (filter ignored) of
  * any controller's snapshot (of --controller's only, when given). Fills *list (free with
  * cn_snapshots_free), *ret_snap (in list) and a store of the snapshot's
  * controller with its keys. Returns 0 or the exit code, after printing. */
-int cli_open_snapshot(Cli *cli, const char *spec, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
+int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
                       CnStore **ret_store);
 
 typedef int (*CliVerbFn)(Cli *cli, int argc, char **argv);
@@ -152,5 +175,6 @@ int verb_ls(Cli *cli, int argc, char **argv);
 int verb_restore(Cli *cli, int argc, char **argv);
 int verb_dump(Cli *cli, int argc, char **argv);
 int verb_check(Cli *cli, int argc, char **argv);
+int verb_forget(Cli *cli, int argc, char **argv);
 int verb_controller(Cli *cli, int argc, char **argv);
 int verb_key(Cli *cli, int argc, char **argv);

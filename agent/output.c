@@ -187,3 +187,29 @@ void cli_short_id(const char *hex, char buf[9]) {
         memcpy(buf, hex, 8);
         buf[8] = 0;
 }
+
+void cli_json_strv(FILE *f, const char *const *v, size_t n) {
+        fputc('[', f);
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        fputc(',', f);
+                cli_json_string(f, v[i], strlen(v[i]));
+        }
+        fputc(']', f);
+}
+
+void cli_json_snapshot(FILE *f, const CnSnapshot *s) {
+        fprintf(f, "{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":%s,\"hostname\":", s->id_hex, s->id_hex,
+                cli_seconds(s->time, (char[32]) {}));
+        cli_json_string(f, s->hostname, strlen(s->hostname));
+        fprintf(f, ",\"username\":");
+        cli_json_string(f, s->username, strlen(s->username));
+        fprintf(f, ",\"paths\":");
+        cli_json_strv(f, (const char *const *) s->paths, s->n_paths);
+        fprintf(f, ",\"tags\":");
+        cli_json_strv(f, (const char *const *) s->tags, s->n_tags);
+        fprintf(f, ",\"controller\":{\"id\":\"%s\",\"name\":", s->controller->id_hex);
+        cli_json_string(f, s->controller->name, strlen(s->controller->name));
+        fprintf(f, "},\"partial\":%s,\"errors\":%zu,\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
+                (s->flags & CN_SNAPSHOT_PARTIAL) ? "true" : "false", s->n_errors, s->files, s->dirs, s->bytes);
+}

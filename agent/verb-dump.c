@@ -9,33 +9,38 @@
 #include "restore.h"
 
 static void help(void) {
-        fputs("Usage: cairn [-r REPO] dump latest|ID PATH > FILE\n"
+        fputs("Usage: cairn [-r REPO] dump [--host H] [--tag T] [--path P] latest|ID PATH > FILE\n"
               "\n"
-              "Write the content of one file of a snapshot to standard output.\n",
+              "Write the content of one file of a snapshot to standard output.\n"
+              "\n"
+              "Filters for 'latest' (an ID names its snapshot whatever they say):\n" CLI_FILTER_HELP,
               stdout);
 }
 
 int verb_dump(Cli *cli, int argc, char **argv) {
-        static const struct option opts[] = { CLI_GLOBAL_LONG, {} };
+        static const struct option opts[] = { CLI_GLOBAL_LONG, CLI_FILTER_LONG, {} };
         _cleanup_(cn_store_freep) CnStore *store = NULL;
         _cleanup_free_ char *path = NULL;
+        _cleanup_(cn_snapshot_filter_done) CnSnapshotFilter filter = {};
         CnSnapshot *list = NULL;
         CnNode node = {};
         size_t n = 0;
         int c, r, ret = CLI_EXIT_ERROR;
 
         while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT, opts)) >= 0) {
-                if (c != 'h')
+                if (c == 'h') {
+                        help();
+                        return CLI_EXIT_OK;
+                }
+                if (!cli_filter_option(&filter, c, optarg))
                         return cli_usage_error("dump", "unknown option");
-                help();
-                return CLI_EXIT_OK;
         }
         if (argc - optind != 2)
                 return cli_usage_error("dump", "give a snapshot (latest or an ID) and the path of a file in it");
         if (cn_path_clean(argv[optind + 1], &path) < 0)
                 return CLI_EXIT_ERROR;
         const CnSnapshot *s;
-        r = cli_open_snapshot(cli, argv[optind], &list, &n, &s, &store);
+        r = cli_open_snapshot(cli, argv[optind], &filter, &list, &n, &s, &store);
         if (r != 0) {
                 ret = r;
                 goto out;

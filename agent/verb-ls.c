@@ -9,10 +9,12 @@
 #include "restore.h"
 
 static void help(void) {
-        fputs("Usage: cairn [-r REPO] ls [-l] [--json] latest|ID [PATH]\n"
+        fputs("Usage: cairn [-r REPO] ls [-l] [--json] [--host H] [--tag T] [--path P] latest|ID [PATH]\n"
               "\n"
               "List every entry of a snapshot below PATH (default: all), one a line.\n"
-              "  -l, --long   mode, owner, size and time too\n",
+              "  -l, --long   mode, owner, size and time too\n"
+              "\n"
+              "Filters for 'latest' (an ID names its snapshot whatever they say):\n" CLI_FILTER_HELP,
               stdout);
 }
 
@@ -83,9 +85,10 @@ static int print_node(const char *path, const CnNode *n, void *u) {
 }
 
 int verb_ls(Cli *cli, int argc, char **argv) {
-        static const struct option opts[] = { CLI_GLOBAL_LONG, { "long", no_argument, NULL, 'l' }, {} };
+        static const struct option opts[] = { CLI_GLOBAL_LONG, CLI_FILTER_LONG, { "long", no_argument, NULL, 'l' }, {} };
         _cleanup_(cn_store_freep) CnStore *store = NULL;
         _cleanup_free_ char *path = NULL;
+        _cleanup_(cn_snapshot_filter_done) CnSnapshotFilter filter = {};
         CnSnapshot *list = NULL;
         size_t n = 0;
         LsCtx x = { .cli = cli, .first = true };
@@ -96,9 +99,11 @@ int verb_ls(Cli *cli, int argc, char **argv) {
                         help();
                         return CLI_EXIT_OK;
                 }
-                if (c == 'l')
+                if (c == 'l') {
                         x.long_format = true;
-                else
+                        continue;
+                }
+                if (!cli_filter_option(&filter, c, optarg))
                         return cli_usage_error("ls", "unknown option");
         }
         if (optind >= argc || argc - optind > 2)
@@ -106,7 +111,7 @@ int verb_ls(Cli *cli, int argc, char **argv) {
         if (cn_path_clean(optind + 1 < argc ? argv[optind + 1] : "/", &path) < 0)
                 return CLI_EXIT_ERROR;
         const CnSnapshot *s;
-        r = cli_open_snapshot(cli, argv[optind], &list, &n, &s, &store);
+        r = cli_open_snapshot(cli, argv[optind], &filter, &list, &n, &s, &store);
         if (r != 0) {
                 ret = r;
                 goto out;

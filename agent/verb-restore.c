@@ -24,6 +24,8 @@ static void help(void) {
               "  -i, --include PATTERN  restore only matching entries (repeatable)\n"
               "      --numeric-owner    set owners by uid/gid, ignoring user and group names\n"
               "\n"
+              "Filters for 'latest' (an ID names its snapshot whatever they say):\n" CLI_FILTER_HELP
+              "\n"
               "Entries that cannot be restored are listed and the exit code is 1; the rest\n"
               "are restored all the same.\n",
               stdout);
@@ -71,6 +73,7 @@ int verb_restore(Cli *cli, int argc, char **argv) {
         enum { OPT_NUMERIC = _OPT_GLOBAL_MAX };
         static const struct option opts[] = {
                 CLI_GLOBAL_LONG,
+                CLI_FILTER_LONG,
                 { "target", required_argument, NULL, 't' },
                 { "include", required_argument, NULL, 'i' },
                 { "numeric-owner", no_argument, NULL, OPT_NUMERIC },
@@ -79,6 +82,7 @@ int verb_restore(Cli *cli, int argc, char **argv) {
         _cleanup_(cn_store_freep) CnStore *store = NULL;
         _cleanup_free_ char *spec = NULL, *sub = NULL;
         CnPatterns includes = {};
+        _cleanup_(cn_snapshot_filter_done) CnSnapshotFilter filter = {};
         CnSnapshot *list = NULL;
         size_t n = 0;
         const char *target = NULL;
@@ -102,7 +106,7 @@ int verb_restore(Cli *cli, int argc, char **argv) {
                         }
                 } else if (c == OPT_NUMERIC)
                         flags |= CN_FSMETA_NUMERIC_OWNER;
-                else {
+                else if (!cli_filter_option(&filter, c, optarg)) {
                         ret = cli_usage_error("restore", "unknown option");
                         goto out;
                 }
@@ -129,7 +133,7 @@ int verb_restore(Cli *cli, int argc, char **argv) {
                         goto out;
         }
         const CnSnapshot *s;
-        r = cli_open_snapshot(cli, spec, &list, &n, &s, &store);
+        r = cli_open_snapshot(cli, spec, &filter, &list, &n, &s, &store);
         if (r != 0) {
                 ret = r;
                 goto out;

@@ -158,6 +158,12 @@ int cn_snapshot_save(CnRepo *repo, CnSnapshot *s) {
         return cn_backend_put(cn_repo_backend(repo), name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
 }
 
+int cn_snapshot_remove(CnRepo *repo, const CnSnapshot *s) {
+        char name[32 + CN_UUID_HEX + CN_ID_HEX];
+        snprintf(name, sizeof name, "snapshots/%s/%s", s->controller->id_hex, s->id_hex);
+        return cn_backend_remove(cn_repo_backend(repo), name);
+}
+
 typedef struct ListCtx {
         CnRepo *repo;
         CnController *c;
@@ -293,4 +299,134 @@ int cn_snapshot_find(CnSnapshot *list, size_t n, const char *what, CnSnapshot **
         if (count == 1)
                 *ret = found;
         return count;
+}
+
+static int strv_add(char ***v, size_t *n, const char *s, size_t len) {
+        char *copy = strndup(s, len);
+        if (!copy)
+                return -ENOMEM;
+        char **a = realloc(*v, (*n + 1) * sizeof *a);
+        if (!a) {
+                free(copy);
+                return -ENOMEM;
+        }
+        a[(*n)++] = copy;
+        *v = a;
+        return 0;
+}
+
+int cn_tag_list_parse(const char *s, CnTagList *ret) {
+        CnTagList l = {};
+        for (const char *p = s;;) {
+                const char *comma = strchrnul(p, ',');
+                const char *b = p, *e = comma;
+                while (b < e && (*b == ' ' || *b == '\t'))
+                        b++;
+                while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+                        e--;
+                int r = strv_add(&l.tags, &l.n_tags, b, (size_t) (e - b));
+                if (r < 0) {
+                        cn_tag_list_done(&l);
+                        return r;
+                }
+                if (!*comma)
+                        break;
+                p = comma + 1;
+        }
+        *ret = l;
+        return 0;
+}
+
+void cn_tag_list_done(CnTagList *l) {
+        strv_free(l->tags, l->n_tags);
+        *l = (CnTagList) {};
+}
+
+static bool strv_contains(char *const *v, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i], s) == 0)
+                        return true;
+        return false;
+}
+
+bool cn_snapshot_has_tags(const CnSnapshot *s, const CnTagList *l) {
+        /* restic's HasTags, in its order: an empty tag before any the
+         * snapshot lacks matches a snapshot without tags. */
+        for (size_t i = 0; i < l->n_tags; i++) {
+                if (!*l->tags[i] && s->n_tags == 0)
+                        return true;
+                if (!strv_contains(s->tags, s->n_tags, l->tags[i]))
+                        return false;
+        }
+        return true;
+}
+
+bool cn_snapshot_filter_empty(const CnSnapshotFilter *f) {
+        return !f || f->n_hosts + f->n_tag_lists + f->n_paths == 0;
+}
+
+bool cn_snapshot_matches(const CnSnapshot *s, const CnSnapshotFilter *f) {
+        if (!f)
+                return true;
+        if (f->n_hosts && !strv_contains(f->hosts, f->n_hosts, s->hostname))
+                return false;
+        bool tagged = f->n_tag_lists == 0;
+        for (size_t i = 0; i < f->n_tag_lists && !tagged; i++)
+                tagged = cn_snapshot_has_tags(s, &f->tag_lists[i]);
+        if (!tagged)
+                return false;
+        for (size_t i = 0; i < f->n_paths; i++)
+                if (!strv_contains(s->paths, s->n_paths, f->paths[i]))
+                        return false;
+        return true;
+}
+
+int cn_snapshot_filter_add_host(CnSnapshotFilter *f, const char *host) {
+        return strv_add(&f->hosts, &f->n_hosts, host, strlen(host));
+}
+
+int cn_snapshot_filter_add_path(CnSnapshotFilter *f, const char *path) {
+        return strv_add(&f->paths, &f->n_paths, path, strlen(path));
+}
+
+int cn_snapshot_filter_add_tags(CnSnapshotFilter *f, const char *tags) {
+        CnTagList l;
+        int r = cn_tag_list_parse(tags, &l);
+        if (r < 0)
+                return r;
+        CnTagList *a = realloc(f->tag_lists, (f->n_tag_lists + 1) * sizeof *a);
+        if (!a) {
+                cn_tag_list_done(&l);
+                return -ENOMEM;
+        }
+        a[f->n_tag_lists++] = l;
+        f->tag_lists = a;
+        return 0;
+}
+
+void cn_snapshot_filter_done(CnSnapshotFilter *f) {
+        strv_free(f->hosts, f->n_hosts);
+        for (size_t i = 0; i < f->n_tag_lists; i++)
+                cn_tag_list_done(&f->tag_lists[i]);
+        free(f->tag_lists);
+        strv_free(f->paths, f->n_paths);
+        *f = (CnSnapshotFilter) {};
+}
+
+CnSnapshot *cn_snapshot_latest(CnSnapshot *list, size_t n, const CnController *c, const CnSnapshotFilter *f) {
+        for (size_t i = n; i > 0; i--)
+                if ((!c || list[i - 1].controller == c) && cn_snapshot_matches(&list[i - 1], f))
+                        return &list[i - 1];
+        return NULL;
+}
+
+size_t cn_snapshot_filter_list(CnSnapshot *list, size_t n, const CnSnapshotFilter *f) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                if (cn_snapshot_matches(&list[i], f)) {
+                        CnSnapshot t = list[k];
+                        list[k++] = list[i];
+                        list[i] = t;
+                }
+        return k;
 }

@@ -45,6 +45,10 @@ void cn_snapshots_free(CnSnapshot *s, size_t n);
 
 /* Store s (version 2), named by the SHA-256 of the stored object: that is its id. */
 int cn_snapshot_save(CnRepo *repo, CnSnapshot *s);
+/* Delete the object of snapshot s (snapshots/<ctrl>/<id>) and nothing
+ * else: the trees and chunks it names stay (prune collects them). -ENOENT
+ * if it is gone already. */
+int cn_snapshot_remove(CnRepo *repo, const CnSnapshot *s);
 /* Every snapshot of controller c (NULL: of all controllers), oldest first.
  * An object under snapshots/ that is not a snapshot that opens (damaged,
  * truncated, oversized, in another controller's folder or none's, a version
@@ -58,5 +62,49 @@ int cn_snapshot_list(CnRepo *repo, CnController *c, CnStoreDamagedFn damaged, vo
  * more than 1: ambiguous) and sets *ret only when exactly one does; -EINVAL
  * when what is neither "latest" nor hex digits. */
 int cn_snapshot_find(CnSnapshot *list, size_t n, const char *what, CnSnapshot **ret);
+
+/* A group of tags (restic's --tag a,b): a snapshot has it when it has every
+ * tag of it; the empty tag "" stands for "no tags at all". */
+typedef struct CnTagList {
+        char **tags;
+        size_t n_tags;
+} CnTagList;
+
+/* Split "a, b,c" at commas into l (each tag trimmed of spaces and tabs;
+ * "" gives one empty tag). Free with cn_tag_list_done. */
+int cn_tag_list_parse(const char *s, CnTagList *ret);
+void cn_tag_list_done(CnTagList *l);
+bool cn_snapshot_has_tags(const CnSnapshot *s, const CnTagList *l);
+
+/* Which snapshots a verb considers (restic's --host, --tag, --path). A
+ * snapshot matches when it has one of hosts (any, if none given), every
+ * tag of one of tag_lists (any, if none given), and every one of paths
+ * among its own (restic: a superset; paths as cn_path_clean() writes
+ * them). All arrays owned; free with cn_snapshot_filter_done. */
+typedef struct CnSnapshotFilter {
+        char **hosts;
+        size_t n_hosts;
+        CnTagList *tag_lists;
+        size_t n_tag_lists;
+        char **paths;
+        size_t n_paths;
+} CnSnapshotFilter;
+
+bool cn_snapshot_filter_empty(const CnSnapshotFilter *f);
+bool cn_snapshot_matches(const CnSnapshot *s, const CnSnapshotFilter *f);
+/* Add one --host, one --tag (split as cn_tag_list_parse), one --path (taken
+ * as given: the caller cleans it). */
+int cn_snapshot_filter_add_host(CnSnapshotFilter *f, const char *host);
+int cn_snapshot_filter_add_tags(CnSnapshotFilter *f, const char *tags);
+int cn_snapshot_filter_add_path(CnSnapshotFilter *f, const char *path);
+void cn_snapshot_filter_done(CnSnapshotFilter *f);
+/* Move the snapshots of list that f matches to its front, in order, and
+ * return how many; the others follow (cn_snapshots_free(list, n) still
+ * frees them all). */
+size_t cn_snapshot_filter_list(CnSnapshot *list, size_t n, const CnSnapshotFilter *f);
+/* The newest snapshot of list (oldest first) of controller c (any, if
+ * NULL) that f matches (any, if NULL), or NULL. */
+CnSnapshot *cn_snapshot_latest(CnSnapshot *list, size_t n, const CnController *c, const CnSnapshotFilter *f);
+
 int cn_snapshot_encode(const CnSnapshot *s, CnBuf *out);
 int cn_snapshot_decode(const uint8_t *p, size_t n, CnSnapshot *s);

@@ -25,6 +25,10 @@
 #       at_exit CMD               run CMD (eval'd) at exit, before $W is removed
 #       xor_byte FILE OFFSET MASK XOR one byte of FILE in place
 #       fresh_repo NAME           REPO=$W/r-NAME, a new copy of $W/pristine
+#       backup_as N HOST PATHS TAG... write "HOST N" to $W/a/f and $W/b/f, back up
+#                                 PATHS (words, relative to $W) as HOST with
+#                                 the tags; print the new snapshot's id
+#       snapshot_ids ARGS...      the ids 'snapshots ARGS' lists, oldest first, on one line
 #
 # Meson runs each scenario with CAIRN (the binary) and SRCDIR (the source
 # root) in the environment. Exit 0 passes, 77 skips, anything else fails.
@@ -185,4 +189,22 @@ fresh_repo() {
         REPO=$W/r-$1
         rm -rf -- "$REPO"
         cp -a -- "$W/pristine" "$REPO"
+}
+
+backup_as() {
+        local n=$1 host=$2 paths=$3 t
+        shift 3
+        mkdir -p "$W/a" "$W/b"
+        echo "$host $n" >"$W/a/f"
+        echo "$host $n" >"$W/b/f"
+        local args=()
+        for t in "$@"; do args+=(--tag "$t"); done
+        for t in $paths; do args+=("$W/$t"); done
+        expect_exit 0 cairn backup --json --host "$host" "${args[@]}"
+        grep -o '"snapshot":"[0-9a-f]*"' "$W/out" | cut -d'"' -f4
+}
+
+snapshot_ids() {
+        expect_exit 0 cairn snapshots --json "$@"
+        grep -o '"id":"[0-9a-f]\{64\}"' "$W/out" | cut -d'"' -f4 | tr '\n' ' ' || true
 }

@@ -285,3 +285,74 @@ Test(changed, entry_with_more_extents_than_data_restores_what_was_stored) {
         cn_store_free(store);
         free(data);
 }
+
+/* Issue 9, item 1: forget removes snapshot objects only, so a backup whose
+ * parent is forgotten while it runs still finishes, and takes what did not
+ * change from the parent's trees. Deterministic: the parent is removed from
+ * the before_read hook, when the first file ("0", changed) is read and
+ * before the walk reaches "z" (unchanged, matched in the parent). */
+static const CnSnapshot *forgotten;
+static int n_removed;
+static void forget_parent(int fd, void *userdata) {
+        (void) fd;
+        (void) userdata;
+        if (forgotten && n_removed++ == 0)
+                cr_assert_eq(cn_snapshot_remove(repo, forgotten), 0);
+}
+
+static void write_file(const char *name, const char *text) {
+        char p[192];
+        snprintf(p, sizeof p, "%s/%s", src, name);
+        FILE *f = fopen(p, "w");
+        cr_assert_not_null(f);
+        fputs(text, f);
+        cr_assert_eq(fclose(f), 0);
+}
+
+TestSuite(forget, .init = setup, .fini = teardown);
+
+Test(forget, item1_a_backup_whose_parent_is_forgotten_meanwhile_finishes) {
+        CnController *ctl = cn_repo_controller(repo, 0);
+        char *paths[] = { src };
+        CnBackupOptions o = { .paths = paths, .n_paths = 1, .hostname = "h", .username = "u", .stdin_fd = -1,
+                              .before_read = forget_parent };
+        CnSnapshot first = {}, second = {}, *list;
+        size_t n;
+        CnStore *store;
+        CnNode z0 = {}, z1 = {}, f0 = {};
+        char zpath[192], fpath[192];
+
+        write_file("0", "first");
+        write_file("z", "unchanged");
+        cr_assert_eq(cn_backup_run(repo, ctl, &o, &first), 0);
+        sleep(1);       /* a new mtime and ctime for "0" */
+        write_file("0", "second, longer");
+        forgotten = &first;
+        n_removed = 0;
+        o.parent = &first;
+        cr_assert_eq(cn_backup_run(repo, ctl, &o, &second), 0);
+        cr_assert_eq(n_removed, 1, "\"0\" was read %d times (once expected; \"z\" must come from the parent)",
+                     n_removed);
+        forgotten = NULL;
+
+        cr_assert_eq(cn_snapshot_list(repo, ctl, NULL, NULL, &list, &n), 0);
+        cr_assert_eq(n, 1);
+        cr_assert_str_eq(list[0].id_hex, second.id_hex);
+        cn_snapshots_free(list, n);
+
+        cr_assert_eq(cn_store_open(repo, ctl, CN_STORE_KEYS, &store), 0);
+        snprintf(zpath, sizeof zpath, "%s/z", src);
+        snprintf(fpath, sizeof fpath, "%s/0", src);
+        cr_assert_eq(cn_snapshot_find_node(store, &first, zpath, &z0), 0);
+        cr_assert_eq(cn_snapshot_find_node(store, &second, zpath, &z1), 0);
+        cr_assert_eq(z1.n_chunks, z0.n_chunks);
+        cr_assert_eq(memcmp(z1.chunks, z0.chunks, z0.n_chunks * sizeof *z0.chunks), 0);
+        cr_assert_eq(cn_snapshot_find_node(store, &second, fpath, &f0), 0);
+        cr_assert_eq(f0.size, strlen("second, longer"));
+        cn_node_done(&z0);
+        cn_node_done(&z1);
+        cn_node_done(&f0);
+        cn_store_free(store);
+        cn_snapshot_done(&first);
+        cn_snapshot_done(&second);
+}
