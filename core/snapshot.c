@@ -139,7 +139,7 @@ int cn_snapshot_save(CnRepo *repo, CnSnapshot *s) {
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         CnEnvelopeHeader h = {};
-        char name[32 + CN_UUID_HEX + CN_ID_HEX];
+        char name[CN_ENVELOPE_NAME_MAX];
         int r;
 
         r = cn_snapshot_encode(s, &body);
@@ -152,9 +152,8 @@ int cn_snapshot_save(CnRepo *repo, CnSnapshot *s) {
                 return r;
         /* Version 2: the id is the SHA-256 of the stored bytes, so no other
          * snapshot (an older one copied over this name) can pass for it. */
-        cn_envelope_name_id(obj.data, obj.len, s->id);
+        cn_envelope_content_name("snapshots", s->controller->id_hex, obj.data, obj.len, s->id, name);
         cn_hex_encode(s->id, CN_ID_BYTES, s->id_hex);
-        snprintf(name, sizeof name, "snapshots/%s/%s", s->controller->id_hex, s->id_hex);
         return cn_backend_put(cn_repo_backend(repo), name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
 }
 
@@ -171,8 +170,7 @@ typedef struct ListCtx {
 /* Open snapshots/<ctrl>/<id> into s: its envelope must name the controller
  * of its folder, and a version 2 snapshot must be named by its SHA-256. */
 static int open_one(ListCtx *x, const char *name, CnSnapshot *s) {
-        char folder[CN_UUID_HEX + 1], hex[CN_ID_HEX + 1];
-        uint8_t sum[CN_ID_BYTES];
+        char folder[CN_UUID_HEX + 1];
         CnEnvelopeHeader h;
         CnController *c;
         const char *rest = name + strlen("snapshots/");
@@ -198,12 +196,8 @@ static int open_one(ListCtx *x, const char *name, CnSnapshot *s) {
                 return r;
         if (memcmp(h.controller, c->id, CN_UUID_BYTES) != 0)
                 return -EBADMSG;
-        if (h.version >= 2) {
-                cn_envelope_name_id(x->obj.data, x->obj.len, sum);
-                cn_hex_encode(sum, CN_ID_BYTES, hex);
-                if (strcmp(hex, slash + 1) != 0)
-                        return -EBADMSG;
-        }
+        if (h.version >= 2 && (r = cn_envelope_check_content_name(name, x->obj.data, x->obj.len)) < 0)
+                return r;
         r = cn_snapshot_decode(x->body.data, x->body.len, s);
         if (r < 0)
                 return r;
