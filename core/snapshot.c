@@ -70,15 +70,6 @@ int cn_snapshot_encode(const CnSnapshot *s, CnBuf *b) {
         return 0;
 }
 
-static int get_str(CnReader *rd, size_t max, char **ret) {
-        const uint8_t *p;
-        size_t n;
-        if (cn_reader_bytes32(rd, max, &p, &n) < 0 || memchr(p, 0, n))
-                return -EBADMSG;
-        *ret = strndup((const char *) p, n);
-        return *ret ? 0 : -ENOMEM;
-}
-
 static int get_strv(CnReader *rd, size_t max_n, char ***ret, size_t *ret_n) {
         uint32_t n;
         int r;
@@ -89,7 +80,7 @@ static int get_strv(CnReader *rd, size_t max_n, char ***ret, size_t *ret_n) {
                 return -ENOMEM;
         for (uint32_t i = 0; i < n; i++) {
                 (*ret_n)++;
-                r = get_str(rd, CN_MAX_PATH_BYTES, &(*ret)[i]);
+                r = cn_reader_str(rd, CN_MAX_PATH_BYTES, &(*ret)[i]);
                 if (r < 0)
                         return r;
         }
@@ -106,8 +97,8 @@ int cn_snapshot_decode(const uint8_t *p, size_t len, CnSnapshot *s) {
         if (cn_reader_i64(&rd, &s->time.sec) < 0 || cn_reader_u32(&rd, &s->time.nsec) < 0 ||
             s->time.nsec >= 1000000000u)
                 return -EBADMSG;
-        if ((r = get_str(&rd, CN_MAX_LABEL_BYTES, &s->hostname)) < 0 ||
-            (r = get_str(&rd, CN_MAX_LABEL_BYTES, &s->username)) < 0 ||
+        if ((r = cn_reader_str(&rd, CN_MAX_LABEL_BYTES, &s->hostname)) < 0 ||
+            (r = cn_reader_str(&rd, CN_MAX_LABEL_BYTES, &s->username)) < 0 ||
             (r = get_strv(&rd, MAX_PATHS, &s->paths, &s->n_paths)) < 0 ||
             (r = get_strv(&rd, MAX_TAGS, &s->tags, &s->n_tags)) < 0)
                 return r;
@@ -126,7 +117,7 @@ int cn_snapshot_decode(const uint8_t *p, size_t len, CnSnapshot *s) {
         for (uint32_t i = 0; i < n; i++) {
                 uint32_t e;
                 s->n_errors++;
-                if ((r = get_str(&rd, CN_MAX_PATH_BYTES, &s->errors[i].path)) < 0)
+                if ((r = cn_reader_str(&rd, CN_MAX_PATH_BYTES, &s->errors[i].path)) < 0)
                         return r;
                 if (cn_reader_u32(&rd, &e) < 0 || e > 4095)
                         return -EBADMSG;
