@@ -27,8 +27,8 @@ typedef enum CnHoldScope {
         CN_HOLD_TAG = 4,        /* value: a snapshot tag */
 } CnHoldScope;
 
-#define CN_MAX_HOLD_REASON_BYTES 4096
-#define CN_MAX_HOLD_REFERENCE_BYTES 1024
+#define CN_MAX_HOLD_REASON_BYTES 4096u
+#define CN_MAX_HOLD_REFERENCE_BYTES 1024u
 
 typedef struct CnHoldRelease {
         uint8_t hold[CN_ID_BYTES];
