@@ -41,8 +41,10 @@ static int parse_date(const char *s, int64_t *ret) {
         const char *end = strptime(s, "%Y-%m-%d", &tm);
         if (!end || *end || strlen(s) != 10)
                 return -EINVAL;
+        struct tm asked = tm, back;
         time_t t = timegm(&tm);
-        if (t == (time_t) -1)
+        /* timegm() moves 2026-02-30 to March: refuse a day the month lacks */
+        if (t == (time_t) -1 || !gmtime_r(&t, &back) || back.tm_mday != asked.tm_mday || back.tm_mon != asked.tm_mon)
                 return -EINVAL;
         *ret = t;
         return 0;

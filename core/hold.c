@@ -191,20 +191,36 @@ static int add_release(CnHolds *holds, CnHoldRelease *rel) {
         return 0;
 }
 
+static int hold_ptr_id_cmp(const void *a, const void *b) {
+        const CnHold *const *x = a, *const *y = b;
+        return memcmp((*x)->id, (*y)->id, CN_ID_BYTES);
+}
+
+static int release_key_cmp(const void *key, const void *elem) {
+        const CnHold *const *h = elem;
+        return memcmp(key, (*h)->id, CN_ID_BYTES);
+}
+
 /* Point every hold at its oldest release (pointers into holds->releases,
- * which add_release may move: so this runs after every addition). */
-static void link_releases(CnHolds *holds) {
-        for (size_t i = 0; i < holds->n; i++)
+ * which add_release may move: so this runs after every addition). Holds by
+ * id, and a binary search a release: n log n, however many there are. */
+static int link_releases(CnHolds *holds) {
+        _cleanup_free_ CnHold **by_id = calloc(holds->n ? holds->n : 1, sizeof *by_id);
+        if (!by_id)
+                return -ENOMEM;
+        for (size_t i = 0; i < holds->n; i++) {
                 holds->v[i].release = NULL;
+                by_id[i] = &holds->v[i];
+        }
+        if (holds->n > 1)
+                qsort(by_id, holds->n, sizeof *by_id, hold_ptr_id_cmp);
         for (size_t j = 0; j < holds->n_releases; j++) {
                 CnHoldRelease *rel = &holds->releases[j];
-                for (size_t i = 0; i < holds->n; i++) {
-                        CnHold *h = &holds->v[i];
-                        if (memcmp(h->id, rel->hold, CN_ID_BYTES) == 0 &&
-                            (!h->release || rel->created < h->release->created))
-                                h->release = rel;
-                }
+                CnHold **found = holds->n ? bsearch(rel->hold, by_id, holds->n, sizeof *by_id, release_key_cmp) : NULL;
+                if (found && (!(*found)->release || rel->created < (*found)->release->created))
+                        (*found)->release = rel;
         }
+        return 0;
 }
 
 int cn_hold_release(CnRepo *repo, CnHolds *holds, CnHold *h, const CnHoldRelease *rel) {
@@ -231,8 +247,7 @@ int cn_hold_release(CnRepo *repo, CnHolds *holds, CnHold *h, const CnHoldRelease
         cn_hold_release_done(&copy);
         if (r < 0)
                 return r;
-        link_releases(holds);
-        return 0;
+        return link_releases(holds);
 }
 
 typedef struct LoadCtx {
@@ -337,7 +352,11 @@ int cn_holds_load(CnRepo *repo, CnController *c, CnStoreDamagedFn damaged, void 
         }
         if (x.holds.n)
                 qsort(x.holds.v, x.holds.n, sizeof *x.holds.v, hold_cmp);
-        link_releases(&x.holds);
+        r = link_releases(&x.holds);
+        if (r < 0) {
+                cn_holds_done(&x.holds);
+                return r;
+        }
         *ret = x.holds;
         if (ret_damaged)
                 *ret_damaged = x.n_damaged;

@@ -33,6 +33,7 @@ expect_exit 2 cairn hold add --tag x
 expect_exit 2 cairn hold add --tag x --path /y --reason two
 expect_exit 2 cairn hold add --path 'relative/*' --reason r
 expect_exit 2 cairn hold add --tag x --reason r --until tomorrow
+expect_exit 2 cairn hold add --tag x --reason r --until 2026-02-30
 expect_exit 1 cairn hold add --snapshot ffffffffff --reason r
 
 note "item 4: hold list shows every hold, the past review date flagged"
