@@ -308,3 +308,40 @@ Test(hold, saved_loaded_released_once, .init = setup, .fini = teardown) {
         cn_holds_done(&hs);
         cn_repo_unref(repo);
 }
+
+static void count_damaged(const char *name, int error, void *userdata) {
+        size_t *n = userdata;
+        cr_assert_eq(strncmp(name, "holds/", 6), 0);
+        cr_assert_eq(error, -EBADMSG);
+        (*n)++;
+}
+
+/* A hold with a flipped byte, or a copy under another name, is reported and
+ * counted (so a deleting caller can refuse); without a callback loading fails. */
+Test(hold, damaged_objects_are_counted, .init = setup, .fini = teardown) {
+        CnRepo *repo;
+        CnHolds hs = {};
+        size_t damaged = 0, reported = 0;
+        char path[256], copy[256], cmd[1024];
+
+        cr_assert_eq(cn_repo_init(backend, "pw", 2, &fast, &repo), 0);
+        CnController *c = cn_repo_controller(repo, 0);
+        CnHold h = sample(), g = sample();
+        h.controller = g.controller = c;
+        g.value = "other";
+        cr_assert_eq(cn_hold_save(repo, &h), 0);
+        cr_assert_eq(cn_hold_save(repo, &g), 0);
+        snprintf(path, sizeof path, "%s/holds/%s/%s", dir, c->id_hex, h.id_hex);
+        snprintf(copy, sizeof copy, "%s/holds/%s/%064d", dir, c->id_hex, 0);
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s' && printf '\\377' | dd of='%s' bs=1 seek=80 conv=notrunc status=none",
+                 path, copy, path);
+        cr_assert_eq(system(cmd), 0);
+        cr_assert_eq(cn_holds_load(repo, NULL, count_damaged, &reported, &hs, &damaged), 0);
+        cr_assert_eq(damaged, 2, "flipped byte and wrong name");
+        cr_assert_eq(reported, 2);
+        cr_assert_eq(hs.n, 1);
+        cr_assert_str_eq(hs.v[0].value, "other");
+        cn_holds_done(&hs);
+        cr_assert_eq(cn_holds_load(repo, NULL, NULL, NULL, &hs, &damaged), -EBADMSG);
+        cn_repo_unref(repo);
+}
