@@ -35,15 +35,20 @@ expect_exit 2 cairn hold add --path 'relative/*' --reason r
 expect_exit 2 cairn hold add --tag x --reason r --until tomorrow
 expect_exit 2 cairn hold add --tag x --reason r --until 2026-02-30
 expect_exit 1 cairn hold add --snapshot ffffffffff --reason r
+expect_exit 2 env CAIRN_CONTROLLER=default "$CAIRN" -r "$REPO" hold add --reason "CAIRN_CONTROLLER is no scope"
+expect_exit 0 cairn hold add --json --tag json --reason "json"
+grep -Eq '^\{"id":"[0-9a-f]{64}"\}$' "$W/out" || fail "hold add --json: $(cat "$W/out")"
+json_id=$(sed 's/.*"id":"\([0-9a-f]*\)".*/\1/' "$W/out")
+expect_exit 0 cairn hold release "$json_id" --reason "json test done"
 
 note "item 4: hold list shows every hold, the past review date flagged"
 expect_exit 0 cairn hold list
 grep -q "^${tag_id:0:8} .* review .*tag legal .*litigation 17" "$W/out" || fail "tag hold not flagged for review: $(cat "$W/out")"
 grep -q "reference case 4711; review due since 2020-01-01" "$W/out" || fail "reference/review not shown: $(cat "$W/out")"
 grep -q "review after 2999-12-31" "$W/out" || fail "future review not shown: $(cat "$W/out")"
-grep -q "4 holds, 4 active" "$W/out" || fail "hold list count: $(cat "$W/out")"
+grep -q "5 holds, 4 active" "$W/out" || fail "hold list count: $(cat "$W/out")"
 expect_exit 0 cairn hold list --json
-[ "$(count_json short_id "$W/out")" = 4 ] || fail "hold list --json shows $(count_json short_id "$W/out") holds"
+[ "$(count_json short_id "$W/out")" = 5 ] || fail "hold list --json shows $(count_json short_id "$W/out") holds"
 grep -q "\"id\":\"$snap_id\"" "$W/out" || fail "snapshot hold missing from JSON"
 grep -q '"scope":"path","value":"[^"]*/src/mail/\*\*"' "$W/out" || fail "path hold value in JSON: $(cat "$W/out")"
 grep -q '"review_due":true' "$W/out" || fail "no review_due in JSON"
@@ -54,7 +59,7 @@ expect_exit 0 cairn hold release "${ctl_id:0:10}" --reason "case closed"
 expect_exit 0 cairn hold list
 grep -q "^${ctl_id:0:8} .* released .*controller" "$W/out" || fail "released hold not shown as released: $(cat "$W/out")"
 grep -q "released .* by .*: case closed" "$W/out" || fail "release reason not shown: $(cat "$W/out")"
-grep -q "4 holds, 3 active" "$W/out" || fail "hold list count after release: $(cat "$W/out")"
+grep -q "5 holds, 3 active" "$W/out" || fail "hold list count after release: $(cat "$W/out")"
 expect_exit 0 cairn hold list --json
 python3 -c 'import json,sys
 h = [h for h in json.load(open(sys.argv[1])) if h["id"] == sys.argv[2]][0]
@@ -100,5 +105,5 @@ for f in "$REPO"/holds/*/*; do
         if head -c 8 "$f" | grep -q CAIRNHRL; then xor_byte "$f" 90 4; fi
 done
 expect_exit 0 cairn hold list
-grep -q "2 hold objects could not be read" "$W/err" || fail "damaged releases not counted: $(cat "$W/err")"
+grep -q "3 hold objects could not be read" "$W/err" || fail "damaged releases not counted: $(cat "$W/err")"
 grep -q "^${ctl_id:0:8} .* active " "$W/out" || fail "hold of a damaged release not active: $(cat "$W/out")"
