@@ -442,10 +442,21 @@ const char *cli_damage_reason(int error) {
         }
 }
 
+const char *cli_user_at_host(char buf[CLI_USER_AT_HOST_MAX]) {
+        char host[256] = "";
+        gethostname(host, sizeof host - 1);
+        snprintf(buf, CLI_USER_AT_HOST_MAX, "%s@%s", getenv("USER") ? getenv("USER") : "", host);
+        return buf;
+}
+
 void cli_damaged(const char *name, int error, _unused_ void *userdata) {
         bool snapshot = strncmp(name, "snapshots/", strlen("snapshots/")) == 0;
+        bool hold = strncmp(name, "holds/", strlen("holds/")) == 0;
         cli_warn("%s is %s; skipped: %s; 'cairn check' lists what it affects", CLI_ESC(name), cli_damage_reason(error),
-                 snapshot ? "the snapshot is not listed" : "what it holds is read from elsewhere or stored again");
+                 snapshot ? "the snapshot is not listed"
+                 : hold   ? "it may be a legal hold or its release, so nothing is deleted until it is restored "
+                            "from a copy of the repository or removed by hand"
+                          : "what it holds is read from elsewhere or stored again");
 }
 
 bool cli_filter_option(CnSnapshotFilter *f, int c, const char *arg) {

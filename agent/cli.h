@@ -147,6 +147,11 @@ const char *cli_time(int64_t sec, char buf[64]);
 const char *cli_seconds(CnTime t, char buf[32]);
 void cli_short_id(const char *hex, char buf[9]);
 
+/* "user@host" of this run, for key labels and hold creators: $USER and
+ * the host name. Returns buf. */
+#define CLI_USER_AT_HOST_MAX 512
+const char *cli_user_at_host(char buf[CLI_USER_AT_HOST_MAX]);
+
 /* A damaged object that core/ skipped and reads around (CnStoreDamagedFn):
  * one warning naming it and why. */
 void cli_damaged(const char *name, int error, void *userdata);
@@ -178,3 +183,4 @@ int verb_check(Cli *cli, int argc, char **argv);
 int verb_forget(Cli *cli, int argc, char **argv);
 int verb_controller(Cli *cli, int argc, char **argv);
 int verb_key(Cli *cli, int argc, char **argv);
+int verb_hold(Cli *cli, int argc, char **argv);

@@ -23,6 +23,7 @@ static const struct {
         { "check", verb_check, "verify the repository (and with --read-data, every byte)" },
         { "key", verb_key, "list, add, remove key files, change the password" },
         { "controller", verb_controller, "list or add data controllers" },
+        { "hold", verb_hold, "add, list or release legal holds" },
 };
 
 static void usage(FILE *f) {

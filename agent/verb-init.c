@@ -58,7 +58,7 @@ int verb_init(Cli *cli, int argc, char **argv) {
         };
         _cleanup_(cn_secret_freep) uint8_t *pw = NULL;
         CnRepoInitOptions o = {};
-        char label[512], host[256] = "", idhex[CN_UUID_HEX + 1];
+        char label[CLI_USER_AT_HOST_MAX], idhex[CN_UUID_HEX + 1];
         size_t pw_len;
         int c, r;
 
@@ -74,9 +74,7 @@ int verb_init(Cli *cli, int argc, char **argv) {
         }
         if (optind < argc)
                 return cli_usage_error("init", "init takes no arguments (the repository is -r URL)");
-        gethostname(host, sizeof host - 1);
-        snprintf(label, sizeof label, "%s@%s", getenv("USER") ? getenv("USER") : "", host);
-        o.key_label = label;
+        o.key_label = cli_user_at_host(label);
 
         cli_resolve(cli);
         o.controller_name = cli->controller;

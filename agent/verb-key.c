@@ -29,7 +29,7 @@ int verb_key(Cli *cli, int argc, char **argv) {
                 {},
         };
         const char *new_file = NULL, *label = NULL;
-        char labelbuf[512], host[256] = "";
+        char labelbuf[CLI_USER_AT_HOST_MAX];
         int c, r;
 
         while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT, opts)) >= 0) {
@@ -113,9 +113,7 @@ int verb_key(Cli *cli, int argc, char **argv) {
         if (is_add) {
                 char id[CN_UUID_HEX + 1];
                 if (!label) {
-                        gethostname(host, sizeof host - 1);
-                        snprintf(labelbuf, sizeof labelbuf, "%s@%s", getenv("USER") ? getenv("USER") : "", host);
-                        label = labelbuf;
+                        label = cli_user_at_host(labelbuf);
                 }
                 r = cn_repo_key_add(cli->rp, (const char *) pw, pw_len, label, NULL, id);
                 if (r < 0)

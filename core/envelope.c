@@ -2,7 +2,10 @@
 #include "envelope.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "hex.h"
 
 uint32_t cn_envelope_version(const char magic[CN_MAGIC_BYTES]) {
         if (memcmp(magic, CN_MAGIC_SNAPSHOT, CN_MAGIC_BYTES) == 0)
@@ -14,6 +17,23 @@ uint32_t cn_envelope_version(const char magic[CN_MAGIC_BYTES]) {
 
 void cn_envelope_name_id(const uint8_t *p, size_t n, uint8_t ret[CN_ID_BYTES]) {
         cn_sha256(ret, p, n);
+}
+
+void cn_envelope_content_name(const char *folder, const char *controller_hex, const uint8_t *p, size_t n,
+                              uint8_t ret_id[CN_ID_BYTES], char ret_name[CN_ENVELOPE_NAME_MAX]) {
+        char hex[CN_ID_HEX + 1];
+        cn_envelope_name_id(p, n, ret_id);
+        cn_hex_encode(ret_id, CN_ID_BYTES, hex);
+        snprintf(ret_name, CN_ENVELOPE_NAME_MAX, "%s/%s/%s", folder, controller_hex, hex);
+}
+
+int cn_envelope_check_content_name(const char *name, const uint8_t *p, size_t n) {
+        uint8_t id[CN_ID_BYTES];
+        char hex[CN_ID_HEX + 1];
+        const char *slash = strrchr(name, '/');
+        cn_envelope_name_id(p, n, id);
+        cn_hex_encode(id, CN_ID_BYTES, hex);
+        return slash && strcmp(slash + 1, hex) == 0 ? 0 : -EBADMSG;
 }
 
 int cn_envelope_seal(CnBuf *out, const char magic[CN_MAGIC_BYTES], const CnEnvelopeHeader *h,

@@ -31,6 +31,14 @@ uint32_t cn_envelope_version(const char magic[CN_MAGIC_BYTES]);
 /* The id of a content-named object (v2 snapshots, damage records): the
  * SHA-256 of all of its stored bytes. Its name is this id in hex. */
 void cn_envelope_name_id(const uint8_t *p, size_t n, uint8_t ret[CN_ID_BYTES]);
+/* The name of a content-named object of bytes p: "<folder>/<controller
+ * hex>/<hex of its id>", into ret_name; its id into ret_id. */
+#define CN_ENVELOPE_NAME_MAX (32 + CN_UUID_HEX + CN_ID_HEX)
+void cn_envelope_content_name(const char *folder, const char *controller_hex, const uint8_t *p, size_t n,
+                              uint8_t ret_id[CN_ID_BYTES], char ret_name[CN_ENVELOPE_NAME_MAX]);
+/* 0 if the last component of name is the hex id of the object of bytes p,
+ * -EBADMSG if not (another object copied over this name). */
+int cn_envelope_check_content_name(const char *name, const uint8_t *p, size_t n);
 
 /* Append the sealed envelope of body to out, at cn_envelope_version(magic);
  * h->version is ignored. */

@@ -23,6 +23,8 @@
 #define CN_MAGIC_LEDGER "CAIRNLDG"
 #define CN_MAGIC_SNAPSHOT "CAIRNSNP"
 #define CN_MAGIC_DAMAGE "CAIRNDMG"
+#define CN_MAGIC_HOLD "CAIRNHLD"
+#define CN_MAGIC_HOLD_RELEASE "CAIRNHRL"
 #define CN_MAGIC_PACK "CAIRNPAK"
 #define CN_MAGIC_PACK_HEADER "CAIRNPKH"
 #define CN_MAGIC_PACK_TRAILER "CNPKEND1"
@@ -37,7 +39,7 @@
 #define CN_KDF_CTX_DOMAIN "cndomain"
 #define CN_SUBKEY_CHUNK_ID 1            /* HMAC key of chunk ids */
 #define CN_SUBKEY_CHUNKER 2             /* gear table seed */
-#define CN_SUBKEY_METADATA 3            /* seals pack headers, index, snapshots, damage records */
+#define CN_SUBKEY_METADATA 3            /* seals pack headers, index, snapshots, damage records, holds */
 #define CN_SUBKEY_PSEUDONYM 4           /* audit-log pseudonyms (reserved) */
 #define CN_KDF_CTX_GEAR "cngeartb"      /* chunker key -> gear table, subkeys 0..31 */
 

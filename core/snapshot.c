@@ -70,15 +70,6 @@ int cn_snapshot_encode(const CnSnapshot *s, CnBuf *b) {
         return 0;
 }
 
-static int get_str(CnReader *rd, size_t max, char **ret) {
-        const uint8_t *p;
-        size_t n;
-        if (cn_reader_bytes32(rd, max, &p, &n) < 0 || memchr(p, 0, n))
-                return -EBADMSG;
-        *ret = strndup((const char *) p, n);
-        return *ret ? 0 : -ENOMEM;
-}
-
 static int get_strv(CnReader *rd, size_t max_n, char ***ret, size_t *ret_n) {
         uint32_t n;
         int r;
@@ -89,7 +80,7 @@ static int get_strv(CnReader *rd, size_t max_n, char ***ret, size_t *ret_n) {
                 return -ENOMEM;
         for (uint32_t i = 0; i < n; i++) {
                 (*ret_n)++;
-                r = get_str(rd, CN_MAX_PATH_BYTES, &(*ret)[i]);
+                r = cn_reader_str(rd, CN_MAX_PATH_BYTES, &(*ret)[i]);
                 if (r < 0)
                         return r;
         }
@@ -106,8 +97,8 @@ int cn_snapshot_decode(const uint8_t *p, size_t len, CnSnapshot *s) {
         if (cn_reader_i64(&rd, &s->time.sec) < 0 || cn_reader_u32(&rd, &s->time.nsec) < 0 ||
             s->time.nsec >= 1000000000u)
                 return -EBADMSG;
-        if ((r = get_str(&rd, CN_MAX_LABEL_BYTES, &s->hostname)) < 0 ||
-            (r = get_str(&rd, CN_MAX_LABEL_BYTES, &s->username)) < 0 ||
+        if ((r = cn_reader_str(&rd, CN_MAX_LABEL_BYTES, &s->hostname)) < 0 ||
+            (r = cn_reader_str(&rd, CN_MAX_LABEL_BYTES, &s->username)) < 0 ||
             (r = get_strv(&rd, MAX_PATHS, &s->paths, &s->n_paths)) < 0 ||
             (r = get_strv(&rd, MAX_TAGS, &s->tags, &s->n_tags)) < 0)
                 return r;
@@ -126,7 +117,7 @@ int cn_snapshot_decode(const uint8_t *p, size_t len, CnSnapshot *s) {
         for (uint32_t i = 0; i < n; i++) {
                 uint32_t e;
                 s->n_errors++;
-                if ((r = get_str(&rd, CN_MAX_PATH_BYTES, &s->errors[i].path)) < 0)
+                if ((r = cn_reader_str(&rd, CN_MAX_PATH_BYTES, &s->errors[i].path)) < 0)
                         return r;
                 if (cn_reader_u32(&rd, &e) < 0 || e > 4095)
                         return -EBADMSG;
@@ -139,7 +130,7 @@ int cn_snapshot_save(CnRepo *repo, CnSnapshot *s) {
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         CnEnvelopeHeader h = {};
-        char name[32 + CN_UUID_HEX + CN_ID_HEX];
+        char name[CN_ENVELOPE_NAME_MAX];
         int r;
 
         r = cn_snapshot_encode(s, &body);
@@ -152,9 +143,8 @@ int cn_snapshot_save(CnRepo *repo, CnSnapshot *s) {
                 return r;
         /* Version 2: the id is the SHA-256 of the stored bytes, so no other
          * snapshot (an older one copied over this name) can pass for it. */
-        cn_envelope_name_id(obj.data, obj.len, s->id);
+        cn_envelope_content_name("snapshots", s->controller->id_hex, obj.data, obj.len, s->id, name);
         cn_hex_encode(s->id, CN_ID_BYTES, s->id_hex);
-        snprintf(name, sizeof name, "snapshots/%s/%s", s->controller->id_hex, s->id_hex);
         return cn_backend_put(cn_repo_backend(repo), name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
 }
 
@@ -177,8 +167,7 @@ typedef struct ListCtx {
 /* Open snapshots/<ctrl>/<id> into s: its envelope must name the controller
  * of its folder, and a version 2 snapshot must be named by its SHA-256. */
 static int open_one(ListCtx *x, const char *name, CnSnapshot *s) {
-        char folder[CN_UUID_HEX + 1], hex[CN_ID_HEX + 1];
-        uint8_t sum[CN_ID_BYTES];
+        char folder[CN_UUID_HEX + 1];
         CnEnvelopeHeader h;
         CnController *c;
         const char *rest = name + strlen("snapshots/");
@@ -204,12 +193,8 @@ static int open_one(ListCtx *x, const char *name, CnSnapshot *s) {
                 return r;
         if (memcmp(h.controller, c->id, CN_UUID_BYTES) != 0)
                 return -EBADMSG;
-        if (h.version >= 2) {
-                cn_envelope_name_id(x->obj.data, x->obj.len, sum);
-                cn_hex_encode(sum, CN_ID_BYTES, hex);
-                if (strcmp(hex, slash + 1) != 0)
-                        return -EBADMSG;
-        }
+        if (h.version >= 2 && (r = cn_envelope_check_content_name(name, x->obj.data, x->obj.len)) < 0)
+                return r;
         r = cn_snapshot_decode(x->body.data, x->body.len, s);
         if (r < 0)
                 return r;

@@ -404,13 +404,9 @@ static int adopt_orphans(CnStore *s) {
 
 /* damage body: the locations; the object's name is the SHA-256 of its bytes. */
 static int damage_object(CnStore *s, const char *name, const CnBuf *obj, CnReader *rd) {
-        uint8_t id[CN_ID_BYTES];
-        char hex[CN_ID_HEX + 1];
-        const char *slash = strrchr(name, '/');
-        cn_envelope_name_id(obj->data, obj->len, id);
-        cn_hex_encode(id, CN_ID_BYTES, hex);
-        if (!slash || strcmp(slash + 1, hex) != 0)
-                return -EBADMSG;
+        int r = cn_envelope_check_content_name(name, obj->data, obj->len);
+        if (r < 0)
+                return r;
         return cn_damage_decode(rd->p, rd->left, &s->recorded);
 }
 
@@ -718,7 +714,7 @@ static int write_damage(CnStore *s) {
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         CnEnvelopeHeader h = envelope_header(s, 0);
         uint8_t id[CN_ID_BYTES];
-        char hex[CN_ID_HEX + 1], name[64 + CN_ID_HEX];
+        char name[CN_ENVELOPE_NAME_MAX];
         int r;
 
         pthread_mutex_lock(&s->lock);
@@ -729,9 +725,7 @@ static int write_damage(CnStore *s) {
         r = cn_envelope_seal(&obj, CN_MAGIC_DAMAGE, &h, s->c->meta_key, body.data, body.len);
         if (r < 0)
                 return r;
-        cn_envelope_name_id(obj.data, obj.len, id);
-        cn_hex_encode(id, CN_ID_BYTES, hex);
-        snprintf(name, sizeof name, "damage/%s/%s", s->c->id_hex, hex);
+        cn_envelope_content_name("damage", s->c->id_hex, obj.data, obj.len, id, name);
         r = cn_backend_put(s->backend, name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
         if (r < 0 && r != -EEXIST)
                 return r;

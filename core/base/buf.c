@@ -191,3 +191,16 @@ int cn_reader_bytes32(CnReader *r, size_t max, const uint8_t **ret, size_t *ret_
         r->left -= n;
         return 0;
 }
+
+int cn_reader_str(CnReader *r, size_t max, char **ret) {
+        const uint8_t *p;
+        size_t n;
+        char *s;
+        if (cn_reader_bytes32(r, max, &p, &n) < 0 || memchr(p, 0, n))
+                return -EBADMSG;
+        s = strndup((const char *) p, n);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}

@@ -74,6 +74,8 @@ int cn_reader_u64(CnReader *r, uint64_t *ret);
 int cn_reader_i64(CnReader *r, int64_t *ret);
 /* u32 length (must be <= max) then bytes, borrowed. */
 int cn_reader_bytes32(CnReader *r, size_t max, const uint8_t **ret, size_t *ret_len);
+/* The same as a malloc'd string: -EBADMSG also for a NUL inside it. */
+int cn_reader_str(CnReader *r, size_t max, char **ret);
 
 static inline void cn_le32_put(uint8_t *p, uint32_t v) {
         p[0] = v; p[1] = v >> 8; p[2] = v >> 16; p[3] = v >> 24;
