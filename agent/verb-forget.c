@@ -121,17 +121,29 @@ static const char *group_text(const CnForgetGroup *g, char *buf, size_t size) {
 
 #define REASON_COLUMN 51 /* where the reasons start: after id, time, host and tags */
 
-/* Where a list being written is: at its first item or not. */
-typedef struct List {
+static void print_paths(const CnSnapshot *s) {
+        for (size_t j = 0; j < s->n_paths; j++) {
+                if (j)
+                        putchar(' ');
+                cli_print_escaped(stdout, s->paths[j], strlen(s->paths[j]));
+        }
+}
+
+/* A kept row: the first reason and the paths on the row, the other
+ * reasons under the first, as restic lays them out. */
+typedef struct Row {
+        const CnSnapshot *s;
         bool first;
-} List;
+} Row;
 
 static void reason_line(void *ctx, const char *text) {
-        List *row = ctx;
-        if (!row->first)
-                printf("\n%*s", REASON_COLUMN, "");
+        Row *row = ctx;
+        if (row->first) {
+                printf("%-22s  ", CLI_ESC(text));
+                print_paths(row->s);
+        } else
+                printf("\n%*s%s", REASON_COLUMN, "", CLI_ESC(text));
         row->first = false;
-        printf("%-22s", CLI_ESC(text));
 }
 
 /* One table row, oldest first as 'snapshots' prints; with reasons (kept)
@@ -142,16 +154,11 @@ static void print_row(const CnForgetPolicy *p, const CnForgetDecision *d, bool w
         for (size_t j = 0, k = 0; j < s->n_tags && k + 1 < sizeof tags; j++)
                 k += (size_t) snprintf(tags + k, sizeof tags - k, "%s%s", j ? "," : "", s->tags[j]);
         printf("%.8s  %-19s  %-10s  %-6s  ", s->id_hex, cli_time(s->time.sec, t), CLI_ESC(s->hostname), CLI_ESC(tags));
-        List row = {.first = true};
-        if (with_reasons) {
+        Row row = {.s = s, .first = true};
+        if (with_reasons)
                 reasons(p, d, reason_line, &row);
-                printf("  ");
-        }
-        for (size_t j = 0; j < s->n_paths; j++) {
-                if (j)
-                        putchar(' ');
-                cli_print_escaped(stdout, s->paths[j], strlen(s->paths[j]));
-        }
+        if (row.first)
+                print_paths(s);
         putchar('\n');
 }
 
@@ -172,7 +179,7 @@ static void print_table(const CnForgetPolicy *p, const CnForgetDecision *d, size
 }
 
 static void reason_json(void *ctx, const char *text) {
-        List *l = ctx;
+        Row *l = ctx;
         if (!l->first)
                 putchar(',');
         l->first = false;
@@ -217,7 +224,7 @@ static void print_json_group(const CnForgetPolicy *p, const CnForgetGroup *g, co
                         printf("{\"snapshot\":");
                         cli_json_snapshot(stdout, x->snapshot);
                         printf(",\"matches\":[");
-                        List l = {.first = true};
+                        Row l = {.first = true};
                         reasons(p, x, reason_json, &l);
                         printf("],\"counters\":{");
                         for (size_t r = 0, k = 0; r < _CN_FORGET_RULE_MAX; r++)
