@@ -67,6 +67,8 @@ typedef void (*ReasonFn)(void *ctx, const char *text);
 static void reasons(const CnForgetPolicy *p, const CnForgetDecision *d, ReasonFn fn, void *ctx) {
         char text[1200], dur[64];
         const CnForgetReasons *w = &d->reasons;
+        if (w->held)
+                fn(ctx, "held (legal hold)");
         for (size_t t = 0; t < p->n_keep_tags; t++)
                 if (w->tags & (UINT64_C(1) << t)) {
                         size_t n = (size_t) snprintf(text, sizeof text, "has tags [");
@@ -305,6 +307,8 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                 {},
         };
         _cleanup_(cn_snapshot_filter_done) CnSnapshotFilter filter = {};
+        _cleanup_(cn_holds_done) CnHolds holds = {};
+        size_t damaged_holds = 0;
         CnTagList keep_tags[CN_FORGET_MAX_TAG_LISTS] = {};
         CnForgetPolicy p = {.keep_tags = keep_tags};
         CnForgetGroup *groups = NULL;
@@ -396,6 +400,20 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                 ret = r;
                 goto out;
         }
+        /* Every active hold keeps what it covers; a hold object that does not
+         * open may be one, so nothing is removed then. */
+        r = cn_holds_load(cli->rp, ctl, cli_damaged, cli, &holds, &damaged_holds);
+        if (r < 0) {
+                ret = cli_repo_error(cli, "cannot read the legal holds", r);
+                goto out;
+        }
+        if (damaged_holds && !dry_run) {
+                cli_error("%zu hold object(s) could not be read (said above) and may keep snapshots: forget removes "
+                          "nothing until they are repaired ('cairn check' names them); --dry-run shows the rest",
+                          damaged_holds);
+                goto out;
+        }
+        p.holds = &holds;
         size_t selected = cn_snapshot_filter_list(list, n, &filter);
         if (cn_forget_group(list, selected, group_by, &groups, &n_groups) < 0 ||
             !(decisions = calloc(n_groups ? n_groups : 1, sizeof *decisions)))
@@ -406,16 +424,23 @@ int verb_forget(Cli *cli, int argc, char **argv) {
         for (size_t g = 0; g < n_groups; g++) {
                 if (cn_forget_apply(groups[g].snapshots, groups[g].n, &p, now, &decisions[g]) < 0)
                         goto oom;
-                size_t kept = 0;
-                for (size_t i = 0; i < groups[g].n; i++)
-                        kept += decisions[g][i].keep;
+                /* Kept by a rule, not only held: a hold ends some day, the
+                 * policy's consent to an empty group must be explicit. */
+                size_t kept = 0, by_rules = 0;
+                for (size_t i = 0; i < groups[g].n; i++) {
+                        const CnForgetDecision *x = &decisions[g][i];
+                        kept += x->keep;
+                        by_rules += x->keep && (x->reasons.counted || x->reasons.within_bucket || x->reasons.within ||
+                                                x->reasons.tags);
+                }
                 to_remove += groups[g].n - kept;
-                if (kept == 0 && !keep_none) {
+                if (by_rules == 0 && !keep_none) {
                         char text[2048];
-                        cli_error("refusing to remove every snapshot (%zu) of the group %s: nothing was removed; "
-                                  "give a policy that keeps one, narrow it with --host/--tag/--path, or add "
-                                  "--keep-none if that is what you want",
-                                  groups[g].n, group_text(&groups[g], text, sizeof text));
+                        cli_error("refusing to remove every snapshot (%zu) of the group %s%s: nothing was "
+                                  "removed; give a policy that keeps one, narrow it with --host/--tag/--path, or "
+                                  "add --keep-none if that is what you want",
+                                  groups[g].n, group_text(&groups[g], text, sizeof text),
+                                  kept ? " but those under a legal hold" : "");
                         ret = CLI_EXIT_USAGE;
                         goto out;
                 }

@@ -221,7 +221,11 @@ int cn_forget_apply(const CnSnapshot *const *group, size_t n, const CnForgetPoli
                 CnForgetReasons why = {};
                 bool keep = false, oldest = nr == n - 1;
 
-                /* Tags are not counted. */
+                /* Holds and tags are not counted. */
+                if (p->holds && cn_hold_covers_snapshot(p->holds, cur)) {
+                        keep = true;
+                        why.held = true;
+                }
                 for (size_t t = 0; t < p->n_keep_tags; t++)
                         if (cn_snapshot_has_tags(cur, &p->keep_tags[t])) {
                                 keep = true;
@@ -235,9 +239,8 @@ int cn_forget_apply(const CnSnapshot *const *group, size_t n, const CnForgetPoli
                  * the oldest snapshot of all while a count is left, which
                  * keeps the longest history the counts allow. */
                 for (size_t r = 0; r < _CN_FORGET_RULE_MAX; r++)
-                        if (counted[r].count != 0 &&
-                            take(&counted[r], bucket((CnForgetRule) r, cur->time, nr), oldest, r, &why.counted,
-                                 &why.counted_oldest)) {
+                        if (counted[r].count != 0 && take(&counted[r], bucket((CnForgetRule) r, cur->time, nr), oldest,
+                                                          r, &why.counted, &why.counted_oldest)) {
                                 keep = true;
                                 if (counted[r].count > 0)
                                         counted[r].count--;

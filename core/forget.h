@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hold.h"
 #include "snapshot.h"
 
 /* restic's durations: "1y2m3d4h" (years, months, days, hours; any of them,
@@ -48,9 +49,13 @@ typedef struct CnForgetPolicy {
         /* --keep-tag: every snapshot that has one of these lists (borrowed). */
         const CnTagList *keep_tags;
         size_t n_keep_tags; /* at most CN_FORGET_MAX_TAG_LISTS */
+        /* Legal holds (borrowed; NULL: none): a snapshot an active hold
+         * covers is kept whatever the rules say (cn_hold_covers_snapshot).
+         * Not a rule: holds alone make no policy, and count nothing. */
+        const CnHolds *holds;
 } CnForgetPolicy;
 
-/* True when no rule is set: forget has nothing to go by. */
+/* True when no rule is set: forget has nothing to go by (holds are no rule). */
 bool cn_forget_policy_empty(const CnForgetPolicy *p);
 
 /* Why one snapshot is kept: every rule it satisfies (restic's "matches"). */
@@ -60,6 +65,7 @@ typedef struct CnForgetReasons {
         uint32_t within_bucket;  /* 1 << CnForgetRule: by --keep-within-daily, ... */
         uint32_t within_bucket_oldest;
         bool within;   /* by --keep-within */
+        bool held;     /* under an active legal hold */
         uint64_t tags; /* 1 << i: has keep_tags[i] */
 } CnForgetReasons;
 

@@ -113,6 +113,17 @@ beta = [g for g in groups if g["host"] == "beta"][0]
 assert [s["id"] for s in beta["keep"]] == [c2] and beta["remove"] == []
 PY
 
+note "item 1: a snapshot under a legal hold is never removed and is shown as held"
+expect_exit 0 cairn hold add --snapshot "$a2" --reason "case 12"
+expect_exit 0 cairn forget --keep-last 1 --host alpha
+grep -q "^${a2:0:8} .*held (legal hold)" "$W/out" || fail "a2 not shown as held: $(cat "$W/out")"
+[ "$(ids)" = "$a2 $a4 $c2 " ] || fail "forget removed a held snapshot: $(ids)"
+expect_exit 0 cairn forget --host alpha --keep-none
+[ "$(ids)" = "$a2 $c2 " ] || fail "forget --keep-none removed a held snapshot, or kept a4: $(ids)"
+expect_exit 0 cairn forget --keep-last 1 --host alpha --json --dry-run
+python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); assert g[0]["reasons"][0]["matches"][0] == "held (legal hold)", g' "$W/out" ||
+        fail "--json does not show the hold: $(cat "$W/out")"
+
 note "item 1: every controller is its own group; --controller restricts forget to one"
 expect_exit 0 cairn controller add other
 expect_exit 0 cairn --controller other backup --host alpha "$W/a"
@@ -123,7 +134,7 @@ grep -q "snapshots of controller other, host alpha, paths \[$W/a\]:" "$W/out" ||
 grep -q "^remove 1 snapshot:" "$W/out" || fail "other's group: $(cat "$W/out")"
 expect_exit 0 cairn --controller other forget --keep-last 1
 [ "$(ids --controller other | wc -w)" = 1 ] || fail "forget --controller other left $(ids --controller other)"
-[ "$(ids --controller default)" = "$a2 $a4 $c2 " ] || fail "forget --controller other touched default's"
+[ "$(ids --controller default)" = "$a2 $c2 " ] || fail "forget --controller other touched default's"
 
 note "item 1: a backup whose parent snapshot is removed meanwhile still succeeds"
 mkdir -p "$W/many"

@@ -432,3 +432,37 @@ Test(forget, item1_group_by_controller_host_paths) {
         cn_forget_groups_free(g, n);
         cr_assert_eq(cn_forget_group_by_parse("host,colour", &by), -EINVAL);
 }
+
+Test(forget, item1_a_held_snapshot_is_kept_whatever_the_rules_say) {
+        CnController c = {.id = {7}};
+        char *legal[] = {"legal"};
+        CnSnapshot s[3] = {
+                {.controller = &c, .time = at("2025-01-01 00:00:00"), .tags = legal, .n_tags = 1},
+                {.controller = &c, .time = at("2025-01-02 00:00:00")},
+                {.controller = &c, .time = at("2025-01-03 00:00:00")},
+        };
+        snprintf(s[0].id_hex, sizeof s[0].id_hex, "%064d", 0);
+        const CnSnapshot *g[3] = {&s[0], &s[1], &s[2]};
+        CnHold h = {.controller = &c, .scope = CN_HOLD_TAG, .value = "legal", .reason = "case 12"};
+        CnHolds holds = {.v = &h, .n = 1};
+        CnForgetPolicy p = {.keep[CN_FORGET_LAST] = 1, .holds = &holds};
+        CnForgetDecision *d;
+        char buf[256];
+        cr_assert_str_eq(kept(g, 3, &p, &d, buf, sizeof buf), "2025-01-03 00:00:00|2025-01-01 00:00:00");
+        cr_assert(d[2].reasons.held);
+        cr_assert_eq(d[2].reasons.counted, 0, "a hold is no rule: it counts nothing");
+        cr_assert(!d[0].reasons.held);
+        free(d);
+        /* Holds alone are no policy. */
+        CnForgetPolicy only = {.holds = &holds};
+        cr_assert(cn_forget_policy_empty(&only));
+        /* A released hold keeps nothing. */
+        CnHoldRelease rel = {.reason = "closed"};
+        h.release = &rel;
+        cr_assert_str_eq(kept(g, 3, &p, NULL, buf, sizeof buf), "2025-01-03 00:00:00");
+        /* Another controller's hold keeps nothing here. */
+        CnController other = {.id = {8}};
+        h.release = NULL;
+        h.controller = &other;
+        cr_assert_str_eq(kept(g, 3, &p, NULL, buf, sizeof buf), "2025-01-03 00:00:00");
+}
