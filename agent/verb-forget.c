@@ -37,7 +37,8 @@ static void help(void) {
               "                               (default host,paths; always by controller)\n"
               "  -n, --dry-run                print what would be removed, remove nothing\n" CLI_FILTER_HELP "\n"
               "Calendar buckets are in local time (TZ). A policy that would remove every\n"
-              "snapshot of a group is refused (exit 2) without --keep-none.\n",
+              "snapshot of a group is refused (exit 2) without --keep-none. A snapshot under\n"
+              "a legal hold ('cairn hold') is never removed.\n",
               stdout);
 }
 
