@@ -14,6 +14,7 @@
 
 #include "format.h"
 #include "hex.h"
+#include "hold.h"
 #include "index.h"
 #include "macro.h"
 #include "snapshot.h"
@@ -424,10 +425,11 @@ typedef struct SnapshotDamage {
         CnCheckStats *stats;
 } SnapshotDamage;
 
-/* An object under snapshots/ that is not a snapshot that opens. */
-static void on_damaged_snapshot(const char *name, int error, void *u) {
+/* An object under snapshots/ or holds/ that does not open. */
+static void on_damaged_listed(const char *name, int error, void *u) {
         SnapshotDamage *d = u;
-        const char *folder = name + strlen("snapshots/");
+        const char *slash = strchr(name, '/');
+        const char *folder = slash ? slash + 1 : name;
         const char *controller = "?";
         for (size_t i = 0; i < cn_repo_n_controllers(d->repo); i++) {
                 CnController *c = cn_repo_controller(d->repo, i);
@@ -460,9 +462,18 @@ int cn_check_run(CnRepo *repo, bool read_data, CnCheckFn fn, void *u, CnCheckSta
                 fn(&p, u);
         }
         /* Every controller's snapshots at once: a folder of no controller is damage too. */
-        r = cn_snapshot_list(repo, NULL, on_damaged_snapshot, &d, &snaps, &n);
+        r = cn_snapshot_list(repo, NULL, on_damaged_listed, &d, &snaps, &n);
         if (r < 0)
                 return r;
+        /* Holds: one that does not open may be what keeps data from deletion. */
+        CnHolds holds = {};
+        size_t n_bad_holds;
+        r = cn_holds_load(repo, NULL, on_damaged_listed, &d, &holds, &n_bad_holds);
+        cn_holds_done(&holds);
+        if (r < 0) {
+                cn_snapshots_free(snaps, n);
+                return r;
+        }
         for (size_t i = 0; i < cn_repo_n_controllers(repo) && r >= 0; i++) {
                 Check k = { .repo = repo, .c = cn_repo_controller(repo, i), .fn = fn, .u = u, .stats = ret };
                 cn_buf_init(&k.path, 1u << 20);

@@ -90,6 +90,9 @@ grep -q "holds/.*$tag_id is damaged" "$W/err" || fail "damaged hold not reported
 grep -q "1 hold object could not be read" "$W/err" || fail "no summary warning: $(cat "$W/err")"
 grep -q "nothing is deleted" "$W/err" || fail "warning does not say nothing is deleted: $(cat "$W/err")"
 grep -q "$tag_id" "$W/out" && fail "the damaged hold is listed"
+if check_exit 1 cairn check; then
+        grep -q "holds/.*$tag_id" "$W/out" || fail "check does not name the damaged hold: $(cat "$W/out")"
+fi
 
 note "item 4: a hold copied into another controller's folder does not open there"
 rm -rf "$REPO" && cp -a "$W/pristine" "$REPO"
