@@ -19,12 +19,7 @@
 KIB=1024
 src=$W/src
 mkdir -p "$src/d"
-expect_exit 0 cairn init
-ctl=$(basename -- "$REPO"/controllers/*)
-expect_exit 0 cairn controller add other
-for c in "$REPO"/controllers/*; do
-        [ "$(basename -- "$c")" = "$ctl" ] || other=$(basename -- "$c")
-done
+init_two_controllers
 # Four backups, each with a new file: four packs, each with chunks and trees.
 for i in 1 2 3 4; do
         rand_file "$src/d/file-$i" $((300 * KIB + i))

@@ -23,6 +23,7 @@
 #       json_num KEY FILE         the first number "KEY":N in FILE
 #       count_json KEY FILE       how many "KEY": FILE holds
 #       at_exit CMD               run CMD (eval'd) at exit, before $W is removed
+#       init_two_controllers      init $REPO, add controller "other"; ids in $ctl, $other
 #       xor_byte FILE OFFSET MASK XOR one byte of FILE in place
 #       fresh_repo NAME           REPO=$W/r-NAME, a new copy of $W/pristine
 #       backup_as N HOST PATHS TAG... write "HOST N" to $W/a/f and $W/b/f, back up
@@ -174,6 +175,18 @@ tree_listing() {
 same_tree() {
         diff -r --no-dereference -- "$1" "$2" >&2 || return 1
         diff -- <(tree_listing "$1") <(tree_listing "$2") >&2 || return 1
+}
+
+# init_two_controllers: init $REPO (its controller "default") and add a
+# controller "other"; $ctl and $other get their ids.
+init_two_controllers() {
+        local c
+        expect_exit 0 cairn init
+        ctl=$(basename -- "$REPO"/controllers/*)
+        expect_exit 0 cairn controller add other
+        for c in "$REPO"/controllers/*; do
+                [ "$(basename -- "$c")" = "$ctl" ] || other=$(basename -- "$c")
+        done
 }
 
 # xor_byte FILE OFFSET MASK: damage one byte of FILE in place.

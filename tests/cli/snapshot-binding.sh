@@ -16,12 +16,7 @@
 
 mkdir -p "$W/src"
 printf 'one\n' >"$W/src/f"
-expect_exit 0 cairn init
-ctl=$(basename -- "$REPO"/controllers/*)
-expect_exit 0 cairn controller add other
-for c in "$REPO"/controllers/*; do
-        [ "$(basename -- "$c")" = "$ctl" ] || other=$(basename -- "$c")
-done
+init_two_controllers
 expect_exit 0 cairn --controller default backup "$W/src"
 printf 'two\n' >"$W/src/f"
 expect_exit 0 cairn --controller default backup "$W/src"
