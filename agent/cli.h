@@ -184,3 +184,4 @@ int verb_forget(Cli *cli, int argc, char **argv);
 int verb_controller(Cli *cli, int argc, char **argv);
 int verb_key(Cli *cli, int argc, char **argv);
 int verb_hold(Cli *cli, int argc, char **argv);
+int verb_prune(Cli *cli, int argc, char **argv);

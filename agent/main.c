@@ -24,6 +24,7 @@ static const struct {
         { "key", verb_key, "list, add, remove key files, change the password" },
         { "controller", verb_controller, "list or add data controllers" },
         { "hold", verb_hold, "add, list or release legal holds" },
+        { "prune", verb_prune, "delete the data no snapshot needs" },
 };
 
 static void usage(FILE *f) {

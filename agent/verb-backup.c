@@ -10,6 +10,7 @@
 
 #include "backup.h"
 #include "cli.h"
+#include "session.h"
 #include "macro.h"
 
 static void help(void) {
@@ -289,6 +290,14 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 .userdata = &w,
         };
         r = cn_backup_run(cli->rp, ctl, &o, &snap);
+        if (r == -ESTALE) {
+                cli_error("backup stopped for longer than %d hours, so a prune took it for a dead one and may "
+                          "have deleted data it reuses: no snapshot was saved; run the backup again (what it "
+                          "stored is reused)",
+                          CN_SESSION_STALE_SEC / 3600);
+                ret = CLI_EXIT_ERROR;
+                goto out;
+        }
         if (r < 0) {
                 ret = cli_repo_error(cli, "backup failed, no snapshot was saved", r);
                 goto out;

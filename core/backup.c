@@ -1297,6 +1297,11 @@ int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSna
         snap.blobs_new = st.blobs_new;
         snap.stored_bytes_new = st.stored_bytes_new;
         snap.duration_ns = (uint64_t) (mono_ns() - t0);
+        /* The chunks it reuses are still there unless a prune took this
+         * backup for a dead one (docs/FORMAT.md "Deleting without a lock"). */
+        r = cn_store_session_check(store);
+        if (r < 0)
+                goto out;
         r = cn_snapshot_save(repo, &snap);
         if (r < 0)
                 goto out;

@@ -15,6 +15,7 @@
 #include "macro.h"
 #include "pack-writer.h"
 #include "pack.h"
+#include "session.h"
 
 /* Whole packs kept for readers (cn_store_set_pack_cache()): one fetch a
  * pack instead of one a blob, for remote repositories. Its own lock, so the
@@ -59,6 +60,12 @@ struct CnStore {
         unsigned flags;                 /* CN_STORE_* */
         CnDamageSet recorded;           /* locations damage records name (sorted) */
         CnDamageSet pending;            /* found by this store, recorded by the next flush */
+        CnStorePlan *plans;             /* WRITE: the deletion plans loaded (prune/<ctrl>/) */
+        size_t n_plans;
+        CnDamageSet planned;            /* WRITE: every location they name (sorted) */
+        CnSession *session;             /* WRITE: this writer's writers/<ctrl>/ object */
+        CnStoreLocation *locations;     /* CN_STORE_ALL_LOCATIONS: every entry of every pack */
+        size_t n_locations, cap_locations;
         FallbackBlob *fallback;         /* readers: recorded locations, used if nothing else is */
         size_t n_fallback;
         CnIndex *failed_index;          /* set of pack ids whose index file did not open */
@@ -129,6 +136,15 @@ static int read_entry(CnReader *rd, uint32_t pack, uint64_t pack_size, const uin
         return 0;
 }
 
+static int add_location(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc) {
+        int r = CN_GROW(s->locations, s->cap_locations, s->n_locations);
+        if (r < 0)
+                return r;
+        memcpy(s->locations[s->n_locations].id, id, CN_ID_BYTES);
+        s->locations[s->n_locations++].loc = *loc;
+        return 0;
+}
+
 /* Parse entries of the pack numbered pack whose blob area is pack_size bytes
  * (0: unknown) into the index: every entry is checked before any is added,
  * so a bad list adds nothing. A location a damage record names is left out
@@ -150,13 +166,16 @@ static int decode_entries(CnStore *s, CnReader *rd, uint32_t pack, uint64_t pack
                         return -EBADMSG;
         for (uint32_t i = 0; i < n; i++) {
                 read_entry(&all, pack, pack_size, &id, &loc);
-                if (!cn_damage_set_contains(&s->recorded, pack_id, id)) {
+                if ((s->flags & CN_STORE_ALL_LOCATIONS) && (r = add_location(s, id, &loc)) < 0)
+                        return r;
+                if (!cn_damage_set_contains(&s->recorded, pack_id, id) &&
+                    !cn_damage_set_contains(&s->planned, pack_id, id)) {
                         r = cn_index_insert(s->index, id, &loc);
                         if (r < 0)
                                 return r;
                         continue;
                 }
-                if (s->flags & CN_STORE_WRITE)
+                if ((s->flags & CN_STORE_WRITE) && !(s->flags & CN_STORE_PRUNE))
                         continue;
                 if (!f) {
                         f = realloc(s->fallback, (s->n_fallback + n) * sizeof *f);
@@ -410,6 +429,56 @@ static int damage_object(CnStore *s, const char *name, const CnBuf *obj, CnReade
         return cn_damage_decode(rd->p, rd->left, &s->recorded);
 }
 
+/* plan body: created and the locations; named by the SHA-256 of the object. */
+static int plan_object(CnStore *s, const char *name, const CnBuf *obj, CnReader *rd) {
+        CnStorePlan p = {};
+        int r = cn_envelope_check_content_name(name, obj->data, obj->len);
+        if (r < 0)
+                return r;
+        r = cn_plan_decode(rd->p, rd->left, &p.created, &p.locations);
+        if (r >= 0 && !(p.name = strdup(name)))
+                r = -ENOMEM;
+        CnStorePlan *v = r >= 0 ? realloc(s->plans, (s->n_plans + 1) * sizeof *v) : NULL;
+        if (r >= 0 && !v)
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < p.locations.n; i++)
+                r = cn_damage_set_add(&s->planned, p.locations.v[i].pack, p.locations.v[i].blob);
+        if (r < 0) {
+                free(p.name);
+                cn_damage_set_done(&p.locations);
+                return r;
+        }
+        cn_envelope_name_id(obj->data, obj->len, p.id);
+        s->plans = v;
+        v[s->n_plans++] = p;
+        return 0;
+}
+
+/* Writers: a session first, so that a prune that puts a plan after this
+ * store listed the plans knows this writer may not have seen it; then
+ * the plans, whose locations are left out of the index like damaged ones;
+ * then the session again, naming the plans seen (docs/FORMAT.md "Deleting
+ * without a lock"). */
+static int load_plans(CnStore *s) {
+        int r;
+        if ((s->flags & CN_STORE_WRITE) &&
+            (r = cn_session_begin(s->repo, s->c, (s->flags & CN_STORE_PRUNE) ? CN_SESSION_PRUNE : CN_SESSION_WRITER,
+                                  &s->session)) < 0)
+                return r;
+        r = load_objects(s, "prune", CN_MAGIC_PLAN, s->c->meta_key, 0, plan_object);
+        if (r < 0)
+                return r;
+        cn_damage_set_sort(&s->planned);
+        if (!s->session)
+                return 0;
+        _cleanup_free_ uint8_t(*ids)[CN_ID_BYTES] = s->n_plans ? malloc(s->n_plans * sizeof *ids) : NULL;
+        if (s->n_plans && !ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_plans; i++)
+                memcpy(ids[i], s->plans[i].id, CN_ID_BYTES);
+        return cn_session_set_plans(s->session, (const uint8_t(*)[CN_ID_BYTES]) ids, s->n_plans);
+}
+
 /* Readers: a chunk known only at a recorded location is read from there
  * (it may yet open: it fails as damaged, never as missing). */
 static int use_fallback(CnStore *s) {
@@ -480,6 +549,11 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
         if (r < 0)
                 goto fail;
         cn_damage_set_sort(&s->recorded);
+        if (flags & (CN_STORE_WRITE | CN_STORE_PRUNE)) {
+                r = load_plans(s);
+                if (r < 0)
+                        goto fail;
+        }
         r = load_objects(s, "index", CN_MAGIC_INDEX, s->c->meta_key, 0, index_object);
         if (r < 0)
                 goto fail;
@@ -494,7 +568,7 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
                 r = load_objects(s, "ledger", CN_MAGIC_LEDGER, s->c->epoch_key, s->c->epoch, ledger_object);
                 if (r < 0)
                         goto fail;
-                if (flags & CN_STORE_WRITE) {
+                if ((flags & CN_STORE_WRITE) && !(flags & CN_STORE_PRUNE)) {
                         r = drop_unkeyed(s);
                         if (r < 0)
                                 goto fail;
@@ -597,6 +671,14 @@ CnStore *cn_store_free(CnStore *s) {
         if (!s)
                 return NULL;
         cn_pack_writer_free(s->writer);
+        cn_session_end(s->session);
+        for (size_t i = 0; i < s->n_plans; i++) {
+                free(s->plans[i].name);
+                cn_damage_set_done(&s->plans[i].locations);
+        }
+        free(s->plans);
+        cn_damage_set_done(&s->planned);
+        free(s->locations);
         cn_index_free(s->index);
         cn_index_free(s->failed_index);
         cn_index_free(s->verified);
@@ -686,6 +768,8 @@ static int verify_reuse(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES],
 int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n,
                  bool *ret_added) {
         int r;
+        if (s->session && (r = cn_session_refresh(s->session, false)) < 0)
+                return r;
         if (s->flags & CN_STORE_VERIFY) {
                 r = verify_reuse(s, type, id, data, n);
                 if (r < 0)
@@ -758,6 +842,35 @@ int cn_store_note_damage(CnStore *s, uint32_t pack, const uint8_t id[CN_ID_BYTES
                 r = cn_damage_set_add(&s->pending, pack_id, id);
         pthread_mutex_unlock(&s->lock);
         return r;
+}
+
+void cn_store_forget(CnStore *s, const uint8_t id[CN_ID_BYTES]) {
+        pthread_mutex_lock(&s->lock);
+        cn_index_forget(s->index, id);
+        pthread_mutex_unlock(&s->lock);
+}
+
+int cn_store_session_check(CnStore *s) {
+        return s->session ? cn_session_check(s->session) : 0;
+}
+
+const CnStorePlan *cn_store_plans(const CnStore *s, size_t *ret_n) {
+        *ret_n = s->n_plans;
+        return s->plans;
+}
+
+bool cn_store_planned(const CnStore *s, uint32_t pack, const uint8_t id[CN_ID_BYTES]) {
+        const uint8_t *pack_id = cn_index_pack_id(s->index, pack);
+        return pack_id && cn_damage_set_contains(&s->planned, pack_id, id);
+}
+
+const CnStoreLocation *cn_store_locations(const CnStore *s, size_t *ret_n) {
+        *ret_n = s->n_locations;
+        return s->locations;
+}
+
+const char *cn_store_session_name(const CnStore *s) {
+        return s->session ? cn_session_name(s->session) : NULL;
 }
 
 bool cn_store_damage_recorded(CnStore *s, uint32_t pack, const uint8_t id[CN_ID_BYTES]) {

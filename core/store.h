@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "damage.h"
 #include "index.h"
 #include "repo.h"
 
@@ -39,7 +40,25 @@ enum {
                                          * with KEYS treat chunks without a data key as absent */
         CN_STORE_VERIFY = 1u << 2,      /* with WRITE: read back every chunk a put would reuse
                                          * (backup --force); one that fails is stored again */
+        CN_STORE_ALL_LOCATIONS = 1u << 3, /* keep every entry of every pack (cn_store_locations()) */
+        CN_STORE_PRUNE = 1u << 4,       /* load the deletion plans; their locations and damaged
+                                         * ones are read only when no other copy is known (as
+                                         * readers do); with WRITE the session is a prune's */
 };
+
+/* A deletion plan (docs/FORMAT.md "Deleting without a lock"), as loaded. */
+typedef struct CnStorePlan {
+        uint8_t id[CN_ID_BYTES];
+        char *name;                     /* prune/<ctrl>/<id> */
+        int64_t created;
+        CnDamageSet locations;          /* sorted */
+} CnStorePlan;
+
+/* One entry of one pack's index (duplicates and damaged copies included). */
+typedef struct CnStoreLocation {
+        uint8_t id[CN_ID_BYTES];
+        CnBlobLoc loc;
+} CnStoreLocation;
 
 /* A damaged object (index, ledger or damage record that cannot be read or
  * does not open, a pack whose index and header both fail, a pack holding a
@@ -97,9 +116,29 @@ int cn_store_flush(CnStore *s);
  * skipped. */
 int cn_store_note_damage(CnStore *s, uint32_t pack, const uint8_t id[CN_ID_BYTES]);
 bool cn_store_damage_recorded(CnStore *s, uint32_t pack, const uint8_t id[CN_ID_BYTES]);
+/* Writers (CN_STORE_WRITE) register a session as they open (docs/FORMAT.md
+ * "Deleting without a lock"), refresh it as they put, and remove it when
+ * freed. Before a writer stores a snapshot that names chunks it did not
+ * write itself, it calls this: -ESTALE when a prune took its session for a
+ * dead writer's (it stopped for CN_SESSION_STALE_SEC) and may have deleted
+ * chunks it reuses; the snapshot must not be stored then. 0 for readers. */
+int cn_store_session_check(CnStore *s);
+/* The session's object name, NULL for readers. */
+const char *cn_store_session_name(const CnStore *s);
+/* Writers: the deletion plans loaded at open, and whether a location of
+ * the index is named by one (such a copy is treated as absent). */
+const CnStorePlan *cn_store_plans(const CnStore *s, size_t *ret_n);
+bool cn_store_planned(const CnStore *s, uint32_t pack, const uint8_t id[CN_ID_BYTES]);
+/* CN_STORE_ALL_LOCATIONS: every entry of every pack the store read, in
+ * the order read. Borrowed. */
+const CnStoreLocation *cn_store_locations(const CnStore *s, size_t *ret_n);
+
 /* Stored (at a location not recorded as damaged; for a writer also with
  * a data key) or queued. */
 bool cn_store_contains(CnStore *s, const uint8_t id[CN_ID_BYTES]);
+/* Make id absent (its location forgotten), so that a put stores it anew:
+ * prune moving a chunk out of a pack it deletes. */
+void cn_store_forget(CnStore *s, const uint8_t id[CN_ID_BYTES]);
 /* The plaintext size of a stored blob; -ENOENT if not stored. */
 int cn_store_blob_size(CnStore *s, const uint8_t id[CN_ID_BYTES], uint32_t *ret);
 

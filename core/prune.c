@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* prune, per controller (docs/FORMAT.md "Deleting without a lock"):
+ *   1. open the store as a prune (a session of kind prune; every location
+ *      of every pack; plans loaded) and make sure no other prune runs;
+ *   2. mark the blobs the snapshots reach;
+ *   3. plan every copy nothing reaches and no plan names yet;
+ *   4. list the sessions: a plan is ripe when every live writer saw it;
+ *      if one is, list the snapshots again and mark what new ones reach;
+ *   5. decide each copy (keep, movable or not, or delete) and each pack
+ *      (keep, delete, repack); move, flush, then delete;
+ *   6. remove plans whose copies are all gone, stale sessions, and ledger
+ *      files of packs that never were (when no writer runs). */
+#include "prune.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "envelope.h"
+#include "format.h"
+#include "hex.h"
+#include "index.h"
+#include "macro.h"
+#include "pack.h"
+#include "session.h"
+#include "snapshot.h"
+#include "tree.h"
+
+typedef enum Fate {
+        KEEP = 0,       /* needed here: movable when it is the index's copy with a key */
+        KEEP_PINNED,    /* needed or protected, but cannot be moved (no key, damaged, not the index's copy) */
+        DELETE,
+} Fate;
+
+typedef struct PackInfo {
+        uint64_t total, deleted;        /* stored bytes of its entries */
+        bool pinned;                    /* holds a copy that must stay where it is */
+        bool drop;                      /* deleted this run (whole, or after repacking) */
+        bool repack;
+} PackInfo;
+
+typedef struct Prune {
+        CnRepo *repo;
+        CnController *c;
+        const CnPruneOptions *o;
+        CnPruneStats *st;
+        CnStore *store;
+        CnIndex *reach;                 /* set of blob ids the snapshots reach */
+        CnSnapshot *snaps;
+        size_t n_snaps;
+        size_t n_damaged_snaps;
+        CnBuf blob;
+        const char *snapshot;           /* being walked, for messages */
+        CnDamageSet ripe;               /* locations of ripe plans (sorted) */
+        bool *plan_ripe;                /* per plan of the store, then the new one last */
+        CnStorePlan new_plan;           /* written this run (name NULL: none) */
+        bool new_ripe;
+        uint8_t *fate;                  /* per location */
+        PackInfo *packs;
+        uint32_t n_packs;
+        bool writers_live;              /* a live writer session at the last listing */
+} Prune;
+
+static void problem(Prune *p, CnPruneProblemKind kind, const char *object, int error) {
+        CnPruneProblem pb = {
+                .kind = kind, .controller = p->c->name, .object = object, .snapshot = p->snapshot, .error = error
+        };
+        if (p->o->on_problem)
+                p->o->on_problem(&pb, p->o->userdata);
+}
+
+static void on_damaged(const char *name, int error, void *u) {
+        problem(u, CN_PRUNE_DAMAGED_OBJECT, name, error);
+}
+
+static void on_damaged_snapshot(const char *name, int error, void *u) {
+        Prune *p = u;
+        p->n_damaged_snaps++;
+        problem(p, CN_PRUNE_SNAPSHOT_DAMAGED, name, error);
+}
+
+static int mark(CnIndex *set, const uint8_t id[CN_ID_BYTES]) {
+        CnBlobLoc loc = {};
+        return cn_index_insert(set, id, &loc);
+}
+
+static bool reached(const Prune *p, const uint8_t id[CN_ID_BYTES]) {
+        return cn_index_lookup(p->reach, id, NULL);
+}
+
+/* Every blob fetched to read a directory (its list and leaves) is reached. */
+static int get_marking(const uint8_t id[CN_ID_BYTES], CnBuf *out, void *u) {
+        Prune *p = u;
+        int r = mark(p->reach, id);
+        if (r < 0)
+                return r;
+        return cn_store_get(p->store, id, out);
+}
+
+typedef struct IdStack {
+        uint8_t (*v)[CN_ID_BYTES];
+        size_t n, cap;
+} IdStack;
+
+static int id_push(IdStack *s, const uint8_t id[CN_ID_BYTES]) {
+        int r = CN_GROW(s->v, s->cap, s->n);
+        if (r < 0)
+                return r;
+        memcpy(s->v[s->n++], id, CN_ID_BYTES);
+        return 0;
+}
+
+/* One directory: its blobs are marked as they are fetched, its files'
+ * chunks here, its subdirectories pushed (unless reached already: a
+ * subtree shared by many snapshots is walked once). */
+static int walk_dir(Prune *p, const uint8_t id[CN_ID_BYTES], IdStack *todo) {
+        _cleanup_(cn_dir_reader_freep) CnDirReader *d = NULL;
+        char hex[CN_ID_HEX + 1];
+        CnNode *nodes;
+        size_t n;
+        int r;
+
+        r = cn_dir_reader_open(get_marking, p, id, &p->blob, &d);
+        while (r >= 0 && (r = cn_dir_reader_next(d, &p->blob, &nodes, &n)) > 0) {
+                for (size_t i = 0; r >= 0 && i < n; i++) {
+                        const CnNode *e = &nodes[i];
+                        for (size_t j = 0; r >= 0 && j < e->n_chunks; j++)
+                                r = mark(p->reach, e->chunks[j]);
+                        if (r >= 0 && e->type == CN_NODE_DIR && !reached(p, e->subtree))
+                                r = id_push(todo, e->subtree);
+                }
+                cn_nodes_free(nodes, n);
+        }
+        if (r >= 0 || r == -ENOMEM || cn_store_error_is_environment(r))
+                return r;
+        cn_hex_encode(d ? cn_dir_reader_failed(d) : id, CN_ID_BYTES, hex);
+        problem(p, CN_PRUNE_TREE_UNREADABLE, hex, r);
+        return -EUCLEAN;
+}
+
+static int walk_snapshot(Prune *p, const CnSnapshot *s) {
+        IdStack todo = {};
+        int r = 0;
+
+        p->snapshot = s->id_hex;
+        if (!reached(p, s->tree))
+                r = id_push(&todo, s->tree);
+        while (r >= 0 && todo.n) {
+                uint8_t id[CN_ID_BYTES];
+                memcpy(id, todo.v[--todo.n], CN_ID_BYTES);
+                if (!reached(p, id))
+                        r = walk_dir(p, id, &todo);
+        }
+        free(todo.v);
+        p->snapshot = NULL;
+        return r;
+}
+
+static bool listed(const CnSnapshot *v, size_t n, const CnSnapshot *s) {
+        for (size_t i = 0; i < n; i++)
+                if (memcmp(v[i].id, s->id, CN_ID_BYTES) == 0)
+                        return true;
+        return false;
+}
+
+/* Mark what the controller's snapshots reach; with again, only those not
+ * listed before (the list is replaced). */
+static int walk_snapshots(Prune *p, bool again) {
+        CnSnapshot *v = NULL;
+        size_t n = 0;
+        int r;
+
+        p->n_damaged_snaps = 0;
+        r = cn_snapshot_list(p->repo, p->c, on_damaged_snapshot, p, &v, &n);
+        if (r < 0)
+                return r;
+        if (p->n_damaged_snaps) {
+                cn_snapshots_free(v, n);
+                return -EUCLEAN;
+        }
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (!again || !listed(p->snaps, p->n_snaps, &v[i]))
+                        r = walk_snapshot(p, &v[i]);
+        cn_snapshots_free(p->snaps, p->n_snaps);
+        p->snaps = v;
+        p->n_snaps = n;
+        return r;
+}
+
+static bool in_plans(Prune *p, const uint8_t pack_id[CN_ID_BYTES], const uint8_t id[CN_ID_BYTES]) {
+        size_t n;
+        const CnStorePlan *plans = cn_store_plans(p->store, &n);
+        for (size_t i = 0; i < n; i++)
+                if (cn_damage_set_contains(&plans[i].locations, pack_id, id))
+                        return true;
+        return false;
+}
+
+/* Plan every copy that nothing reaches and no plan names yet. */
+static int write_plan(Prune *p) {
+        size_t n;
+        const CnStoreLocation *l = cn_store_locations(p->store, &n);
+        CnIndex *x = cn_store_index(p->store);
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                const uint8_t *pack_id = cn_index_pack_id(x, l[i].loc.pack);
+                if (reached(p, l[i].id) || in_plans(p, pack_id, l[i].id))
+                        continue;
+                r = cn_damage_set_add(&p->new_plan.locations, pack_id, l[i].id);
+                if (r < 0)
+                        return r;
+        }
+        cn_damage_set_sort(&p->new_plan.locations);
+        p->st->blobs_planned += p->new_plan.locations.n;
+        if (p->new_plan.locations.n == 0 || p->o->dry_run)
+                return 0;
+
+        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
+        CnEnvelopeHeader h = {};
+        char name[CN_ENVELOPE_NAME_MAX];
+
+        p->new_plan.created = time(NULL);
+        memcpy(h.processor, cn_repo_processor_id(p->repo), CN_UUID_BYTES);
+        memcpy(h.controller, p->c->id, CN_UUID_BYTES);
+        if ((r = cn_plan_encode(p->new_plan.created, &p->new_plan.locations, &body)) < 0 ||
+            (r = cn_envelope_seal(&obj, CN_MAGIC_PLAN, &h, p->c->meta_key, body.data, body.len)) < 0)
+                return r;
+        cn_envelope_content_name("prune", p->c->id_hex, obj.data, obj.len, p->new_plan.id, name);
+        r = cn_backend_put(cn_repo_backend(p->repo), name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
+        if (r < 0)
+                return r;
+        if (!(p->new_plan.name = strdup(name)))
+                return -ENOMEM;
+        p->st->plans_written++;
+        return 0;
+}
+
+static bool is_other_prune(const Prune *p, const CnSessionInfo *s) {
+        const char *mine = cn_store_session_name(p->store);
+        return s->kind == CN_SESSION_PRUNE && !s->stale && (!mine || strcmp(s->name, mine) != 0);
+}
+
+/* Which plans are ripe: every live writer session lists them. A plan
+ * written by this run is ripe when no live writer session was there
+ * (a dry run: when no writer runs at all). */
+static int judge_plans(Prune *p, bool remove_stale) {
+        CnSessionInfo *v = NULL;
+        size_t n = 0, n_plans;
+        const CnStorePlan *plans = cn_store_plans(p->store, &n_plans);
+        const char *mine = cn_store_session_name(p->store);
+        int r;
+
+        r = cn_sessions_list(p->repo, p->c, time(NULL), on_damaged, p, &v, &n);
+        if (r < 0)
+                return r;
+        p->plan_ripe = calloc(n_plans + 1, sizeof *p->plan_ripe);
+        if (!p->plan_ripe) {
+                cn_sessions_free(v, n);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n_plans; i++)
+                p->plan_ripe[i] = true;
+        p->new_ripe = p->new_plan.locations.n > 0;
+        p->writers_live = false;
+        for (size_t j = 0; j < n; j++) {
+                bool waits = false;
+                if ((mine && strcmp(v[j].name, mine) == 0) || v[j].kind != CN_SESSION_WRITER)
+                        continue;
+                if (v[j].stale) {
+                        if (remove_stale && cn_backend_remove(cn_repo_backend(p->repo), v[j].name) >= 0)
+                                p->st->sessions_removed++;
+                        continue;
+                }
+                p->writers_live = true;
+                for (size_t i = 0; i < n_plans; i++)
+                        if (!cn_session_saw_plan(&v[j], plans[i].id)) {
+                                waits = waits || p->plan_ripe[i];
+                                p->plan_ripe[i] = false;
+                        }
+                if (p->new_ripe && (p->o->dry_run || !cn_session_saw_plan(&v[j], p->new_plan.id))) {
+                        p->new_ripe = false;
+                        waits = true;
+                }
+                p->st->writers_waited += waits;
+        }
+        cn_sessions_free(v, n);
+        for (size_t i = 0; i < n_plans; i++) {
+                if (!p->plan_ripe[i]) {
+                        p->st->plans_waiting++;
+                        continue;
+                }
+                for (size_t k = 0; k < plans[i].locations.n; k++)
+                        if ((r = cn_damage_set_add(&p->ripe, plans[i].locations.v[k].pack,
+                                                   plans[i].locations.v[k].blob)) < 0)
+                                return r;
+        }
+        if (p->new_plan.locations.n && !p->new_ripe)
+                p->st->plans_waiting++;
+        if (p->new_ripe)
+                for (size_t k = 0; k < p->new_plan.locations.n; k++)
+                        if ((r = cn_damage_set_add(&p->ripe, p->new_plan.locations.v[k].pack,
+                                                   p->new_plan.locations.v[k].blob)) < 0)
+                                return r;
+        cn_damage_set_sort(&p->ripe);
+        return 0;
+}
+
+static bool ripe(const Prune *p, const uint8_t pack_id[CN_ID_BYTES], const uint8_t id[CN_ID_BYTES]) {
+        return cn_damage_set_contains(&p->ripe, pack_id, id);
+}
+
+/* The fate of every copy. The index holds one copy of each blob (its
+ * "keeper": not damaged, not planned, when there is such a copy). */
+static int decide(Prune *p) {
+        size_t n;
+        const CnStoreLocation *l = cn_store_locations(p->store, &n);
+        CnIndex *x = cn_store_index(p->store);
+
+        p->n_packs = cn_index_n_packs(x);
+        p->packs = calloc(p->n_packs ? p->n_packs : 1, sizeof *p->packs);
+        p->fate = calloc(n ? n : 1, 1);
+        if (!p->packs || !p->fate)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const uint8_t *id = l[i].id, *pack_id = cn_index_pack_id(x, l[i].loc.pack);
+                bool used = reached(p, id);
+                CnBlobLoc k;
+                bool has_keeper = cn_index_lookup(x, id, &k);
+                bool is_keeper = has_keeper && k.pack == l[i].loc.pack && k.offset == l[i].loc.offset;
+                bool keeper_movable = has_keeper && cn_index_get_key(x, id) && !cn_store_damage_recorded(p->store, k.pack, id);
+                bool keeper_kept = has_keeper && (used || !ripe(p, cn_index_pack_id(x, k.pack), id));
+                Fate f;
+
+                if (is_keeper)
+                        f = !keeper_kept ? DELETE : keeper_movable ? KEEP : KEEP_PINNED;
+                else if (keeper_kept && keeper_movable)
+                        f = DELETE;     /* a second copy, or a damaged one */
+                else
+                        f = (!used && ripe(p, pack_id, id)) ? DELETE : KEEP_PINNED;
+                p->fate[i] = (uint8_t) f;
+
+                PackInfo *pi = &p->packs[l[i].loc.pack];
+                pi->total += l[i].loc.length;
+                p->st->blobs++;
+                p->st->bytes += l[i].loc.length;
+                if (is_keeper && used) {
+                        p->st->blobs_used++;
+                        p->st->bytes_used += l[i].loc.length;
+                } else if (used) {
+                        p->st->blobs_duplicate++;
+                        p->st->bytes_duplicate += l[i].loc.length;
+                } else {
+                        p->st->blobs_unreachable++;
+                        p->st->bytes_unreachable += l[i].loc.length;
+                }
+                if (f == DELETE)
+                        pi->deleted += l[i].loc.length;
+                else if (f == KEEP_PINNED)
+                        pi->pinned = true;
+        }
+        return 0;
+}
+
+static int repack_cmp(const void *a, const void *b, void *u) {
+        const PackInfo *v = u;
+        uint64_t x = v[*(const uint32_t *) a].deleted, y = v[*(const uint32_t *) b].deleted;
+        return x > y ? -1 : x < y;
+}
+
+/* Packs with nothing kept go; of the others, those with most to delete are
+ * repacked until what stays unneeded is within the limit. */
+static int choose_packs(Prune *p) {
+        uint64_t kept = 0, unused = 0, limit;
+        size_t nc = 0;
+        _cleanup_free_ uint32_t *cand = calloc(p->n_packs ? p->n_packs : 1, sizeof *cand);
+
+        if (!cand)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < p->n_packs; i++) {
+                PackInfo *pi = &p->packs[i];
+                if (pi->total == 0)
+                        continue;
+                if (pi->deleted == pi->total) {
+                        pi->drop = true;
+                        p->st->packs_deleted++;
+                        continue;
+                }
+                kept += pi->total - pi->deleted;
+                unused += pi->deleted;
+                if (pi->deleted && !pi->pinned)
+                        cand[nc++] = i;
+        }
+        limit = p->o->percent ? kept * p->o->max_unused / (100 - CN_MIN(p->o->max_unused, 99)) : p->o->max_unused;
+        qsort_r(cand, nc, sizeof *cand, repack_cmp, p->packs);
+        for (size_t i = 0; i < nc && unused > limit; i++) {
+                p->packs[cand[i]].repack = p->packs[cand[i]].drop = true;
+                unused -= p->packs[cand[i]].deleted;
+                p->st->packs_deleted++;
+                p->st->packs_repacked++;
+        }
+        return 0;
+}
+
+/* Copy the movable kept blobs out of the packs to repack, into new packs. */
+static int move_blobs(Prune *p) {
+        size_t n;
+        const CnStoreLocation *l = cn_store_locations(p->store, &n);
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                const PackInfo *pi = &p->packs[l[i].loc.pack];
+                if (!pi->repack || p->fate[i] != KEEP)
+                        continue;
+                r = cn_store_get(p->store, l[i].id, &p->blob);
+                if (r < 0)
+                        return r;
+                cn_store_forget(p->store, l[i].id);
+                r = cn_store_put(p->store, l[i].loc.type, l[i].id, p->blob.data, p->blob.len, NULL);
+                if (r < 0)
+                        return r;
+                p->st->blobs_repacked++;
+                p->st->bytes_repacked += l[i].loc.length;
+        }
+        return cn_store_flush(p->store);
+}
+
+static int remove_object(Prune *p, const char *kind, const uint8_t pack_id[CN_ID_BYTES]) {
+        char name[160];
+        cn_pack_object_name(kind, p->c->id_hex, pack_id, name, sizeof name);
+        int r = cn_backend_remove(cn_repo_backend(p->repo), name);
+        return r == -ENOENT ? 0 : r;
+}
+
+/* Index file first (the pack then reads as an interrupted writer's: its
+ * header still opens), then the pack, then its keys: a prune killed at any
+ * point leaves nothing a reader trusts that is not there. */
+static int delete_packs(Prune *p) {
+        CnIndex *x = cn_store_index(p->store);
+        int r;
+
+        for (uint32_t i = 0; i < p->n_packs; i++) {
+                if (!p->packs[i].drop)
+                        continue;
+                const uint8_t *pack_id = cn_index_pack_id(x, i);
+                if ((r = remove_object(p, "index", pack_id)) < 0 || (r = remove_object(p, "data", pack_id)) < 0 ||
+                    (r = remove_object(p, "ledger", pack_id)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void count_outcome(Prune *p) {
+        size_t n;
+        const CnStoreLocation *l = cn_store_locations(p->store, &n);
+        for (size_t i = 0; i < n; i++) {
+                if (!p->packs[l[i].loc.pack].drop) {
+                        if (p->fate[i] == DELETE || !reached(p, l[i].id))
+                                p->st->bytes_unused_left += l[i].loc.length;
+                } else if (p->fate[i] == DELETE) {
+                        p->st->blobs_deleted++;
+                        p->st->bytes_deleted += l[i].loc.length;
+                }
+        }
+}
+
+/* A plan whose copies are all in packs that are gone has done its work. */
+static bool plan_done(Prune *p, const CnDamageSet *d) {
+        CnIndex *x = cn_store_index(p->store);
+        for (size_t i = 0; i < d->n; i++) {
+                uint32_t no;
+                if (cn_index_find_pack(x, d->v[i].pack, &no) == 0 && !p->packs[no].drop)
+                        return false;
+        }
+        return true;
+}
+
+static int remove_plans(Prune *p) {
+        size_t n;
+        const CnStorePlan *plans = cn_store_plans(p->store, &n);
+        int r;
+        for (size_t i = 0; i < n; i++) {
+                if (!plan_done(p, &plans[i].locations))
+                        continue;
+                r = cn_backend_remove(cn_repo_backend(p->repo), plans[i].name);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                p->st->plans_removed++;
+        }
+        if (p->new_plan.name && plan_done(p, &p->new_plan.locations)) {
+                r = cn_backend_remove(cn_repo_backend(p->repo), p->new_plan.name);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                p->st->plans_removed++;
+        }
+        return 0;
+}
+
+static int str_ptr_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Ledger files whose pack is not there, once no writer runs: a writer puts
+ * its session before its ledger, and its pack before it removes the
+ * session, so a ledger listed before a listing of sessions that finds no
+ * live writer, whose pack a later listing does not find, belongs to a
+ * writer that died between the two puts. */
+static int remove_orphan_ledgers(Prune *p) {
+        _cleanup_(cn_names_done) CnNames ledgers = {};
+        _cleanup_(cn_names_done) CnNames data = {};
+        CnSessionInfo *v = NULL;
+        size_t n = 0;
+        char prefix[64];
+        int r;
+
+        snprintf(prefix, sizeof prefix, "ledger/%s/", p->c->id_hex);
+        if ((r = cn_backend_list_names(cn_repo_backend(p->repo), prefix, &ledgers)) < 0)
+                return r;
+        if (ledgers.n == 0)
+                return 0;
+        r = cn_sessions_list(p->repo, p->c, time(NULL), on_damaged, p, &v, &n);
+        if (r < 0)
+                return r;
+        bool writing = false;
+        for (size_t i = 0; i < n; i++)
+                writing = writing || (v[i].kind == CN_SESSION_WRITER && !v[i].stale);
+        cn_sessions_free(v, n);
+        if (writing)
+                return 0;
+        snprintf(prefix, sizeof prefix, "data/%s/", p->c->id_hex);
+        if ((r = cn_backend_list_names(cn_repo_backend(p->repo), prefix, &data)) < 0)
+                return r;
+        /* data names end in the pack id, as ledger names do: compare the last component. */
+        _cleanup_free_ const char **last = calloc(data.n ? data.n : 1, sizeof *last);
+        if (!last)
+                return -ENOMEM;
+        for (size_t i = 0; i < data.n; i++)
+                last[i] = strrchr(data.v[i], '/') + 1;
+        qsort(last, data.n, sizeof *last, str_ptr_cmp);
+        for (size_t i = 0; i < ledgers.n; i++) {
+                const char *id = strrchr(ledgers.v[i], '/') + 1;
+                if (data.n && bsearch(&id, last, data.n, sizeof *last, str_ptr_cmp))
+                        continue;
+                r = cn_backend_remove(cn_repo_backend(p->repo), ledgers.v[i]);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                p->st->ledgers_removed++;
+        }
+        return 0;
+}
+
+static int prune_controller(Prune *p) {
+        unsigned flags = CN_STORE_KEYS | CN_STORE_PRUNE | CN_STORE_ALL_LOCATIONS | (p->o->dry_run ? 0 : CN_STORE_WRITE);
+        CnSessionInfo *v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = cn_store_open_tolerant(p->repo, p->c, flags, on_damaged, p, &p->store);
+        if (r < 0)
+                return r;
+        /* Two prunes at once could each keep the copy the other deletes. */
+        if (!p->o->dry_run)
+                r = cn_sessions_list(p->repo, p->c, time(NULL), on_damaged, p, &v, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r == 0; i++)
+                if (is_other_prune(p, &v[i])) {
+                        problem(p, CN_PRUNE_BUSY, v[i].host, -EBUSY);
+                        r = -EUCLEAN;
+                }
+        cn_sessions_free(v, n);
+        if (r < 0)
+                return r;
+        cn_store_set_pack_cache(p->store, 2);
+        if ((r = cn_index_new(&p->reach)) < 0 || (r = walk_snapshots(p, false)) < 0 || (r = write_plan(p)) < 0 ||
+            (r = judge_plans(p, !p->o->dry_run)) < 0)
+                return r;
+        /* Writers that finished since: what their snapshots reach is needed too. */
+        if (p->ripe.n && (r = walk_snapshots(p, true)) < 0)
+                return r;
+        p->st->snapshots += p->n_snaps;
+        p->st->packs += cn_index_n_packs(cn_store_index(p->store));
+        if ((r = decide(p)) < 0 || (r = choose_packs(p)) < 0)
+                return r;
+        size_t n_loc;
+        cn_store_locations(p->store, &n_loc);
+        uint64_t mem = cn_index_memory(cn_store_index(p->store)) + cn_index_memory(p->reach) +
+                       n_loc * (sizeof(CnStoreLocation) + 1) + p->n_packs * sizeof(PackInfo);
+        p->st->memory = CN_MAX(p->st->memory, mem);
+        count_outcome(p);
+        if (p->o->dry_run)
+                return 0;
+        if ((r = move_blobs(p)) < 0 || (r = delete_packs(p)) < 0 || (r = remove_plans(p)) < 0)
+                return r;
+        CnStoreStats ss;
+        cn_store_stats(p->store, &ss);
+        p->st->packs_written += ss.packs_written;
+        return remove_orphan_ledgers(p);
+}
+
+int cn_prune_run(CnRepo *repo, const CnPruneOptions *o, CnPruneStats *ret) {
+        int r = 0, failed = 0;
+
+        *ret = (CnPruneStats) {};
+        for (size_t i = 0; i < cn_repo_n_controllers(repo); i++) {
+                Prune p = { .repo = repo, .c = cn_repo_controller(repo, i), .o = o, .st = ret };
+                cn_buf_init_secret(&p.blob, CN_MAX_TREE_BYTES);
+                ret->controllers++;
+                r = prune_controller(&p);
+                cn_store_free(p.store);
+                cn_index_free(p.reach);
+                cn_snapshots_free(p.snaps, p.n_snaps);
+                cn_buf_done(&p.blob);
+                cn_damage_set_done(&p.ripe);
+                cn_damage_set_done(&p.new_plan.locations);
+                free(p.new_plan.name);
+                free(p.plan_ripe);
+                free(p.fate);
+                free(p.packs);
+                if (r == -EUCLEAN) {
+                        /* Reported: this controller is left as it was. */
+                        ret->controllers_skipped++;
+                        failed = r;
+                        r = 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return failed;
+}
