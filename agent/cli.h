@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "backend.h"
+#include "prune.h"
 #include "repo.h"
 #include "snapshot.h"
 #include "store.h"
@@ -171,6 +172,12 @@ CnSnapshot *cli_find_snapshot(CnSnapshot *list, size_t n, const char *spec);
  * controller with its keys. Returns 0 or the exit code, after printing. */
 int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
                       CnStore **ret_store);
+
+/* Run a prune on the open repository and report it (verb-prune.c); an exit status. */
+int cli_prune(Cli *cli, const CnPruneOptions *o);
+/* --max-unused's argument into o; false if it is none (CLI_MAX_UNUSED_USAGE says what is). */
+bool cli_parse_max_unused(const char *arg, CnPruneOptions *o);
+#define CLI_MAX_UNUSED_USAGE "--max-unused takes a share (0%% to 99%%), a size (0, 500M, 2G) or 'unlimited', not %s"
 
 typedef int (*CliVerbFn)(Cli *cli, int argc, char **argv);
 int verb_init(Cli *cli, int argc, char **argv);

@@ -35,7 +35,10 @@ static void help(void) {
               "\n"
               "  -g, --group-by LIST          host, paths, tags, comma-separated; '' for none\n"
               "                               (default host,paths; always by controller)\n"
-              "  -n, --dry-run                print what would be removed, remove nothing\n" CLI_FILTER_HELP "\n"
+              "  -n, --dry-run                print what would be removed, remove nothing\n"
+              "      --prune                  then prune: delete the data no snapshot needs any more\n"
+              "                               (as 'cairn prune'; with --dry-run, what it would delete)\n"
+              "      --max-unused LIMIT       with --prune: as prune's (default 5%)\n" CLI_FILTER_HELP "\n"
               "Calendar buckets are in local time (TZ). A policy that would remove every\n"
               "snapshot of a group is refused (exit 2) without --keep-none. A snapshot under\n"
               "a legal hold ('cairn hold') is never removed.\n",
@@ -285,6 +288,8 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                 OPT_WITHIN_BUCKET, /* + CnForgetRule */
                 OPT_KEEP_TAG = OPT_WITHIN_BUCKET + _CN_FORGET_RULE_MAX,
                 OPT_KEEP_NONE,
+                OPT_PRUNE,
+                OPT_MAX_UNUSED,
         };
         static const struct option opts[] = {
                 CLI_GLOBAL_LONG,
@@ -303,6 +308,8 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                 {"keep-within-yearly", required_argument, NULL, OPT_WITHIN_BUCKET + CN_FORGET_YEARLY},
                 {"keep-tag", required_argument, NULL, OPT_KEEP_TAG},
                 {"keep-none", no_argument, NULL, OPT_KEEP_NONE},
+                {"prune", no_argument, NULL, OPT_PRUNE},
+                {"max-unused", required_argument, NULL, OPT_MAX_UNUSED},
                 {"group-by", required_argument, NULL, 'g'},
                 {"dry-run", no_argument, NULL, 'n'},
                 {},
@@ -317,7 +324,8 @@ int verb_forget(Cli *cli, int argc, char **argv) {
         CnSnapshot *list = NULL;
         size_t n = 0, n_groups = 0, removed = 0, failed = 0, to_remove = 0;
         unsigned group_by = CN_FORGET_GROUP_HOST | CN_FORGET_GROUP_PATHS;
-        bool dry_run = false, keep_none = false;
+        bool dry_run = false, keep_none = false, prune = false, max_unused = false;
+        CnPruneOptions prune_opts = { .percent = true, .max_unused = CN_PRUNE_DEFAULT_MAX_UNUSED_PERCENT };
         int c, r, ret = CLI_EXIT_ERROR;
 
         while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT "g:n", opts)) >= 0) {
@@ -355,6 +363,15 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                         p.n_keep_tags++;
                 } else if (c == OPT_KEEP_NONE)
                         keep_none = true;
+                else if (c == OPT_PRUNE)
+                        prune = true;
+                else if (c == OPT_MAX_UNUSED) {
+                        if (!cli_parse_max_unused(optarg, &prune_opts)) {
+                                ret = cli_usage_error("forget", CLI_MAX_UNUSED_USAGE, CLI_ESC(optarg));
+                                goto out;
+                        }
+                        max_unused = true;
+                }
                 else if (c == 'g') {
                         if (cn_forget_group_by_parse(optarg, &group_by) < 0) {
                                 ret = cli_usage_error("forget",
@@ -373,6 +390,10 @@ int verb_forget(Cli *cli, int argc, char **argv) {
         if (optind < argc) {
                 ret = cli_usage_error("forget", "forget takes no arguments: say what to keep with --keep-* "
                                                 "options and which snapshots with --host, --tag, --path");
+                goto out;
+        }
+        if (max_unused && !prune) {
+                ret = cli_usage_error("forget", "--max-unused is prune's: give --prune too");
                 goto out;
         }
         if (cn_forget_policy_empty(&p) && !keep_none) {
@@ -496,6 +517,12 @@ int verb_forget(Cli *cli, int argc, char **argv) {
         if (failed) {
                 cli_error("%zu snapshot%s could not be removed (said above); run forget again", failed,
                           failed == 1 ? "" : "s");
+                goto out;
+        }
+        if (prune) {
+                cli_info(cli, "\n");
+                prune_opts.dry_run = dry_run;
+                ret = cli_prune(cli, &prune_opts);
                 goto out;
         }
         ret = CLI_EXIT_OK;

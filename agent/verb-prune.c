@@ -8,7 +8,6 @@
 
 #include "cli.h"
 #include "macro.h"
-#include "prune.h"
 
 static void help(void) {
         fputs("Usage: cairn [-r REPO] prune [--max-unused LIMIT] [--dry-run] [--json]\n"
@@ -29,7 +28,7 @@ static void help(void) {
 }
 
 /* "5%", "0", "1G", "500M", "123" (bytes), "unlimited". */
-static bool parse_limit(const char *arg, CnPruneOptions *o) {
+bool cli_parse_max_unused(const char *arg, CnPruneOptions *o) {
         char *end;
         if (strcmp(arg, "unlimited") == 0) {
                 o->percent = false;
@@ -138,43 +137,12 @@ static void print_text(const Cli *cli, const CnPruneStats *s, bool dry_run) {
                 cli_info(cli, "--dry-run: nothing was written or deleted\n");
 }
 
-int verb_prune(Cli *cli, int argc, char **argv) {
-        enum { OPT_MAX_UNUSED = _OPT_GLOBAL_MAX };
-        static const struct option opts[] = {
-                CLI_GLOBAL_LONG,
-                {"max-unused", required_argument, NULL, OPT_MAX_UNUSED},
-                {"dry-run", no_argument, NULL, 'n'},
-                {},
-        };
-        CnPruneOptions o = {
-                .percent = true, .max_unused = CN_PRUNE_DEFAULT_MAX_UNUSED_PERCENT, .on_problem = on_problem
-        };
+int cli_prune(Cli *cli, const CnPruneOptions *opts) {
+        CnPruneOptions o = *opts;
         CnPruneStats st;
-        int c, r;
-
-        while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT "n", opts)) >= 0) {
-                if (c == 'h') {
-                        help();
-                        return CLI_EXIT_OK;
-                }
-                if (c == OPT_MAX_UNUSED) {
-                        if (!parse_limit(optarg, &o))
-                                return cli_usage_error("prune",
-                                                       "--max-unused takes a share (0%% to 99%%), a size (0, "
-                                                       "500M, 2G) or 'unlimited', not %s",
-                                                       CLI_ESC(optarg));
-                } else if (c == 'n')
-                        o.dry_run = true;
-                else
-                        return cli_usage_error("prune", "unknown option");
-        }
-        if (optind < argc)
-                return cli_usage_error("prune", "prune takes no arguments");
-        r = cli_open(cli, true);
-        if (r != 0)
-                return r;
+        o.on_problem = on_problem;
         o.userdata = cli;
-        r = cn_prune_run(cli->rp, &o, &st);
+        int r = cn_prune_run(cli->rp, &o, &st);
         if (r < 0 && r != -EUCLEAN)
                 return cli_repo_error(cli, "prune failed (what it deleted is gone, the rest is as it was; run "
                                            "prune again)",
@@ -189,4 +157,36 @@ int verb_prune(Cli *cli, int argc, char **argv) {
                 return CLI_EXIT_ERROR;
         }
         return CLI_EXIT_OK;
+}
+
+int verb_prune(Cli *cli, int argc, char **argv) {
+        enum { OPT_MAX_UNUSED = _OPT_GLOBAL_MAX };
+        static const struct option opts[] = {
+                CLI_GLOBAL_LONG,
+                {"max-unused", required_argument, NULL, OPT_MAX_UNUSED},
+                {"dry-run", no_argument, NULL, 'n'},
+                {},
+        };
+        CnPruneOptions o = { .percent = true, .max_unused = CN_PRUNE_DEFAULT_MAX_UNUSED_PERCENT };
+        int c, r;
+
+        while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT "n", opts)) >= 0) {
+                if (c == 'h') {
+                        help();
+                        return CLI_EXIT_OK;
+                }
+                if (c == OPT_MAX_UNUSED) {
+                        if (!cli_parse_max_unused(optarg, &o))
+                                return cli_usage_error("prune", CLI_MAX_UNUSED_USAGE, CLI_ESC(optarg));
+                } else if (c == 'n')
+                        o.dry_run = true;
+                else
+                        return cli_usage_error("prune", "unknown option");
+        }
+        if (optind < argc)
+                return cli_usage_error("prune", "prune takes no arguments");
+        r = cli_open(cli, true);
+        if (r != 0)
+                return r;
+        return cli_prune(cli, &o);
 }

@@ -150,7 +150,7 @@ static int walk_snapshot(Prune *p, const CnSnapshot *s) {
         while (r >= 0 && todo.n) {
                 uint8_t id[CN_ID_BYTES];
                 memcpy(id, todo.v[--todo.n], CN_ID_BYTES);
-                if (!reached(p, id))
+                if (!reached(p, id) && (r = cn_store_session_refresh(p->store)) >= 0)
                         r = walk_dir(p, id, &todo);
         }
         free(todo.v);
@@ -446,7 +446,7 @@ static int delete_packs(Prune *p) {
                 if (!p->packs[i].drop)
                         continue;
                 const uint8_t *pack_id = cn_index_pack_id(x, i);
-                if ((r = remove_object(p, "index", pack_id)) < 0 || (r = remove_object(p, "data", pack_id)) < 0 ||
+                if ((r = cn_store_session_refresh(p->store)) < 0 || (r = remove_object(p, "index", pack_id)) < 0 || (r = remove_object(p, "data", pack_id)) < 0 ||
                     (r = remove_object(p, "ledger", pack_id)) < 0)
                         return r;
         }
@@ -472,7 +472,7 @@ static bool plan_done(Prune *p, const CnDamageSet *d) {
         CnIndex *x = cn_store_index(p->store);
         for (size_t i = 0; i < d->n; i++) {
                 uint32_t no;
-                if (cn_index_find_pack(x, d->v[i].pack, &no) == 0 && !p->packs[no].drop)
+                if (cn_index_find_pack(x, d->v[i].pack, &no) == 0 && (no >= p->n_packs || !p->packs[no].drop))
                         return false;
         }
         return true;

@@ -768,7 +768,7 @@ static int verify_reuse(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES],
 int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n,
                  bool *ret_added) {
         int r;
-        if (s->session && (r = cn_session_refresh(s->session, false)) < 0)
+        if ((r = cn_store_session_refresh(s)) < 0)
                 return r;
         if (s->flags & CN_STORE_VERIFY) {
                 r = verify_reuse(s, type, id, data, n);
@@ -848,6 +848,10 @@ void cn_store_forget(CnStore *s, const uint8_t id[CN_ID_BYTES]) {
         pthread_mutex_lock(&s->lock);
         cn_index_forget(s->index, id);
         pthread_mutex_unlock(&s->lock);
+}
+
+int cn_store_session_refresh(CnStore *s) {
+        return s->session ? cn_session_refresh(s->session, false) : 0;
 }
 
 int cn_store_session_check(CnStore *s) {

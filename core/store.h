@@ -123,6 +123,9 @@ bool cn_store_damage_recorded(CnStore *s, uint32_t pack, const uint8_t id[CN_ID_
  * dead writer's (it stopped for CN_SESSION_STALE_SEC) and may have deleted
  * chunks it reuses; the snapshot must not be stored then. 0 for readers. */
 int cn_store_session_check(CnStore *s);
+/* Refresh the session if it is due (puts do; long work without puts
+ * calls this now and then). 0 for readers. */
+int cn_store_session_refresh(CnStore *s);
 /* The session's object name, NULL for readers. */
 const char *cn_store_session_name(const CnStore *s);
 /* Writers: the deletion plans loaded at open, and whether a location of
