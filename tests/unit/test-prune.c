@@ -246,10 +246,10 @@ Test(prune, a_running_backup_keeps_what_it_reuses) {
         cn_snapshot_done(&s2);
 
         /* Now nothing runs: the plan is ripe, but the new snapshot reaches
-         * the chunks, so only the old tree goes. */
+         * the chunks, so at most the old trees go (none, when the new
+         * snapshot's trees are the same). */
         CnPruneStats st = prune(0);
         cr_assert_eq(st.plans_waiting, 0);
-        cr_assert_gt(st.blobs_deleted, 0);
         cr_assert_lt(st.bytes_deleted, 64 * 1024, "chunks the new snapshot needs were deleted");
         check_clean_verbose();
         assert_nothing_unneeded();
