@@ -149,6 +149,10 @@ static const char *url_for_messages(const char *url, char *buf, size_t n) {
 
 static int missing_config(Cli *cli, const char *what, const char *url);
 
+static const char *password_sources(const Cli *cli) {
+        return cli->source ? "CAIRN_FROM_PASSWORD or --from-password-file" : "CAIRN_PASSWORD or --password-file";
+}
+
 int cli_repo_error(Cli *cli, const char *what, int r) {
         char redacted[1024];
         const char *url = CLI_ESC(url_for_messages(cli->backend ? cn_backend_url(cli->backend) : cli->repo,
@@ -172,12 +176,11 @@ int cli_repo_error(Cli *cli, const char *what, int r) {
         case -EKEYREJECTED:
                 if (cli->repo_problems)
                         cli_error("%s: wrong password: no usable key file of the repository at %s opens with it "
-                                  "(%zu key file(s) skipped, as said above); check CAIRN_PASSWORD or --password-file",
-                                  what, url, cli->repo_problems);
+                                  "(%zu key file(s) skipped, as said above); check %s",
+                                  what, url, cli->repo_problems, password_sources(cli));
                 else
-                        cli_error("%s: wrong password: no key of the repository at %s opens with it; check "
-                                  "CAIRN_PASSWORD or --password-file",
-                                  what, url);
+                        cli_error("%s: wrong password: no key of the repository at %s opens with it; check %s", what,
+                                  url, password_sources(cli));
                 return CLI_EXIT_WRONG_PASSWORD;
         case -EPROTONOSUPPORT:
                 cli_error("%s: the repository at %s uses a format version this cairn (%s) does not know; "
@@ -235,6 +238,12 @@ static void from_env(const char **v, const char *name) {
 }
 
 void cli_resolve(Cli *cli) {
+        if (cli->source) {
+                from_env(&cli->repo, "CAIRN_FROM_REPOSITORY");
+                from_env(&cli->password_file, "CAIRN_FROM_PASSWORD_FILE");
+                from_env(&cli->key_hint, "CAIRN_FROM_KEY_HINT");
+                return;
+        }
         if (!cli->repo)
                 cli->repo = default_repo();
         from_env(&cli->password_file, "CAIRN_PASSWORD_FILE");
@@ -362,13 +371,18 @@ static void on_repo_problem(const CnRepoProblem *p, void *u) {
 
 int cli_open(Cli *cli, bool unlock) {
         _cleanup_(cn_secret_freep) uint8_t *pw = NULL;
+        const char *what = cli->source ? "cannot open the source repository" : "cannot open repository";
         size_t pw_len = 0;
         int r;
 
         cli_resolve(cli);
+        if (!cli->repo) {
+                cli_error("no source repository: give --from URL (or CAIRN_FROM_REPOSITORY)");
+                return CLI_EXIT_USAGE;
+        }
         r = cn_backend_open(cli->repo, false, &cli->backend);
         if (r < 0)
-                return cli_repo_error(cli, "cannot open repository", r);
+                return cli_repo_error(cli, what, r);
         if (!unlock)
                 return 0;
         uint64_t size;
@@ -376,14 +390,14 @@ int cli_open(Cli *cli, bool unlock) {
         if (r == -ENOENT)
                 r = -EUCLEAN;   /* missing_config() tells an empty location from a damaged one */
         if (r < 0)
-                return cli_repo_error(cli, "cannot open repository", r);
+                return cli_repo_error(cli, what, r);
         r = cli_password(cli, false, (char **) &pw, &pw_len);
         if (r != 0)
                 return r;
         CnRepoOpenOptions o = { .key_hint = cli->key_hint, .on_problem = on_repo_problem, .userdata = cli };
         r = cn_repo_open_with(cli->backend, (const char *) pw, pw_len, &o, &cli->rp);
         if (r < 0)
-                return cli_repo_error(cli, "cannot open repository", r);
+                return cli_repo_error(cli, what, r);
         return 0;
 }
 
@@ -457,6 +471,19 @@ void cli_damaged(const char *name, int error, _unused_ void *userdata) {
                  : hold   ? "it may be a legal hold or its release, so nothing is deleted until it is restored "
                             "from a copy of the repository or removed by hand"
                           : "what it holds is read from elsewhere or stored again");
+}
+
+bool cli_from_option(Cli *src, int c, const char *arg) {
+        switch (c) {
+        case OPT_FROM_PASSWORD_FILE:
+                src->password_file = arg;
+                return true;
+        case OPT_FROM_KEY_HINT:
+                src->key_hint = arg;
+                return true;
+        default:
+                return false;
+        }
 }
 
 bool cli_filter_option(CnSnapshotFilter *f, int c, const char *arg) {

@@ -26,6 +26,11 @@ enum {
 };
 
 typedef struct Cli {
+        /* The source repository of copy and init --replica-of: its location,
+         * password, password file and key hint come from --from,
+         * --from-password-file, --from-key-hint and CAIRN_FROM_* instead,
+         * and it has no default location (docs/cli/copy.md). */
+        bool source;
         const char *repo;               /* -r, CAIRN_REPOSITORY or the default */
         const char *password_file;      /* --password-file, CAIRN_PASSWORD_FILE */
         const char *controller;         /* --controller, CAIRN_CONTROLLER: name or id */
@@ -94,7 +99,8 @@ void cli_info(const Cli *cli, const char *fmt, ...) __attribute__((format(printf
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Fill in the defaults: repository URL, password file, controller and key
- * hint from the environment. */
+ * hint from the environment (a source's from CAIRN_FROM_*; it has no
+ * default URL, nor a controller of its own). */
 void cli_resolve(Cli *cli);
 /* Open the backend (and with password, unlock the repository); on failure
  * print one line that says what to do and return the exit code (> 0). */
@@ -114,8 +120,10 @@ const char *cli_repo_problem_text(const CnRepoProblem *p, char *buf, size_t n);
 /* Exit code for a repository error r (< 0) after printing "cairn: <what>: <reason>; <advice>". */
 int cli_repo_error(Cli *cli, const char *what, int r);
 
-/* Passwords: CAIRN_PASSWORD, --password-file/CAIRN_PASSWORD_FILE, else a
- * prompt on the terminal. Returned in cn_secret_new() memory. */
+/* Passwords: --password-file/CAIRN_PASSWORD_FILE, CAIRN_PASSWORD, else a
+ * prompt on the terminal (a source's: --from-password-file,
+ * CAIRN_FROM_PASSWORD_FILE, CAIRN_FROM_PASSWORD). Returned in
+ * cn_secret_new() memory. */
 int cli_password(Cli *cli, bool confirm, char **ret, size_t *ret_len);
 /* A new password for key add/passwd: --new-password-file F,
  * CAIRN_NEW_PASSWORD, or a prompt asked twice. */
@@ -192,3 +200,19 @@ int verb_controller(Cli *cli, int argc, char **argv);
 int verb_key(Cli *cli, int argc, char **argv);
 int verb_hold(Cli *cli, int argc, char **argv);
 int verb_prune(Cli *cli, int argc, char **argv);
+int verb_copy(Cli *cli, int argc, char **argv);
+
+/* The options of a source repository (copy, init --replica-of), and their
+ * parser: true if c was one of them, taken into src. */
+enum {
+        OPT_FROM_PASSWORD_FILE = _OPT_GLOBAL_MAX + 100,
+        OPT_FROM_KEY_HINT,
+};
+#define CLI_FROM_LONG                                                                   \
+        { "from-password-file", required_argument, NULL, OPT_FROM_PASSWORD_FILE },      \
+        { "from-key-hint", required_argument, NULL, OPT_FROM_KEY_HINT }
+#define CLI_FROM_HELP                                                                           \
+        "      --from-password-file F  the source's password from F (CAIRN_FROM_PASSWORD_FILE);\n"  \
+        "                              else CAIRN_FROM_PASSWORD, else a prompt\n"                \
+        "      --from-key-hint ID      the source's key file to try first (CAIRN_FROM_KEY_HINT)\n"
+bool cli_from_option(Cli *src, int c, const char *arg);

@@ -25,6 +25,7 @@ static const struct {
         { "controller", verb_controller, "list or add data controllers" },
         { "hold", verb_hold, "add, list or release legal holds" },
         { "prune", verb_prune, "delete the data no snapshot needs" },
+        { "copy", verb_copy, "copy snapshots from another repository into this replica of it" },
 };
 
 static void usage(FILE *f) {

@@ -247,6 +247,10 @@ static int get_secret(const char *file, const char *env, bool confirm, const cha
 }
 
 int cli_password(Cli *cli, bool confirm, char **ret, size_t *ret_len) {
+        if (cli->source)
+                return get_secret(cli->password_file, "CAIRN_FROM_PASSWORD", false, "source repository password",
+                                  "set CAIRN_FROM_PASSWORD, CAIRN_FROM_PASSWORD_FILE or --from-password-file", ret,
+                                  ret_len);
         return get_secret(cli->password_file, "CAIRN_PASSWORD", confirm,
                           confirm ? "new repository password" : "repository password",
                           "set CAIRN_PASSWORD, CAIRN_PASSWORD_FILE or --password-file", ret, ret_len);

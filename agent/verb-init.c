@@ -11,12 +11,17 @@
 
 static void help(void) {
         fputs("Usage: cairn [-r REPO] init [--controller NAME] [--processor NAME]\n"
+              "       cairn [-r REPO] init --replica-of SRC [--from-password-file F] [--from-key-hint ID]\n"
               "\n"
               "Create an encrypted repository with one data controller (\"default\" unless\n"
               "--controller or CAIRN_CONTROLLER names it) and a processor identity with its\n"
               "signing key. The location must be empty: init refuses one that holds anything.\n"
               "The password comes from CAIRN_PASSWORD, --password-file, or is asked twice.\n"
-              "Keep it safe: without a password no one, including you, can read the data.\n",
+              "Keep it safe: without a password no one, including you, can read the data.\n"
+              "\n"
+              "      --replica-of SRC  make a replica of the repository SRC, for 'cairn copy':\n"
+              "                        its own password and keys, SRC's processor and data\n"
+              "                        controllers (so the same chunks have the same ids)\n" CLI_FROM_HELP,
               stdout);
 }
 
@@ -51,11 +56,15 @@ static int not_empty(Cli *cli) {
 }
 
 int verb_init(Cli *cli, int argc, char **argv) {
+        enum { OPT_REPLICA_OF = _OPT_GLOBAL_MAX };
         static const struct option opts[] = {
                 CLI_GLOBAL_LONG,
+                CLI_FROM_LONG,
                 { "processor", required_argument, NULL, 'p' },
+                { "replica-of", required_argument, NULL, OPT_REPLICA_OF },
                 {},
         };
+        _cleanup_(cli_close) Cli src = { .source = true };
         _cleanup_(cn_secret_freep) uint8_t *pw = NULL;
         CnRepoInitOptions o = {};
         char label[CLI_USER_AT_HOST_MAX], idhex[CN_UUID_HEX + 1];
@@ -69,22 +78,41 @@ int verb_init(Cli *cli, int argc, char **argv) {
                 }
                 if (c == 'p')
                         o.processor_name = optarg;
-                else
+                else if (c == OPT_REPLICA_OF)
+                        src.repo = optarg;
+                else if (!cli_from_option(&src, c, optarg))
                         return cli_usage_error("init", "unknown option");
         }
         if (optind < argc)
                 return cli_usage_error("init", "init takes no arguments (the repository is -r URL)");
+        if (!src.repo && (src.password_file || src.key_hint))
+                return cli_usage_error("init", "--from-password-file and --from-key-hint go with --replica-of");
+        if (src.repo && o.processor_name)
+                return cli_usage_error("init", "a replica has its source's processor: drop --processor");
         o.key_label = cli_user_at_host(label);
 
         cli_resolve(cli);
+        if (src.repo && cli->controller)
+                return cli_usage_error("init", "a replica has its source's controllers: drop --controller (and "
+                                               "CAIRN_CONTROLLER)");
         o.controller_name = cli->controller;
+        if (src.repo) {
+                /* The source first: its password is asked before the new one. */
+                r = cli_open(&src, true);
+                if (r != 0)
+                        return r;
+        }
+        /* (A source is never empty, so it cannot be made its own replica.) */
         r = cn_backend_open(cli->repo, true, &cli->backend);
         if (r < 0)
                 return cli_repo_error(cli, "cannot create repository", r);
         r = cli_password(cli, true, (char **) &pw, &pw_len);
         if (r != 0)
                 return r;
-        r = cn_repo_init(cli->backend, (const char *) pw, pw_len, &o, &cli->rp);
+        if (src.repo)
+                r = cn_repo_init_replica(cli->backend, (const char *) pw, pw_len, src.rp, &o, &cli->rp);
+        else
+                r = cn_repo_init(cli->backend, (const char *) pw, pw_len, &o, &cli->rp);
         if (r == -EEXIST) {
                 cli_error("%s already holds a cairn repository; nothing was changed", CLI_ESC(cn_backend_url(cli->backend)));
                 return CLI_EXIT_ERROR;
@@ -100,14 +128,34 @@ int verb_init(Cli *cli, int argc, char **argv) {
         if (r < 0)
                 return cli_repo_error(cli, "cannot create repository", r);
         CnController *ctl = cn_repo_controller(cli->rp, 0);
+        size_t n = cn_repo_n_controllers(cli->rp);
         cn_hex_encode(cn_repo_id(cli->rp), CN_UUID_BYTES, idhex);
         if (cli->json) {
                 printf("{\"repository\":\"%s\",\"url\":", idhex);
                 cli_json_string(stdout, cn_backend_url(cli->backend), strlen(cn_backend_url(cli->backend)));
                 printf(",\"controller\":{\"id\":\"%s\",\"name\":", ctl->id_hex);
                 cli_json_string(stdout, ctl->name, strlen(ctl->name));
-                printf("}}\n");
-        } else
+                printf("}");
+                if (src.repo) {
+                        printf(",\"replica\":true,\"controllers\":[");
+                        for (size_t i = 0; i < n; i++) {
+                                const CnController *x = cn_repo_controller(cli->rp, i);
+                                printf("%s{\"id\":\"%s\",\"name\":", i ? "," : "", x->id_hex);
+                                cli_json_string(stdout, x->name, strlen(x->name));
+                                putchar('}');
+                        }
+                        putchar(']');
+                }
+                printf("}\n");
+        } else if (src.repo)
+                cli_info(cli,
+                         "created cairn repository %.8s at %s, a replica of %s\n"
+                         "%zu controller%s (%s%s); fill it with 'cairn -r %s copy --from %s'; its password is "
+                         "its own and the only way in: keep it safe\n",
+                         idhex, CLI_ESC(cn_backend_url(cli->backend)), CLI_ESC(src.repo), n, n == 1 ? "" : "s",
+                         CLI_ESC(ctl->name), n > 1 ? ", ..." : "", CLI_ESC(cn_backend_url(cli->backend)),
+                         CLI_ESC(src.repo));
+        else
                 cli_info(cli,
                          "created cairn repository %.8s at %s\n"
                          "controller %s (%.8s); the password is the only way in: keep it safe\n",

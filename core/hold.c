@@ -322,6 +322,23 @@ static int load_one(const char *name, _unused_ uint64_t size, void *u) {
         return 0;
 }
 
+int cn_hold_read_object(CnRepo *repo, CnController *c, const char *name, CnBuf *ret) {
+        LoadCtx x = {.repo = repo, .c = c};
+        int r;
+
+        cn_buf_init(&x.obj, MAX_HOLD_OBJECT_BYTES);
+        cn_buf_init(&x.body, MAX_HOLD_OBJECT_BYTES);
+        r = open_one(&x, name);
+        if (r >= 0) {
+                cn_buf_reset(ret);
+                r = cn_buf_append(ret, x.obj.data, x.obj.len);
+        }
+        cn_holds_done(&x.holds);
+        cn_buf_done(&x.obj);
+        cn_buf_done(&x.body);
+        return r;
+}
+
 static int hold_cmp(const void *a, const void *b) {
         const CnHold *x = a, *y = b;
         if (x->created != y->created)

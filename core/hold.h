@@ -89,6 +89,11 @@ int cn_hold_release(CnRepo *repo, CnHolds *holds, CnHold *h, const CnHoldRelease
  * fails with the object's error. */
 int cn_holds_load(CnRepo *repo, CnController *c, CnStoreDamagedFn damaged, void *userdata, CnHolds *ret,
                   size_t *ret_damaged);
+/* The stored bytes of holds/<ctrl>/<id> object name of controller c (a
+ * hold or a release) into ret (replaced), checked as cn_holds_load() checks
+ * it: to copy it as it is to a replica. -ENOENT gone; -EBADMSG and the
+ * others of cn_holds_load() for an object it would skip. */
+int cn_hold_read_object(CnRepo *repo, CnController *c, const char *name, CnBuf *ret);
 /* The hold whose id starts with prefix (1 to 64 hex digits): returns how
  * many match and sets *ret only when exactly one does; -EINVAL not hex. */
 int cn_holds_find(CnHolds *holds, const char *prefix, CnHold **ret);

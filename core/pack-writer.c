@@ -311,11 +311,10 @@ static int ensure_open_locked(CnPackWriter *w) {
         return 0;
 }
 
-/* Append sealed blob i of job j to the open pack and record it in the index. */
-static int append_locked(CnPackWriter *w, Worker *wk, const Job *j, unsigned i) {
-        const JobBlob *b = &j->blobs[i];
-        size_t start = i ? wk->sealed_end[i - 1] : 0, stored = wk->sealed_end[i] - start;
-        const uint8_t *key = wk->keys + (size_t) i * CN_KEY_BYTES;
+/* Append a sealed blob (nonce, ciphertext, tag: stored bytes) of id under
+ * data key key to the open pack and record it in the index. */
+static int append_sealed_locked(CnPackWriter *w, const uint8_t id[CN_ID_BYTES], uint8_t type, uint8_t flags,
+                                uint32_t raw_length, const uint8_t *sealed, size_t stored, const uint8_t *key) {
         Pack *p;
         int r;
 
@@ -331,30 +330,38 @@ static int append_locked(CnPackWriter *w, Worker *wk, const Job *j, unsigned i) 
                 queue_for_writer_locked(w, p);
         }
         uint32_t offset = (uint32_t) p->data.len;
-        r = cn_buf_append(&p->data, wk->sealed.data + start, stored);
+        r = cn_buf_append(&p->data, sealed, stored);
         if (r < 0)
                 return r;
         CnPackEntry *e = &p->entries[p->n];
-        memcpy(e->id, b->id, CN_ID_BYTES);
+        memcpy(e->id, id, CN_ID_BYTES);
         e->loc = (CnBlobLoc) {
                 .pack = p->no,
                 .offset = offset,
                 .length = (uint32_t) stored,
-                .raw_length = (uint32_t) b->length,
-                .type = b->type,
-                .flags = wk->flags[i],
+                .raw_length = raw_length,
+                .type = type,
+                .flags = flags,
         };
         memcpy(p->keys + (size_t) p->n * CN_KEY_BYTES, key, CN_KEY_BYTES);
         p->n++;
-        r = cn_index_insert(w->index, b->id, &e->loc);
+        r = cn_index_insert(w->index, id, &e->loc);
         if (r >= 0)
-                r = cn_index_set_key(w->index, b->id, key);
+                r = cn_index_set_key(w->index, id, key);
         if (r < 0)
                 return r;
         w->stats.blobs_new++;
-        w->stats.raw_bytes_new += b->length;
+        w->stats.raw_bytes_new += raw_length;
         w->stats.stored_bytes_new += stored;
         return 0;
+}
+
+/* Append sealed blob i of job j to the open pack. */
+static int append_locked(CnPackWriter *w, Worker *wk, const Job *j, unsigned i) {
+        const JobBlob *b = &j->blobs[i];
+        size_t start = i ? wk->sealed_end[i - 1] : 0;
+        return append_sealed_locked(w, b->id, b->type, wk->flags[i], (uint32_t) b->length, wk->sealed.data + start,
+                                    wk->sealed_end[i] - start, wk->keys + (size_t) i * CN_KEY_BYTES);
 }
 
 static void *worker_main(void *arg) {
@@ -463,6 +470,34 @@ int cn_pack_writer_add(CnPackWriter *w, uint8_t type, const uint8_t id[CN_ID_BYT
         pthread_mutex_lock(w->lock);
         fail_locked(w, r);
 out:
+        pthread_mutex_unlock(w->lock);
+        return r;
+}
+
+int cn_pack_writer_add_sealed(CnPackWriter *w, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc,
+                              const uint8_t *sealed, const uint8_t key[CN_KEY_BYTES]) {
+        int r;
+
+        if ((loc->type != CN_BLOB_DATA && loc->type != CN_BLOB_TREE) || (loc->flags & ~CN_BLOB_ZSTD) ||
+            loc->length < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES ||
+            loc->raw_length > (loc->type == CN_BLOB_TREE ? CN_MAX_TREE_BYTES : CN_MAX_CHUNK_BYTES) ||
+            loc->length > ZSTD_COMPRESSBOUND(CN_MAX_TREE_BYTES) + CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES)
+                return -EINVAL;
+        pthread_mutex_lock(w->lock);
+        r = error_locked(w);
+        if (r == 0)
+                r = cn_index_claim(w->index, id);
+        if (r == 0)
+                w->stats.blobs_known++;
+        if (r > 0) {
+                /* Nothing to compress or seal: straight into the open pack,
+                 * behind whatever the workers appended before. */
+                int k = append_sealed_locked(w, id, loc->type, loc->flags, loc->raw_length, sealed, loc->length, key);
+                if (k < 0) {
+                        fail_locked(w, k);
+                        r = k;
+                }
+        }
         pthread_mutex_unlock(w->lock);
         return r;
 }

@@ -39,6 +39,15 @@ CnPackWriter *cn_pack_writer_free(CnPackWriter *w);
 /* Queue a copy of data (n <= the cap of its type) as blob id: 1 if queued,
  * 0 if id is already stored or queued, < 0 the sticky error. */
 int cn_pack_writer_add(CnPackWriter *w, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n);
+/* Append a blob sealed elsewhere, as it is: loc->length bytes at sealed
+ * (nonce, ciphertext, tag) under data key key, with loc's type, flags and
+ * raw_length (its pack and offset are ignored). Only a repository of the
+ * same processor and controller can open it (the chunk's associated data
+ * names both): replicas (core/copy.c). 1 if appended, 0 if id is already
+ * stored or queued, -EINVAL for a loc no pack may hold, < 0 the sticky
+ * error. */
+int cn_pack_writer_add_sealed(CnPackWriter *w, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc,
+                              const uint8_t *sealed, const uint8_t key[CN_KEY_BYTES]);
 /* Wait until every queued blob is in a pack that is durably written. */
 int cn_pack_writer_flush(CnPackWriter *w);
 void cn_pack_writer_stats(CnPackWriter *w, CnPackWriterStats *ret);

@@ -561,27 +561,13 @@ static int repo_add_controller(CnRepo *r, CnController *c) {
         return 0;
 }
 
-static int controller_create(CnRepo *r, const char *name, const CnChunkerParams *params, CnController **ret) {
+/* Derive c's keys, seal it under r's master key, put controllers/<id>
+ * (exclusive) and add it to r. On failure c is freed. */
+static int controller_store(CnRepo *r, CnController *c, CnController **ret) {
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         char path[16 + CN_UUID_HEX];
         int k;
 
-        CnController *c = calloc(1, sizeof *c);
-        if (!c)
-                return -ENOMEM;
-        c->name = strdup(name);
-        c->root = cn_secret_new(CN_KEY_BYTES);
-        c->epoch_key = cn_secret_new(CN_KEY_BYTES);
-        if (!c->name || !c->root || !c->epoch_key) {
-                controller_free(c);
-                return -ENOMEM;
-        }
-        cn_random(c->id, CN_UUID_BYTES);
-        cn_random(c->root, CN_KEY_BYTES);
-        cn_random(c->epoch_key, CN_KEY_BYTES);
-        c->created = now_sec();
-        c->chunker = *params;
-        c->epoch = 1;
         k = controller_derive(c);
         if (k < 0)
                 goto fail;
@@ -593,13 +579,84 @@ static int controller_create(CnRepo *r, const char *name, const CnChunkerParams 
         if (k < 0)
                 goto fail;
         k = repo_add_controller(r, c);
-        if (k < 0)
+        if (k < 0) {
+                (void) cn_backend_remove(r->backend, path);
                 goto fail;
+        }
         *ret = c;
         return 0;
 fail:
         controller_free(c);
         return k;
+}
+
+static CnController *controller_new(const char *name) {
+        CnController *c = calloc(1, sizeof *c);
+        if (!c)
+                return NULL;
+        c->name = strdup(name);
+        c->root = cn_secret_new(CN_KEY_BYTES);
+        c->epoch_key = cn_secret_new(CN_KEY_BYTES);
+        if (!c->name || !c->root || !c->epoch_key) {
+                controller_free(c);
+                return NULL;
+        }
+        return c;
+}
+
+static int controller_create(CnRepo *r, const char *name, const CnChunkerParams *params, CnController **ret) {
+        CnController *c = controller_new(name);
+        if (!c)
+                return -ENOMEM;
+        cn_random(c->id, CN_UUID_BYTES);
+        cn_random(c->root, CN_KEY_BYTES);
+        cn_random(c->epoch_key, CN_KEY_BYTES);
+        c->created = now_sec();
+        c->chunker = *params;
+        c->epoch = 1;
+        return controller_store(r, c, ret);
+}
+
+int cn_repo_controller_import(CnRepo *r, const CnController *from, CnController **ret) {
+        for (size_t i = 0; i < r->n_controllers; i++)
+                if (memcmp(r->controllers[i]->id, from->id, CN_UUID_BYTES) == 0)
+                        return -EEXIST;
+        CnController *c = controller_new(from->name);
+        if (!c)
+                return -ENOMEM;
+        memcpy(c->id, from->id, CN_UUID_BYTES);
+        memcpy(c->root, from->root, CN_KEY_BYTES);
+        memcpy(c->epoch_key, from->epoch_key, CN_KEY_BYTES);
+        c->created = from->created;
+        c->chunker = from->chunker;
+        c->epoch = from->epoch;
+        return controller_store(r, c, ret);
+}
+
+bool cn_repo_same_processor(const CnRepo *a, const CnRepo *b) {
+        /* All three: a processor that reuses an id with another key pair is another processor. */
+        return cn_memeq(a->processor_id, b->processor_id, CN_UUID_BYTES) &&
+               cn_memeq(a->processor_pk, b->processor_pk, CN_SIGN_PUBLIC_BYTES) &&
+               cn_memeq(a->processor_sk, b->processor_sk, CN_SIGN_SECRET_BYTES);
+}
+
+int cn_repo_replica_controller(CnRepo *r, const CnController *c, CnController **ret) {
+        for (size_t i = 0; i < r->n_controllers; i++) {
+                CnController *d = r->controllers[i];
+                if (memcmp(d->id, c->id, CN_UUID_BYTES) != 0)
+                        continue;
+                /* Constant time: what is compared is key material. */
+                bool same_root = cn_memeq(d->root, c->root, CN_KEY_BYTES);
+                if (!same_root || memcmp(&d->chunker, &c->chunker, sizeof d->chunker) != 0)
+                        return -EXDEV;
+                if (d->epoch != c->epoch)
+                        return -ESTALE;
+                if (!cn_memeq(d->epoch_key, c->epoch_key, CN_KEY_BYTES))
+                        return -EXDEV;
+                *ret = d;
+                return 0;
+        }
+        return -ENOENT;
 }
 
 /* Every controller record that opens under this repository's master key;
@@ -768,20 +825,24 @@ static int init_location_check(CnBackend *b) {
         return -ENOTEMPTY;      /* a crashed init's leftovers, or a repository that lost its config */
 }
 
-/* Undo what a failed init wrote (best effort: an open skips what is left). */
-static void init_undo(CnRepo *r, const char *key_id_hex, const CnController *c) {
+/* Undo what a failed init wrote (best effort: an open skips what is left):
+ * its key file and every controller record it put. */
+static void init_undo(CnRepo *r, const char *key_id_hex) {
         char name[16 + CN_UUID_HEX];
         if (key_id_hex && *key_id_hex) {
                 snprintf(name, sizeof name, "keys/%s", key_id_hex);
                 (void) cn_backend_remove(r->backend, name);
         }
-        if (c) {
-                snprintf(name, sizeof name, "controllers/%s", c->id_hex);
+        for (size_t i = 0; i < r->n_controllers; i++) {
+                snprintf(name, sizeof name, "controllers/%s", r->controllers[i]->id_hex);
                 (void) cn_backend_remove(r->backend, name);
         }
 }
 
-int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOptions *o, CnRepo **ret) {
+/* Create a repository: a fresh processor and one new controller, or (src
+ * given) src's processor and every one of its controllers. */
+static int repo_create(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOptions *o, const CnRepo *src,
+                       CnRepo **ret) {
         _cleanup_(cn_repo_unrefp) CnRepo *r = NULL;
         _cleanup_(cn_buf_donep) CnBuf cfg = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf back = CN_BUF_INIT(CN_MAX_META_BYTES);
@@ -804,9 +865,16 @@ int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOp
                 return -ENOMEM;
         cn_random(r->master, CN_KEY_BYTES);
         cn_random(r->repo_id, CN_UUID_BYTES);
-        cn_random(r->processor_id, CN_UUID_BYTES);
-        cn_sign_keypair(r->processor_pk, r->processor_sk);
-        r->processor_name = strdup(o->processor_name ? o->processor_name : "cairn");
+        if (src) {
+                memcpy(r->processor_id, src->processor_id, CN_UUID_BYTES);
+                memcpy(r->processor_pk, src->processor_pk, CN_SIGN_PUBLIC_BYTES);
+                memcpy(r->processor_sk, src->processor_sk, CN_SIGN_SECRET_BYTES);
+                r->processor_name = strdup(src->processor_name);
+        } else {
+                cn_random(r->processor_id, CN_UUID_BYTES);
+                cn_sign_keypair(r->processor_pk, r->processor_sk);
+                r->processor_name = strdup(o->processor_name ? o->processor_name : "cairn");
+        }
         if (!r->processor_name)
                 return -ENOMEM;
         k = keyfile_build(r->master, r->repo_id, pw, pw_len, o->key_label, kdf, &kf);
@@ -824,18 +892,22 @@ int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOp
         k = keyfile_put(b, &kf, r->key_id_hex);
         if (k < 0)
                 return k;
-        k = controller_create(r, o->controller_name ? o->controller_name : "default", params, &c);
+        if (src)
+                for (size_t i = 0; k >= 0 && i < src->n_controllers; i++)
+                        k = cn_repo_controller_import(r, src->controllers[i], &c);
+        else
+                k = controller_create(r, o->controller_name ? o->controller_name : "default", params, &c);
         if (k >= 0)
                 k = config_seal(r, &cfg);
         if (k < 0) {
-                init_undo(r, r->key_id_hex, c);
+                init_undo(r, r->key_id_hex);
                 return k;
         }
         /* config last, and exclusive: its presence is what makes the location a
          * repository, and of two inits racing here exactly one puts it. */
         k = cn_backend_put(b, "config", cfg.data, cfg.len, CN_PUT_EXCLUSIVE);
         if (k == -EEXIST) {
-                init_undo(r, r->key_id_hex, c);
+                init_undo(r, r->key_id_hex);
                 return -EBUSY;
         }
         /* Read it back: where puts cannot be exclusive the config that stayed is
@@ -843,16 +915,25 @@ int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOp
         int kb = cn_backend_get(b, "config", 0, CN_GET_ALL, &back);
         bool ours = kb >= 0 && back.len == cfg.len && memcmp(back.data, cfg.data, cfg.len) == 0;
         if (kb >= 0 && !ours) {
-                init_undo(r, r->key_id_hex, c);
+                init_undo(r, r->key_id_hex);
                 return -EBUSY;
         }
         if (!ours && k < 0) {
                 if (kb == -ENOENT)
-                        init_undo(r, r->key_id_hex, c);
+                        init_undo(r, r->key_id_hex);
                 return k;
         }
         *ret = TAKE_PTR(r);
         return 0;
+}
+
+int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOptions *o, CnRepo **ret) {
+        return repo_create(b, pw, pw_len, o, NULL, ret);
+}
+
+int cn_repo_init_replica(CnBackend *b, const char *pw, size_t pw_len, const CnRepo *src, const CnRepoInitOptions *o,
+                         CnRepo **ret) {
+        return repo_create(b, pw, pw_len, o, src, ret);
 }
 
 /* ---- open ---- */

@@ -59,6 +59,15 @@ typedef struct CnRepoInitOptions {
  * removes what it wrote); -ERANGE o->kdf outside the caps of format.h. */
 int cn_repo_init(CnBackend *b, const char *pw, size_t pw_len, const CnRepoInitOptions *o, CnRepo **ret);
 
+/* Create a replica of src in an empty location (as cn_repo_init(), same
+ * errors): a repository of its own (its own repo_uuid, master key and key
+ * file for pw) that shares src's processor (uuid, name, signing key pair)
+ * and holds every controller of src as it is (cn_repo_controller_import()),
+ * so sealed blobs and metadata objects move between the two byte for byte
+ * (docs/FORMAT.md "Replicas"). Only o->key_label and o->kdf are used. */
+int cn_repo_init_replica(CnBackend *b, const char *pw, size_t pw_len, const CnRepo *src, const CnRepoInitOptions *o,
+                         CnRepo **ret);
+
 /* What a repository open skipped, reported through CnRepoOpenOptions.on_problem
  * (and kept for cn_repo_problems()): a key file it cannot use, a controller
  * record that does not open. Every field is borrowed for the call only. */
@@ -148,6 +157,21 @@ CnController *cn_repo_find_controller(CnRepo *r, const char *name_or_id);
  * and chunk boundaries share nothing with any other controller's.
  * -EEXIST if the name is taken. params NULL: the defaults. */
 int cn_repo_controller_add(CnRepo *r, const char *name, const CnChunkerParams *params, CnController **ret);
+
+/* Add controller c of another repository to r as it is: the same id, name,
+ * created, domain root, chunker parameters, epoch and epoch key, sealed
+ * under r's master key (a replica's copy of its source's controller).
+ * -EEXIST r has a controller of that id. */
+int cn_repo_controller_import(CnRepo *r, const CnController *c, CnController **ret);
+/* Whether a and b are the same processor: uuid and signing key pair
+ * (compared in constant time). */
+bool cn_repo_same_processor(const CnRepo *a, const CnRepo *b);
+/* r's copy of controller c of another repository (a replica's source): 0
+ * and *ret when r holds c with the same domain root, chunker parameters,
+ * epoch and epoch key (compared in constant time); -ENOENT r has no
+ * controller of c's id; -EXDEV r has one of that id with other keys;
+ * -ESTALE the same controller at another key epoch. */
+int cn_repo_replica_controller(CnRepo *r, const CnController *c, CnController **ret);
 
 /* Key files. id_hex names keys/<id_hex>. */
 typedef struct CnKeyInfo {

@@ -203,6 +203,30 @@ static int open_one(ListCtx *x, const char *name, CnSnapshot *s) {
         return 0;
 }
 
+int cn_snapshot_read_object(CnRepo *repo, const CnSnapshot *s, CnBuf *ret) {
+        ListCtx x = { .repo = repo };
+        CnSnapshot again = {};
+        char name[CN_ENVELOPE_NAME_MAX];
+        int r;
+
+        snprintf(name, sizeof name, "snapshots/%s/%s", s->controller->id_hex, s->id_hex);
+        cn_buf_init(&x.obj, CN_MAX_META_BYTES);
+        cn_buf_init(&x.body, CN_MAX_META_BYTES);
+        r = open_one(&x, name, &again);
+        /* Read again since it was listed: it must still be that snapshot. */
+        if (r >= 0 && (again.controller != s->controller || memcmp(again.tree, s->tree, CN_ID_BYTES) != 0 ||
+                       again.time.sec != s->time.sec || again.time.nsec != s->time.nsec))
+                r = -EBADMSG;
+        if (r >= 0) {
+                cn_buf_reset(ret);
+                r = cn_buf_append(ret, x.obj.data, x.obj.len);
+        }
+        cn_snapshot_done(&again);
+        cn_buf_done(&x.obj);
+        cn_buf_done(&x.body);
+        return r;
+}
+
 static int list_one(const char *name, _unused_ uint64_t size, void *u) {
         ListCtx *x = u;
         CnSnapshot s = {};

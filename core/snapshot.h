@@ -57,6 +57,12 @@ int cn_snapshot_remove(CnRepo *repo, const CnSnapshot *s);
  * skipped; without damaged, listing fails with its error. */
 int cn_snapshot_list(CnRepo *repo, CnController *c, CnStoreDamagedFn damaged, void *userdata, CnSnapshot **ret,
                      size_t *ret_n);
+/* The stored bytes of snapshot s (of repo, as listed) into ret (replaced),
+ * read again and checked as a listing checks them (it opens, names its
+ * controller, is named by its SHA-256 when of version 2) and still the
+ * snapshot listed (time and tree): to copy it as it is to a replica.
+ * -ENOENT removed since; -EBADMSG damaged or another object now. */
+int cn_snapshot_read_object(CnRepo *repo, const CnSnapshot *s, CnBuf *ret);
 /* "latest" (the last of list) or a prefix of a snapshot's id: 1 to CN_ID_HEX
  * hex digits, either case. Returns how many snapshots of list match (0: none,
  * more than 1: ambiguous) and sets *ret only when exactly one does; -EINVAL

@@ -765,6 +765,13 @@ static int verify_reuse(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES],
         return 0;
 }
 
+/* The writer starts with the first put. */
+static int writer_start(CnStore *s) {
+        if (s->writer)
+                return 0;
+        return cn_pack_writer_new(s->repo, s->c, s->index, &s->lock, s->workers, s->level, &s->writer);
+}
+
 int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n,
                  bool *ret_added) {
         int r;
@@ -775,17 +782,46 @@ int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const 
                 if (r < 0)
                         return r;
         }
-        if (!s->writer) {
-                r = cn_pack_writer_new(s->repo, s->c, s->index, &s->lock, s->workers, s->level, &s->writer);
-                if (r < 0)
-                        return r;
-        }
+        r = writer_start(s);
+        if (r < 0)
+                return r;
         r = cn_pack_writer_add(s->writer, type, id, data, n);
         if (r < 0)
                 return r;
         if (ret_added)
                 *ret_added = r > 0;
         return 0;
+}
+
+int cn_store_put_sealed(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, const uint8_t *sealed,
+                        const uint8_t key[CN_KEY_BYTES], bool *ret_added) {
+        int r = writer_start(s);
+        if (r < 0)
+                return r;
+        r = cn_pack_writer_add_sealed(s->writer, id, loc, sealed, key);
+        if (r < 0)
+                return r;
+        if (ret_added)
+                *ret_added = r > 0;
+        return 0;
+}
+
+int cn_store_locate(CnStore *s, const uint8_t id[CN_ID_BYTES], CnBlobLoc *ret_loc, uint8_t ret_key[CN_KEY_BYTES],
+                    char *ret_pack_name, size_t n) {
+        CnBlobLoc loc;
+        int r = -ENOENT;
+        pthread_mutex_lock(&s->lock);
+        if (cn_index_lookup(s->index, id, &loc) && cn_index_pack_indexed(s->index, loc.pack)) {
+                const uint8_t *k = cn_index_get_key(s->index, id);
+                r = k ? 0 : -ENOKEY;
+                if (k) {
+                        memcpy(ret_key, k, CN_KEY_BYTES);
+                        object_name(s, "data", cn_index_pack_id(s->index, loc.pack), ret_pack_name, n);
+                        *ret_loc = loc;
+                }
+        }
+        pthread_mutex_unlock(&s->lock);
+        return r;
 }
 
 static int flush_writer(CnStore *s) {

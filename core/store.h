@@ -105,6 +105,18 @@ void cn_store_chunk_id(const CnStore *s, const void *data, size_t n, uint8_t ret
  * data is copied. ret_added may be NULL. */
 int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n,
                  bool *ret_added);
+/* Store a blob sealed elsewhere as it is (cn_pack_writer_add_sealed()):
+ * a replica's copy of a source blob (core/copy.c), unless id is stored or
+ * queued already. ret_added may be NULL. */
+int cn_store_put_sealed(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, const uint8_t *sealed,
+                        const uint8_t key[CN_KEY_BYTES], bool *ret_added);
+/* Where blob id is stored, for copying it sealed: its location, its data
+ * key (into secret memory of the caller's) and its pack's backend name
+ * (n bytes; 160 hold any). -ENOENT not stored in a written pack, -ENOKEY
+ * no data key (the store was opened without CN_STORE_KEYS, or its ledger
+ * is lost). */
+int cn_store_locate(CnStore *s, const uint8_t id[CN_ID_BYTES], CnBlobLoc *ret_loc, uint8_t ret_key[CN_KEY_BYTES],
+                    char *ret_pack_name, size_t n);
 /* Write everything queued: its ledger, pack and index files are durable on
  * return; then a damage record (docs/FORMAT.md "Damage records") of every
  * location found or noted unreadable since the last flush. */
