@@ -425,6 +425,7 @@ int cn_copy_run(CnRepo *src, CnRepo *dst, CnSnapshot *snaps, size_t n, const CnC
                         return r;
                 }
         }
+        r = 0;
         k.key = cn_secret_new(CN_KEY_BYTES);
         if (!k.key)
                 return -ENOMEM;
