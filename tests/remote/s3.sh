@@ -9,6 +9,8 @@
 #   - a CLI round trip of the plain and hostile trees plus a 40 MiB file,
 #     whose 16 MiB packs go up as multipart uploads; credentials from a
 #     shared credentials file; a gs:// round trip of both trees;
+#   - copy (issue 9 item 5): a local repository to a replica on S3 and the
+#     S3 repository to a local replica, each restored and compared;
 #   - four backups as four hosts into one bucket at once (no lock), then
 #     check --read-data and every snapshot restores;
 #   - a session token (signed x-amz-security-token header);
@@ -74,6 +76,30 @@ remote_round_trip
 # s3api keeps the parts of multipart uploads in the container "<bucket>+segments"
 segments=$(swift_list_container "$BUCKET+segments" | grep -c '^repo/' || true)
 [ "$segments" -gt 0 ] || fail "no multipart upload happened (no segments of repo/ in $BUCKET+segments)"
+
+# ---- replicas (issue 9 item 5): a local repository copied to a replica on
+# S3, and the S3 repository above copied back to a local replica; each
+# replica alone restores the same files, and a second copy sends nothing
+note "copy: local to an S3 replica, S3 to a local replica"
+export CAIRN_FROM_PASSWORD=$CAIRN_PASSWORD
+copy_and_compare() { # copy_and_compare SRC DEST: replicate, copy twice, restore, compare
+        local from=$1 to=$2 label=$3
+        expect_exit 0 "$CAIRN" -r "$to" init --replica-of "$from"
+        expect_exit 0 "$CAIRN" -r "$to" copy --json --from "$from"
+        [ "$(json_num snapshots_copied "$W/out")" = 1 ] || fail "$label: first copy: $(cat "$W/out")"
+        [ "$(json_num bytes_sent "$W/out")" -gt 1000000 ] || fail "$label: first copy sent little: $(cat "$W/out")"
+        expect_exit 0 "$CAIRN" -r "$to" copy --json --from "$from"
+        [ "$(json_num bytes_sent "$W/out")" = 0 ] || fail "$label: second copy sent bytes: $(cat "$W/out")"
+        expect_exit 0 "$CAIRN" -r "$to" check --read-data
+        expect_exit 0 "$CAIRN" -r "$to" restore latest --target "$W/$label-restored"
+        same_tree "$W/simple" "$W/$label-restored$W/simple" || fail "$label: restored plain tree differs"
+        bash "$TREECMP" "$W/hostile" "$W/$label-restored$W/hostile" >&2 || fail "$label: restored hostile tree differs"
+}
+expect_exit 0 "$CAIRN" -r "$W/local-src" init
+expect_exit 0 "$CAIRN" -r "$W/local-src" backup "$W/simple" "$W/hostile"
+copy_and_compare "$W/local-src" "s3://$BUCKET/replica" local-to-s3
+copy_and_compare "$REPO" "$W/local-replica" s3-to-local
+unset CAIRN_FROM_PASSWORD
 
 # ---- many agents, one bucket: four backups as four hosts at once, no lock;
 # then check --read-data and every snapshot restores (tests/cli/concurrent.sh)
