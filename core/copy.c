@@ -22,9 +22,10 @@
 #define BATCH_BYTES (256ull << 20)
 #define BATCH_BLOBS (1u << 20)
 /* Blobs of one pack at most RANGE_GAP apart come in one ranged read (the
- * gap is read and dropped: one request instead of two); a read grows to
- * RANGE_MAX at most (a single blob may be larger). Measured in
- * bench/RESULTS.md "Copy". */
+ * gap is read and dropped: one request instead of two, which on a remote
+ * link costs more than 256 KiB); a read grows to RANGE_MAX at most (a
+ * single blob may be larger). A full copy reads each source pack in one
+ * request (bench/results/copy.md). */
 #define RANGE_GAP (256u << 10)
 #define RANGE_MAX (32u << 20)
 
