@@ -213,6 +213,8 @@ static int commit(Copy *k) {
                 CnSnapshot *s = k->pending[i];
                 snprintf(name, sizeof name, "snapshots/%s/%s", k->d->id_hex, s->id_hex);
                 r = cn_snapshot_read_object(k->src, s, &k->obj);
+                if (r == -ENOENT)
+                        continue; /* forgotten at the source meanwhile: not copied */
                 if (r >= 0)
                         r = cn_backend_put(cn_repo_backend(k->dst), name, k->obj.data, k->obj.len, CN_PUT_EXCLUSIVE);
                 bool copied = r >= 0;
