@@ -9,6 +9,7 @@
 #include "copy.h"
 #include "cli.h"
 #include "macro.h"
+#include "session.h"
 
 static void help(void) {
         fputs("Usage: cairn [-r DEST] copy --from SRC [--controller C] [FILTERS] [--json] [ID...]\n"
@@ -105,12 +106,19 @@ static int copy_error(Cli *cli, Cli *src, int r, const CnCopyFailure *f) {
                           dst_url, src_url, c->id_hex);
                 return CLI_EXIT_ERROR;
         }
-        if (r == -ESTALE) {
+        if (r == -EKEYEXPIRED) {
                 CnController *d = cn_repo_find_controller(cli->rp, c->id_hex);
                 cli_error("controller %s (%.8s) is at key epoch %" PRIu32 " in %s but %" PRIu32
                           " in %s: copying between key epochs (after an erasure) is not supported yet; nothing "
                           "was written",
                           CLI_ESC(c->name), c->id_hex, c->epoch, src_url, d ? d->epoch : 0, dst_url);
+                return CLI_EXIT_ERROR;
+        }
+        if (r == -ESTALE) {
+                cli_error("copy stopped for longer than %d hours, so a prune at %s took it for a dead writer and "
+                          "may have deleted data it reuses: no snapshot was put after that; run copy again (what "
+                          "it sent is reused)",
+                          CN_SESSION_STALE_SEC / 3600, dst_url);
                 return CLI_EXIT_ERROR;
         }
         snprintf(what, sizeof what, "copy of controller %s failed%s%s", c ? CLI_ESC(c->name) : "?",

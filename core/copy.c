@@ -206,6 +206,11 @@ static int commit(Copy *k) {
         int r = send(k);
         if (r >= 0)
                 r = cn_store_flush(k->to);
+        /* The blobs dst had already are still there unless a prune there
+         * took this copy for a dead writer (docs/FORMAT.md "Deleting
+         * without a lock"): then no snapshot may be put. */
+        if (r >= 0)
+                r = cn_store_session_check(k->to);
         if (r < 0)
                 return r;
         k->sent_bytes = 0;
@@ -290,6 +295,8 @@ static int walk_snapshot(Copy *k, const CnSnapshot *s) {
                 if (set_has(k->walked, id))
                         continue;
                 r = set_add(k->walked, id);
+                if (r >= 0)
+                        r = cn_store_session_refresh(k->to); /* a long walk puts nothing for a while */
                 if (r >= 0)
                         r = walk_dir(k, id);
                 if (r >= 0 && k->n_need >= BATCH_BLOBS)

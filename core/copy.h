@@ -52,11 +52,13 @@ typedef struct CnCopyFailure {
  * scope from src to its replica dst. First, before anything is written,
  * every controller in scope is checked: -EXDEV dst is not a replica of
  * src (another processor, or a controller of the same id with other keys);
- * -ESTALE a controller is at another key epoch in dst. A controller in
+ * -EKEYEXPIRED a controller is at another key epoch in dst. A controller in
  * scope that dst lacks is then added to it (cn_repo_controller_import()).
  * Errors of either repository fail the copy (fail says where, may be
  * NULL): -ENOENT a blob a snapshot names is not in src, -EBADMSG a source
- * blob or object fails authentication. Stats count what was done, also on
+ * blob or object fails authentication, -ESTALE a prune in dst took this
+ * copy for a dead writer (cn_store_session_check()), so no snapshot was
+ * put after that. Stats count what was done, also on
  * failure. */
 int cn_copy_run(CnRepo *src, CnRepo *dst, CnSnapshot *snaps, size_t n, const CnCopyOptions *o, CnCopyStats *ret,
                 CnCopyFailure *fail);

@@ -650,7 +650,7 @@ int cn_repo_replica_controller(CnRepo *r, const CnController *c, CnController **
                 if (!same_root || memcmp(&d->chunker, &c->chunker, sizeof d->chunker) != 0)
                         return -EXDEV;
                 if (d->epoch != c->epoch)
-                        return -ESTALE;
+                        return -EKEYEXPIRED;
                 if (!cn_memeq(d->epoch_key, c->epoch_key, CN_KEY_BYTES))
                         return -EXDEV;
                 *ret = d;

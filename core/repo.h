@@ -170,7 +170,7 @@ bool cn_repo_same_processor(const CnRepo *a, const CnRepo *b);
  * and *ret when r holds c with the same domain root, chunker parameters,
  * epoch and epoch key (compared in constant time); -ENOENT r has no
  * controller of c's id; -EXDEV r has one of that id with other keys;
- * -ESTALE the same controller at another key epoch. */
+ * -EKEYEXPIRED the same controller at another key epoch. */
 int cn_repo_replica_controller(CnRepo *r, const CnController *c, CnController **ret);
 
 /* Key files. id_hex names keys/<id_hex>. */

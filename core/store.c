@@ -795,7 +795,9 @@ int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const 
 
 int cn_store_put_sealed(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, const uint8_t *sealed,
                         const uint8_t key[CN_KEY_BYTES], bool *ret_added) {
-        int r = writer_start(s);
+        int r = cn_store_session_refresh(s);
+        if (r >= 0)
+                r = writer_start(s);
         if (r < 0)
                 return r;
         r = cn_pack_writer_add_sealed(s->writer, id, loc, sealed, key);

@@ -92,7 +92,7 @@ Test(replica, other_keys_and_other_epochs_are_told_apart) {
         cr_assert_eq(cn_repo_controller_import(dst, added, &d), -EEXIST);
 
         c->epoch++; /* as an erasure at the source would */
-        cr_assert_eq(cn_repo_replica_controller(dst, c, &d), -ESTALE);
+        cr_assert_eq(cn_repo_replica_controller(dst, c, &d), -EKEYEXPIRED);
         c->epoch--;
         c->root[7] ^= 1; /* the same id with another domain root */
         cr_assert_eq(cn_repo_replica_controller(dst, c, &d), -EXDEV);
