@@ -44,8 +44,6 @@ typedef struct Copy {
         CnStore *from, *to;
         CnIndex *walked;              /* trees walked: their blobs are sent, or in need */
         CnIndex *at_dst;              /* ids of the snapshots dst has */
-        uint8_t (*todo)[CN_ID_BYTES]; /* trees still to walk */
-        size_t n_todo, cap_todo;
         Need *need; /* blobs dst lacks, to send */
         size_t n_need, cap_need;
         uint64_t need_bytes;  /* stored bytes of need */
@@ -254,57 +252,34 @@ static int get_tree(const uint8_t id[CN_ID_BYTES], CnBuf *out, void *u) {
         return 0;
 }
 
-/* Collect the blobs of the directory whose tree is id; its subdirectories
- * go on the todo stack. */
-static int walk_dir(Copy *k, const uint8_t id[CN_ID_BYTES]) {
-        _cleanup_(cn_dir_reader_freep) CnDirReader *d = NULL;
-        CnNode *nodes;
-        size_t n;
-        int r;
-
-        r = cn_dir_reader_open(get_tree, k, id, &k->tree, &d);
-        while (r >= 0 && (r = cn_dir_reader_next(d, &k->tree, &nodes, &n)) > 0) {
-                for (size_t i = 0; r >= 0 && i < n; i++) {
-                        const CnNode *e = &nodes[i];
-                        for (size_t j = 0; r >= 0 && e->type == CN_NODE_FILE && j < e->n_chunks; j++)
-                                r = need(k, e->chunks[j]);
-                        if (r >= 0 && e->type == CN_NODE_DIR && !set_has(k->walked, e->subtree)) {
-                                r = CN_GROW(k->todo, k->cap_todo, k->n_todo);
-                                if (r >= 0)
-                                        memcpy(k->todo[k->n_todo++], e->subtree, CN_ID_BYTES);
-                        }
-                }
-                cn_nodes_free(nodes, n);
-        }
-        if (r < 0 && r != -ENOMEM && k->fail && !k->fail->object[0])
-                fail_id(k, d ? cn_dir_reader_failed(d) : id); /* a tree that does not decode */
-        return r;
+static int need_chunk(const uint8_t id[CN_ID_BYTES], void *u) {
+        return need(u, id);
 }
 
-/* Walk every tree of s not walked before, collecting what dst lacks; the
- * order does not matter, so a stack of ids is all the state. */
-static int walk_snapshot(Copy *k, const CnSnapshot *s) {
-        int r = CN_GROW(k->todo, k->cap_todo, 0);
-        if (r < 0)
+/* A directory not walked before: walk it (after sending what is
+ * collected, when that is a batch). */
+static int enter_dir(const uint8_t id[CN_ID_BYTES], void *u) {
+        Copy *k = u;
+        int r;
+        if (set_has(k->walked, id))
+                return 0;
+        if ((r = set_add(k->walked, id)) < 0 ||
+            (r = cn_store_session_refresh(k->to)) < 0 /* a long walk puts nothing for a while */ ||
+            (k->n_need >= BATCH_BLOBS && (r = send(k)) < 0))
                 return r;
-        k->n_todo = 0;
-        memcpy(k->todo[k->n_todo++], s->tree, CN_ID_BYTES);
-        while (k->n_todo > 0) {
-                uint8_t id[CN_ID_BYTES];
-                memcpy(id, k->todo[--k->n_todo], CN_ID_BYTES);
-                if (set_has(k->walked, id))
-                        continue;
-                r = set_add(k->walked, id);
-                if (r >= 0)
-                        r = cn_store_session_refresh(k->to); /* a long walk puts nothing for a while */
-                if (r >= 0)
-                        r = walk_dir(k, id);
-                if (r >= 0 && k->n_need >= BATCH_BLOBS)
-                        r = send(k);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return 1;
+}
+
+/* Walk every tree of s not walked before, collecting what dst lacks. */
+static int walk_snapshot(Copy *k, const CnSnapshot *s) {
+        static const CnReachOps ops = { .get = get_tree, .chunk = need_chunk, .enter = enter_dir };
+        uint8_t failed[CN_ID_BYTES];
+        int r = cn_tree_reach(s->tree, &ops, k, &k->tree, failed);
+        if (r < 0 && r != -ENOMEM && k->fail && !k->fail->object[0])
+                fail_id(k, failed); /* a tree that does not decode */
+        if (r >= 0 && k->n_need >= BATCH_BLOBS)
+                r = send(k);
+        return r;
 }
 
 /* Copy the holds and releases of controller k->c that dst lacks, as they
@@ -461,7 +436,6 @@ int cn_copy_run(CnRepo *src, CnRepo *dst, CnSnapshot *snaps, size_t n, const CnC
                         fail->controller = k.c;
                 copy_done(&k);
         }
-        free(k.todo);
         free(k.need);
         free(k.pending);
         cn_buf_done(&k.range);

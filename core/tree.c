@@ -567,6 +567,49 @@ int cn_tree_get_from_store(const uint8_t id[CN_ID_BYTES], CnBuf *out, void *stor
         return cn_store_get(store, id, out);
 }
 
+/* One directory of cn_tree_reach(): its chunks, and its subdirectories onto todo. */
+static int reach_dir(const uint8_t id[CN_ID_BYTES], const CnReachOps *ops, void *u, CnBuf *scratch,
+                     uint8_t (**todo)[CN_ID_BYTES], size_t *n_todo, size_t *cap_todo, uint8_t failed[CN_ID_BYTES]) {
+        _cleanup_(cn_dir_reader_freep) CnDirReader *d = NULL;
+        CnNode *nodes;
+        size_t n;
+        int r;
+
+        r = cn_dir_reader_open(ops->get, u, id, scratch, &d);
+        while (r >= 0 && (r = cn_dir_reader_next(d, scratch, &nodes, &n)) > 0) {
+                for (size_t i = 0; r >= 0 && i < n; i++) {
+                        const CnNode *e = &nodes[i];
+                        for (size_t j = 0; r >= 0 && e->type == CN_NODE_FILE && j < e->n_chunks; j++)
+                                r = ops->chunk(e->chunks[j], u);
+                        if (r >= 0 && e->type == CN_NODE_DIR && (r = CN_GROW(*todo, *cap_todo, *n_todo)) >= 0)
+                                memcpy((*todo)[(*n_todo)++], e->subtree, CN_ID_BYTES);
+                }
+                cn_nodes_free(nodes, n);
+        }
+        if (r < 0 && failed)
+                memcpy(failed, d ? cn_dir_reader_failed(d) : id, CN_ID_BYTES);
+        return r < 0 ? r : 0;
+}
+
+int cn_tree_reach(const uint8_t root[CN_ID_BYTES], const CnReachOps *ops, void *u, CnBuf *scratch,
+                  uint8_t failed[CN_ID_BYTES]) {
+        uint8_t(*todo)[CN_ID_BYTES] = NULL;
+        size_t n_todo = 0, cap_todo = 0;
+        int r = CN_GROW(todo, cap_todo, 0);
+
+        if (r >= 0)
+                memcpy(todo[n_todo++], root, CN_ID_BYTES);
+        while (r >= 0 && n_todo) {
+                uint8_t id[CN_ID_BYTES];
+                memcpy(id, todo[--n_todo], CN_ID_BYTES);
+                r = ops->enter(id, u);
+                if (r > 0)
+                        r = reach_dir(id, ops, u, scratch, &todo, &n_todo, &cap_todo, failed);
+        }
+        free(todo);
+        return r < 0 ? r : 0;
+}
+
 int cn_dir_load(CnStore *store, const uint8_t id[CN_ID_BYTES], CnBuf *scratch, CnNode **ret, size_t *ret_n,
                 uint8_t bad_id[CN_ID_BYTES]) {
         _cleanup_(cn_dir_reader_freep) CnDirReader *d = NULL;

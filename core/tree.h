@@ -91,6 +91,23 @@ int cn_dir_load(CnStore *store, const uint8_t id[CN_ID_BYTES], CnBuf *scratch, C
 /* cn_store_get() as a CnTreeGetFn (userdata is the store). */
 int cn_tree_get_from_store(const uint8_t id[CN_ID_BYTES], CnBuf *out, void *store);
 
+/* Every blob a tree reaches, for prune (what to keep) and copy (what to
+ * send). get reads a tree blob (the caller notes it: every blob get is
+ * asked for is reached, a list's leaves included); chunk is called with
+ * each chunk of every file; enter is asked, before a directory's tree is
+ * read, whether to walk it (1) or not (0: walked already, so a subtree
+ * many snapshots share is walked once). Without recursion, any depth. The
+ * first negative return of a callback, or of reading (-ENOENT, -EBADMSG,
+ * ...), ends the walk; then failed (may be NULL) holds the blob that
+ * could not be read. */
+typedef struct CnReachOps {
+        CnTreeGetFn get;
+        int (*chunk)(const uint8_t id[CN_ID_BYTES], void *userdata);
+        int (*enter)(const uint8_t id[CN_ID_BYTES], void *userdata);
+} CnReachOps;
+int cn_tree_reach(const uint8_t root[CN_ID_BYTES], const CnReachOps *ops, void *userdata, CnBuf *scratch,
+                  uint8_t failed[CN_ID_BYTES]);
+
 /* The open directories of a walk without recursion: each level holds a
  * directory's entries (taken at push, freed at pop), the entry at hand, the
  * path length before that entry's name, and a mark for the walker. */
