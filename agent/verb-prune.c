@@ -131,7 +131,7 @@ static void print_text(const Cli *cli, const CnPruneStats *s, bool dry_run) {
                          s->writers_waited, s->writers_waited == 1 ? "" : "s", s->plans_waiting == 1 ? "it names" : "they name",
                          s->writers_waited == 1 ? "it is" : "they are");
         if (s->sessions_removed)
-                cli_info(cli, "removed %" PRIu64 " session object%s of backups that stopped without ending\n",
+                cli_info(cli, "removed %" PRIu64 " session object%s of backups or prunes that stopped without ending\n",
                          s->sessions_removed, s->sessions_removed == 1 ? "" : "s");
         if (dry_run)
                 cli_info(cli, "--dry-run: nothing was written or deleted\n");

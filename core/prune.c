@@ -241,7 +241,7 @@ static int write_plan(Prune *p) {
 
 static bool is_other_prune(const Prune *p, const CnSessionInfo *s) {
         const char *mine = cn_store_session_name(p->store);
-        return s->kind == CN_SESSION_PRUNE && !s->stale && (!mine || strcmp(s->name, mine) != 0);
+        return s->kind == CN_SESSION_PRUNE && (!mine || strcmp(s->name, mine) != 0);
 }
 
 /* Which plans are ripe: every live writer session lists them. A plan
@@ -567,10 +567,15 @@ static int prune_controller(Prune *p) {
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n && r == 0; i++)
-                if (is_other_prune(p, &v[i])) {
+                if (is_other_prune(p, &v[i]) && !v[i].stale) {
                         problem(p, CN_PRUNE_BUSY, v[i].host, -EBUSY);
                         r = -EUCLEAN;
                 }
+        /* A dead prune's session (stale, or its process on this host gone). */
+        for (size_t i = 0; i < n && r == 0; i++)
+                if (is_other_prune(p, &v[i]) && v[i].stale &&
+                    cn_backend_remove(cn_repo_backend(p->repo), v[i].name) >= 0)
+                        p->st->sessions_removed++;
         cn_sessions_free(v, n);
         if (r < 0)
                 return r;

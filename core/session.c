@@ -2,6 +2,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,19 @@ typedef struct ListCtx {
         CnBuf obj, body;
 } ListCtx;
 
+/* A prune's session put on this host by a process that is gone: a prune
+ * killed there (restic judges its locks so). By age alone, a killed
+ * prune's session would stop every other prune for CN_SESSION_STALE_SEC. */
+static bool prune_died_here(const CnSessionInfo *s) {
+        char host[256] = "";
+        if (s->kind != CN_SESSION_PRUNE || s->pid == 0 || gethostname(host, sizeof host - 1) < 0 ||
+            strcmp(host, s->host) != 0)
+                return false;
+        /* Our own pid counts as running: another thread of this process
+         * may prune (callers skip their own session by name). */
+        return s->pid != (uint32_t) getpid() && kill((pid_t) s->pid, 0) < 0 && errno == ESRCH;
+}
+
 static int open_one(ListCtx *x, const char *name, CnSessionInfo *ret) {
         CnEnvelopeHeader h;
         int r = cn_backend_get(cn_repo_backend(x->repo), name, 0, CN_GET_ALL, &x->obj);
@@ -226,7 +240,7 @@ static int open_one(ListCtx *x, const char *name, CnSessionInfo *ret) {
                 info_done(ret);
                 return -ENOMEM;
         }
-        ret->stale = ret->refreshed < x->now - CN_SESSION_STALE_SEC;
+        ret->stale = ret->refreshed < x->now - CN_SESSION_STALE_SEC || prune_died_here(ret);
         return 0;
 }
 

@@ -63,7 +63,8 @@ typedef struct CnSessionInfo {
         uint32_t pid;
         uint8_t (*plans)[CN_ID_BYTES];
         size_t n_plans;
-        bool stale;             /* refreshed more than CN_SESSION_STALE_SEC before now */
+        bool stale;             /* refreshed more than CN_SESSION_STALE_SEC before now, or a
+                                 * prune's whose process on this host is gone */
 } CnSessionInfo;
 
 void cn_sessions_free(CnSessionInfo *v, size_t n);

@@ -20,6 +20,7 @@ case "${1:-}" in
                 swift swift-proxy swift-account swift-container swift-object python3-swift memcached curl
                 # tests/servers/nginx.sh: WebDAV (tests/remote/webdav.sh); openssl makes its CA and htpasswd
                 nginx libnginx-mod-http-dav-ext openssl
+                strace  # tests/cli/prune-kill.sh kills prune at each syscall of a kind
         )
         ;;
 *)
