@@ -47,6 +47,8 @@ typedef struct Prune {
         const CnPruneOptions *o;
         CnPruneStats *st;
         CnStore *store;
+        CnStore *late;                  /* read-only, for trees in packs put after store opened */
+        bool late_current;              /* late opened after the last listing of snapshots */
         CnIndex *reach;                 /* set of blob ids the snapshots reach */
         CnSnapshot *snaps;
         size_t n_snaps;
@@ -90,13 +92,27 @@ static bool reached(const Prune *p, const uint8_t id[CN_ID_BYTES]) {
         return cn_index_lookup(p->reach, id, NULL);
 }
 
-/* Every blob fetched to read a directory (its list and leaves) is reached. */
+/* Every blob fetched to read a directory (its list and leaves) is reached.
+ * A snapshot a writer put after the store opened may need trees in packs
+ * the store does not know: they are read through a store opened after the
+ * snapshots were listed (its packs were put before its snapshot). Their
+ * copies are not the store's locations, so none of them is deleted. */
 static int get_marking(const uint8_t id[CN_ID_BYTES], CnBuf *out, void *u) {
         Prune *p = u;
         int r = mark(p->reach, id);
         if (r < 0)
                 return r;
-        return cn_store_get(p->store, id, out);
+        r = cn_store_get(p->store, id, out);
+        if (r != -ENOENT)
+                return r;
+        if (!p->late_current) {
+                p->late = cn_store_free(p->late);
+                r = cn_store_open_tolerant(p->repo, p->c, CN_STORE_KEYS, on_damaged, p, &p->late);
+                if (r < 0)
+                        return r;
+                p->late_current = true;
+        }
+        return cn_store_get(p->late, id, out);
 }
 
 typedef struct IdStack {
@@ -173,6 +189,7 @@ static int walk_snapshots(Prune *p, bool again) {
         int r;
 
         p->n_damaged_snaps = 0;
+        p->late_current = false;
         r = cn_snapshot_list(p->repo, p->c, on_damaged_snapshot, p, &v, &n);
         if (r < 0)
                 return r;
@@ -616,6 +633,7 @@ int cn_prune_run(CnRepo *repo, const CnPruneOptions *o, CnPruneStats *ret) {
                 ret->controllers++;
                 r = prune_controller(&p);
                 cn_store_free(p.store);
+                cn_store_free(p.late);
                 cn_index_free(p.reach);
                 cn_snapshots_free(p.snaps, p.n_snaps);
                 cn_buf_done(&p.blob);
