@@ -33,7 +33,7 @@ killed() {
         local set=$1 n=$2
         shift 2
         rc=0
-        strace -f -o /dev/null -e trace="$set" -e inject="$set:signal=KILL:when=$n" "$@" \
+        traced -e trace="$set" -e inject="$set:signal=KILL:when=$n" "$@" \
                 >"$W/killed.out" 2>"$W/killed.err" || rc=$?
 }
 

@@ -21,6 +21,8 @@
 #                                 and again every third iteration, so a chunk
 #                                 a forgotten snapshot held comes back)
 #       json_sum KEY FILE...      the sum of every "KEY":N in the FILEs
+#       traced ARGS...            strace -f -o /dev/null ARGS... (LeakSanitizer,
+#                                 which cannot run under ptrace, off)
 
 mkdir -p "$W/states" "$W/rs"
 
@@ -103,4 +105,8 @@ json_sum() {
         local key=$1
         shift
         cat -- "$@" | grep -o "\"$key\":[0-9]*" | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }'
+}
+
+traced() {
+        ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0" strace -f -o /dev/null "$@"
 }

@@ -96,6 +96,22 @@ check_exit 0 cairn check --read-data || true
 [ ! -d "$REPO/prune/$ctl" ] || [ -z "$(ls -A "$REPO/prune/$ctl")" ] ||
         fail "plans left after prune --max-unused 0 with no writer: $(ls "$REPO/prune/$ctl")"
 
+note "item 2: a directory big enough to be a tree list keeps its leaves"
+# 5000 names of 227 bytes: over 1 MiB of tree, cut into leaves
+mkdir -p "$W/many"
+pad=$(printf 'x%.0s' $(seq 1 220))
+(cd "$W/many" && seq -f "$pad-%06g" 1 5000 | xargs touch)
+expect_exit 0 cairn backup --host many "$W/many"
+echo changed >"$W/many/$pad-000001"
+many=$(backup_state "$W/many" --host many)
+expect_exit 0 cairn forget --keep-last 1 --host many
+expect_exit 0 cairn prune --max-unused 0 --json
+[ "$(json_num blobs_deleted "$W/out")" -ge 3 ] ||
+        fail "prune did not delete the old root, list and leaf: $(cat "$W/out")"
+check_exit 0 cairn check --read-data || true
+restore_matches "$many" || fail "the big directory does not restore after prune"
+expect_exit 0 cairn forget --keep-none --host many
+
 note "item 4: a held snapshot survives forget and prune, and restores"
 fill_tree "$src" 1 5
 held=$(backup_state "$src")
@@ -128,7 +144,8 @@ valid_json "prune --json with a damaged snapshot"
 rm -rf -- "$REPO"
 mv -- "$W/pristine" "$REPO"
 
-note "item 3: a backup that ends while prune runs: prune reads the trees of its new snapshot"
+note "item 3: a backup that ends while prune runs: prune reads the trees of its new snapshot;"
+note "item 3: a second prune meanwhile stops"
 # strace holds the prune for 5 s at its plan put (after it listed the
 # snapshots, before it lists the sessions); a backup starts and ends in
 # that window. Its snapshot's trees are in a pack the prune's index does
@@ -137,7 +154,7 @@ if command -v strace >/dev/null && strace -f -o /dev/null true 2>/dev/null; then
         fill_tree "$src" 1 10
         backup_state "$src" >/dev/null
         expect_exit 0 cairn forget --keep-last 1 --host "$(hostname)" # something to plan
-        strace -f -o /dev/null -e trace=linkat -e inject=linkat:delay_enter=5000000:when=1 \
+        traced -e trace=linkat -e inject=linkat:delay_enter=5000000:when=1 \
                 "$CAIRN" -r "$REPO" prune --max-unused 0 --json >"$W/slow.out" 2>"$W/slow.err" &
         pid=$!
         waited=0
@@ -146,6 +163,10 @@ if command -v strace >/dev/null && strace -f -o /dev/null true 2>/dev/null; then
                 waited=$((waited + 1))
         done
         sleep 0.5
+        before=$(find "$REPO/data" -type f | sort)
+        expect_exit 1 cairn prune --max-unused 0
+        grep -q "another prune is running" "$W/err" || fail "a second prune at once said: $(cat "$W/err")"
+        [ "$(find "$REPO/data" -type f | sort)" = "$before" ] || fail "a second prune at once deleted packs"
         fill_tree "$src" 1 11
         during=$(backup_state "$src")
         rc=0
