@@ -63,6 +63,7 @@ typedef struct Prune {
         PackInfo *packs;
         uint32_t n_packs;
         bool writers_live;              /* a live writer session at the last listing */
+        size_t unreadable_sessions;     /* sessions that did not open, at the last listing */
 } Prune;
 
 static void problem(Prune *p, CnPruneProblemKind kind, const char *object, int error) {
@@ -75,6 +76,14 @@ static void problem(Prune *p, CnPruneProblemKind kind, const char *object, int e
 
 static void on_damaged(const char *name, int error, void *u) {
         problem(u, CN_PRUNE_DAMAGED_OBJECT, name, error);
+}
+
+/* A session that does not open may be a running writer's: while one is
+ * there, no plan ripens and no ledger file is taken for an orphan. */
+static void on_damaged_session(const char *name, int error, void *u) {
+        Prune *p = u;
+        p->unreadable_sessions++;
+        problem(p, CN_PRUNE_DAMAGED_OBJECT, name, error);
 }
 
 static void on_damaged_snapshot(const char *name, int error, void *u) {
@@ -271,7 +280,8 @@ static int judge_plans(Prune *p, bool remove_stale) {
         const char *mine = cn_store_session_name(p->store);
         int r;
 
-        r = cn_sessions_list(p->repo, p->c, time(NULL), on_damaged, p, &v, &n);
+        p->unreadable_sessions = 0;
+        r = cn_sessions_list(p->repo, p->c, time(NULL), on_damaged_session, p, &v, &n);
         if (r < 0)
                 return r;
         p->plan_ripe = calloc(n_plans + 1, sizeof *p->plan_ripe);
@@ -280,9 +290,10 @@ static int judge_plans(Prune *p, bool remove_stale) {
                 return -ENOMEM;
         }
         for (size_t i = 0; i < n_plans; i++)
-                p->plan_ripe[i] = true;
-        p->new_ripe = p->new_plan.locations.n > 0;
-        p->writers_live = false;
+                p->plan_ripe[i] = !p->unreadable_sessions;
+        p->new_ripe = p->new_plan.locations.n > 0 && !p->unreadable_sessions;
+        p->writers_live = p->unreadable_sessions > 0;
+        p->st->writers_waited += p->unreadable_sessions;
         for (size_t j = 0; j < n; j++) {
                 bool waits = false;
                 if ((mine && strcmp(v[j].name, mine) == 0) || v[j].kind != CN_SESSION_WRITER)
@@ -538,10 +549,11 @@ static int remove_orphan_ledgers(Prune *p) {
                 return r;
         if (ledgers.n == 0)
                 return 0;
-        r = cn_sessions_list(p->repo, p->c, time(NULL), on_damaged, p, &v, &n);
+        p->unreadable_sessions = 0;
+        r = cn_sessions_list(p->repo, p->c, time(NULL), on_damaged_session, p, &v, &n);
         if (r < 0)
                 return r;
-        bool writing = false;
+        bool writing = p->unreadable_sessions > 0;
         for (size_t i = 0; i < n; i++)
                 writing = writing || (v[i].kind == CN_SESSION_WRITER && !v[i].stale);
         cn_sessions_free(v, n);

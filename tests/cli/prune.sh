@@ -181,6 +181,23 @@ else
         note "(strace cannot run here: skipped)"
 fi
 
+note "item 3: a session object that does not open may be a running backup's: prune waits for it"
+fill_tree "$src" 1 12
+backup_state "$src" >/dev/null
+expect_exit 0 cairn forget --keep-last 1 --host "$(hostname)"
+bad_session=$REPO/writers/$ctl/$(printf '%064d' 7)
+rand_file "$bad_session" 300
+before=$(find "$REPO/data" -type f | sort)
+expect_exit 0 cairn prune --max-unused 0 --json
+grep -q "writers/$ctl/" "$W/err" || fail "the session that does not open is not reported: $(cat "$W/err")"
+[ "$(json_num plans_waiting "$W/out")" -gt 0 ] && [ "$(json_num blobs_deleted "$W/out")" = 0 ] ||
+        fail "prune did not wait for a session that does not open: $(cat "$W/out")"
+[ "$(find "$REPO/data" -type f | sort)" = "$before" ] || fail "prune deleted packs while a session did not open"
+rm -f -- "$bad_session"
+expect_exit 0 cairn prune --max-unused 0 --json
+[ "$(json_num bytes_deleted "$W/out")" -gt 0 ] || fail "once it was removed, prune deleted nothing: $(cat "$W/out")"
+check_exit 0 cairn check --read-data || true
+
 note "item 3: a backup killed mid-way leaves its session; prune keeps what it planned meanwhile"
 mkdir -p "$W/big"
 rand_file "$W/big/a" $((32 * 1024 * 1024))

@@ -13,6 +13,8 @@
 #     S3 repository to a local replica, each restored and compared;
 #   - four backups as four hosts into one bucket at once (no lock), then
 #     check --read-data and every snapshot restores;
+#   - prune in a loop while three hosts back up changing trees, then
+#     check --read-data and every snapshot restores to its tree;
 #   - a session token (signed x-amz-security-token header);
 #   - refusals: a wrong secret, an unknown key id and a wrong region fail
 #     at once (no retries) with one clear message that never holds the
@@ -106,6 +108,14 @@ unset CAIRN_FROM_PASSWORD
 note "four writers into one bucket"
 CAIRN_TEST_REPO="s3://$BUCKET/many" WRITERS=4 CONCURRENT_MIB=12 \
         expect_exit 0 bash "$SRCDIR/tests/cli/concurrent.sh"
+
+# ---- prune while three writers back up into one bucket: forget and prune
+# in a loop, then check --read-data and every snapshot restores to its tree
+# (tests/cli/prune-concurrent.sh, shorter)
+note "prune while three writers back up"
+CAIRN_TEST_REPO="s3://$BUCKET/prune" PRUNE_SECONDS=15 \
+        expect_exit 0 bash "$SRCDIR/tests/cli/prune-concurrent.sh"
+note "$(grep -h 'backups,\|restored' "$W/out" | tr '\n' ' ')"
 
 # ---- credentials from a shared credentials file, by profile
 note "credentials file"
