@@ -50,6 +50,7 @@ typedef struct Prune {
         CnStore *late;                  /* read-only, for trees in packs put after store opened */
         bool late_current;              /* late opened after the last listing of snapshots */
         CnIndex *reach;                 /* set of blob ids the snapshots reach */
+        CnIndex *walked;                /* set of the directories' tree ids walked */
         CnSnapshot *snaps;
         size_t n_snaps;
         size_t n_damaged_snaps;
@@ -124,61 +125,36 @@ static int get_marking(const uint8_t id[CN_ID_BYTES], CnBuf *out, void *u) {
         return cn_store_get(p->late, id, out);
 }
 
-typedef struct IdStack {
-        uint8_t (*v)[CN_ID_BYTES];
-        size_t n, cap;
-} IdStack;
-
-static int id_push(IdStack *s, const uint8_t id[CN_ID_BYTES]) {
-        int r = CN_GROW(s->v, s->cap, s->n);
-        if (r < 0)
-                return r;
-        memcpy(s->v[s->n++], id, CN_ID_BYTES);
-        return 0;
+static int mark_chunk(const uint8_t id[CN_ID_BYTES], void *u) {
+        Prune *p = u;
+        return mark(p->reach, id);
 }
 
-/* One directory: its blobs are marked as they are fetched, its files'
- * chunks here, its subdirectories pushed (unless reached already: a
- * subtree shared by many snapshots is walked once). */
-static int walk_dir(Prune *p, const uint8_t id[CN_ID_BYTES], IdStack *todo) {
-        _cleanup_(cn_dir_reader_freep) CnDirReader *d = NULL;
-        char hex[CN_ID_HEX + 1];
-        CnNode *nodes;
-        size_t n;
+/* A directory is walked once, whatever shares it; walked trees are a set
+ * of their own (a tree is reached when read, and a chunk with the same id
+ * as a tree must not stop the walk of what is below the tree). */
+static int enter_dir(const uint8_t id[CN_ID_BYTES], void *u) {
+        Prune *p = u;
         int r;
-
-        r = cn_dir_reader_open(get_marking, p, id, &p->blob, &d);
-        while (r >= 0 && (r = cn_dir_reader_next(d, &p->blob, &nodes, &n)) > 0) {
-                for (size_t i = 0; r >= 0 && i < n; i++) {
-                        const CnNode *e = &nodes[i];
-                        for (size_t j = 0; r >= 0 && j < e->n_chunks; j++)
-                                r = mark(p->reach, e->chunks[j]);
-                        if (r >= 0 && e->type == CN_NODE_DIR && !reached(p, e->subtree))
-                                r = id_push(todo, e->subtree);
-                }
-                cn_nodes_free(nodes, n);
-        }
-        if (r >= 0 || r == -ENOMEM || cn_store_error_is_environment(r))
+        if (cn_index_lookup(p->walked, id, NULL))
+                return 0;
+        if ((r = mark(p->walked, id)) < 0 || (r = cn_store_session_refresh(p->store)) < 0)
                 return r;
-        cn_hex_encode(d ? cn_dir_reader_failed(d) : id, CN_ID_BYTES, hex);
-        problem(p, CN_PRUNE_TREE_UNREADABLE, hex, r);
-        return -EUCLEAN;
+        return 1;
 }
 
 static int walk_snapshot(Prune *p, const CnSnapshot *s) {
-        IdStack todo = {};
-        int r = 0;
+        static const CnReachOps ops = { .get = get_marking, .chunk = mark_chunk, .enter = enter_dir };
+        uint8_t failed[CN_ID_BYTES];
+        char hex[CN_ID_HEX + 1];
 
         p->snapshot = s->id_hex;
-        if (!reached(p, s->tree))
-                r = id_push(&todo, s->tree);
-        while (r >= 0 && todo.n) {
-                uint8_t id[CN_ID_BYTES];
-                memcpy(id, todo.v[--todo.n], CN_ID_BYTES);
-                if (!reached(p, id) && (r = cn_store_session_refresh(p->store)) >= 0)
-                        r = walk_dir(p, id, &todo);
+        int r = cn_tree_reach(s->tree, &ops, p, &p->blob, failed);
+        if (r < 0 && r != -ENOMEM && !cn_store_error_is_environment(r)) {
+                cn_hex_encode(failed, CN_ID_BYTES, hex);
+                problem(p, CN_PRUNE_TREE_UNREADABLE, hex, r);
+                r = -EUCLEAN;
         }
-        free(todo.v);
         p->snapshot = NULL;
         return r;
 }
@@ -609,7 +585,7 @@ static int prune_controller(Prune *p) {
         if (r < 0)
                 return r;
         cn_store_set_pack_cache(p->store, 2);
-        if ((r = cn_index_new(&p->reach)) < 0 || (r = walk_snapshots(p, false)) < 0 || (r = write_plan(p)) < 0 ||
+        if ((r = cn_index_new(&p->reach)) < 0 || (r = cn_index_new(&p->walked)) < 0 || (r = walk_snapshots(p, false)) < 0 || (r = write_plan(p)) < 0 ||
             (r = judge_plans(p, !p->o->dry_run)) < 0)
                 return r;
         /* Writers that finished since: what their snapshots reach is needed too. */
@@ -622,6 +598,7 @@ static int prune_controller(Prune *p) {
         size_t n_loc;
         cn_store_locations(p->store, &n_loc);
         uint64_t mem = cn_index_memory(cn_store_index(p->store)) + cn_index_memory(p->reach) +
+                       cn_index_memory(p->walked) +
                        n_loc * (sizeof(CnStoreLocation) + 1) + p->n_packs * sizeof(PackInfo);
         p->st->memory = CN_MAX(p->st->memory, mem);
         count_outcome(p);
@@ -647,6 +624,7 @@ int cn_prune_run(CnRepo *repo, const CnPruneOptions *o, CnPruneStats *ret) {
                 cn_store_free(p.store);
                 cn_store_free(p.late);
                 cn_index_free(p.reach);
+                cn_index_free(p.walked);
                 cn_snapshots_free(p.snaps, p.n_snaps);
                 cn_buf_done(&p.blob);
                 cn_damage_set_done(&p.ripe);
