@@ -149,7 +149,7 @@ int cli_prune(Cli *cli, const CnPruneOptions *opts) {
                                       r);
         if (cli->json)
                 print_json(&st, o.dry_run);
-        else
+        else if (st.controllers_skipped < st.controllers)
                 print_text(cli, &st, o.dry_run);
         if (st.controllers_skipped) {
                 cli_error("%" PRIu64 " controller%s not pruned (said above)", st.controllers_skipped,

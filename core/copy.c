@@ -50,7 +50,7 @@ typedef struct Copy {
         uint64_t sent_bytes;  /* since the last commit */
         CnSnapshot **pending; /* walked; put at the next commit */
         size_t n_pending, cap_pending;
-        CnBuf range, plain, tree, obj;
+        CnBuf range, tree, obj;
         uint8_t *key; /* secret */
 } Copy;
 
@@ -123,21 +123,12 @@ static int need_cmp(const void *a, const void *b) {
 /* One blob of a range read: its seal checked with its data key (nothing
  * damaged is replicated), then appended to dst's open pack as it is. */
 static int send_blob(Copy *k, const Need *e, const uint8_t *sealed) {
-        uint8_t ad[CN_CHUNK_AD_BYTES];
         char pack[160];
         CnBlobLoc loc;
         bool added;
         int r;
 
         r = cn_store_locate(k->from, e->id, &loc, k->key, pack, sizeof pack);
-        if (r < 0)
-                return r;
-        r = cn_buf_reserve(&k->plain, e->loc.length);
-        if (r < 0)
-                return r;
-        cn_pack_chunk_ad(cn_repo_processor_id(k->src), k->c->id, e->id, e->loc.type, ad);
-        r = cn_aead_open(k->plain.data, sealed + CN_AEAD_NONCE_BYTES, e->loc.length - CN_AEAD_NONCE_BYTES, ad,
-                         sizeof ad, sealed, k->key);
         if (r < 0)
                 return r;
         r = cn_store_put_sealed(k->to, e->id, &e->loc, sealed, k->key, &added);
@@ -415,7 +406,6 @@ int cn_copy_run(CnRepo *src, CnRepo *dst, CnSnapshot *snaps, size_t n, const CnC
         if (!k.key)
                 return -ENOMEM;
         cn_buf_init(&k.range, CN_MAX_PACK_BYTES);
-        cn_buf_init_secret(&k.plain, CN_MAX_PACK_BYTES);
         cn_buf_init(&k.tree, CN_MAX_TREE_BYTES);
         cn_buf_init(&k.obj, CN_MAX_META_BYTES);
         for (size_t i = 0; r >= 0 && i < n_scope; i++) {
@@ -439,7 +429,6 @@ int cn_copy_run(CnRepo *src, CnRepo *dst, CnSnapshot *snaps, size_t n, const CnC
         free(k.need);
         free(k.pending);
         cn_buf_done(&k.range);
-        cn_buf_done(&k.plain);
         cn_buf_done(&k.tree);
         cn_buf_done(&k.obj);
         cn_secret_free(k.key);

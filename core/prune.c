@@ -409,21 +409,46 @@ static int choose_packs(Prune *p) {
         return 0;
 }
 
-/* Copy the movable kept blobs out of the packs to repack, into new packs. */
+/* Move the movable kept blobs out of the packs to repack, into new packs:
+ * each pack read whole once, its blobs stored again sealed as they are
+ * (their seal checked, nothing decompressed or compressed again). */
 static int move_blobs(Prune *p) {
+        _cleanup_(cn_buf_donep) CnBuf pack = CN_BUF_INIT(CN_MAX_PACK_BYTES);
+        _cleanup_secret_ uint8_t *key = cn_secret_new(CN_KEY_BYTES);
+        uint32_t loaded = UINT32_MAX;
         size_t n;
         const CnStoreLocation *l = cn_store_locations(p->store, &n);
         int r;
 
+        if (!key)
+                return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 const PackInfo *pi = &p->packs[l[i].loc.pack];
+                char name[160];
+                CnBlobLoc loc;
+
                 if (!pi->repack || p->fate[i] != KEEP)
                         continue;
-                r = cn_store_get(p->store, l[i].id, &p->blob);
+                r = cn_store_locate(p->store, l[i].id, &loc, key, name, sizeof name);
                 if (r < 0)
                         return r;
-                cn_store_forget(p->store, l[i].id);
-                r = cn_store_put(p->store, l[i].loc.type, l[i].id, p->blob.data, p->blob.len, NULL);
+                if (loaded != l[i].loc.pack) {
+                        r = cn_backend_get(cn_repo_backend(p->repo), name, 0, CN_GET_ALL, &pack);
+                        if (r < 0)
+                                return r;
+                        loaded = l[i].loc.pack;
+                }
+                r = (uint64_t) l[i].loc.offset + l[i].loc.length > pack.len ? -EBADMSG : 0;
+                if (r >= 0) {
+                        cn_store_forget(p->store, l[i].id);
+                        r = cn_store_put_sealed(p->store, l[i].id, &l[i].loc, pack.data + l[i].loc.offset, key, NULL);
+                }
+                if (r == -EBADMSG) {
+                        /* Nothing is deleted: 'check --read-data' records the damage, and
+                         * the next prune leaves that copy where it is. */
+                        problem(p, CN_PRUNE_DAMAGED_OBJECT, name, r);
+                        return -EUCLEAN;
+                }
                 if (r < 0)
                         return r;
                 p->st->blobs_repacked++;

@@ -17,7 +17,9 @@
 #include "store.h"
 
 typedef enum CnPruneProblemKind {
-        CN_PRUNE_DAMAGED_OBJECT,        /* an object that does not open (read around or, below, fatal) */
+        CN_PRUNE_DAMAGED_OBJECT,        /* an object that does not open: read around; a pack holding a
+                                         * blob to move that does not open: nothing of the controller
+                                         * is deleted */
         CN_PRUNE_SNAPSHOT_DAMAGED,      /* a snapshot that does not open: the controller is not pruned */
         CN_PRUNE_TREE_UNREADABLE,       /* a tree a snapshot needs cannot be read: not pruned */
         CN_PRUNE_BUSY,                  /* another prune of the controller runs: not pruned */

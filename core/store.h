@@ -106,8 +106,10 @@ void cn_store_chunk_id(const CnStore *s, const void *data, size_t n, uint8_t ret
 int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n,
                  bool *ret_added);
 /* Store a blob sealed elsewhere as it is (cn_pack_writer_add_sealed()):
- * a replica's copy of a source blob (core/copy.c), unless id is stored or
- * queued already. ret_added may be NULL. */
+ * a replica's copy of a source blob (core/copy.c), or a blob prune moves
+ * out of a pack it deletes, unless id is stored or queued already. Its seal
+ * is checked first (-EBADMSG: it does not open under key for this
+ * controller; -EINVAL: a loc no pack may hold). ret_added may be NULL. */
 int cn_store_put_sealed(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, const uint8_t *sealed,
                         const uint8_t key[CN_KEY_BYTES], bool *ret_added);
 /* Where blob id is stored, for copying it sealed: its location, its data
