@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* forget: remove snapshots by a retention policy (docs/cli/forget.md). The
- * policy is core/forget's; here are the flags, the table, the JSON and
- * the removal of the snapshot objects. */
+/* forget: remove snapshots by a retention policy or by id (docs/cli/forget.md).
+ * The policy is core/forget's; here are the flags, the ids, the table, the
+ * JSON and the removal of the snapshot objects. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -14,10 +14,13 @@
 
 static void help(void) {
         fputs("Usage: cairn [-r REPO] forget [POLICY] [--group-by host,paths] [FILTERS] [--dry-run] [--json]\n"
+              "       cairn [-r REPO] forget ID... [--dry-run] [--prune [--max-unused LIMIT]] [--json]\n"
               "\n"
               "Remove the snapshots a retention policy does not keep, per group of snapshots\n"
-              "(by controller, then by host and paths unless --group-by says otherwise). Only\n"
-              "the snapshot objects go; their data stays until a prune.\n"
+              "(by controller, then by host and paths unless --group-by says otherwise), or\n"
+              "the snapshots named by id (whole or a unique prefix; any controller's, or only\n"
+              "--controller's; ids and a policy or filters together are refused). Only the\n"
+              "snapshot objects go; their data stays until a prune.\n"
               "\n"
               "Policy (restic's rules; a snapshot any rule keeps is kept):\n"
               "      --keep-last N            the N newest (N or 'unlimited', for each --keep-*)\n"
@@ -41,7 +44,8 @@ static void help(void) {
               "      --max-unused LIMIT       with --prune: as prune's (default 5%)\n" CLI_FILTER_HELP "\n"
               "Calendar buckets are in local time (TZ). A policy that would remove every\n"
               "snapshot of a group is refused (exit 2) without --keep-none. A snapshot under\n"
-              "a legal hold ('cairn hold') is never removed.\n",
+              "a legal hold ('cairn hold') is never removed; one named by id is shown as held\n"
+              "and forget exits 1 (the other named snapshots are removed).\n",
               stdout);
 }
 
@@ -281,6 +285,42 @@ static void print_policy(const CnForgetPolicy *p) {
         printf("%s\n", any ? "" : "nothing (--keep-none)");
 }
 
+/* Move the snapshots of list that ids (full ids or unique prefixes) name to
+ * its front, each once however often named, and set *ret_n to how many.
+ * Every id that names no snapshot or several is reported, and then none is
+ * selected: returns 0 or the exit code. */
+static int select_named(CnSnapshot *list, size_t n, char *const *ids, size_t n_ids, size_t *ret_n) {
+        _cleanup_free_ bool *named = calloc(n ? n : 1, sizeof *named);
+        size_t bad = 0, k = 0;
+        if (!named) {
+                cli_error("forget: out of memory");
+                return CLI_EXIT_ERROR;
+        }
+        for (size_t i = 0; i < n_ids; i++) {
+                CnSnapshot *s = cli_find_snapshot(list, n, ids[i]);
+                if (s)
+                        named[s - list] = true;
+                else
+                        bad++;
+        }
+        if (bad) {
+                cli_error("%zu of the %zu snapshot ids given name%s no single snapshot (said above): nothing was "
+                          "removed",
+                          bad, n_ids, bad == 1 ? "s" : "");
+                return CLI_EXIT_ERROR;
+        }
+        /* Positions before k are named, from k to i - 1 not: a swap moves
+         * only a snapshot already looked at. */
+        for (size_t i = 0; i < n; i++)
+                if (named[i]) {
+                        CnSnapshot t = list[k];
+                        list[k++] = list[i];
+                        list[i] = t;
+                }
+        *ret_n = k;
+        return 0;
+}
+
 int verb_forget(Cli *cli, int argc, char **argv) {
         enum {
                 OPT_KEEP = _OPT_GLOBAL_MAX, /* + CnForgetRule */
@@ -322,10 +362,10 @@ int verb_forget(Cli *cli, int argc, char **argv) {
         CnForgetGroup *groups = NULL;
         CnForgetDecision **decisions = NULL;
         CnSnapshot *list = NULL;
-        size_t n = 0, n_groups = 0, removed = 0, failed = 0, to_remove = 0;
+        size_t n = 0, n_groups = 0, removed = 0, failed = 0, to_remove = 0, held = 0;
         unsigned group_by = CN_FORGET_GROUP_HOST | CN_FORGET_GROUP_PATHS;
-        bool dry_run = false, keep_none = false, prune = false, max_unused = false;
-        CnPruneOptions prune_opts = { .percent = true, .max_unused = CN_PRUNE_DEFAULT_MAX_UNUSED_PERCENT };
+        bool dry_run = false, keep_none = false, group_by_given = false, prune = false, max_unused = false;
+        CnPruneOptions prune_opts = {.percent = true, .max_unused = CN_PRUNE_DEFAULT_MAX_UNUSED_PERCENT};
         int c, r, ret = CLI_EXIT_ERROR;
 
         while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT "g:n", opts)) >= 0) {
@@ -371,8 +411,8 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                                 goto out;
                         }
                         max_unused = true;
-                }
-                else if (c == 'g') {
+                } else if (c == 'g') {
+                        group_by_given = true;
                         if (cn_forget_group_by_parse(optarg, &group_by) < 0) {
                                 ret = cli_usage_error("forget",
                                                       "--group-by takes host, paths and tags, "
@@ -387,21 +427,45 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                         goto out;
                 }
         }
-        if (optind < argc) {
-                ret = cli_usage_error("forget", "forget takes no arguments: say what to keep with --keep-* "
-                                                "options and which snapshots with --host, --tag, --path");
+        /* Snapshot ids name what to remove: restic's 'forget ID...'. restic
+         * then ignores every policy flag without a word; cairn refuses them. */
+        char **ids = argv + optind;
+        size_t n_ids = (size_t) (argc - optind);
+        if (n_ids && (!cn_forget_policy_empty(&p) || keep_none || group_by_given)) {
+                ret = cli_usage_error("forget", "give snapshot ids or a policy (--keep-*, --keep-none, --group-by), "
+                                                "not both: the ids alone say what to remove");
                 goto out;
         }
         if (max_unused && !prune) {
                 ret = cli_usage_error("forget", "--max-unused is prune's: give --prune too");
                 goto out;
         }
-        if (cn_forget_policy_empty(&p) && !keep_none) {
+        for (size_t i = 0; i < n_ids; i++) {
+                size_t len = strlen(ids[i]);
+                if (strcmp(ids[i], "latest") == 0) {
+                        ret = cli_usage_error("forget", "forget takes snapshot ids, not 'latest': name the snapshot "
+                                                        "by its id ('cairn snapshots' lists them)");
+                        goto out;
+                }
+                if (len == 0 || len > CN_ID_HEX || strspn(ids[i], "0123456789abcdefABCDEF") != len) {
+                        ret = cli_usage_error("forget",
+                                              "%s is not a snapshot id: give the whole id or its first hex "
+                                              "digits ('cairn snapshots' lists them)",
+                                              *ids[i] ? CLI_ESC(ids[i]) : "''");
+                        goto out;
+                }
+        }
+        if (n_ids && !cn_snapshot_filter_empty(&filter)) {
+                ret = cli_usage_error("forget", "--host, --tag and --path select snapshots for a policy; with "
+                                                "snapshot ids, the ids alone say what to remove");
+                goto out;
+        }
+        if (n_ids == 0 && cn_forget_policy_empty(&p) && !keep_none) {
                 ret = cli_usage_error("forget", "no policy given, so nothing would be kept or removed: give at "
                                                 "least one --keep-* option");
                 goto out;
         }
-        if (cn_forget_policy_empty(&p) && cn_snapshot_filter_empty(&filter)) {
+        if (n_ids == 0 && cn_forget_policy_empty(&p) && cn_snapshot_filter_empty(&filter)) {
                 ret = cli_usage_error("forget", "--keep-none without a policy removes every snapshot the "
                                                 "filters select: give --host, --tag or --path to say which");
                 goto out;
@@ -422,6 +486,15 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                 ret = r;
                 goto out;
         }
+        size_t selected;
+        if (n_ids) {
+                r = select_named(list, n, ids, n_ids, &selected);
+                if (r != 0) {
+                        ret = r;
+                        goto out;
+                }
+        } else
+                selected = cn_snapshot_filter_list(list, n, &filter);
         /* Every active hold keeps what it covers; a hold object that does not
          * open may be one, so nothing is removed then. */
         r = cn_holds_load(cli->rp, ctl, cli_damaged, cli, &holds, &damaged_holds);
@@ -436,7 +509,6 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                 goto out;
         }
         p.holds = &holds;
-        size_t selected = cn_snapshot_filter_list(list, n, &filter);
         if (cn_forget_group(list, selected, group_by, &groups, &n_groups) < 0 ||
             !(decisions = calloc(n_groups ? n_groups : 1, sizeof *decisions)))
                 goto oom;
@@ -447,7 +519,9 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                 if (cn_forget_apply(groups[g].snapshots, groups[g].n, &p, now, &decisions[g]) < 0)
                         goto oom;
                 /* Kept by a rule, not only held: a hold ends some day, the
-                 * policy's consent to an empty group must be explicit. */
+                 * policy's consent to an empty group must be explicit.
+                 * Snapshots named by id go but those held (no rule is
+                 * given): naming them is the consent. */
                 size_t kept = 0, by_rules = 0;
                 for (size_t i = 0; i < groups[g].n; i++) {
                         const CnForgetDecision *x = &decisions[g][i];
@@ -456,7 +530,9 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                                                 x->reasons.tags);
                 }
                 to_remove += groups[g].n - kept;
-                if (by_rules == 0 && !keep_none) {
+                if (n_ids)
+                        held += kept;
+                else if (by_rules == 0 && !keep_none) {
                         char text[2048];
                         cli_error("refusing to remove every snapshot (%zu) of the group %s%s: nothing was "
                                   "removed; give a policy that keeps one, narrow it with --host/--tag/--path, or "
@@ -470,6 +546,9 @@ int verb_forget(Cli *cli, int argc, char **argv) {
 
         if (cli->json)
                 putchar('[');
+        else if (!cli->quiet && n_ids)
+                printf("Removing %zu snapshot%s named by id (never one under a legal hold)\n", selected,
+                       selected == 1 ? "" : "s");
         else if (!cli->quiet)
                 print_policy(&p);
         for (size_t g = 0; g < n_groups; g++) {
@@ -523,6 +602,17 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                 cli_info(cli, "\n");
                 prune_opts.dry_run = dry_run;
                 ret = cli_prune(cli, &prune_opts);
+                if (ret != CLI_EXIT_OK || !held)
+                        goto out;
+        }
+        if (held) {
+                cli_error("%zu of the snapshots named %s under a legal hold and %s removed (shown as held); "
+                          "'cairn hold list' shows the holds, and a hold ends only by 'cairn hold release'",
+                          held, held == 1 ? "is" : "are",
+                          dry_run     ? "would not be"
+                          : held == 1 ? "was not"
+                                      : "were not");
+                ret = CLI_EXIT_ERROR;
                 goto out;
         }
         ret = CLI_EXIT_OK;

@@ -6,7 +6,9 @@
 # and nothing removed, --json with keep/remove/reasons per group, refusal to
 # empty a group without --keep-none, no policy a usage error, filters, only
 # snapshot objects removed (data stays; check passes; a backup whose parent
-# goes meanwhile still succeeds). The calendar rules are in test-forget.
+# goes meanwhile still succeeds), and forget ID... (restic's forget by id:
+# prefixes, any controller, ids with a policy refused, holds honoured).
+# The calendar rules are in test-forget.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 
@@ -149,3 +151,121 @@ expect_exit 0 cairn check
 expect_exit 0 cairn --controller default restore --host gamma latest --target "$W/r"
 [ "$(cat "$W/r$W/many/1")" = changed ] && [ "$(cat "$W/r$W/many/3000")" = 3000 ] ||
         fail "the backup made while its parent was removed does not restore"
+
+# forget ID... (restic's 'forget <snapshot ID>...'): a new repository with
+# two controllers, so ids of either can be named.
+REPO=$W/ids
+init_two_controllers
+i1=$(CAIRN_CONTROLLER=default backup_as 11 alpha "a")
+i2=$(CAIRN_CONTROLLER=default backup_as 12 alpha "a")
+i3=$(CAIRN_CONTROLLER=default backup_as 13 beta "a")
+i4=$(CAIRN_CONTROLLER=default backup_as 14 alpha "a b")
+expect_exit 0 cairn --controller other backup --json --host alpha "$W/a"
+o1=$(grep -o '"snapshot":"[0-9a-f]*"' "$W/out" | cut -d'"' -f4)
+all="$i1 $i2 $i3 $i4 $o1 "
+[ "$(ids)" = "$all" ] || die "setup: snapshots lists $(ids)"
+
+note "item 1: forget ID with a policy, a filter, --keep-none, --group-by, 'latest' or a non-id is a usage error"
+for args in "--keep-last 1 $i1" "$i1 --keep-within 1d" "$i1 --keep-tag keep" "$i1 --keep-none" \
+        "$i1 --group-by host" "$i1 --host alpha" "$i1 --tag x" "$i1 --path $W/a" "latest" "$i1 latest" \
+        "${i1:0:8}-" "xyz" "${i1}0"; do
+        # shellcheck disable=SC2086 # the words of $args are the arguments
+        check_exit 2 cairn forget $args || continue
+        grep -q "Try 'cairn forget --help'" "$W/err" || fail "forget $args: no usage hint: $(cat "$W/err")"
+done
+check_exit 2 cairn forget "" || true
+[ "$(ids)" = "$all" ] || fail "a refused forget ID removed something: $(ids)"
+expect_exit 2 cairn forget --keep-last 1 "$i1"
+grep -q "not both" "$W/err" || fail "policy and ids: $(cat "$W/err")"
+expect_exit 2 cairn forget latest
+grep -q "not 'latest'" "$W/err" || fail "forget latest: $(cat "$W/err")"
+
+note "item 1: forget ID --dry-run shows the named snapshots in the table and removes nothing"
+expect_exit 0 cairn forget "${i1:0:8}" "$i3" --dry-run
+grep -q "^${i1:0:8} " "$W/out" && grep -q "^${i3:0:8} " "$W/out" || fail "dry-run table: $(cat "$W/out")"
+grep -q "^${i2:0:8} " "$W/out" && fail "dry-run lists a snapshot not named: $(cat "$W/out")"
+grep -q "2 snapshots would be removed; nothing was removed" "$W/out" || fail "dry-run count: $(cat "$W/out")"
+[ "$(ids)" = "$all" ] || fail "forget ID --dry-run removed something: $(ids)"
+
+note "item 1: forget ID --json lists the named snapshots as removed, per group"
+expect_exit 0 cairn forget "$i1" "${i4:0:12}" --json --dry-run
+python3 - "$W/out" "$i1" "$i4" <<'PY' || fail "forget ID --json: $(cat "$W/out")"
+import json, sys
+groups = json.load(open(sys.argv[1]))
+removed = sorted(s["id"] for g in groups for s in g["remove"])
+assert removed == sorted(sys.argv[2:4]), removed
+assert all(g["keep"] == [] and g["reasons"] == [] for g in groups), groups
+assert len(groups) == 2, groups  # alpha [a] and alpha [a b]
+PY
+
+note "item 1: an unknown or ambiguous id is an error that names it, and nothing is removed"
+unknown=$(printf '%064d' 0)
+for s in $all; do [ "$s" != "$unknown" ] || die "a snapshot id is all zeros"; done
+expect_exit 1 cairn forget "$i1" "$unknown"
+grep -q "no snapshot $unknown" "$W/err" || fail "unknown id not named: $(cat "$W/err")"
+grep -q "nothing was removed" "$W/err" || fail "unknown id: does not say nothing was removed: $(cat "$W/err")"
+[ "$(ids)" = "$all" ] || fail "forget with an unknown id removed something: $(ids)"
+# An ambiguous prefix: add snapshots until two share a first hex digit.
+extra=$(CAIRN_CONTROLLER=default backup_as 19 delta "a")
+digit=""
+for n in $(seq 20 40); do
+        digit=$(for s in $(ids); do echo "${s:0:1}"; done | sort | uniq -d | head -1)
+        [ -z "$digit" ] || break
+        extra=$(CAIRN_CONTROLLER=default backup_as "$n" delta "a")
+done
+[ -n "$digit" ] || die "no two snapshots share a first digit"
+all=$(ids)
+expect_exit 1 cairn forget "$i2" "$digit"
+grep -q "ambiguous: [0-9]* snapshots start with $digit" "$W/err" || fail "ambiguous prefix: $(cat "$W/err")"
+[ "$(ids)" = "$all" ] || fail "forget with an ambiguous prefix removed something: $(ids)"
+
+note "item 1: forget ID removes the named snapshots of any controller, each once however named, data kept"
+before=$(packs)
+expect_exit 0 cairn forget "${i1:0:7}" "$i1" "${o1:0:9}" "${i3^^}"
+grep -q "removed 3 snapshots" "$W/out" || fail "forget ID count: $(cat "$W/out")"
+want=" ${all}"
+for s in $i1 $o1 $i3; do want=${want/ $s / }; done
+[ " $(ids)" = "$want" ] || fail "after forget ID: $(ids), expected$want"
+[ "$(packs)" = "$before" ] || fail "forget ID touched data/"
+expect_exit 0 cairn check
+expect_exit 1 cairn forget "$i1"
+grep -q "no snapshot $i1" "$W/err" || fail "a removed snapshot named again: $(cat "$W/err")"
+
+note "item 1: with --controller, only that controller's snapshots can be named"
+o2=$(cairn --controller other backup --json --host alpha "$W/a" | grep -o '"snapshot":"[0-9a-f]*"' | cut -d'"' -f4)
+[ -n "$o2" ] || die "no second snapshot of other"
+expect_exit 1 cairn --controller default forget "$o2"
+grep -q "no snapshot $o2" "$W/err" || fail "--controller default forget OTHER'S: $(cat "$W/err")"
+expect_exit 0 cairn --controller other forget "$o2"
+[ "$(ids --controller other)" = "" ] || fail "--controller other forget: $(ids --controller other)"
+
+note "item 1: a named snapshot under a legal hold is not removed, is shown as held, and forget exits 1"
+all=$(ids)
+expect_exit 0 cairn hold add --snapshot "$i2" --reason "case 12"
+check_exit 1 cairn forget "$i2" "$i4" --dry-run &&
+        grep -q "^${i2:0:8} .*held (legal hold)" "$W/out" || fail "dry-run: i2 not shown as held: $(cat "$W/out")"
+grep -q "under a legal hold and would not be removed" "$W/err" ||
+        fail "dry-run: held not said: $(cat "$W/err")"
+[ "$(ids)" = "$all" ] || fail "forget ID --dry-run removed something: $(ids)"
+expect_exit 1 cairn forget "$i2" "$i4" --json
+python3 -c '
+import json, sys
+g = json.load(open(sys.argv[1]))
+keep = [s["id"] for x in g for s in x["keep"]]
+assert keep == [sys.argv[2]], keep
+assert [r["matches"] for x in g for r in x["reasons"]] == [["held (legal hold)"]], g
+' "$W/out" "$i2" || fail "--json does not show the named held snapshot: $(cat "$W/out")"
+grep -q "1 of the snapshots named is under a legal hold and was not removed" "$W/err" ||
+        fail "held snapshot not reported: $(cat "$W/err")"
+want=" $all"
+want=${want/ $i4 / }
+[ " $(ids)" = "$want" ] || fail "forget held+unheld: $(ids), expected$want (i2 kept, i4 removed)"
+
+note "item 1: a hold object that does not open stops forget ID; --dry-run still shows"
+all=$(ids)
+for f in "$REPO"/holds/*/*; do xor_byte "$f" 60 1; done
+expect_exit 1 cairn forget "$extra"
+grep -q "could not be read" "$W/err" || fail "damaged hold: $(cat "$W/err")"
+[ "$(ids)" = "$all" ] || fail "forget ID with a damaged hold removed something: $(ids)"
+expect_exit 0 cairn forget "$extra" --dry-run
+grep -q "^${extra:0:8} " "$W/out" || fail "dry-run with a damaged hold: $(cat "$W/out")"
