@@ -23,6 +23,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 LIB="$HERE/lib-e2e.py"
+BENCH_NAME=run-e2e
+# shellcheck source=bench/lib-bench.sh
+. "$HERE/lib-bench.sh"
 COMMAND_LINE="bench/run-e2e.sh${*:+ $*}"
 
 WORK=${CAIRN_BENCH_DIR:-/var/tmp/cairn-bench}
@@ -34,9 +37,6 @@ SCENARIOS=tree,file
 INSTALL=1
 BUILD=1
 OUT=
-
-die() { echo "run-e2e: $*" >&2; exit 1; }
-say() { echo "run-e2e: $(date +%T) $*" >&2; }
 
 runs_set=0
 while [ $# -gt 0 ]; do
@@ -55,16 +55,8 @@ while [ $# -gt 0 ]; do
 done
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive number, not '$RUNS'"
 [ "$QUICK" = 1 ] && [ "$runs_set" = 0 ] && [ -z "${CAIRN_BENCH_RUNS:-}" ] && RUNS=1
-for t in ${TOOLS//,/ }; do
-        case "$t" in cairn|cairn-z1|restic|borg|tar) ;; *) die "unknown tool '$t' (cairn, cairn-z1, restic, borg, tar)" ;; esac
-done
-for s in ${SCENARIOS//,/ }; do
-        case "$s" in tree|file) ;; *) die "unknown scenario '$s' (tree, file)" ;; esac
-done
-has() { [[ ",$1," == *",$2,"* ]]; }
-
-SUDO=()
-[ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+check_list tool "$TOOLS" cairn cairn-z1 restic borg tar
+check_list scenario "$SCENARIOS" tree file
 
 # ------------------------------------------------------------------ layout
 # $WORK/src/linux-orig        the unpacked linux-source-6.1 tree (never written after unpacking)
@@ -109,7 +101,6 @@ REPO=$BASE/repo
 TMP=$BASE/tmp
 TMPFS=$WORK/tmpfs
 LOGS=$BASE/logs
-CAIRN=$ROOT/build-bench/agent/cairn
 
 export XDG_CACHE_HOME=$WORK/home/.cache XDG_CONFIG_HOME=$WORK/home/.config
 export CAIRN_PASSWORD=cairn-bench RESTIC_PASSWORD=cairn-bench BORG_PASSPHRASE=cairn-bench
@@ -118,71 +109,12 @@ export LC_ALL=C
 unset CAIRN_PASSWORD_FILE CAIRN_REPOSITORY RESTIC_REPOSITORY RESTIC_PASSWORD_FILE BORG_REPO || true
 
 # ------------------------------------------------------------------ install and build
-install_packages() {
-        local pkgs=(restic borgbackup linux-source-6.1 time rsync xz-utils tar python3 diffutils
-                util-linux coreutils findutils procps) missing=() p
-        for p in "${pkgs[@]}"; do
-                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-        done
-        if [ ${#missing[@]} -gt 0 ]; then
-                say "installing ${missing[*]}"
-                "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-                "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-                        --no-install-recommends "${missing[@]}" >/dev/null
-        fi
-        "$ROOT/packaging/install-deps.sh"
-}
-
-build_cairn() {
-        if [ ! -f "$ROOT/build-bench/build.ninja" ]; then
-                meson setup "$ROOT/build-bench" "$ROOT" --buildtype=release -Dtests=false >/dev/null
-        fi
-        [ "$(meson introspect --buildoptions "$ROOT/build-bench" |
-                python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="buildtype"][0])')" = release ] ||
-                meson configure "$ROOT/build-bench" --buildtype=release >/dev/null
-        ninja -C "$ROOT/build-bench" agent/cairn >/dev/null || die "cairn does not build (ninja -C build-bench)"
+install_e2e_packages() {
+        install_packages restic borgbackup linux-source-6.1 time rsync xz-utils tar python3 diffutils \
+                util-linux coreutils findutils procps
 }
 
 # ------------------------------------------------------------------ data sets
-# A data set is reused when its .ok file matches a fresh listing of it.
-manifest() { # DIR -> "files=N bytes=B listing=SHA256"
-        (cd "$1" && find . -printf '%y %s %T@ %m %P %l\n' | sort |
-                awk '{ if ($1 == "f") { n++; b += $2 } print } END { print n, b > "/dev/stderr" }' |
-                sha256sum | cut -c1-64) 2>"$TMP/.manifest.count" >"$TMP/.manifest.sha"
-        read -r n b <"$TMP/.manifest.count"
-        echo "files=$n bytes=$b listing=$(cat "$TMP/.manifest.sha")"
-}
-intact() { [ -d "$1" ] && [ -f "$1.ok" ] && [ "$(manifest "$1")" = "$(cat "$1.ok")" ]; }
-seal() { manifest "$1" >"$1.ok"; }
-
-make_orig() {
-        if [ "$QUICK" = 1 ]; then
-                make_full_orig
-                intact "$ORIG" && return 0
-                say "making the quick subset: every 4th file of $SRC/linux-orig"
-                rm -rf "$ORIG" "$ORIG.ok" "$ORIG.tmp"
-                (cd "$SRC/linux-orig" && find . ! -type d -printf '%P\n' | sort | awk 'NR % 4 == 1') >"$TMP/quick.list"
-                mkdir -p "$ORIG.tmp"
-                rsync -a --files-from="$TMP/quick.list" "$SRC/linux-orig/" "$ORIG.tmp/"
-                mv "$ORIG.tmp" "$ORIG"
-                seal "$ORIG"
-        else
-                make_full_orig
-        fi
-}
-make_full_orig() {
-        local o=$SRC/linux-orig
-        intact "$o" && return 0
-        local tarball=/usr/src/linux-source-6.1.tar.xz
-        [ -f "$tarball" ] || die "$tarball is missing (apt-get install linux-source-6.1)"
-        say "unpacking $tarball"
-        rm -rf "$o" "$o.ok" "$SRC/unpack"
-        mkdir -p "$SRC/unpack"
-        xz -dc "$tarball" | tar -x -C "$SRC/unpack" --no-same-owner
-        mv "$SRC/unpack"/linux-source-6.1 "$o"
-        rmdir "$SRC/unpack"
-        seal "$o"
-}
 make_mod() {
         intact "$MOD" && return 0
         say "making the modified copy $MOD (seed $SEED)"
@@ -213,13 +145,6 @@ make_mixed() {
         } >"$MIXED.ok"
 }
 
-# the stable path every tool backs up
-live_from() { # DIR: make $LIVE equal to DIR, touching only what differs
-        mkdir -p "$LIVE"
-        rsync -a --delete "$1/" "$LIVE/"
-        sync
-}
-
 warm() {
         say "warming the page cache with $LIVE and $MIXED"
         tar -C "$LIVE_PARENT" -cf - linux | cat >/dev/null
@@ -242,9 +167,6 @@ RUN=0
 SCEN=
 STATUS=0 # exit code of the last timed step
 
-HZ=$(getconf CLK_TCK)
-cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-size_of() { if [ -e "$1" ]; then du -sb "$1" | cut -f1; fi; }
 cache_dir() {
         case "$1" in
         restic) echo "$XDG_CACHE_HOME/restic" ;;
@@ -254,43 +176,18 @@ cache_dir() {
 }
 
 # timed TOOL STEP INPUT_BYTES REPO_OR_ARCHIVE -- COMMAND...: sync, run COMMAND under GNU
-# time with its output in a log, sync again (timed apart), append a CSV row.
+# time with its output in a log, sync again (timed apart); record finishes its CSV row.
 timed() {
         local tool=$1 step=$2 input=$3 store=$4
         shift 5
-        local log=$LOGS/run$RUN-$SCEN-$tool-$step.log tf=$LOGS/.time
-        sync
-        local load busy0 busy1
-        load=$(cut -d' ' -f1 /proc/loadavg)
-        busy0=$(cpu_busy)
-        set +e
-        /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >"$log" 2>&1 </dev/null
-        STATUS=$?
-        set -e
-        busy1=$(cpu_busy)
-        local t0 t1
-        t0=$(date +%s.%N)
-        sync
-        t1=$(date +%s.%N)
-        local wall user sys rss
-        read -r wall user sys rss < <(tail -1 "$tf")
+        bench_time "$tool $SCEN $step" "$LOGS/run$RUN-$SCEN-$tool-$step.log" "$@"
         local cdir repo cache
         cdir=$(cache_dir "$tool")
         repo=$(size_of "$store")
         cache=""
         [ -n "$cdir" ] && cache=$(size_of "$cdir")
-        LAST_ROW="$RUN,$SCEN,$step,$tool,$STATUS,$wall,$user,$sys,$rss,${repo:-},${cache:-},$input,$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'),"
-        # CPU seconds the rest of the machine used meanwhile: a measure of interference
-        local others
-        others=$(awk -v a="$busy0" -v b="$busy1" -v hz="$HZ" -v u="$user" -v s="$sys" \
-                'BEGIN { o = (b - a) / hz - u - s; printf "%.2f", o < 0 ? 0 : o }')
-        LAST_TAIL=",$others,$load,$(date -u +%FT%TZ)"
-        LAST_LOG=$log
-        if [ "$STATUS" -ne 0 ]; then
-                say "$tool $SCEN $step failed (exit $STATUS); see $log"
-        else
-                say "$tool $SCEN $step: ${wall}s wall, $(awk -v a="$user" -v b="$sys" 'BEGIN { print a + b }')s cpu, $((rss / 1024)) MiB rss"
-        fi
+        LAST_ROW="$RUN,$SCEN,$step,$tool,$STATUS,$T_WALL,$T_USER,$T_SYS,$T_RSS,${repo:-},${cache:-},$input,$T_SYNC,"
+        LAST_TAIL=",$T_OTHERS,$T_LOAD,$T_AT"
 }
 # record VERIFIED: finish the row of the last timed step
 record() { echo "$LAST_ROW$1$LAST_TAIL" >>"$RAW_TMP"; }
@@ -429,7 +326,7 @@ mkdir -p "$WORK" "$BASE/src" "$SRC" "$TMP" "$LOGS" "$XDG_CACHE_HOME" "$XDG_CONFI
 trap 'tmpfs_off' EXIT
 trap 'exit 130' INT TERM
 
-[ "$INSTALL" = 1 ] && install_packages
+[ "$INSTALL" = 1 ] && install_e2e_packages
 for c in restic borg rsync xz python3 /usr/bin/time; do
         command -v "$c" >/dev/null || die "$c is missing (run without --no-install)"
 done
@@ -448,7 +345,7 @@ RAW_TMP=$LOGS/raw.csv.partial
 echo "$CSV_HEAD" >"$RAW_TMP"
 ORDER=""
 for t in cairn cairn-z1 restic borg tar; do has "$TOOLS" "$t" && ORDER="$ORDER${ORDER:+, }$t"; done
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for RUN in $(seq 1 "$RUNS"); do
         for s in tree file; do
                 has "$SCENARIOS" "$s" || continue
@@ -460,7 +357,7 @@ for RUN in $(seq 1 "$RUNS"); do
         done
 done
 live_from "$ORIG"
-load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 END=$(date +%s)
 
 # ------------------------------------------------------------------ report
@@ -476,22 +373,8 @@ if [ "$QUICK" = 1 ]; then
 else
         tree_what="linux-source-6.1 (Debian's \`/usr/src/linux-source-6.1.tar.xz\`, unpacked)"
 fi
-fs_of() { findmnt -n -T "$1" -o FSTYPE,SOURCE,OPTIONS | awk '{print $1 " (" $2 ", " $3 ")"}'; }
 raw_rel=$(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], os.path.dirname(sys.argv[2])))' "$RAW" "$RESULTS")
-env_prefix=""
-[ -n "${CAIRN_BENCH_DIR:-}" ] && env_prefix="CAIRN_BENCH_DIR=$CAIRN_BENCH_DIR "
-[ -n "${CAIRN_BENCH_RUNS:-}" ] && env_prefix="${env_prefix}CAIRN_BENCH_RUNS=$CAIRN_BENCH_RUNS "
-[ -n "${CAIRN_BENCH_SEED:-}" ] && env_prefix="${env_prefix}CAIRN_BENCH_SEED=$CAIRN_BENCH_SEED "
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit with uncommitted changes"
-restic_repo_version=$(
-        d=$TMP/restic-probe
-        rm -rf "$d"
-        restic -r "$d" init >/dev/null 2>&1 &&
-                restic -r "$d" cat config 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])' ||
-                echo "?"
-        rm -rf "$d" "$XDG_CACHE_HOME/restic"
-)
+commit=$(cairn_commit)
 method="- Order: in each run, every tool does its whole pass over the tree, one after the other, then every tool its pass over the mixed file; then the next run.\\n"
 method+="- Each pass starts from an empty repository (removed with the tool's cache after the pass). The tree passes back up \`$LIVE\`: before the pass it is made equal to the original tree, and before the third backup the modified copy is rsync'd over it (\`rsync -a --delete\`), so the three snapshots are of the same path, unchanged files keep their inode and ctime, and every tool can use its parent snapshot or files cache.\\n"
 method+="- Source data stays on disk ($(fs_of "$WORK")) and was read once before the first measurement to warm the page cache; caches are never dropped (24 GiB of RAM holds all the data). \`sync\` runs before every measured step, and again after it, timed apart (\`sync_s\` in raw.csv), so no step pays for another's writeback.\\n"
@@ -500,26 +383,12 @@ method+="- Caches: cairn has none besides the repository. restic and borg keep t
 method+="- Commands (password from \`CAIRN_PASSWORD\` / \`RESTIC_PASSWORD\` / \`BORG_PASSPHRASE\`): \`cairn -r REPO init\`, \`cairn -r REPO --json backup PATH\`, \`cairn -r REPO restore latest --target T\` (cairn-z1: \`backup --compression 1\`, the same binary); \`restic -r REPO init\`, \`restic -r REPO backup PATH\`, \`restic -r REPO restore latest --target T\`; \`borg init -e repokey REPO\`, \`borg create --compression lz4 REPO::NAME PATH\`, \`cd T && borg extract REPO::NAME\`. Each under \`/usr/bin/time -f '%e %U %S %M'\`, output to a log.\\n"
 method+="- Every tool opens its key with a password KDF on each command (cairn Argon2id 32 MiB, restic scrypt, borg PBKDF2): that time and memory is part of each step, as for a user."
 {
-        echo "command=${env_prefix}$COMMAND_LINE"
-        echo "date=$(date -u -d "@$START" '+%Y-%m-%d %H:%M UTC')"
-        echo "duration=$((dur / 60)) min $((dur % 60)) s"
-        echo "mode=$MODE"
-        echo "runs=$RUNS"
-        echo "order=$ORDER"
-        echo "nproc=$(nproc)"
-        echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-        echo "ram=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-        echo "kernel=$(uname -r)"
-        echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
-        echo "work=$WORK"
-        echo "workfs=$(fs_of "$WORK")"
+        run_meta
         echo "tmpfs=$TMPFS"
-        echo "load_start=$load_start"
-        echo "load_end=$load_end"
         echo "cairn_version=$("$CAIRN" --version 2>/dev/null || echo '?')"
         echo "cairn_commit=$commit"
-        echo "restic_version=$(restic version | cut -d' ' -f1-2) (Debian $(dpkg-query -W -f='${Version}' restic))"
-        echo "restic_repo_version=$restic_repo_version"
+        echo "restic_version=$(restic_version)"
+        echo "restic_repo_version=$(restic_repo_version)"
         echo "borg_version=$(borg --version) (Debian $(dpkg-query -W -f='${Version}' borgbackup))"
         echo "tar_version=$(tar --version | head -1)"
         echo "tree_desc=$tree_what: $o_files files, $o_bytes bytes, at \`$ORIG\`"
