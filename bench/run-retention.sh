@@ -107,10 +107,10 @@ TMP=$R/tmp
 LOGS=$R/logs
 
 export XDG_CACHE_HOME=$R/home/.cache XDG_CONFIG_HOME=$R/home/.config
-export CAIRN_PASSWORD=cairn-bench RESTIC_PASSWORD=cairn-bench
+export CAIRN_PASSWORD=cairn-bench RESTIC_PASSWORD=cairn-bench CAIRN_FROM_PASSWORD=cairn-bench
 export LC_ALL=C
-unset CAIRN_PASSWORD_FILE CAIRN_REPOSITORY CAIRN_CONTROLLER RESTIC_REPOSITORY RESTIC_PASSWORD_FILE \
-        RESTIC_FROM_REPOSITORY RESTIC_FROM_PASSWORD_FILE || true
+unset CAIRN_PASSWORD_FILE CAIRN_REPOSITORY CAIRN_CONTROLLER CAIRN_FROM_PASSWORD_FILE RESTIC_REPOSITORY \
+        RESTIC_PASSWORD_FILE RESTIC_FROM_REPOSITORY RESTIC_FROM_PASSWORD_FILE || true
 
 # ------------------------------------------------------------------ what this cairn can do
 # A verb this build lacks is said once and its steps are skipped, not failed.

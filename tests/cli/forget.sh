@@ -261,6 +261,18 @@ want=" $all"
 want=${want/ $i4 / }
 [ " $(ids)" = "$want" ] || fail "forget held+unheld: $(ids), expected$want (i2 kept, i4 removed)"
 
+note "item 1: forget ID --prune prunes after removing, also when a named snapshot is held (then exit 1)"
+p1=$(CAIRN_CONTROLLER=default backup_as 50 epsilon "a")
+all=$(ids)
+expect_exit 1 cairn forget "$i2" "$p1" --prune --max-unused 0
+grep -q "unreachable  *[1-9][0-9]* blobs" "$W/out" || fail "forget ID --prune: no prune report: $(cat "$W/out")"
+grep -q "^[1-9][0-9]* blobs (.*) deleted" "$W/out" || fail "forget ID --prune deleted nothing: $(cat "$W/out")"
+grep -q "1 of the snapshots named is under a legal hold" "$W/err" || fail "forget ID --prune: held: $(cat "$W/err")"
+want=" $all"
+want=${want/ $p1 / }
+[ " $(ids)" = "$want" ] || fail "forget ID --prune: $(ids), expected$want"
+expect_exit 0 cairn check
+
 note "item 1: a hold object that does not open stops forget ID; --dry-run still shows"
 all=$(ids)
 for f in "$REPO"/holds/*/*; do xor_byte "$f" 60 1; done
