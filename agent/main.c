@@ -19,7 +19,7 @@ static const struct {
         { "ls", verb_ls, "list the entries of a snapshot" },
         { "restore", verb_restore, "restore a snapshot, or part of one, into a directory" },
         { "dump", verb_dump, "write one file of a snapshot to standard output" },
-        { "forget", verb_forget, "remove snapshots by a retention policy (--keep-daily 7 ...)" },
+        { "forget", verb_forget, "remove snapshots by a retention policy (--keep-daily 7 ...) or by id" },
         { "check", verb_check, "verify the repository (and with --read-data, every byte)" },
         { "key", verb_key, "list, add, remove key files, change the password" },
         { "controller", verb_controller, "list or add data controllers" },
