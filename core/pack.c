@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "pack.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,5 +48,62 @@ int cn_pack_encode_entries(CnBuf *b, const CnPackEntry *e, uint32_t n) {
                 cn_buf_put_u32(b, e[i].loc.length);
                 cn_buf_put_u32(b, e[i].loc.raw_length);
         }
+        return 0;
+}
+
+int cn_pack_trailer_parse(const uint8_t trailer[CN_PACK_TRAILER_BYTES], uint64_t pack_size, uint32_t *ret_hlen) {
+        uint32_t hlen = cn_le32_get(trailer);
+        if (memcmp(trailer + 4, CN_MAGIC_PACK_TRAILER, CN_MAGIC_BYTES) != 0 ||
+            pack_size < CN_PACK_PREAMBLE_BYTES + CN_PACK_TRAILER_BYTES || hlen < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES ||
+            hlen > pack_size - CN_PACK_PREAMBLE_BYTES - CN_PACK_TRAILER_BYTES)
+                return -EBADMSG;
+        *ret_hlen = hlen;
+        return 0;
+}
+
+int cn_pack_entry_read(CnReader *rd, uint64_t blob_area, const uint8_t **ret_id, CnBlobLoc *ret) {
+        CnReader at = *rd;
+        CnBlobLoc loc = {};
+        const uint8_t *id;
+        if (cn_reader_peek(&at, CN_ID_BYTES, &id) < 0 || cn_reader_u8(&at, &loc.type) < 0 ||
+            cn_reader_u8(&at, &loc.flags) < 0 || cn_reader_u32(&at, &loc.offset) < 0 ||
+            cn_reader_u32(&at, &loc.length) < 0 || cn_reader_u32(&at, &loc.raw_length) < 0)
+                return -EBADMSG;
+        if ((loc.type != CN_BLOB_DATA && loc.type != CN_BLOB_TREE) || (loc.flags & ~CN_BLOB_ZSTD) ||
+            loc.length < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || loc.offset < CN_PACK_PREAMBLE_BYTES ||
+            (blob_area && (uint64_t) loc.offset + loc.length > blob_area) ||
+            loc.raw_length > (loc.type == CN_BLOB_TREE ? CN_MAX_TREE_BYTES : CN_MAX_CHUNK_BYTES))
+                return -EBADMSG;
+        *rd = at;
+        *ret_id = id;
+        *ret = loc;
+        return 0;
+}
+
+int cn_pack_entries_begin(CnReader *rd, uint64_t blob_area, uint32_t *ret_n) {
+        CnReader at = *rd, all;
+        uint32_t n;
+        if (cn_reader_u32(&at, &n) < 0 || n > CN_MAX_PACK_ENTRIES || (uint64_t) n * CN_PACK_ENTRY_BYTES != at.left)
+                return -EBADMSG;
+        all = at;
+        for (uint32_t i = 0; i < n; i++) {
+                const uint8_t *id;
+                CnBlobLoc loc;
+                if (cn_pack_entry_read(&all, blob_area, &id, &loc) < 0)
+                        return -EBADMSG;
+        }
+        *rd = at;
+        *ret_n = n;
+        return 0;
+}
+
+int cn_ledger_body_begin(CnReader *rd, uint32_t *ret_n) {
+        CnReader at = *rd;
+        uint32_t n;
+        if (cn_reader_u32(&at, &n) < 0 || n > CN_MAX_PACK_ENTRIES ||
+            (uint64_t) n * (CN_ID_BYTES + CN_KEY_BYTES) != at.left)
+                return -EBADMSG;
+        *rd = at;
+        *ret_n = n;
         return 0;
 }

@@ -35,3 +35,26 @@ void cn_pack_object_name(const char *kind, const char *controller_hex, const uin
                          size_t n);
 /* entries = count:u32 { id[32] type:u8 flags:u8 offset:u32 length:u32 raw_length:u32 }* */
 int cn_pack_encode_entries(CnBuf *b, const CnPackEntry *e, uint32_t n);
+
+/* Decoders (pure; fuzzed in tests/fuzz/). */
+
+/* The trailer (header_length:u32 "CNPKEND1", the last CN_PACK_TRAILER_BYTES
+ * of a pack of pack_size bytes): the sealed header's length into
+ * *ret_hlen. -EBADMSG if it is no trailer, or the header (nonce and tag at
+ * least) would not fit between the preamble and the trailer. */
+int cn_pack_trailer_parse(const uint8_t trailer[CN_PACK_TRAILER_BYTES], uint64_t pack_size, uint32_t *ret_hlen);
+/* Start reading an entries list (of a pack header, or an index body after
+ * its pack id): the count into *ret_n, and rd left at the first entry.
+ * Every entry is checked first (cn_pack_entry_read()), so that a list that
+ * fails fails before any entry is used: -EBADMSG for a count over
+ * CN_MAX_PACK_ENTRIES or other than the bytes that follow, or a bad entry. */
+int cn_pack_entries_begin(CnReader *rd, uint64_t blob_area, uint32_t *ret_n);
+/* One entry, checked against the pack's blob area (blob_area bytes, 0:
+ * unknown): a known type and flags, a length that holds nonce and tag, an
+ * offset past the preamble, a raw length under its kind's cap. *ret_id
+ * points into the reader's bytes; ret->pack is 0. -EBADMSG otherwise. */
+int cn_pack_entry_read(CnReader *rd, uint64_t blob_area, const uint8_t **ret_id, CnBlobLoc *ret);
+/* A ledger body after its pack id: count:u32 { id[32] data_key[32] }*.
+ * The count into *ret_n, rd left at the first pair; -EBADMSG for a count
+ * over CN_MAX_PACK_ENTRIES or other than the bytes that follow. */
+int cn_ledger_body_begin(CnReader *rd, uint32_t *ret_n);

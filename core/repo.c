@@ -172,18 +172,7 @@ static int keyfile_build(const uint8_t master[CN_KEY_BYTES], const uint8_t repo_
         return 0;
 }
 
-typedef struct KeyfileHeader {
-        uint64_t opslimit, memlimit;
-        uint8_t salt[CN_SALT_BYTES];
-        int64_t created;
-        const uint8_t *label;
-        size_t label_len;
-        size_t ad_len;                  /* bytes before the nonce */
-} KeyfileHeader;
-
-/* The plaintext part of a key file, every check a reader makes before any
- * Argon2 work. On failure, *pb says why (kind and numbers) and < 0 returns. */
-static int keyfile_parse(const uint8_t *p, size_t n, KeyfileHeader *h, CnRepoProblem *pb) {
+int cn_keyfile_parse(const uint8_t *p, size_t n, CnKeyfileHeader *h, CnRepoProblem *pb) {
         CnReader rd;
         const uint8_t *m;
         uint32_t version, alg;
@@ -223,8 +212,8 @@ static int keyfile_parse(const uint8_t *p, size_t n, KeyfileHeader *h, CnRepoPro
 }
 
 /* -EKEYREJECTED if the passphrase does not open it; -ENOMEM if Argon2 could
- * not have its memory. p must have passed keyfile_parse() into h. */
-static int keyfile_open(const uint8_t *p, size_t n, const KeyfileHeader *h, const char *pw, size_t pw_len,
+ * not have its memory. p must have passed cn_keyfile_parse() into h. */
+static int keyfile_open(const uint8_t *p, size_t n, const CnKeyfileHeader *h, const char *pw, size_t pw_len,
                         uint8_t master[CN_KEY_BYTES], uint8_t repo_id[CN_UUID_BYTES]) {
         _cleanup_secret_ uint8_t *kek = cn_secret_new(CN_KEY_BYTES);
         _cleanup_secret_ uint8_t *plain = cn_secret_new(CN_KEY_BYTES + CN_UUID_BYTES);
@@ -339,7 +328,7 @@ static bool key_name_ok(const char *name) {
 
 /* Get and parse one key file: 0 and h filled, 1 when it was skipped (and
  * reported), < 0 to end the open. */
-static int key_load(CnRepo *r, const char *name, CnBuf *kf, KeyfileHeader *h) {
+static int key_load(CnRepo *r, const char *name, CnBuf *kf, CnKeyfileHeader *h) {
         CnRepoProblem pb;
         uint64_t size = 0;
         int k;
@@ -364,7 +353,7 @@ static int key_load(CnRepo *r, const char *name, CnBuf *kf, KeyfileHeader *h) {
                 k = report_read_error(r, CN_REPO_KEY_UNREADABLE, name, k);
                 return k < 0 ? k : 1;
         }
-        if (keyfile_parse(kf->data, kf->len, h, &pb) < 0) {
+        if (cn_keyfile_parse(kf->data, kf->len, h, &pb) < 0) {
                 pb.object = name;
                 k = repo_report(r, &pb);
                 return k < 0 ? k : 1;
@@ -386,7 +375,7 @@ static int key_candidates(CnRepo *r, const CnNames *keys, KeyCandidate **ret, si
         for (size_t i = 0; i < keys->n; i++) {
                 const char *id = keys->v[i] + strlen("keys/");
                 bool hinted = hint && *hint && strncmp(id, hint, strlen(hint)) == 0;
-                KeyfileHeader h;
+                CnKeyfileHeader h;
                 hint_matches += hinted;
                 k = key_load(r, keys->v[i], &kf, &h);
                 if (k < 0)
@@ -431,15 +420,35 @@ static int config_seal(CnRepo *r, CnBuf *out) {
         return cn_envelope_seal(out, CN_MAGIC_CONFIG, &h, key, body.data, body.len);
 }
 
+int cn_config_body_decode(const uint8_t *p, size_t n, uint8_t ret_repo_id[CN_UUID_BYTES], char **ret_name,
+                          uint8_t ret_pk[CN_SIGN_PUBLIC_BYTES], uint8_t ret_sk[CN_SIGN_SECRET_BYTES]) {
+        CnReader rd;
+        const uint8_t *id, *name, *pk, *sk;
+        size_t name_len;
+        int64_t created;
+
+        cn_reader_init(&rd, p, n);
+        if (cn_reader_peek(&rd, CN_UUID_BYTES, &id) < 0 ||
+            cn_reader_bytes32(&rd, CN_MAX_LABEL_BYTES, &name, &name_len) < 0 ||
+            cn_reader_peek(&rd, CN_SIGN_PUBLIC_BYTES, &pk) < 0 || cn_reader_peek(&rd, CN_SIGN_SECRET_BYTES, &sk) < 0 ||
+            cn_reader_i64(&rd, &created) < 0)
+                return -EBADMSG;
+        char *s = strndup((const char *) name, name_len);
+        if (!s)
+                return -ENOMEM;
+        memcpy(ret_repo_id, id, CN_UUID_BYTES);
+        memcpy(ret_pk, pk, CN_SIGN_PUBLIC_BYTES);
+        memcpy(ret_sk, sk, CN_SIGN_SECRET_BYTES);
+        *ret_name = s;
+        return 0;
+}
+
 static int config_open(CnRepo *r, const uint8_t *p, size_t n) {
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT_SECRET(4096);
         _cleanup_secret_ uint8_t *key = derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONFIG, CN_KEY_BYTES);
+        _cleanup_free_ char *name = NULL;
         CnEnvelopeHeader h;
-        CnReader rd;
         uint8_t repo_id[CN_UUID_BYTES];
-        const uint8_t *name;
-        size_t name_len;
-        int64_t created;
         int k;
 
         if (!key)
@@ -447,19 +456,13 @@ static int config_open(CnRepo *r, const uint8_t *p, size_t n) {
         k = cn_envelope_open(p, n, CN_MAGIC_CONFIG, key, &h, &body);
         if (k < 0)
                 return k;
-        cn_reader_init(&rd, body.data, body.len);
-        if (cn_reader_get(&rd, repo_id, CN_UUID_BYTES) < 0 ||
-            cn_reader_bytes32(&rd, CN_MAX_LABEL_BYTES, &name, &name_len) < 0 ||
-            cn_reader_get(&rd, r->processor_pk, CN_SIGN_PUBLIC_BYTES) < 0 ||
-            cn_reader_get(&rd, r->processor_sk, CN_SIGN_SECRET_BYTES) < 0 ||
-            cn_reader_i64(&rd, &created) < 0)
-                return -EBADMSG;
+        k = cn_config_body_decode(body.data, body.len, repo_id, &name, r->processor_pk, r->processor_sk);
+        if (k < 0)
+                return k;
         if (!cn_memeq(repo_id, r->repo_id, CN_UUID_BYTES))
                 return -EBADMSG;        /* a key file of another repository */
         memcpy(r->processor_id, h.processor, CN_UUID_BYTES);
-        r->processor_name = strndup((const char *) name, name_len);
-        if (!r->processor_name)
-                return -ENOMEM;
+        r->processor_name = TAKE_PTR(name);
         return 0;
 }
 
@@ -504,15 +507,39 @@ static int controller_seal(CnRepo *r, const CnController *c, CnBuf *out) {
         return cn_envelope_seal(out, CN_MAGIC_CONTROLLER, &h, key, body.data, body.len);
 }
 
+int cn_controller_body_decode(const uint8_t *p, size_t n, CnController *c) {
+        CnReader rd;
+        const uint8_t *name, *root, *epoch_key;
+        size_t name_len;
+        uint8_t id_alg, compression;
+        CnController v = {};
+
+        cn_reader_init(&rd, p, n);
+        if (cn_reader_bytes32(&rd, CN_MAX_LABEL_BYTES, &name, &name_len) < 0 || cn_reader_i64(&rd, &v.created) < 0 ||
+            cn_reader_peek(&rd, CN_KEY_BYTES, &root) < 0 || cn_reader_u8(&rd, &id_alg) < 0 ||
+            cn_reader_u32(&rd, &v.chunker.min_size) < 0 || cn_reader_u32(&rd, &v.chunker.avg_size) < 0 ||
+            cn_reader_u32(&rd, &v.chunker.max_size) < 0 || cn_reader_u8(&rd, &compression) < 0 ||
+            cn_reader_u32(&rd, &v.epoch) < 0 || cn_reader_peek(&rd, CN_KEY_BYTES, &epoch_key) < 0 ||
+            id_alg != ID_ALG_HMAC_SHA256 || compression != COMPRESSION_ZSTD ||
+            cn_chunker_params_check(&v.chunker) < 0)
+                return -EBADMSG;
+        char *s = strndup((const char *) name, name_len);
+        if (!s)
+                return -ENOMEM;
+        c->name = s;
+        c->created = v.created;
+        c->chunker = v.chunker;
+        c->epoch = v.epoch;
+        memcpy(c->root, root, CN_KEY_BYTES);
+        memcpy(c->epoch_key, epoch_key, CN_KEY_BYTES);
+        return 0;
+}
+
 static int controller_open(CnRepo *r, const uint8_t *p, size_t n, CnController **ret) {
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT_SECRET(4096);
         _cleanup_secret_ uint8_t *key =
                 derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONTROLLER_WRAP, CN_KEY_BYTES);
         CnEnvelopeHeader h;
-        CnReader rd;
-        const uint8_t *name;
-        size_t name_len;
-        uint8_t id_alg, compression;
         int k;
 
         if (!key)
@@ -532,19 +559,12 @@ static int controller_open(CnRepo *r, const uint8_t *p, size_t n, CnController *
                 controller_free(c);
                 return -ENOMEM;
         }
-        cn_reader_init(&rd, body.data, body.len);
-        if (cn_reader_bytes32(&rd, CN_MAX_LABEL_BYTES, &name, &name_len) < 0 ||
-            cn_reader_i64(&rd, &c->created) < 0 || cn_reader_get(&rd, c->root, CN_KEY_BYTES) < 0 ||
-            cn_reader_u8(&rd, &id_alg) < 0 || cn_reader_u32(&rd, &c->chunker.min_size) < 0 ||
-            cn_reader_u32(&rd, &c->chunker.avg_size) < 0 || cn_reader_u32(&rd, &c->chunker.max_size) < 0 ||
-            cn_reader_u8(&rd, &compression) < 0 || cn_reader_u32(&rd, &c->epoch) < 0 ||
-            cn_reader_get(&rd, c->epoch_key, CN_KEY_BYTES) < 0 || id_alg != ID_ALG_HMAC_SHA256 ||
-            compression != COMPRESSION_ZSTD || cn_chunker_params_check(&c->chunker) < 0) {
+        k = cn_controller_body_decode(body.data, body.len, c);
+        if (k < 0) {
                 controller_free(c);
-                return -EBADMSG;
+                return k;
         }
-        c->name = strndup((const char *) name, name_len);
-        if (!c->name || (k = controller_derive(c)) < 0) {
+        if ((k = controller_derive(c)) < 0) {
                 controller_free(c);
                 return -ENOMEM;
         }
@@ -958,7 +978,7 @@ static int open_with_keys(CnRepo *r, const char *pw, size_t pw_len, const CnBuf 
         if (k < 0)
                 return k;
         for (size_t i = 0; i < n; i++) {
-                KeyfileHeader h;
+                CnKeyfileHeader h;
                 /* Read and check again: it may have changed since the scan. */
                 k = key_load(r, c[i].name, &kf, &h);
                 if (k < 0)
@@ -1073,14 +1093,14 @@ int cn_repo_key_list(CnRepo *r, CnKeyInfo **ret, size_t *ret_n) {
         if (!a)
                 return -ENOMEM;
         for (size_t i = 0; i < keys.n; i++) {
-                KeyfileHeader h;
+                CnKeyfileHeader h;
                 CnRepoProblem pb;
                 const char *id = keys.v[i] + strlen("keys/");
                 k = cn_backend_get(r->backend, keys.v[i], 0, CN_GET_ALL, &kf);
                 if (k < 0 && transport_error(k))
                         goto fail;
                 /* Unusable ones were reported by the open, and check names them. */
-                if (k < 0 || !key_name_ok(keys.v[i]) || keyfile_parse(kf.data, kf.len, &h, &pb) < 0)
+                if (k < 0 || !key_name_ok(keys.v[i]) || cn_keyfile_parse(kf.data, kf.len, &h, &pb) < 0)
                         continue;
                 memcpy(a[n].id_hex, id, CN_UUID_HEX + 1);
                 a[n].label = strndup((const char *) h.label, h.label_len);

@@ -192,3 +192,34 @@ void cn_key_info_free_array(CnKeyInfo *k, size_t n);
 int cn_repo_key_remove(CnRepo *r, const char *id_hex);
 /* Replace the current key file with one for a new passphrase. */
 int cn_repo_key_passwd(CnRepo *r, const char *pw, size_t pw_len, const CnKdfParams *kdf);
+
+/* ---- decoders of the plaintext parts (pure: no I/O, no keys needed) ----
+ * Used by the readers above, and fuzzed on their own (tests/fuzz/). */
+
+/* The plaintext part of a key file (docs/FORMAT.md "Key files"): every check
+ * a reader makes before any Argon2 work. label points into p. On failure,
+ * *ret_problem says why (kind and numbers; object unset) and < 0 returns:
+ * -E2BIG oversized, -EBADMSG malformed, -EPROTONOSUPPORT unknown version or
+ * kdf, -ERANGE a cost outside CN_KDF_*. */
+typedef struct CnKeyfileHeader {
+        uint64_t opslimit, memlimit;
+        uint8_t salt[CN_SALT_BYTES];
+        int64_t created;
+        const uint8_t *label;
+        size_t label_len;
+        size_t ad_len;                  /* bytes before the nonce */
+} CnKeyfileHeader;
+int cn_keyfile_parse(const uint8_t *p, size_t n, CnKeyfileHeader *ret, CnRepoProblem *ret_problem);
+
+/* The opened body of config: repo_id[16] processor_name:bytes32
+ * processor_pk[32] processor_sk[64] created:i64. *ret_name is malloc'd;
+ * ret_sk should be secret memory. -EBADMSG if malformed; nothing is
+ * written then. */
+int cn_config_body_decode(const uint8_t *p, size_t n, uint8_t ret_repo_id[CN_UUID_BYTES], char **ret_name,
+                          uint8_t ret_pk[CN_SIGN_PUBLIC_BYTES], uint8_t ret_sk[CN_SIGN_SECRET_BYTES]);
+/* The opened body of controllers/<id> into c: name (malloc'd), created,
+ * chunker, epoch, and the domain root and epoch key, copied into c->root
+ * and c->epoch_key, which the caller allocated (CN_KEY_BYTES of secret
+ * memory each). -EBADMSG if malformed or an unknown algorithm; nothing is
+ * written then. */
+int cn_controller_body_decode(const uint8_t *p, size_t n, CnController *c);

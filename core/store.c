@@ -119,23 +119,6 @@ static CnEnvelopeHeader envelope_header(const CnStore *s, uint32_t epoch) {
         return h;
 }
 
-/* One entry of a pack header (id[32] type flags offset length raw_length),
- * checked against the pack's blob area (pack_size, 0: unknown). */
-static int read_entry(CnReader *rd, uint32_t pack, uint64_t pack_size, const uint8_t **ret_id, CnBlobLoc *ret) {
-        CnBlobLoc loc = { .pack = pack };
-        if (cn_reader_peek(rd, CN_ID_BYTES, ret_id) < 0 || cn_reader_u8(rd, &loc.type) < 0 ||
-            cn_reader_u8(rd, &loc.flags) < 0 || cn_reader_u32(rd, &loc.offset) < 0 ||
-            cn_reader_u32(rd, &loc.length) < 0 || cn_reader_u32(rd, &loc.raw_length) < 0)
-                return -EBADMSG;
-        if ((loc.type != CN_BLOB_DATA && loc.type != CN_BLOB_TREE) || (loc.flags & ~CN_BLOB_ZSTD) ||
-            loc.length < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || loc.offset < CN_PACK_PREAMBLE_BYTES ||
-            (pack_size && (uint64_t) loc.offset + loc.length > pack_size) ||
-            loc.raw_length > (loc.type == CN_BLOB_TREE ? CN_MAX_TREE_BYTES : CN_MAX_CHUNK_BYTES))
-                return -EBADMSG;
-        *ret = loc;
-        return 0;
-}
-
 static int add_location(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc) {
         int r = CN_GROW(s->locations, s->cap_locations, s->n_locations);
         if (r < 0)
@@ -154,18 +137,15 @@ static int decode_entries(CnStore *s, CnReader *rd, uint32_t pack, uint64_t pack
         const uint8_t *pack_id = cn_index_pack_id(s->index, pack), *id;
         FallbackBlob *f = NULL;
         CnBlobLoc loc;
-        CnReader all;
         uint32_t n;
         int r;
 
-        if (cn_reader_u32(rd, &n) < 0 || n > CN_MAX_PACK_ENTRIES || (uint64_t) n * CN_PACK_ENTRY_BYTES != rd->left)
-                return -EBADMSG;
-        all = *rd;
-        for (uint32_t i = 0; i < n; i++)
-                if (read_entry(rd, pack, pack_size, &id, &loc) < 0)
-                        return -EBADMSG;
+        r = cn_pack_entries_begin(rd, pack_size, &n);
+        if (r < 0)
+                return r;
         for (uint32_t i = 0; i < n; i++) {
-                read_entry(&all, pack, pack_size, &id, &loc);
+                cn_pack_entry_read(rd, pack_size, &id, &loc);
+                loc.pack = pack;
                 if ((s->flags & CN_STORE_ALL_LOCATIONS) && (r = add_location(s, id, &loc)) < 0)
                         return r;
                 if (!cn_damage_set_contains(&s->recorded, pack_id, id) &&
@@ -288,8 +268,7 @@ static int index_object(CnStore *s, const char *name, _unused_ const CnBuf *obj,
 static int ledger_object(CnStore *s, const char *name, _unused_ const CnBuf *obj, CnReader *rd) {
         uint8_t pack_id[CN_ID_BYTES];
         uint32_t n, pack;
-        if (body_pack_id(name, rd, pack_id) < 0 || cn_reader_u32(rd, &n) < 0 || n > CN_MAX_PACK_ENTRIES ||
-            (uint64_t) n * (CN_ID_BYTES + CN_KEY_BYTES) != rd->left)
+        if (body_pack_id(name, rd, pack_id) < 0 || cn_ledger_body_begin(rd, &n) < 0)
                 return -EBADMSG;
         if (cn_index_find_pack(s->index, pack_id, &pack) < 0)
                 return 0;
@@ -325,13 +304,13 @@ static int adopt_pack(CnStore *s, const char *name, uint64_t size, const uint8_t
         r = cn_backend_get(s->backend, name, size - CN_PACK_TRAILER_BYTES, CN_PACK_TRAILER_BYTES, &tail);
         if (r < 0)
                 return r;
-        hlen = cn_le32_get(tail.data);
-        if (memcmp(tail.data + 4, CN_MAGIC_PACK_TRAILER, CN_MAGIC_BYTES) != 0 ||
-            hlen < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || hlen > size - CN_PACK_PREAMBLE_BYTES - CN_PACK_TRAILER_BYTES)
+        if (tail.len != CN_PACK_TRAILER_BYTES || cn_pack_trailer_parse(tail.data, size, &hlen) < 0)
                 return -EBADMSG;
         r = cn_backend_get(s->backend, name, size - CN_PACK_TRAILER_BYTES - hlen, hlen, &tail);
         if (r < 0)
                 return r;
+        if (tail.len != hlen)
+                return -EBADMSG;
         cn_pack_header_ad(cn_repo_processor_id(s->repo), s->c->id, pack_id, ad);
         r = cn_buf_reserve(&body, hlen);
         if (r < 0)
@@ -1096,11 +1075,10 @@ int cn_store_verify_pack(CnStore *s, uint32_t pack, const uint8_t *data, size_t 
         if (n < CN_PACK_PREAMBLE_BYTES + CN_PACK_TRAILER_BYTES || memcmp(data, CN_MAGIC_PACK, CN_MAGIC_BYTES) != 0 ||
             cn_le32_get(data + CN_MAGIC_BYTES) != CN_FORMAT_VERSION ||
             memcmp(data + CN_MAGIC_BYTES + 4, cn_repo_processor_id(s->repo), CN_UUID_BYTES) != 0 ||
-            memcmp(data + CN_MAGIC_BYTES + 4 + CN_UUID_BYTES, s->c->id, CN_UUID_BYTES) != 0 ||
-            memcmp(data + n - CN_MAGIC_BYTES, CN_MAGIC_PACK_TRAILER, CN_MAGIC_BYTES) != 0)
+            memcmp(data + CN_MAGIC_BYTES + 4 + CN_UUID_BYTES, s->c->id, CN_UUID_BYTES) != 0)
                 return -EBADMSG;
-        uint32_t hlen = cn_le32_get(data + n - CN_PACK_TRAILER_BYTES);
-        if (hlen < CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES || hlen > n - CN_PACK_PREAMBLE_BYTES - CN_PACK_TRAILER_BYTES)
+        uint32_t hlen;
+        if (cn_pack_trailer_parse(data + n - CN_PACK_TRAILER_BYTES, n, &hlen) < 0)
                 return -EBADMSG;
         /* The header authenticates as a whole; its entries are what the index already holds. */
         _cleanup_(cn_buf_donep) CnBuf hdr = CN_BUF_INIT(CN_MAX_META_BYTES);
