@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Hold bodies (cn_hold_decode): what decodes encodes to the same bytes. */
+#include "fuzz.h"
+#include "hold.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        CnHold h = {};
+        CnBuf b = CN_BUF_INIT(CN_MAX_META_BYTES);
+
+        if (cn_hold_decode(data, size, &h) == 0) {
+                FUZZ_ASSERT(cn_hold_encode(&h, &b) == 0);
+                FUZZ_ASSERT(b.len == size && memcmp(b.data, data, size) == 0);
+        }
+        cn_hold_done(&h);
+        cn_buf_done(&b);
+        return 0;
+}
