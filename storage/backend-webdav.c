@@ -7,7 +7,8 @@
  * half an object. Missing parent collections are made with MKCOL when a PUT
  * answers 409, and remembered. get is GET with a Range, stat is HEAD, remove
  * is DELETE, list walks the collections with PROPFIND Depth: 1 (servers such
- * as nginx refuse Depth: infinity), parsing each 207 with libxml2.
+ * as nginx refuse Depth: infinity), parsing each 207 with libxml2
+ * (webdav-proto.c).
  *
  * Caps: ranged get, atomic put. Not exclusive put: Overwrite: F is a check
  * the server makes, atomic on some servers (nginx with one worker) but not
@@ -17,9 +18,6 @@
  * through CURLOPT_USERNAME/PASSWORD, never in a URL or a message. */
 #include <errno.h>
 #include <inttypes.h>
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-#include <libxml/xmlreader.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +28,7 @@
 #include "backend.h"
 #include "macro.h"
 #include "remote.h"
+#include "webdav-proto.h"
 
 /* A PROPFIND answer for one collection may be this large. */
 #define LIST_RESPONSE_MAX (32u * 1024 * 1024)
@@ -54,12 +53,6 @@ typedef struct WebdavBackend {
 
 static WebdavBackend *to_webdav(CnBackend *b) {
         return (WebdavBackend *) b;
-}
-
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-
-static void xml_init(void) {
-        xmlInitParser();
 }
 
 static int auth_setup(CURL *h, void *userdata) {
@@ -218,7 +211,6 @@ static int webdav_open_scheme(const char *location, bool create, bool tls, CnBac
         _cleanup_(webdav_closep) WebdavBackend *w = NULL;
         int r;
 
-        pthread_once(&xml_once, xml_init);
         if (strncmp(location, "//", 2) != 0) {
                 cn_backend_set_error("WebDAV URL must look like webdav+%s://host[:port]/path", tls ? "https" : "http");
                 return -EINVAL;
@@ -555,46 +547,6 @@ static int webdav_remove(CnBackend *b, const char *name) {
 
 /* ---- list ----------------------------------------------------------------------------- */
 
-static bool is_dav(const xmlNode *n, const char *name) {
-        return n->type == XML_ELEMENT_NODE && n->ns && n->ns->href && strcmp((const char *) n->ns->href, "DAV:") == 0 &&
-               strcmp((const char *) n->name, name) == 0;
-}
-
-static const xmlNode *dav_child(const xmlNode *n, const char *name) {
-        for (const xmlNode *c = n->children; c; c = c->next)
-                if (is_dav(c, name))
-                        return c;
-        return NULL;
-}
-
-/* Text of an element, trimmed, malloc'd ("" if empty). */
-static char *node_text(const xmlNode *n) {
-        xmlChar *t = xmlNodeGetContent(n);
-        if (!t)
-                return strdup("");
-        const char *s = (const char *) t;
-        while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-                s++;
-        size_t len = strlen(s);
-        while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n'))
-                len--;
-        char *r = strndup(s, len);
-        xmlFree(t);
-        return r;
-}
-
-static bool parse_u64(const char *s, uint64_t *ret) {
-        uint64_t v = 0;
-        if (!*s)
-                return false;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
-                        return false;
-                v = v * 10 + (uint64_t) (*s - '0');
-        }
-        *ret = v;
-        return true;
-}
 
 typedef struct Entry {
         char *rel; /* name below the root; collections end in '/' */
@@ -612,31 +564,6 @@ typedef struct ListWalk {
         CnNames todo; /* collections still to visit */
         size_t visited;
 } ListWalk;
-
-/* href (absolute path or full URL, percent-encoded) -> name below the
- * root, or NULL (not below the root, or malformed: skipped). */
-static int href_to_rel(WebdavBackend *w, const char *href, char **ret) {
-        const char *p = href;
-        const char *s = strstr(href, "://");
-
-        if (s && s < href + strcspn(href, "/")) {
-                p = strchr(s + 3, '/');
-                if (!p)
-                        p = "/";
-        }
-        _cleanup_free_ char *dec = NULL;
-        int r = cn_remote_decode_dup(p, strlen(p), &dec);
-        if (r < 0)
-                return r;
-        size_t rl = strlen(w->root_path);
-        if (strncmp(dec, w->root_path, rl) != 0) {
-                /* the collection itself may come back without its trailing '/' */
-                *ret = NULL;
-                return 0;
-        }
-        *ret = strdup(dec + rl);
-        return *ret ? 0 : -ENOMEM;
-}
 
 static int walk_entry(ListWalk *lw, const char *dir, Entry *e) {
         size_t plen = strlen(lw->prefix);
@@ -691,56 +618,25 @@ static int walk_entry(ListWalk *lw, const char *dir, Entry *e) {
         return lw->fn(e->rel, e->size, lw->userdata);
 }
 
-static int parse_response(ListWalk *lw, const char *dir, const xmlNode *resp) {
-        const xmlNode *href = dav_child(resp, "href");
-        Entry e = {.mtime = -1};
+typedef struct ListCall {
+        ListWalk *lw;
+        const char *dir;
+} ListCall;
+
+/* One <response> of a collection's listing: skipped unless below the root. */
+static int on_entry(const CnWebdavEntry *pe, void *userdata) {
+        ListCall *lc = userdata;
+        const char *root = lc->lw->w->root_path;
+        size_t rl = strlen(root);
         int r;
 
-        if (!href) {
-                cn_backend_set_error("list: PROPFIND response without href");
-                return -EPROTO;
-        }
-        _cleanup_free_ char *h = node_text(href);
-        if (!h)
-                return -ENOMEM;
-        r = href_to_rel(lw->w, h, &e.rel);
-        if (r < 0) {
-                cn_backend_set_error("list: malformed href in PROPFIND answer");
-                return r == -ENOMEM ? r : -EPROTO;
-        }
+        if (strncmp(pe->path, root, rl) != 0)
+                return 0; /* the collection itself may come back without its trailing '/' */
+        Entry e = {.collection = pe->collection, .has_size = pe->has_size, .size = pe->size, .mtime = pe->mtime};
+        e.rel = strdup(pe->path + rl);
         if (!e.rel)
-                return 0;
-        for (const xmlNode *ps = resp->children; ps; ps = ps->next) {
-                if (!is_dav(ps, "propstat"))
-                        continue;
-                const xmlNode *st = dav_child(ps, "status"), *prop = dav_child(ps, "prop");
-                _cleanup_free_ char *sts = st ? node_text(st) : NULL;
-                if (!sts || !prop || !strstr(sts, " 200"))
-                        continue;
-                const xmlNode *rt = dav_child(prop, "resourcetype");
-                if (rt && dav_child(rt, "collection"))
-                        e.collection = true;
-                const xmlNode *cl = dav_child(prop, "getcontentlength");
-                if (cl) {
-                        _cleanup_free_ char *t = node_text(cl);
-                        if (!t || !parse_u64(t, &e.size)) {
-                                free(e.rel);
-                                cn_backend_set_error("list: malformed getcontentlength in PROPFIND answer");
-                                return t ? -EPROTO : -ENOMEM;
-                        }
-                        e.has_size = true;
-                }
-                const xmlNode *lm = dav_child(prop, "getlastmodified");
-                if (lm) {
-                        _cleanup_free_ char *t = node_text(lm);
-                        if (t) {
-                                time_t m = curl_getdate(t, NULL);
-                                if (m >= 0)
-                                        e.mtime = m;
-                        }
-                }
-        }
-        r = walk_entry(lw, dir, &e);
+                return -ENOMEM;
+        r = walk_entry(lc->lw, lc->dir, &e);
         free(e.rel);
         return r;
 }
@@ -762,54 +658,8 @@ static int list_collection(ListWalk *lw, const char *dir) {
         }
         if (r < 0)
                 return r;
-        if (out.len > INT32_MAX)
-                return -EPROTO;
-
-        /* Streamed: only one <response> subtree is in memory at a time. */
-        xmlTextReader *xr = xmlReaderForMemory((const char *) out.data, (int) out.len, "propfind.xml", NULL,
-                                               XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-        if (!xr)
-                return -ENOMEM;
-        bool seen_root = false;
-        int k = xmlTextReaderRead(xr);
-        r = 0;
-        while (k == 1 && r >= 0) {
-                if (xmlTextReaderNodeType(xr) != XML_READER_TYPE_ELEMENT) {
-                        k = xmlTextReaderRead(xr);
-                        continue;
-                }
-                const xmlChar *ns = xmlTextReaderConstNamespaceUri(xr), *ln = xmlTextReaderConstLocalName(xr);
-                bool dav = ns && strcmp((const char *) ns, "DAV:") == 0;
-                if (!seen_root) {
-                        if (!dav || !ln || strcmp((const char *) ln, "multistatus") != 0) {
-                                cn_backend_set_error("list \"%.80s\": PROPFIND answer is not a DAV:multistatus", dir);
-                                r = -EPROTO;
-                                break;
-                        }
-                        seen_root = true;
-                        k = xmlTextReaderRead(xr);
-                        continue;
-                }
-                if (dav && ln && strcmp((const char *) ln, "response") == 0 && xmlTextReaderDepth(xr) == 1) {
-                        const xmlNode *n = xmlTextReaderExpand(xr);
-                        if (!n) {
-                                k = -1;
-                                break;
-                        }
-                        r = parse_response(lw, dir, n);
-                        if (r < 0)
-                                break;
-                        k = xmlTextReaderNext(xr);
-                        continue;
-                }
-                k = xmlTextReaderRead(xr);
-        }
-        xmlFreeTextReader(xr);
-        if (r >= 0 && (k < 0 || !seen_root)) {
-                cn_backend_set_error("list \"%.80s\": malformed XML in PROPFIND answer", dir);
-                r = -EPROTO;
-        }
-        return r;
+        ListCall lc = {.lw = lw, .dir = dir};
+        return cn_webdav_propfind_parse(out.data, out.len, dir, on_entry, &lc);
 }
 
 static int webdav_list(CnBackend *b, const char *prefix, CnBackendListFn fn, void *userdata) {

@@ -391,6 +391,23 @@ static void seeds_of_storage(void) {
         seed_str("s3-credentials", "two-profiles",
                  "# comment\n[default]\naws_access_key_id = AKIA\naws_secret_access_key=secret\n\n[cairn]\n"
                  "aws_access_key_id=id2\r\naws_secret_access_key = s2\naws_session_token = tok\n; end\n");
+        seed_str("sftp-ls", "listing",
+                 "drwxr-xr-x    5 cairn    cairn        4096 Nov 29 16:38 .\n"
+                 "-rw-r--r--    1 cairn    cairn         312 May 20  2024 config\n"
+                 "-rw-------    1 cairn    cairn        1497 Feb  3 09:01 .tmp-abc\r\n"
+                 "lrwxrwxrwx    1 cairn    cairn           6 Jan  1  1970 link -> target\n"
+                 "-rw-r--r--+   1 1000     1000   18446744073709551615 Dec 31 23:59 a name with blanks\n");
+        seed_str("webdav-propfind", "nginx",
+                 "<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<D:multistatus xmlns:D=\"DAV:\">\n"
+                 "<D:response><D:href>/repo/</D:href><D:propstat><D:prop><D:resourcetype><D:collection/>"
+                 "</D:resourcetype></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>\n"
+                 "<D:response><D:href>/repo/config</D:href><D:propstat><D:prop><D:getcontentlength>312"
+                 "</D:getcontentlength><D:getlastmodified>Sat, 29 Nov 2025 16:38:00 GMT</D:getlastmodified>"
+                 "<D:resourcetype/></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>\n"
+                 "<D:response><D:href>http://h:8080/repo/a%20b/</D:href><D:propstat><D:prop><D:resourcetype>"
+                 "<D:collection/></D:resourcetype></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>"
+                 "<D:propstat><D:prop><D:getcontentlength/></D:prop><D:status>HTTP/1.1 404 Not Found</D:status>"
+                 "</D:propstat></D:response>\n</D:multistatus>\n");
         seed_str("url", "encoded", "/a%20b/c%2Fd/%7e");
         seed_str("url", "endpoint", "https://minio.example:9000/");
         seed_str("url", "bucket", "my-bucket.example");
