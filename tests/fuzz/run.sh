@@ -19,6 +19,10 @@ seconds=${2:?usage: run.sh TARGET|all SECONDS}
 build=${BUILD:-$root/build-fuzz}
 
 if [ ! -f "$build/build.ninja" ]; then
+        command -v clang >/dev/null || {
+                echo "run.sh: needs clang and libFuzzer: packaging/install-deps.sh --test installs them" >&2
+                exit 2
+        }
         CC=clang meson setup "$build" "$root" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
                 -Dtests=false >/dev/null
 fi
