@@ -52,6 +52,8 @@ static int64_t listed_time(const char *mon, size_t mlen, const char *day, size_t
                                 return -1;
                         year = year * 10 + (ty[i] - '0');
                 }
+                if (year < 1970)
+                        return -1; /* before any file of ours, and -1 must stay "unknown" */
                 tm.tm_year = year - 1900;
                 return timegm(&tm);
         }

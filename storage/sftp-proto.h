@@ -13,7 +13,7 @@
 typedef struct CnSftpListEntry {
         char type;        /* '-' file, 'd' directory, else other */
         uint64_t size;
-        int64_t mtime;    /* seconds, read as UTC; -1 if the fields do not parse */
+        int64_t mtime;    /* seconds, read as UTC; -1 if the fields do not parse or say before 1970 */
         const char *name; /* into the line, not terminated */
         size_t name_len;
 } CnSftpListEntry;
