@@ -35,3 +35,10 @@ void cn_pack_object_name(const char *kind, const char *controller_hex, const uin
                          size_t n);
 /* entries = count:u32 { id[32] type:u8 flags:u8 offset:u32 length:u32 raw_length:u32 }* */
 int cn_pack_encode_entries(CnBuf *b, const CnPackEntry *e, uint32_t n);
+/* The size of a pack whose blobs end at blob_end and whose header holds
+ * entries entries: writers put the header right after the last blob
+ * (docs/FORMAT.md "Packs"). */
+static inline uint64_t cn_pack_size(uint64_t blob_end, uint32_t entries) {
+        return blob_end + CN_AEAD_NONCE_BYTES + 4 + (uint64_t) entries * CN_PACK_ENTRY_BYTES + CN_AEAD_TAG_BYTES +
+               CN_PACK_TRAILER_BYTES;
+}
