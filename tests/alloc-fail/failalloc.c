@@ -29,13 +29,45 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static void *(*real_malloc)(size_t);
-static void *(*real_calloc)(size_t, size_t);
-static void *(*real_realloc)(void *, size_t);
-static void (*real_free)(void *);
-static int (*real_posix_memalign)(void **, size_t, size_t);
-static void *(*real_aligned_alloc)(size_t, size_t);
-static void *(*real_memalign)(size_t, size_t);
+/* The allocator underneath, found without dlsym() (which allocates, and
+ * under AddressSanitizer must not run before ASan has set itself up):
+ * ASan's when it is loaded (weak references resolve to it), else glibc's. */
+extern void *__interceptor_malloc(size_t) __attribute__((weak));
+extern void *__interceptor_calloc(size_t, size_t) __attribute__((weak));
+extern void *__interceptor_realloc(void *, size_t) __attribute__((weak));
+extern void __interceptor_free(void *) __attribute__((weak));
+extern void *__interceptor_memalign(size_t, size_t) __attribute__((weak));
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
+
+static void *real_malloc(size_t n) {
+        return __interceptor_malloc ? __interceptor_malloc(n) : __libc_malloc(n);
+}
+static void *real_calloc(size_t a, size_t b) {
+        return __interceptor_calloc ? __interceptor_calloc(a, b) : __libc_calloc(a, b);
+}
+static void *real_realloc(void *p, size_t n) {
+        return __interceptor_realloc ? __interceptor_realloc(p, n) : __libc_realloc(p, n);
+}
+static void real_free(void *p) {
+        if (__interceptor_free)
+                __interceptor_free(p);
+        else
+                __libc_free(p);
+}
+static void *real_memalign(size_t align, size_t n) {
+        return __interceptor_memalign ? __interceptor_memalign(align, n) : __libc_memalign(align, n);
+}
+
+/* What the shim exports beyond <stdlib.h>'s. */
+void *memalign(size_t align, size_t n);
+void *sodium_malloc(size_t n);
+void *sodium_allocarray(size_t a, size_t b);
+int sodium_init(void);
+
 static void *(*real_sodium_malloc)(size_t);
 static void *(*real_sodium_allocarray)(size_t, size_t);
 static int (*real_sodium_init)(void);
@@ -43,28 +75,6 @@ static int (*real_sodium_init)(void);
 static atomic_long counted;
 static atomic_bool started, failed;
 static long fail_at = -1;               /* -1: not read yet */
-
-/* dlsym() may itself call calloc before real_calloc is known. */
-static _Alignas(16) char boot[8192];
-static size_t boot_used;
-static bool in_boot(const void *p) {
-        return (const char *) p >= boot && (const char *) p < boot + sizeof boot;
-}
-
-static void resolve(void) {
-        static _Thread_local bool resolving;
-        if (real_malloc || resolving)
-                return;
-        resolving = true;
-        real_calloc = (void *(*)(size_t, size_t)) dlsym(RTLD_NEXT, "calloc");
-        real_realloc = (void *(*)(void *, size_t)) dlsym(RTLD_NEXT, "realloc");
-        real_free = (void (*)(void *)) dlsym(RTLD_NEXT, "free");
-        real_posix_memalign = (int (*)(void **, size_t, size_t)) dlsym(RTLD_NEXT, "posix_memalign");
-        real_aligned_alloc = (void *(*)(size_t, size_t)) dlsym(RTLD_NEXT, "aligned_alloc");
-        real_memalign = (void *(*)(size_t, size_t)) dlsym(RTLD_NEXT, "memalign");
-        real_malloc = (void *(*)(size_t)) dlsym(RTLD_NEXT, "malloc");
-        resolving = false;
-}
 
 /* True when this call is the one to fail. */
 static bool fail_now(void) {
@@ -79,43 +89,18 @@ static bool fail_now(void) {
 }
 
 EXPORT void *malloc(size_t n) {
-        resolve();
-        if (!real_malloc) {     /* inside dlsym: a bump allocator */
-                size_t at = (boot_used + 15) & ~(size_t) 15;
-                if (at + n > sizeof boot)
-                        return NULL;
-                boot_used = at + n;
-                return boot + at;
-        }
         return fail_now() ? NULL : real_malloc(n);
 }
 
 EXPORT void *calloc(size_t a, size_t b) {
-        resolve();
-        if (!real_calloc) {
-                size_t n;
-                if (__builtin_mul_overflow(a, b, &n))
-                        return NULL;
-                return malloc(n);       /* boot memory is zeroed */
-        }
         return fail_now() ? NULL : real_calloc(a, b);
 }
 
 EXPORT void free(void *p) {
-        if (!p || in_boot(p))
-                return;
-        resolve();
         real_free(p);
 }
 
 EXPORT void *realloc(void *p, size_t n) {
-        resolve();
-        if (in_boot(p)) {
-                void *q = malloc(n);
-                if (q)
-                        memcpy(q, p, n < sizeof boot - (size_t) ((char *) p - boot) ? n : sizeof boot - (size_t) ((char *) p - boot));
-                return q;
-        }
         return fail_now() ? NULL : real_realloc(p, n);
 }
 
@@ -128,19 +113,22 @@ EXPORT void *reallocarray(void *p, size_t a, size_t b) {
         return realloc(p, n);
 }
 
-EXPORT int posix_memalign(void **ret, size_t align, size_t n) {
-        resolve();
-        return fail_now() ? ENOMEM : real_posix_memalign(ret, align, n);
+EXPORT void *memalign(size_t align, size_t n) {
+        return fail_now() ? NULL : real_memalign(align, n);
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n) {
-        resolve();
-        return fail_now() ? NULL : real_aligned_alloc(align, n);
+        return memalign(align, n);
 }
 
-EXPORT void *memalign(size_t align, size_t n) {
-        resolve();
-        return fail_now() ? NULL : real_memalign(align, n);
+EXPORT int posix_memalign(void **ret, size_t align, size_t n) {
+        if (align % sizeof(void *) || (align & (align - 1)))
+                return EINVAL;
+        void *p = memalign(align, n);
+        if (!p)
+                return ENOMEM;
+        *ret = p;
+        return 0;
 }
 
 /* AddressSanitizer implements these without calling malloc: wrapped here
