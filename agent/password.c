@@ -221,8 +221,11 @@ static int get_secret(const char *file, const char *env, bool confirm, const cha
                         return CLI_EXIT_ERROR;
                 }
         } else if (val) {
-                if (secret_from(val, strlen(val), ret, ret_len) < 0)
+                r = secret_from(val, strlen(val), ret, ret_len);
+                if (r < 0) {
+                        cli_error("cannot take the %s from %s: %s", what, env, strerror(-r));
                         return CLI_EXIT_ERROR;
+                }
         } else {
                 snprintf(question, sizeof question, "%s: ", what);
                 r = confirm ? prompt_twice(question, ret, ret_len) : prompt(question, ret, ret_len);
@@ -234,8 +237,10 @@ static int get_secret(const char *file, const char *env, bool confirm, const cha
                         cli_error("the two entries differ; nothing was changed");
                         return CLI_EXIT_USAGE;
                 }
-                if (r < 0)
+                if (r < 0) {
+                        cli_error("cannot read the %s from the terminal: %s", what, strerror(-r));
                         return CLI_EXIT_ERROR;
+                }
         }
         if (*ret_len == 0) {
                 cn_secret_free(*ret);

@@ -206,8 +206,11 @@ int verb_backup(Cli *cli, int argc, char **argv) {
         for (int i = optind; i < argc; i++) {
                 char *p;
                 struct stat st;
-                if (cn_path_clean(argv[i], &p) < 0)
+                r = cn_path_clean(argv[i], &p);
+                if (r < 0) {
+                        cli_error("cannot make the path %s absolute: %s", CLI_ESC(argv[i]), strerror(-r));
                         goto out;
+                }
                 if (strlen(p) >= PATH_MAX) {
                         free(p);
                         ret = cli_usage_error("backup", "a path to back up is longer than PATH_MAX (4096 bytes); "
@@ -220,6 +223,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 char **a = realloc(paths, (n_paths + 1) * sizeof *a);
                 if (!a) {
                         free(p);
+                        cli_error("cannot list the paths to back up: %s", strerror(ENOMEM));
                         goto out;
                 }
                 paths = a;
@@ -248,8 +252,10 @@ int verb_backup(Cli *cli, int argc, char **argv) {
         (void) cn_backend_reap(cli->backend);
         /* Never back up the repository into itself. */
         const char *local = cn_backend_local_path(cli->backend);
-        if (local && strcmp(local, "/") != 0 && cn_patterns_add_literal(&excludes, local) < 0)
+        if (local && strcmp(local, "/") != 0 && (r = cn_patterns_add_literal(&excludes, local)) < 0) {
+                cli_error("cannot exclude the repository %s from the backup: %s", CLI_ESC(local), strerror(-r));
                 goto out;
+        }
         CnController *ctl;
         r = cli_controller(cli, "a backup stores its data for one of them", &ctl);
         if (r != 0) {

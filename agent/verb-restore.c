@@ -124,13 +124,18 @@ int verb_restore(Cli *cli, int argc, char **argv) {
                 ret = cli_usage_error("restore", "target %s is not a directory", CLI_ESC(target));
                 goto out;
         }
-        if (!(spec = strdup(argv[optind])))
+        if (!(spec = strdup(argv[optind]))) {
+                cli_error("cannot read the snapshot to restore: %s", strerror(ENOMEM));
                 goto out;
+        }
         char *colon = strchr(spec, ':');
         if (colon) {
                 *colon = 0;
-                if (cn_path_clean(colon[1] ? colon + 1 : "/", &sub) < 0)
+                int k = cn_path_clean(colon[1] ? colon + 1 : "/", &sub);
+                if (k < 0) {
+                        cli_error("cannot read the path %s to restore: %s", CLI_ESC(colon + 1), strerror(-k));
                         goto out;
+                }
         }
         const CnSnapshot *s;
         r = cli_open_snapshot(cli, spec, &filter, &list, &n, &s, &store);

@@ -17,6 +17,7 @@
 #include "hold.h"
 #include "index.h"
 #include "macro.h"
+#include "pack.h"
 #include "snapshot.h"
 #include "store.h"
 #include "tree.h"
@@ -182,7 +183,7 @@ static int check_packs(Check *k, bool read_data) {
         uint32_t np = cn_index_n_packs(x);
         _cleanup_free_ uint64_t *end = calloc(np ? np : 1, sizeof *end);
         _cleanup_free_ Blob *blobs = calloc(cn_index_size(x) ? cn_index_size(x) : 1, sizeof *blobs);
-        _cleanup_(cn_buf_donep) CnBuf data = CN_BUF_INIT(CN_MAX_PACK_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf data = CN_BUF_INIT(0);   /* sized by each pack's extent */
         _cleanup_(cn_buf_donep) CnBuf scratch = CN_BUF_INIT_SECRET(CN_MAX_TREE_BYTES);
         BlobList list = { .v = blobs };
         int r;
@@ -209,9 +210,16 @@ static int check_packs(Check *k, bool read_data) {
                 if (first == at)
                         continue;
                 cn_store_pack_name(k->store, cn_index_pack_id(x, i), name, sizeof name);
-                if (!pf || pf->size < end[i] || pf->size > CN_MAX_PACK_BYTES) {
+                /* The pack's authenticated entries say how large it is: a
+                 * larger one is not what its writer wrote, and is not read
+                 * (nor memory taken for it) on the server's word. */
+                uint64_t blob_end, size_max = CN_MAX_PACK_BYTES;
+                uint32_t entries;
+                if (cn_index_pack_extent(x, i, &blob_end, &entries) >= 0)
+                        size_max = CN_MIN(size_max, cn_pack_size(blob_end, entries));
+                if (!pf || pf->size < end[i] || pf->size > size_max) {
                         report(k, pf ? CN_CHECK_DAMAGED_PACK : CN_CHECK_MISSING_PACK, name,
-                               !pf ? -ENOENT : pf->size > CN_MAX_PACK_BYTES ? -E2BIG : -EBADMSG);
+                               !pf ? -ENOENT : pf->size > size_max ? -E2BIG : -EBADMSG);
                         r = mark_pack_lost(k, list.v + first, at - first);
                         if (r < 0)
                                 return r;
@@ -219,7 +227,8 @@ static int check_packs(Check *k, bool read_data) {
                 }
                 if (!read_data)
                         continue;
-                r = cn_backend_get(cn_repo_backend(k->repo), name, 0, CN_GET_ALL, &data);
+                data.limit = pf->size;
+                r = cn_backend_get(cn_repo_backend(k->repo), name, 0, pf->size, &data);
                 if (r == -ENOMEM || r == -EACCES || r == -EAGAIN)
                         return r;
                 k->stats->packs_read++;

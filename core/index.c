@@ -32,6 +32,9 @@ typedef struct Entry {
 typedef struct Pack {
         uint8_t id[CN_ID_BYTES];
         bool indexed;
+        bool has_extent;
+        uint32_t entries;
+        uint64_t blob_end;
 } Pack;
 
 struct CnIndex {
@@ -130,8 +133,8 @@ int cn_index_add_pack(CnIndex *x, const uint8_t pack_id[CN_ID_BYTES], uint32_t *
                 for (uint32_t i = 0; i < x->n_packs; i++)
                         x->pack_slots[pack_slot(x, x->packs[i].id)] = i + 1;
         }
+        x->packs[x->n_packs] = (Pack) {};
         memcpy(x->packs[x->n_packs].id, pack_id, CN_ID_BYTES);
-        x->packs[x->n_packs].indexed = false;
         x->pack_slots[pack_slot(x, pack_id)] = x->n_packs + 1;
         *ret_pack = x->n_packs++;
         return 0;
@@ -152,6 +155,25 @@ bool cn_index_pack_indexed(const CnIndex *x, uint32_t pack) {
 void cn_index_pack_set_indexed(CnIndex *x, uint32_t pack) {
         if (pack < x->n_packs)
                 x->packs[pack].indexed = true;
+}
+
+void cn_index_pack_set_extent(CnIndex *x, uint32_t pack, uint64_t blob_end, uint32_t entries) {
+        if (pack >= x->n_packs)
+                return;
+        Pack *p = &x->packs[pack];
+        p->blob_end = CN_MAX(p->blob_end, blob_end);
+        p->entries = CN_MAX(p->entries, entries);
+        p->has_extent = true;
+}
+
+int cn_index_pack_extent(const CnIndex *x, uint32_t pack, uint64_t *ret_blob_end, uint32_t *ret_entries) {
+        if (pack >= x->n_packs || !x->packs[pack].has_extent)
+                return -ENOENT;
+        if (ret_blob_end)
+                *ret_blob_end = x->packs[pack].blob_end;
+        if (ret_entries)
+                *ret_entries = x->packs[pack].entries;
+        return 0;
 }
 
 /* Slot holding id, or the empty slot where it would go. */

@@ -44,6 +44,13 @@ uint32_t cn_index_n_packs(const CnIndex *x);
 /* 1 when this pack's index file has been loaded or written. */
 bool cn_index_pack_indexed(const CnIndex *x, uint32_t pack);
 void cn_index_pack_set_indexed(CnIndex *x, uint32_t pack);
+/* What the pack's authenticated entries (its index file or encrypted
+ * header, or the writer that wrote it) say of its size: where its last
+ * blob ends, and how many entries its header holds. Readers size what they
+ * fetch of a pack by it, never by what the server sends. The extent grows
+ * to the largest one set; -ENOENT until one is. */
+void cn_index_pack_set_extent(CnIndex *x, uint32_t pack, uint64_t blob_end, uint32_t entries);
+int cn_index_pack_extent(const CnIndex *x, uint32_t pack, uint64_t *ret_blob_end, uint32_t *ret_entries);
 
 /* Returns 1 if inserted (or a claim got its place), 0 if the id was
  * already stored (left unchanged). */

@@ -33,6 +33,7 @@ typedef struct Pack {
         uint8_t id[CN_ID_BYTES];
         uint32_t no;                    /* in the index */
         CnBuf data;                     /* preamble and blobs; header and trailer when written */
+        uint64_t blob_end;              /* where the blobs end, once written */
         CnPackEntry *entries;           /* CN_PACK_WRITER_MAX_BLOBS */
         uint8_t *keys;                  /* secret: a data key per entry */
         uint32_t n;
@@ -151,6 +152,7 @@ static int write_pack(CnPackWriter *w, Pack *p) {
         const uint8_t *entries = plain.data + CN_ID_BYTES;
         size_t entries_len = plain.len - CN_ID_BYTES;
         size_t hlen = CN_AEAD_NONCE_BYTES + entries_len + CN_AEAD_TAG_BYTES;
+        p->blob_end = p->data.len;
         r = cn_buf_grow(&p->data, hlen + CN_PACK_TRAILER_BYTES, &dst);
         if (r < 0)
                 return r;
@@ -201,6 +203,7 @@ static void *writer_main(void *arg) {
                         fail_locked(w, r);
                 else {
                         cn_index_pack_set_indexed(w->index, p->no);
+                        cn_index_pack_set_extent(w->index, p->no, p->blob_end, p->n);
                         w->stats.packs_written++;
                 }
                 if (p->keys)

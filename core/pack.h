@@ -58,3 +58,10 @@ int cn_pack_entry_read(CnReader *rd, uint64_t blob_area, const uint8_t **ret_id,
  * The count into *ret_n, rd left at the first pair; -EBADMSG for a count
  * over CN_MAX_PACK_ENTRIES or other than the bytes that follow. */
 int cn_ledger_body_begin(CnReader *rd, uint32_t *ret_n);
+/* The size of a pack whose blobs end at blob_end and whose header holds
+ * entries entries: writers put the header right after the last blob
+ * (docs/FORMAT.md "Packs"). */
+static inline uint64_t cn_pack_size(uint64_t blob_end, uint32_t entries) {
+        return blob_end + CN_AEAD_NONCE_BYTES + 4 + (uint64_t) entries * CN_PACK_ENTRY_BYTES + CN_AEAD_TAG_BYTES +
+               CN_PACK_TRAILER_BYTES;
+}

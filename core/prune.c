@@ -413,7 +413,7 @@ static int choose_packs(Prune *p) {
  * each pack read whole once, its blobs stored again sealed as they are
  * (their seal checked, nothing decompressed or compressed again). */
 static int move_blobs(Prune *p) {
-        _cleanup_(cn_buf_donep) CnBuf pack = CN_BUF_INIT(CN_MAX_PACK_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf pack = CN_BUF_INIT(0);   /* sized by each pack's extent */
         _cleanup_secret_ uint8_t *key = cn_secret_new(CN_KEY_BYTES);
         uint32_t loaded = UINT32_MAX;
         size_t n;
@@ -433,12 +433,21 @@ static int move_blobs(Prune *p) {
                 if (r < 0)
                         return r;
                 if (loaded != l[i].loc.pack) {
-                        r = cn_backend_get(cn_repo_backend(p->repo), name, 0, CN_GET_ALL, &pack);
-                        if (r < 0)
+                        /* Its blobs only, as many bytes as its entries say. */
+                        uint64_t blob_end;
+                        r = cn_store_pack_blob_end(p->store, l[i].loc.pack, &blob_end);
+                        if (r >= 0) {
+                                pack.limit = blob_end;
+                                r = cn_backend_get(cn_repo_backend(p->repo), name, 0, blob_end, &pack);
+                        }
+                        if (r == -ENODATA)
+                                r = -EBADMSG;   /* shorter than its entries say */
+                        if (r < 0 && r != -EBADMSG)
                                 return r;
-                        loaded = l[i].loc.pack;
+                        loaded = r >= 0 ? l[i].loc.pack : UINT32_MAX;
                 }
-                r = (uint64_t) l[i].loc.offset + l[i].loc.length > pack.len ? -EBADMSG : 0;
+                if (r >= 0)
+                        r = (uint64_t) l[i].loc.offset + l[i].loc.length > pack.len ? -EBADMSG : 0;
                 if (r >= 0) {
                         cn_store_forget(p->store, l[i].id);
                         r = cn_store_put_sealed(p->store, l[i].id, &l[i].loc, pack.data + l[i].loc.offset, key, NULL);

@@ -969,6 +969,7 @@ static int open_with_keys(CnRepo *r, const char *pw, size_t pw_len, const CnBuf 
         _cleanup_(cn_buf_donep) CnBuf kf = CN_BUF_INIT(CN_MAX_KEYFILE_BYTES);
         _cleanup_free_ KeyCandidate *c = NULL;
         size_t n = 0;
+        bool starved = false;
         int k;
 
         k = cn_backend_list_names(r->backend, "keys/", &keys);
@@ -989,6 +990,7 @@ static int open_with_keys(CnRepo *r, const char *pw, size_t pw_len, const CnBuf 
                 if (k == -EKEYREJECTED)
                         continue;
                 if (k < 0) {    /* Argon2 could not have its memory: try the others */
+                        starved = true;
                         k = report_read_error(r, CN_REPO_KEY_UNREADABLE, c[i].name, k);
                         if (k < 0)
                                 return k;
@@ -1012,7 +1014,8 @@ static int open_with_keys(CnRepo *r, const char *pw, size_t pw_len, const CnBuf 
                 }
                 return 0;
         }
-        return foreign.n ? -EBADMSG : -EKEYREJECTED;
+        /* A key Argon2 could not try may be the one: not a wrong password. */
+        return foreign.n ? -EBADMSG : starved ? -ENOMEM : -EKEYREJECTED;
 }
 
 int cn_repo_open_with(CnBackend *b, const char *pw, size_t pw_len, const CnRepoOpenOptions *o, CnRepo **ret) {

@@ -143,9 +143,11 @@ static int decode_entries(CnStore *s, CnReader *rd, uint32_t pack, uint64_t pack
         r = cn_pack_entries_begin(rd, pack_size, &n);
         if (r < 0)
                 return r;
+        uint64_t blob_end = 0;
         for (uint32_t i = 0; i < n; i++) {
                 cn_pack_entry_read(rd, pack_size, &id, &loc);
                 loc.pack = pack;
+                blob_end = CN_MAX(blob_end, (uint64_t) loc.offset + loc.length);
                 if ((s->flags & CN_STORE_ALL_LOCATIONS) && (r = add_location(s, id, &loc)) < 0)
                         return r;
                 if (!cn_damage_set_contains(&s->recorded, pack_id, id) &&
@@ -166,6 +168,7 @@ static int decode_entries(CnStore *s, CnReader *rd, uint32_t pack, uint64_t pack
                 memcpy(f[s->n_fallback].id, id, CN_ID_BYTES);
                 f[s->n_fallback++].loc = loc;
         }
+        cn_index_pack_set_extent(s->index, pack, blob_end, n);
         return 0;
 }
 
@@ -585,18 +588,20 @@ int cn_store_set_pack_cache(CnStore *s, unsigned packs) {
         }
         pc->n = packs;
         for (size_t i = 0; i < packs; i++)
-                cn_buf_init(&pc->v[i].data, CN_MAX_PACK_BYTES);
+                cn_buf_init(&pc->v[i].data, 0);        /* sized by each pack's extent */
         pthread_mutex_init(&pc->lock, NULL);
         pthread_cond_init(&pc->changed, NULL);
         s->cache = pc;
         return 0;
 }
 
-/* The cached copy of pack number `pack` (object name), fetched whole if
+/* The cached copy of pack number `pack` (object name): its blobs, the
+ * blob_end bytes its authenticated entries account for (never more: a
+ * server that sends a larger pack cannot make a slot grow), fetched if
  * absent; the caller holds it (users) until pack_cache_release(). Waits
  * while the pack is being fetched by another reader, or while every slot is
  * in use. */
-static int pack_cache_get(CnStore *s, uint32_t pack, const char *name, CachedPack **ret) {
+static int pack_cache_get(CnStore *s, uint32_t pack, const char *name, uint64_t blob_end, CachedPack **ret) {
         PackCache *pc = s->cache;
         int r;
 
@@ -628,7 +633,10 @@ static int pack_cache_get(CnStore *s, uint32_t pack, const char *name, CachedPac
                 victim->state = PACK_LOADING;
                 victim->pack = pack;
                 pthread_mutex_unlock(&pc->lock);
-                r = cn_backend_get(s->backend, name, 0, CN_GET_ALL, &victim->data);
+                victim->data.limit = blob_end;
+                r = cn_backend_get(s->backend, name, 0, blob_end, &victim->data);
+                if (r == -ENODATA)
+                        r = -EBADMSG;   /* shorter than its entries say */
                 pthread_mutex_lock(&pc->lock);
                 victim->state = r < 0 ? PACK_EMPTY : PACK_READY;
                 pthread_cond_broadcast(&pc->changed);
@@ -817,6 +825,13 @@ int cn_store_locate(CnStore *s, const uint8_t id[CN_ID_BYTES], CnBlobLoc *ret_lo
         return r;
 }
 
+int cn_store_pack_blob_end(CnStore *s, uint32_t pack, uint64_t *ret) {
+        pthread_mutex_lock(&s->lock);
+        int r = cn_index_pack_extent(s->index, pack, ret, NULL);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
 static int flush_writer(CnStore *s) {
         return s->writer ? cn_pack_writer_flush(s->writer) : 0;
 }
@@ -999,7 +1014,8 @@ int cn_store_read(CnStoreReader *rd, const uint8_t id[CN_ID_BYTES], CnBuf *out) 
         CnStore *s = rd->s;
         char name[160];
         CnBlobLoc loc;
-        bool found, pending, key;
+        bool found, pending, key, cached;
+        uint64_t blob_end = 0;
         int r;
 
         pthread_mutex_lock(&s->lock);
@@ -1022,12 +1038,13 @@ int cn_store_read(CnStoreReader *rd, const uint8_t id[CN_ID_BYTES], CnBuf *out) 
         if ((key = k != NULL))
                 memcpy(rd->key, k, CN_KEY_BYTES);
         object_name(s, "data", cn_index_pack_id(s->index, loc.pack), name, sizeof name);
+        cached = s->cache && cn_index_pack_extent(s->index, loc.pack, &blob_end, NULL) >= 0;
         pthread_mutex_unlock(&s->lock);
         if (!key)
                 return -ENOKEY;
-        if (s->cache) {
+        if (cached) {
                 CachedPack *e;
-                r = pack_cache_get(s, loc.pack, name, &e);
+                r = pack_cache_get(s, loc.pack, name, blob_end, &e);
                 if (r < 0)
                         return r;
                 if ((uint64_t) loc.offset + loc.length > e->data.len)

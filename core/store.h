@@ -92,7 +92,10 @@ void cn_store_set_workers(CnStore *s, unsigned workers);
 /* Read through a cache of up to `packs` whole packs (off by default): a
  * reader that needs many blobs of one pack, as a restore does, then fetches
  * it once instead of once a blob. For remote repositories, where each fetch
- * is a request; memory up to `packs` x 16 MiB. Before the first read. */
+ * is a request. A slot holds the blobs of one pack, as many bytes as the
+ * pack's authenticated entries account for (cn_index_pack_extent(); 16 MiB
+ * for the packs cairn writes), whatever the server sends. Before the first
+ * read. */
 int cn_store_set_pack_cache(CnStore *s, unsigned packs);
 
 /* The repository the store reads (borrowed). */
@@ -119,6 +122,10 @@ int cn_store_put_sealed(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobL
  * is lost). */
 int cn_store_locate(CnStore *s, const uint8_t id[CN_ID_BYTES], CnBlobLoc *ret_loc, uint8_t ret_key[CN_KEY_BYTES],
                     char *ret_pack_name, size_t n);
+/* How many bytes of pack number `pack` its blobs take, as its
+ * authenticated entries say (cn_index_pack_extent()), under the store's
+ * lock: what a reader of its blobs fetches. -ENOENT for an unknown pack. */
+int cn_store_pack_blob_end(CnStore *s, uint32_t pack, uint64_t *ret);
 /* Write everything queued: its ledger, pack and index files are durable on
  * return; then a damage record (docs/FORMAT.md "Damage records") of every
  * location found or noted unreadable since the last flush. */

@@ -186,7 +186,8 @@ static int decode_node(CnReader *rd, uint32_t version, CnNode *n) {
                 return r;
         if ((n->type == CN_NODE_SYMLINK) != (n->target != NULL))
                 return -EBADMSG;
-        if (cn_reader_u32(rd, &count) < 0 || count > CN_MAX_XATTRS || (uint64_t) count * 8 > rd->left)
+        /* An xattr takes at least 9 bytes: a name of one byte and a value length. */
+        if (cn_reader_u32(rd, &count) < 0 || count > CN_MAX_XATTRS || (uint64_t) count * 9 > rd->left)
                 return -EBADMSG;
         if (count) {
                 n->xattrs = calloc(count, sizeof *n->xattrs);
@@ -279,8 +280,10 @@ static int tree_decode(const uint8_t *p, size_t len, CnNode **ret, size_t *ret_n
         r = get_header(&rd, CN_MAGIC_TREE, CN_TREE_VERSION_MIN, CN_TREE_VERSION, &version);
         if (r < 0)
                 return r;
-        /* Every entry takes at least 4 bytes: a count beyond that is a lie. */
-        if (cn_reader_u32(&rd, &count) < 0 || count > CN_MAX_TREE_ENTRIES || (uint64_t) count * 4 > rd.left)
+        /* The array is sized by the count: a count more entries than the
+         * bytes behind it can hold is a lie, refused before allocating. */
+        if (cn_reader_u32(&rd, &count) < 0 || count > CN_MAX_TREE_ENTRIES ||
+            (uint64_t) count * (4 + CN_TREE_MIN_NODE_BYTES) > rd.left)
                 return -EBADMSG;
         nodes = calloc(count ? count : 1, sizeof *nodes);
         if (!nodes)

@@ -18,6 +18,11 @@
 #include "node.h"
 #include "store.h"
 
+/* The fewest bytes an entry of a plain tree takes (v1: a one-byte name,
+ * no user, group, target, xattrs, extents or chunks; v2 adds 4), without
+ * its length:u32: a count of entries is checked against the bytes behind
+ * it before anything is allocated for them. */
+#define CN_TREE_MIN_NODE_BYTES 127u
 /* One plain v2 tree of nodes, which must be sorted by name (cn_nodes_sort)
  * with no duplicates. -E2BIG over the caps of one tree blob. */
 int cn_tree_encode(const CnNode *nodes, size_t n, CnBuf *out);

@@ -4,12 +4,20 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <openssl/hmac.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 int cn_crypto_init(void) {
+        uint8_t out[32];
+        unsigned len;
+        /* OpenSSL sets itself up on first use, and one whose set-up ran out
+         * of memory may crash later (its default context then holds a NULL
+         * lock): so first use is here, at start, and every later call finds
+         * it done. (tests/alloc-fail counts allocations from sodium_init():
+         * what fails in OpenSSL's own set-up is OpenSSL's to handle.) */
+        if (!OPENSSL_init_crypto(0, NULL) || !EVP_Digest("", 0, out, &len, EVP_sha256(), NULL))
+                return -ENOMEM;
         return sodium_init() < 0 ? -EIO : 0;
 }
 
@@ -75,6 +83,7 @@ int cn_pwhash_derive(uint8_t out[CN_KEY_BYTES], const char *pw, size_t pw_len,
 struct CnIdHasher {
         EVP_MD_CTX *inner;      /* SHA-256 state after (key ^ ipad) */
         EVP_MD_CTX *outer;      /* SHA-256 state after (key ^ opad) */
+        uint8_t key[CN_KEY_BYTES]; /* for libsodium's HMAC when OpenSSL has no memory */
 };
 
 CnIdHasher *cn_id_hasher_free(CnIdHasher *h) {
@@ -82,6 +91,7 @@ CnIdHasher *cn_id_hasher_free(CnIdHasher *h) {
                 return NULL;
         EVP_MD_CTX_free(h->inner);
         EVP_MD_CTX_free(h->outer);
+        sodium_memzero(h->key, sizeof h->key);
         free(h);
         return NULL;
 }
@@ -97,6 +107,7 @@ int cn_id_hasher_new(const uint8_t key[CN_KEY_BYTES], CnIdHasher **ret) {
                 cn_id_hasher_free(h);
                 return -ENOMEM;
         }
+        memcpy(h->key, key, CN_KEY_BYTES);
         /* RFC 2104 with a 32-byte key: the key, zero-padded to the 64-byte block. */
         memset(pad, 0x36, sizeof pad);
         for (size_t i = 0; i < CN_KEY_BYTES; i++)
@@ -128,13 +139,17 @@ static void ctx_key_init(void) {
                 abort();
 }
 
+/* NULL without memory for one: callers then hash with libsodium, which
+ * needs none (the same function, more slowly), so hashing never fails. */
 static EVP_MD_CTX *thread_ctx(void) {
         pthread_once(&ctx_once, ctx_key_init);
         EVP_MD_CTX *c = pthread_getspecific(ctx_key);
         if (!c) {
                 c = EVP_MD_CTX_new();
-                if (!c || pthread_setspecific(ctx_key, c) != 0)
-                        abort();
+                if (c && pthread_setspecific(ctx_key, c) != 0) {
+                        EVP_MD_CTX_free(c);
+                        c = NULL;
+                }
         }
         return c;
 }
@@ -142,24 +157,23 @@ static EVP_MD_CTX *thread_ctx(void) {
 void cn_id_hash(const CnIdHasher *h, const void *data, size_t n, uint8_t out[CN_ID_BYTES]) {
         EVP_MD_CTX *c = thread_ctx();
         uint8_t inner[32];
-        /* With a context and valid states these calls cannot fail; abort beats a wrong id. */
-        if (!EVP_MD_CTX_copy_ex(c, h->inner) || !EVP_DigestUpdate(c, data, n) ||
+        /* OpenSSL for its speed (SHA-NI); libsodium, which allocates
+         * nothing, when OpenSSL fails (no memory for a context). */
+        if (!c || !EVP_MD_CTX_copy_ex(c, h->inner) || !EVP_DigestUpdate(c, data, n) ||
             !EVP_DigestFinal_ex(c, inner, NULL) || !EVP_MD_CTX_copy_ex(c, h->outer) ||
             !EVP_DigestUpdate(c, inner, sizeof inner) || !EVP_DigestFinal_ex(c, out, NULL))
-                abort();
+                cn_id_hmac(out, data, n, h->key);
 }
 
 void cn_id_hmac(uint8_t out[CN_ID_BYTES], const void *data, size_t n, const uint8_t key[CN_KEY_BYTES]) {
-        unsigned len = CN_ID_BYTES;
-        if (!HMAC(EVP_sha256(), key, CN_KEY_BYTES, data, n, out, &len))
-                abort();
+        crypto_auth_hmacsha256(out, data, n, key);
 }
 
 void cn_sha256(uint8_t out[CN_ID_BYTES], const void *data, size_t n) {
         EVP_MD_CTX *c = thread_ctx();
-        if (!EVP_DigestInit_ex(c, EVP_sha256(), NULL) || !EVP_DigestUpdate(c, data, n) ||
+        if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL) || !EVP_DigestUpdate(c, data, n) ||
             !EVP_DigestFinal_ex(c, out, NULL))
-                abort();
+                crypto_hash_sha256(out, data, n);
 }
 
 void cn_aead_seal(uint8_t *out, const uint8_t *m, size_t n, const uint8_t *ad, size_t ad_len,

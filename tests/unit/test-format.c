@@ -21,6 +21,8 @@
 #include "snapshot.h"
 #include "tree.h"
 
+#include "alloc-limit.h"
+
 static void init(void) {
         cr_assert_eq(cn_crypto_init(), 0);
 }
@@ -300,6 +302,42 @@ Test(tree, each_version_has_exactly_its_fields, .init = init) {
                         cn_nodes_free(w, m);
                 cn_buf_done(&enc);
         }
+}
+
+/* Issue 14: the smallest entry of each version is CN_TREE_MIN_NODE_BYTES
+ * (+4 in v2), and a count that more entries than that could fill claims
+ * is refused before the node array is allocated: 16 Mi entries in 64 MiB
+ * asked for a calloc of several GiB, which fails here under a 512 MiB cap
+ * (-ENOMEM instead of -EBADMSG). */
+Test(tree, count_is_bounded_by_the_bytes_behind_it, .init = init) {
+        CnBuf enc = CN_BUF_INIT(CN_MAX_TREE_BYTES);
+        CnNode *nodes;
+        size_t n;
+
+        one_entry_tree(&enc, 2, 0);
+        cr_assert_eq(enc.len, 16 + 4 + CN_TREE_MIN_NODE_BYTES + 4, "a minimal v2 entry");
+        cr_assert_eq(cn_tree_decode(enc.data, enc.len, &nodes, &n), 0);
+        cn_nodes_free(nodes, n);
+        cn_buf_reset(&enc);
+        one_entry_tree(&enc, 1, -4);
+        cr_assert_eq(enc.len, 16 + 4 + CN_TREE_MIN_NODE_BYTES, "a minimal v1 entry");
+        cr_assert_eq(cn_tree_decode(enc.data, enc.len, &nodes, &n), 0);
+        cn_nodes_free(nodes, n);
+        /* The same entry, with a count of 2: refused, the entry short. */
+        cn_le32_put(enc.data + 12, 2);
+        cr_assert_eq(cn_tree_decode(enc.data, enc.len, &nodes, &n), -EBADMSG);
+
+        /* 16 Mi entries claimed, 4 bytes each behind them (zero lengths). */
+        uint8_t *zeros;
+        cn_buf_reset(&enc);
+        cr_assert_eq(cn_buf_append(&enc, CN_MAGIC_TREE, CN_MAGIC_BYTES), 0);
+        cr_assert_eq(cn_buf_put_u32(&enc, 2), 0);
+        cr_assert_eq(cn_buf_put_u32(&enc, CN_MAX_TREE_ENTRIES), 0);
+        cr_assert_eq(cn_buf_grow(&enc, (size_t) CN_MAX_TREE_ENTRIES * 4, &zeros), 0);
+        memset(zeros, 0, (size_t) CN_MAX_TREE_ENTRIES * 4);
+        cn_test_limit_address_space(512u << 20);
+        cr_assert_eq(cn_tree_decode(enc.data, enc.len, &nodes, &n), -EBADMSG);
+        cn_buf_done(&enc);
 }
 
 Test(tree, reserved_fsflags_bits_are_ignored, .init = init) {

@@ -24,6 +24,8 @@
 #include "store.h"
 #include "tree.h"
 
+#include "alloc-limit.h"
+
 #define MIB (1024 * 1024)
 
 static char dir[64], src[128];
@@ -431,4 +433,44 @@ Test(prune, plan_and_session_bodies_are_strict) {
         cn_damage_set_done(&d);
         cn_damage_set_done(&back);
         cn_buf_done(&p);
+}
+
+typedef struct Padding {
+        char root[160];
+        unsigned n;
+} Padding;
+
+static int pad_one(const char *name, uint64_t size, void *u) {
+        Padding *pd = u;
+        char path[512];
+        (void) size;
+        snprintf(path, sizeof path, "%s/%s", pd->root, name);
+        chmod(path, 0600);
+        cr_assert_eq(truncate(path, 600 * MIB), 0, "%s", path);
+        pd->n++;
+        return 0;
+}
+
+/* Issue 14: a pack to repack is read as far as its entries place blobs,
+ * not whole: with every pack made 600 MiB long by the server (zeros after
+ * its trailer), prune still repacks under a 256 MiB address space cap (it
+ * read each pack whole, -ENOMEM, before). */
+Test(prune, repack_reads_what_the_entries_say_not_the_server) {
+        CnSnapshot s;
+        for (uint32_t i = 0; i < 3; i++) {
+                char name[16];
+                snprintf(name, sizeof name, "f%u", i);
+                make_file(name, 1 * MIB, i + 1);
+                make_file("small", 1000 + i, 100 + i);
+                cr_assert_eq(backup(&s, NULL, NULL), 0);
+                cn_snapshot_done(&s);
+        }
+        forget_all_but_last();
+        Padding pd = {};
+        snprintf(pd.root, sizeof pd.root, "%s/repo", dir);
+        cr_assert_eq(cn_backend_list(backend, "data/", pad_one, &pd), 0);
+        cr_assert_geq(pd.n, 3);
+        cn_test_limit_address_space(256 * MIB);
+        CnPruneStats st = prune(0);
+        cr_assert_gt(st.packs_repacked, 0);
 }

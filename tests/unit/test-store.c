@@ -10,12 +10,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "fileio.h"
 #include "format.h"
 #include "hex.h"
 #include "repo.h"
 #include "restore.h"
 #include "store.h"
+
+#include "alloc-limit.h"
 
 static char dir[64];
 static CnBackend *backend;
@@ -755,5 +758,81 @@ Test(store, snapshot_ids_are_bound_to_their_bytes) {
         cr_assert_eq(rp.n, 2);
         cn_snapshots_free(list, n);
         cn_buf_done(&obj);
+        cn_repo_unref(r);
+}
+
+/* ---- issue 14: what is read of a pack follows its authenticated entries ---- */
+
+enum { PADDED_PACK_BYTES = 600u << 20 };
+
+/* A pack the server makes 600 MiB long (zeros after its trailer, sparse). */
+static void pad_pack(CnController *c, const char *hex) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/data/%s/%.2s/%s", dir, c->id_hex, hex, hex);
+        chmod(path, 0600);
+        cr_assert_eq(truncate(path, PADDED_PACK_BYTES), 0, "%s", path);
+}
+
+/* A slot of the pack cache holds the blobs of a pack as its index entries
+ * place them, never what the server sends: under a 256 MiB cap the chunk
+ * still reads through the cache (it took a 600 MiB slot, -ENOMEM, before). */
+Test(store, pack_cache_takes_what_the_entries_say_not_the_server) {
+        CnRepo *r = init_repo();
+        CnController *c = cn_repo_controller(r, 0);
+        static uint8_t data[200000];
+        uint8_t id[CN_ID_BYTES];
+        char hex[CN_ID_HEX + 1];
+        CnBuf out = CN_BUF_INIT(1u << 20);
+        CnStore *s;
+
+        fill(data, sizeof data, 7);
+        store_one(r, c, data, sizeof data, id, hex);
+        pad_pack(c, hex);
+        cr_assert_eq(cn_store_open(r, c, CN_STORE_KEYS, &s), 0);
+        cr_assert_eq(cn_store_set_pack_cache(s, 2), 0);
+        cn_test_limit_address_space(256u << 20);
+        cr_assert_eq(cn_store_get(s, id, &out), 0);
+        cr_assert(out.len == sizeof data && memcmp(out.data, data, sizeof data) == 0);
+        cn_store_free(s);
+        cn_buf_done(&out);
+        cn_repo_unref(r);
+}
+
+typedef struct PackProblems {
+        unsigned damaged;
+        int error;
+} PackProblems;
+
+static void on_check_problem(const CnCheckProblem *p, void *u) {
+        PackProblems *pp = u;
+        if (p->kind == CN_CHECK_DAMAGED_PACK) {
+                pp->damaged++;
+                pp->error = p->error;
+        }
+}
+
+/* check --read-data knows each pack's size from its index entries: a pack
+ * the server lists larger is damaged (-E2BIG) and not read (it was read
+ * whole, up to 1 GiB: -ENOMEM under a 256 MiB cap). */
+Test(store, check_does_not_read_a_pack_larger_than_its_entries) {
+        CnRepo *r = init_repo();
+        CnController *c = cn_repo_controller(r, 0);
+        static uint8_t data[200000];
+        uint8_t id[CN_ID_BYTES];
+        char hex[CN_ID_HEX + 1];
+        CnCheckStats st;
+        PackProblems pp = {};
+
+        fill(data, sizeof data, 8);
+        store_one(r, c, data, sizeof data, id, hex);
+        cr_assert_eq(cn_check_run(r, true, on_check_problem, &pp, &st), 0);
+        cr_assert_eq(pp.damaged, 0, "the pack as written is fine");
+        cr_assert_eq(st.packs_read, 1);
+        pad_pack(c, hex);
+        cn_test_limit_address_space(256u << 20);
+        cr_assert_eq(cn_check_run(r, true, on_check_problem, &pp, &st), 0);
+        cr_assert_eq(pp.damaged, 1);
+        cr_assert_eq(pp.error, -E2BIG);
+        cr_assert_eq(st.packs_read, 0);
         cn_repo_unref(r);
 }
