@@ -41,7 +41,7 @@
 #define CN_KDF_CTX_DOMAIN "cndomain"
 #define CN_SUBKEY_CHUNK_ID 1            /* HMAC key of chunk ids */
 #define CN_SUBKEY_CHUNKER 2             /* gear table seed */
-#define CN_SUBKEY_METADATA 3            /* seals pack headers, index, snapshots, damage records, holds */
+#define CN_SUBKEY_METADATA 3            /* seals pack headers, index, snapshots, damage records, holds, sessions, plans */
 #define CN_SUBKEY_PSEUDONYM 4           /* audit-log pseudonyms (reserved) */
 #define CN_KDF_CTX_GEAR "cngeartb"      /* chunker key -> gear table, subkeys 0..31 */
 
