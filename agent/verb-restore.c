@@ -44,6 +44,10 @@ static void on_error(const char *path, int error, void *u) {
                 fputs(": the data key of its content is missing (the key ledger of its pack is lost or damaged; "
                       "'cairn check' names it, and the next backup of the file stores it again); not restored\n",
                       stderr);
+        else if (error == EPROTO || error == E2BIG)
+                fputs(": the storage server sent more bytes than its data has (a faulty or hostile server; "
+                      "'cairn check --read-data' names the pack); not restored\n",
+                      stderr);
         else if (error == ESTALE)
                 fputs(": moved or replaced in the target while restoring; not restored\n", stderr);
         else

@@ -405,6 +405,18 @@ static size_t write_cb(char *p, size_t size, size_t nmemb, void *userdata) {
         }
         if (!t->req->response)
                 return n;
+        if (t->req->range && t->req->range_length != UINT64_MAX && t->r->http) {
+                /* A 206 carries the range asked for and not a byte more: a
+                 * server that sends more is refused as it starts to, before
+                 * the surplus is held (a 200, the whole object of a server
+                 * that ignores ranges, is held up to the buffer's cap). */
+                long code = 0;
+                (void) curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &code);
+                if (code == 206 && n > t->req->range_length - CN_MIN(t->req->range_length, t->req->response->len)) {
+                        t->sink_error = -EPROTO;
+                        return 0;
+                }
+        }
         int r = cn_buf_append(t->req->response, p, n);
         if (r < 0) {
                 t->sink_error = r;
@@ -545,6 +557,9 @@ static int attempt_setup(Transfer *t, struct curl_slist **ret_headers, char *err
         if (r->http && req->method && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0 &&
             !(strcmp(req->method, "PUT") == 0 && is_upload(req)))
                 SET(CURLOPT_CUSTOMREQUEST, req->method);
+        if (r->http && req->response && req->response->limit > 0)
+                /* a declared Content-Length over the cap fails before any byte is held */
+                SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) CN_MIN(req->response->limit, (size_t) INT64_MAX));
         if (req->range) {
                 if (req->range_length == UINT64_MAX)
                         snprintf(range, sizeof range, "%" PRIu64 "-", req->range_offset);
@@ -771,9 +786,14 @@ int cn_remote_request(CnRemote *r, CnRemoteRequest *req) {
                 if (curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK)
                         req->content_length = cl;
 
+                if (req->curl_code == CURLE_FILESIZE_EXCEEDED && req->status >= 200 && req->status <= 299)
+                        t.sink_error = req->range && req->status == 206 ? -EPROTO : -E2BIG;
                 if (t.sink_error < 0) {
                         if (t.sink_error == -E2BIG)
                                 set_error(req, "response larger than %zu bytes", req->response->limit);
+                        else if (t.sink_error == -EPROTO)
+                                set_error(req, "the server sent more than the %" PRIu64 " bytes asked for",
+                                          req->range_length);
                         else
                                 set_error(req, "out of memory for the response");
                         err = t.sink_error;

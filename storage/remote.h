@@ -129,7 +129,9 @@ typedef struct CnRemoteRequest {
         bool range;     /* ask for bytes [range_offset, range_offset + range_length) */
         uint64_t range_offset;
         uint64_t range_length; /* CN_GET_ALL (UINT64_MAX): to the end; 0 is not allowed */
-        CnBuf *response;       /* 2xx body (its limit holds: more is -E2BIG, never a truncation);
+        CnBuf *response;       /* 2xx body (its limit holds: more, or a declared Content-Length
+                                * over it, is -E2BIG before the surplus is held, never a
+                                * truncation; a 206 longer than the range is -EPROTO);
                                 * NULL: discarded. Reset at each attempt. */
         CnBuf *error_body;     /* non-2xx body, truncated at its limit; NULL: discarded */
         /* Response headers to capture (case-insensitive names, NULL-terminated,
@@ -163,6 +165,7 @@ typedef struct CnRemoteRequest {
  *   -ENODATA 416 (range not satisfiable)
  *   -ENOSPC  507; remote disk full
  *   -E2BIG   the response body exceeded req->response's limit
+ *   -EPROTO  a 206 answer longer than the range asked for (never retried)
  *   -EAGAIN  retries ran out (budget spent on transient failures)
  *   -EIO     anything else (other 4xx, 3xx, TLS verification failure, ...)
  * req->status / req->curl_code let the caller remap (e.g. WebDAV 409). */

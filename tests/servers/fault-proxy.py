@@ -18,6 +18,24 @@ is sent back. What happens instead is steered by files in STATE_DIR:
     delay-ms     holds a number N: every request waits N ms before it is
                  forwarded, as over a link with that round-trip time
                  (bench/run-connections.sh)
+    lie          a lying server (tests/remote/liar.sh): lines "MODE PATTERN
+                 [FILE]"; a GET whose path contains PATTERN, answered 2xx
+                 upstream, gets instead
+                   oversize   the true body and then 512 MiB of junk, with a
+                              Content-Length that says so
+                   truncate   the first half of the body, with a
+                              Content-Length that says so
+                   endless    a chunked body of junk that ends only after
+                              30 s (or when the client hangs up)
+                   replay     the bytes of FILE (recorded earlier: an older
+                              snapshot, another repository's object), the
+                              same range of them for a ranged GET
+                 each lie appends "MODE PATH" to STATE_DIR/lied; an endless
+                 body appends "hung-up PATH" to STATE_DIR/endless when the
+                 client hangs up and "finished PATH" when the 30 s ran out
+    record       while it exists, the body of every GET of a whole object or
+                 of a range from its start is saved as STATE_DIR/bodies/PATH
+                 (slashes as '+'; a longer body replaces a shorter one)
 
 The proxy writes STATE_DIR/ready once it listens. Python standard library
 only; it never connects anywhere but 127.0.0.1."""
@@ -68,6 +86,19 @@ class State:
         with self.lock:
             self.puts += 1
             return self.puts > limit
+
+    def lie_for(self, path):
+        """(mode, file) of the first lie whose pattern path contains, or None."""
+        try:
+            with open(self.path("lie")) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            w = line.split()
+            if len(w) >= 2 and w[1] in path:
+                return w[0], (w[2] if len(w) > 2 else None)
+        return None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -124,10 +155,61 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if cl is not None:
                     out.append(("Content-Length", cl))
             else:
+                if self.command == "GET" and st.exists("record") and (
+                        resp.status == 200 or self.headers.get("Range", "").startswith("bytes=0-")):
+                    os.makedirs(st.path("bodies"), exist_ok=True)
+                    saved = os.path.join(st.path("bodies"), self.path.split("?")[0].strip("/").replace("/", "+"))
+                    if not os.path.exists(saved) or os.path.getsize(saved) < len(data):
+                        with open(saved, "wb") as f:
+                            f.write(data)
+                lie = st.lie_for(self.path) if self.command == "GET" and 200 <= resp.status <= 299 else None
+                if lie:
+                    st.note("lied", lie[0] + " " + self.path)
+                    self._lie(lie[0], lie[1], resp.status, out, data)
+                    return
                 out.append(("Content-Length", str(len(data))))
             self._answer(resp.status, out, data, self.command == "HEAD")
         finally:
             conn.close()
+
+    def _lie(self, mode, path, status, out, data):
+        out = [(k, v) for k, v in out if k.lower() not in ("content-range", "etag", "content-md5")]
+        junk = b"\xa5" * (1 << 20)
+        try:
+            if mode == "oversize":
+                extra = 512
+                self._answer(status, out + [("Content-Length", str(len(data) + extra * len(junk)))], data)
+                for _ in range(extra):
+                    self.wfile.write(junk)
+            elif mode == "truncate":
+                data = data[:len(data) // 2]
+                self._answer(status, out + [("Content-Length", str(len(data)))], data)
+            elif mode == "endless":
+                self.send_response(status)
+                for k, v in out:
+                    self.send_header(k, v)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = b"%x\r\n" % len(junk) + junk + b"\r\n"
+                end = time.monotonic() + 30
+                while time.monotonic() < end:
+                    self.wfile.write(chunk)
+                self.wfile.write(b"0\r\n\r\n")
+                self.state.note("endless", "finished " + self.path)
+            elif mode == "replay":
+                with open(path, "rb") as f:
+                    other = f.read()
+                rng = self.headers.get("Range", "")
+                if status == 206 and rng.startswith("bytes="):
+                    a, _, b = rng[6:].partition("-")
+                    other = other[int(a):int(b) + 1] if b else other[int(a):]
+                self._answer(status, out + [("Content-Length", str(len(other)))], other)
+            else:
+                raise ValueError("fault-proxy: unknown lie " + mode)
+        except (BrokenPipeError, ConnectionResetError):
+            if mode == "endless":
+                self.state.note("endless", "hung-up " + self.path)
+            self.close_connection = True
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
