@@ -57,13 +57,11 @@ typedef struct Prune {
         CnBuf blob;
         const char *snapshot;           /* being walked, for messages */
         CnDamageSet ripe;               /* locations of ripe plans (sorted) */
-        bool *plan_ripe;                /* per plan of the store, then the new one last */
         CnStorePlan new_plan;           /* written this run (name NULL: none) */
         bool new_ripe;
         uint8_t *fate;                  /* per location */
         PackInfo *packs;
         uint32_t n_packs;
-        bool writers_live;              /* a live writer session at the last listing */
         size_t unreadable_sessions;     /* sessions that did not open, at the last listing */
 } Prune;
 
@@ -191,15 +189,6 @@ static int walk_snapshots(Prune *p, bool again) {
         return r;
 }
 
-static bool in_plans(Prune *p, const uint8_t pack_id[CN_ID_BYTES], const uint8_t id[CN_ID_BYTES]) {
-        size_t n;
-        const CnStorePlan *plans = cn_store_plans(p->store, &n);
-        for (size_t i = 0; i < n; i++)
-                if (cn_damage_set_contains(&plans[i].locations, pack_id, id))
-                        return true;
-        return false;
-}
-
 /* Plan every copy that nothing reaches and no plan names yet. */
 static int write_plan(Prune *p) {
         size_t n;
@@ -209,7 +198,7 @@ static int write_plan(Prune *p) {
 
         for (size_t i = 0; i < n; i++) {
                 const uint8_t *pack_id = cn_index_pack_id(x, l[i].loc.pack);
-                if (reached(p, l[i].id) || in_plans(p, pack_id, l[i].id))
+                if (reached(p, l[i].id) || cn_store_planned(p->store, l[i].loc.pack, l[i].id))
                         continue;
                 r = cn_damage_set_add(&p->new_plan.locations, pack_id, l[i].id);
                 if (r < 0)
@@ -260,15 +249,14 @@ static int judge_plans(Prune *p, bool remove_stale) {
         r = cn_sessions_list(p->repo, p->c, time(NULL), on_damaged_session, p, &v, &n);
         if (r < 0)
                 return r;
-        p->plan_ripe = calloc(n_plans + 1, sizeof *p->plan_ripe);
-        if (!p->plan_ripe) {
+        _cleanup_free_ bool *plan_ripe = calloc(n_plans + 1, sizeof *plan_ripe); /* per plan of the store */
+        if (!plan_ripe) {
                 cn_sessions_free(v, n);
                 return -ENOMEM;
         }
         for (size_t i = 0; i < n_plans; i++)
-                p->plan_ripe[i] = !p->unreadable_sessions;
+                plan_ripe[i] = !p->unreadable_sessions;
         p->new_ripe = p->new_plan.locations.n > 0 && !p->unreadable_sessions;
-        p->writers_live = p->unreadable_sessions > 0;
         p->st->writers_waited += p->unreadable_sessions;
         for (size_t j = 0; j < n; j++) {
                 bool waits = false;
@@ -279,11 +267,10 @@ static int judge_plans(Prune *p, bool remove_stale) {
                                 p->st->sessions_removed++;
                         continue;
                 }
-                p->writers_live = true;
                 for (size_t i = 0; i < n_plans; i++)
                         if (!cn_session_saw_plan(&v[j], plans[i].id)) {
-                                waits = waits || p->plan_ripe[i];
-                                p->plan_ripe[i] = false;
+                                waits = waits || plan_ripe[i];
+                                plan_ripe[i] = false;
                         }
                 if (p->new_ripe && (p->o->dry_run || !cn_session_saw_plan(&v[j], p->new_plan.id))) {
                         p->new_ripe = false;
@@ -293,7 +280,7 @@ static int judge_plans(Prune *p, bool remove_stale) {
         }
         cn_sessions_free(v, n);
         for (size_t i = 0; i < n_plans; i++) {
-                if (!p->plan_ripe[i]) {
+                if (!plan_ripe[i]) {
                         p->st->plans_waiting++;
                         continue;
                 }
@@ -664,7 +651,6 @@ int cn_prune_run(CnRepo *repo, const CnPruneOptions *o, CnPruneStats *ret) {
                 cn_damage_set_done(&p.ripe);
                 cn_damage_set_done(&p.new_plan.locations);
                 free(p.new_plan.name);
-                free(p.plan_ripe);
                 free(p.fate);
                 free(p.packs);
                 if (r == -EUCLEAN) {
