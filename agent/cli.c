@@ -49,6 +49,9 @@ int cli_global_option(Cli *cli, int c, const char *arg) {
         case OPT_KEY_HINT:
                 cli->key_hint = arg;
                 return 1;
+        case OPT_KEY_STORE:
+                cli->key_store = arg;
+                return 1;
         case OPT_JSON:
                 cli->json = true;
                 return 1;
@@ -187,6 +190,21 @@ int cli_repo_error(Cli *cli, const char *what, int r) {
                           "upgrade cairn",
                           what, url, CAIRN_VERSION);
                 return CLI_EXIT_ERROR;
+        case -ENOKEY: {
+                if (cli->rp) {
+                        cli_error("%s: the repository at %s has no data key for some data (key ledger missing); "
+                                  "run 'cairn check'",
+                                  what, url);
+                        return CLI_EXIT_ERROR;
+                }
+                _cleanup_free_ char *ks = cli->key_store ? strdup(cli->key_store) : cn_keystore_default_location();
+                cli_error("%s: no controller of the repository at %s opens: the key store at %s holds no key "
+                          "for any of them (they were erased, or this is not the repository's key store: give "
+                          "the right one with --key-store URL or CAIRN_KEY_STORE; a fresh machine needs a copy "
+                          "from the key store's escrow, docs/PRIVACY.md)",
+                          what, url, ks ? CLI_ESC(ks) : "(none)");
+                return CLI_EXIT_ERROR;
+        }
         case -EBADMSG:
                 cli_error("%s: data in the repository at %s failed authentication (damaged or tampered); "
                           "run 'cairn check --read-data' to see what is affected",
@@ -219,11 +237,6 @@ int cli_repo_error(Cli *cli, const char *what, int r) {
         case -EOPNOTSUPP:
                 cli_error("%s: %s: this kind of repository URL is not supported by this build", what, url);
                 return CLI_EXIT_ERROR;
-        case -ENOKEY:
-                cli_error("%s: the repository at %s has no data key for some data (key ledger missing); "
-                          "run 'cairn check'",
-                          what, url);
-                return CLI_EXIT_ERROR;
         default:
                 cli_error("%s: %s: %s%s%s", what, url, strerror(-r), *detail ? ": " : "", detail);
                 return CLI_EXIT_ERROR;
@@ -242,6 +255,7 @@ void cli_resolve(Cli *cli) {
                 from_env(&cli->repo, "CAIRN_FROM_REPOSITORY");
                 from_env(&cli->password_file, "CAIRN_FROM_PASSWORD_FILE");
                 from_env(&cli->key_hint, "CAIRN_FROM_KEY_HINT");
+                from_env(&cli->key_store, "CAIRN_FROM_KEY_STORE");
                 return;
         }
         if (!cli->repo)
@@ -339,6 +353,12 @@ const char *cli_repo_problem_text(const CnRepoProblem *p, char *buf, size_t n) {
                         snprintf(buf, n, "controller record %s cannot be read (%s): skipped", p->object,
                                  strerror(-p->error));
                 break;
+        case CN_REPO_CONTROLLER_NO_KEY:
+                snprintf(buf, n, "controller record %s: the key store at %s holds no key for it (the controller "
+                         "was erased, or this is not the key store of this repository: give it with --key-store "
+                         "or CAIRN_KEY_STORE): skipped",
+                         p->object, p->url ? p->url : "(none)");
+                break;
         case CN_REPO_CONTROLLER_FOREIGN:
                 if (p->error == -EPROTONOSUPPORT)
                         snprintf(buf, n, "controller record %s has a format version this cairn (%s) does not "
@@ -394,7 +414,10 @@ int cli_open(Cli *cli, bool unlock) {
         r = cli_password(cli, false, (char **) &pw, &pw_len);
         if (r != 0)
                 return r;
-        CnRepoOpenOptions o = { .key_hint = cli->key_hint, .on_problem = on_repo_problem, .userdata = cli };
+        CnRepoOpenOptions o = { .key_hint = cli->key_hint,
+                                .on_problem = on_repo_problem,
+                                .userdata = cli,
+                                .key_store = cli->key_store };
         r = cn_repo_open_with(cli->backend, (const char *) pw, pw_len, &o, &cli->rp);
         if (r < 0)
                 return cli_repo_error(cli, what, r);
@@ -480,6 +503,9 @@ bool cli_from_option(Cli *src, int c, const char *arg) {
                 return true;
         case OPT_FROM_KEY_HINT:
                 src->key_hint = arg;
+                return true;
+        case OPT_FROM_KEY_STORE:
+                src->key_store = arg;
                 return true;
         default:
                 return false;

@@ -35,6 +35,7 @@ typedef struct Cli {
         const char *password_file;      /* --password-file, CAIRN_PASSWORD_FILE */
         const char *controller;         /* --controller, CAIRN_CONTROLLER: name or id */
         const char *key_hint;           /* --key-hint, CAIRN_KEY_HINT: key file to try first */
+        const char *key_store;          /* --key-store; NULL: CAIRN_KEY_STORE or the default */
         bool json;
         size_t repo_problems;           /* skipped key files and controllers reported by the open */
         bool quiet;
@@ -56,6 +57,7 @@ enum {
         OPT_FILTER_HOST,
         OPT_FILTER_TAG,
         OPT_FILTER_PATH,
+        OPT_KEY_STORE,
         _OPT_GLOBAL_MAX,
 };
 #define CLI_GLOBAL_LONG                                                         \
@@ -64,6 +66,7 @@ enum {
         { "json", no_argument, NULL, OPT_JSON },                                \
         { "controller", required_argument, NULL, OPT_CONTROLLER },              \
         { "key-hint", required_argument, NULL, OPT_KEY_HINT },                  \
+        { "key-store", required_argument, NULL, OPT_KEY_STORE },                \
         { "connections", required_argument, NULL, OPT_CONNECTIONS },            \
         { "limit-upload", required_argument, NULL, OPT_LIMIT_UPLOAD },          \
         { "quiet", no_argument, NULL, 'q' },                                    \
@@ -207,12 +210,16 @@ int verb_copy(Cli *cli, int argc, char **argv);
 enum {
         OPT_FROM_PASSWORD_FILE = _OPT_GLOBAL_MAX + 100,
         OPT_FROM_KEY_HINT,
+        OPT_FROM_KEY_STORE,
 };
 #define CLI_FROM_LONG                                                                   \
         { "from-password-file", required_argument, NULL, OPT_FROM_PASSWORD_FILE },      \
-        { "from-key-hint", required_argument, NULL, OPT_FROM_KEY_HINT }
+        { "from-key-hint", required_argument, NULL, OPT_FROM_KEY_HINT },        \
+        { "from-key-store", required_argument, NULL, OPT_FROM_KEY_STORE }
 #define CLI_FROM_HELP                                                                           \
         "      --from-password-file F  the source's password from F (CAIRN_FROM_PASSWORD_FILE);\n"  \
         "                              else CAIRN_FROM_PASSWORD, else a prompt\n"                \
-        "      --from-key-hint ID      the source's key file to try first (CAIRN_FROM_KEY_HINT)\n"
+        "      --from-key-hint ID      the source's key file to try first (CAIRN_FROM_KEY_HINT)\n" \
+        "      --from-key-store URL    the source's key store (CAIRN_FROM_KEY_STORE; default: as the\n" \
+        "                              destination's)\n"
 bool cli_from_option(Cli *src, int c, const char *arg);

@@ -42,6 +42,8 @@ static const char *kind_text(CnCheckKind k) {
                 return "damage not recorded";
         case CN_CHECK_REPO_OBJECT:
                 return "skipped object";
+        case CN_CHECK_KEYLESS_PACK:
+                return "pack without keys";
         }
         return "problem";
 }
@@ -98,6 +100,12 @@ static void on_problem(const CnCheckProblem *p, void *u) {
                 return;
         }
         switch (p->kind) {
+        case CN_CHECK_KEYLESS_PACK:
+                printf("error: %s (controller %s): no ledger holds the keys of this pack (its ledger is lost or "
+                       "damaged, as said above): its chunks cannot be read; the next backup of a file holding "
+                       "them stores them again\n",
+                       CLI_ESC(p->object), CLI_ESC(p->controller));
+                return;
         case CN_CHECK_DAMAGED_OBJECT:
                 printf("error: %s (controller %s) is %s\n", CLI_ESC(p->object), CLI_ESC(p->controller),
                        cli_damage_reason(p->error));

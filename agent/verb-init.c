@@ -96,6 +96,7 @@ int verb_init(Cli *cli, int argc, char **argv) {
                 return cli_usage_error("init", "a replica has its source's controllers: drop --controller (and "
                                                "CAIRN_CONTROLLER)");
         o.controller_name = cli->controller;
+        o.key_store = cli->key_store;
         if (src.repo) {
                 /* The source first: its password is asked before the new one. */
                 r = cli_open(&src, true);
@@ -129,13 +130,15 @@ int verb_init(Cli *cli, int argc, char **argv) {
                 return cli_repo_error(cli, "cannot create repository", r);
         CnController *ctl = cn_repo_controller(cli->rp, 0);
         size_t n = cn_repo_n_controllers(cli->rp);
+        const char *ks = cn_repo_key_store(cli->rp) ? cn_repo_key_store(cli->rp) : "(none)";
         cn_hex_encode(cn_repo_id(cli->rp), CN_UUID_BYTES, idhex);
         if (cli->json) {
                 printf("{\"repository\":\"%s\",\"url\":", idhex);
                 cli_json_string(stdout, cn_backend_url(cli->backend), strlen(cn_backend_url(cli->backend)));
                 printf(",\"controller\":{\"id\":\"%s\",\"name\":", ctl->id_hex);
                 cli_json_string(stdout, ctl->name, strlen(ctl->name));
-                printf("}");
+                printf("},\"key_store\":");
+                cli_json_string(stdout, ks, strlen(ks));
                 if (src.repo) {
                         printf(",\"replica\":true,\"controllers\":[");
                         for (size_t i = 0; i < n; i++) {
@@ -151,14 +154,19 @@ int verb_init(Cli *cli, int argc, char **argv) {
                 cli_info(cli,
                          "created cairn repository %.8s at %s, a replica of %s\n"
                          "%zu controller%s (%s%s); fill it with 'cairn -r %s copy --from %s'; its password is "
-                         "its own and the only way in: keep it safe\n",
+                         "its own and the only way in: keep it safe\n"
+                         "its key store is at %s\n",
                          idhex, CLI_ESC(cn_backend_url(cli->backend)), CLI_ESC(src.repo), n, n == 1 ? "" : "s",
                          CLI_ESC(ctl->name), n > 1 ? ", ..." : "", CLI_ESC(cn_backend_url(cli->backend)),
-                         CLI_ESC(src.repo));
+                         CLI_ESC(src.repo), CLI_ESC(ks));
         else
                 cli_info(cli,
                          "created cairn repository %.8s at %s\n"
-                         "controller %s (%.8s); the password is the only way in: keep it safe\n",
-                         idhex, CLI_ESC(cn_backend_url(cli->backend)), CLI_ESC(ctl->name), ctl->id_hex);
+                         "controller %s (%.8s); the password is the only way in: keep it safe\n"
+                         "its keys are in the key store at %s, outside the repository: the repository "
+                         "cannot be opened without it (keep an escrow copy where deletion is real, never in "
+                         "a backup or snapshot that keeps old versions: docs/PRIVACY.md)\n",
+                         idhex, CLI_ESC(cn_backend_url(cli->backend)), CLI_ESC(ctl->name), ctl->id_hex,
+                         CLI_ESC(ks));
         return CLI_EXIT_OK;
 }

@@ -40,6 +40,11 @@ static void on_error(const char *path, int error, void *u) {
                 fputs(": its entry in the snapshot does not match its stored data (the file changed while it "
                       "was backed up); restored as it was stored\n",
                       stderr);
+        else if (error == ENOENT)
+                fputs(": its data is not in the repository (its pack, or the key ledger of its pack, is lost "
+                      "or damaged; 'cairn check' names it, and the next backup of the file stores it again); "
+                      "not restored\n",
+                      stderr);
         else if (error == ENOKEY)
                 fputs(": the data key of its content is missing (the key ledger of its pack is lost or damaged; "
                       "'cairn check' names it, and the next backup of the file stores it again); not restored\n",

@@ -60,6 +60,29 @@ static void report(Check *k, CnCheckKind kind, const char *object, int error) {
         k->fn(&p, k->u);
 }
 
+/* Every pack a loaded ledger names, as a set. */
+static int ledgered_packs(Check *k, CnIndex **ret) {
+        CnIndex *set;
+        int r = cn_index_new(&set);
+        for (size_t i = 0; r >= 0 && i < cn_store_n_ledgers(k->store); i++) {
+                const uint8_t(*packs)[CN_ID_BYTES];
+                size_t n;
+                cn_store_ledger(k->store, i, &packs, &n);
+                for (size_t j = 0; r >= 0 && j < n; j++)
+                        r = cn_index_insert(set, packs[j], &(CnBlobLoc) {});
+        }
+        if (r < 0) {
+                cn_index_free(set);
+                return r;
+        }
+        *ret = set;
+        return 0;
+}
+
+static bool set_has(const CnIndex *set, const uint8_t id[CN_ID_BYTES]) {
+        return cn_index_contains(set, id);
+}
+
 static void report_id(Check *k, CnCheckKind kind, const uint8_t id[CN_ID_BYTES], int error) {
         char hex[CN_ID_HEX + 1];
         cn_hex_encode(id, CN_ID_BYTES, hex);
@@ -259,11 +282,20 @@ static int check_packs(Check *k, bool read_data) {
                         }
                 }
         }
-        /* Packs nobody indexed: an interrupted writer's; the next backup adopts them. */
+        /* Packs nobody indexed: an interrupted writer's; the next backup
+         * adopts them. In version 2 a pack is read with the key its ledger
+         * holds: one no ledger names is lost for good (its ledger is). */
+        _cleanup_(cn_index_freep) CnIndex *ledgered = NULL;
         for (size_t i = 0; i < k->n_packs; i++) {
                 uint32_t no;
                 bool known = cn_index_find_pack(x, k->packs[i].id, &no) == 0 && cn_index_pack_indexed(x, no);
-                if (!known)
+                if (known)
+                        continue;
+                if (k->c->format == 2 && !ledgered && (r = ledgered_packs(k, &ledgered)) < 0)
+                        return r;
+                if (k->c->format == 2 && !set_has(ledgered, k->packs[i].id))
+                        report(k, CN_CHECK_KEYLESS_PACK, k->packs[i].name, -ENOKEY);
+                else
                         report(k, CN_CHECK_ORPHAN_PACK, k->packs[i].name, 0);
         }
         return 0;

@@ -19,6 +19,7 @@ typedef enum CnCheckKind {
         CN_CHECK_RECORDED_BLOB,         /* a blob a damage record names, with no other copy; object = blob id */
         CN_CHECK_NOT_RECORDED,          /* the damage found could not be recorded; object = damage/<ctrl>/ */
         CN_CHECK_REPO_OBJECT,           /* a key file or controller record every open skips; repo_problem */
+        CN_CHECK_KEYLESS_PACK,          /* version 2: a pack no ledger holds the keys of; object */
 } CnCheckKind;
 
 typedef struct CnCheckProblem {

@@ -8,11 +8,18 @@
 #include "hex.h"
 
 uint32_t cn_envelope_version(const char magic[CN_MAGIC_BYTES]) {
-        if (memcmp(magic, CN_MAGIC_SNAPSHOT, CN_MAGIC_BYTES) == 0)
-                return CN_SNAPSHOT_VERSION;
-        if (memcmp(magic, CN_MAGIC_DAMAGE, CN_MAGIC_BYTES) == 0)
-                return CN_DAMAGE_VERSION;
-        return CN_FORMAT_VERSION;
+        static const struct {
+                const char *magic;
+                uint32_t version;
+        } newest[] = {
+                { CN_MAGIC_CONTROLLER, CN_CONTROLLER_VERSION }, { CN_MAGIC_INDEX, CN_INDEX_VERSION },
+                { CN_MAGIC_LEDGER, CN_LEDGER_VERSION },         { CN_MAGIC_SNAPSHOT, CN_SNAPSHOT_VERSION },
+                { CN_MAGIC_DAMAGE, CN_DAMAGE_VERSION },         { CN_MAGIC_PLAN, CN_PLAN_VERSION },
+        };
+        for (size_t i = 0; i < sizeof newest / sizeof *newest; i++)
+                if (memcmp(magic, newest[i].magic, CN_MAGIC_BYTES) == 0)
+                        return newest[i].version;
+        return 1;
 }
 
 void cn_envelope_name_id(const uint8_t *p, size_t n, uint8_t ret[CN_ID_BYTES]) {
@@ -43,7 +50,7 @@ int cn_envelope_seal(CnBuf *out, const char magic[CN_MAGIC_BYTES], const CnEnvel
         int r;
 
         if ((r = cn_buf_append(out, magic, CN_MAGIC_BYTES)) < 0 ||
-            (r = cn_buf_put_u32(out, cn_envelope_version(magic))) < 0 ||
+            (r = cn_buf_put_u32(out, h->version ? h->version : cn_envelope_version(magic))) < 0 ||
             (r = cn_buf_append(out, h->processor, CN_UUID_BYTES)) < 0 ||
             (r = cn_buf_append(out, h->controller, CN_UUID_BYTES)) < 0 ||
             (r = cn_buf_put_u32(out, h->epoch)) < 0)

@@ -25,8 +25,10 @@ typedef struct CnEnvelopeHeader {
         uint32_t epoch;
 } CnEnvelopeHeader;
 
-/* The version writers give objects of this magic today (format.h); readers
- * accept 1 up to it. */
+/* The newest version of objects of this magic (format.h): what
+ * cn_envelope_seal() writes unless told another; cn_envelope_peek()
+ * accepts 1 up to it (which of those a controller accepts:
+ * cn_controller_object_version_ok()). */
 uint32_t cn_envelope_version(const char magic[CN_MAGIC_BYTES]);
 /* The id of a content-named object (v2 snapshots, damage records): the
  * SHA-256 of all of its stored bytes. Its name is this id in hex. */
@@ -40,8 +42,8 @@ void cn_envelope_content_name(const char *folder, const char *controller_hex, co
  * -EBADMSG if not (another object copied over this name). */
 int cn_envelope_check_content_name(const char *name, const uint8_t *p, size_t n);
 
-/* Append the sealed envelope of body to out, at cn_envelope_version(magic);
- * h->version is ignored. */
+/* Append the sealed envelope of body to out, at h->version (0: at
+ * cn_envelope_version(magic)). */
 int cn_envelope_seal(CnBuf *out, const char magic[CN_MAGIC_BYTES], const CnEnvelopeHeader *h,
                      const uint8_t key[CN_KEY_BYTES], const void *body, size_t n);
 /* Parse the plaintext header: -EBADMSG for another magic or truncation,

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Repository format v1: every constant docs/FORMAT.md names, in one place.
+/* Repository format v2 (v1 still read): every constant docs/FORMAT.md names, in one place.
  * docs/FORMAT.md is normative; this header must agree with it. */
 #pragma once
 
@@ -9,11 +9,17 @@
 
 #define CN_FORMAT_VERSION 1
 
-/* Each object carries its own version (FORMAT.md "Conventions"); writers
- * write these, readers accept 1 up to these. Objects not listed here are
- * at CN_FORMAT_VERSION. */
-#define CN_SNAPSHOT_VERSION 2           /* 2: named by the SHA-256 of the stored object */
-#define CN_DAMAGE_VERSION 1
+/* Each object carries its own version (FORMAT.md "Conventions", the
+ * envelope table): the newest one of each kind, which version 2
+ * controllers write; version 1 controllers write the older ones
+ * (cn_controller_object_version()). Objects not listed are at 1. */
+#define CN_CONTROLLER_VERSION 2         /* 2: sealed under the epoch's record key, from the key store */
+#define CN_INDEX_VERSION 2              /* 2: sealed under the pack's own key */
+#define CN_LEDGER_VERSION 2             /* 2: content-named, several packs, pack keys */
+#define CN_SNAPSHOT_VERSION 3           /* 3: epoch metadata key, keyed id; 2: named by its SHA-256 */
+#define CN_DAMAGE_VERSION 2             /* 2: epoch metadata key */
+#define CN_PLAN_VERSION 2               /* 2: epoch metadata key */
+#define CN_PACK_VERSION 2               /* 2: header under the pack's own key */
 
 #define CN_MAGIC_BYTES 8
 #define CN_MAGIC_KEYFILE "CAIRNKEY"
@@ -27,21 +33,29 @@
 #define CN_MAGIC_HOLD_RELEASE "CAIRNHRL"
 #define CN_MAGIC_SESSION "CAIRNWRT"
 #define CN_MAGIC_PLAN "CAIRNPLN"
+#define CN_MAGIC_KEYSTORE "CAIRNKST"
+#define CN_MAGIC_ERASURE "CAIRNERQ"
 #define CN_MAGIC_PACK "CAIRNPAK"
 #define CN_MAGIC_PACK_HEADER "CAIRNPKH"
 #define CN_MAGIC_PACK_TRAILER "CNPKEND1"
 #define CN_MAGIC_TREE "CAIRNTRE"
 #define CN_MAGIC_TREE_LIST "CAIRNTRL"
 #define CN_CHUNK_AD_DOMAIN "cairn.chunk.v1\0\0"        /* 16 bytes */
+#define CN_SNAPSHOT_ID_DOMAIN "cairn.snapshot.v3"      /* 17 bytes, no NUL: v3 snapshot ids */
 
 /* KDF contexts (exactly 8 bytes) and subkey ids. */
 #define CN_KDF_CTX_MASTER "cnmaster"
 #define CN_SUBKEY_CONFIG 1              /* seals config */
-#define CN_SUBKEY_CONTROLLER_WRAP 2     /* seals controllers/<id> */
+#define CN_SUBKEY_CONTROLLER_WRAP 2     /* seals controllers/<id> of version 1 */
+#define CN_SUBKEY_KEYSTORE 3            /* seals key store objects */
+#define CN_KDF_CTX_EPOCH "cnepoch_"
+#define CN_SUBKEY_RECORD 1              /* seals controllers/<id> of version 2 */
+#define CN_SUBKEY_LEDGER 2              /* seals ledgers of version 2 */
+#define CN_SUBKEY_EPOCH_METADATA 3      /* seals snapshots v3, damage records and plans v2, erasure requests */
 #define CN_KDF_CTX_DOMAIN "cndomain"
 #define CN_SUBKEY_CHUNK_ID 1            /* HMAC key of chunk ids */
 #define CN_SUBKEY_CHUNKER 2             /* gear table seed */
-#define CN_SUBKEY_METADATA 3            /* seals pack headers, index, snapshots, damage records, holds, sessions, plans */
+#define CN_SUBKEY_METADATA 3            /* seals holds, sessions; v1: pack headers, index, snapshots, damage, plans */
 #define CN_SUBKEY_PSEUDONYM 4           /* audit-log pseudonyms (reserved) */
 #define CN_KDF_CTX_GEAR "cngeartb"      /* chunker key -> gear table, subkeys 0..31 */
 
@@ -57,6 +71,7 @@ enum {
 /* Snapshot flags. */
 enum {
         CN_SNAPSHOT_PARTIAL = 1u << 0,  /* some entries could not be read */
+        CN_SNAPSHOT_REWRITTEN = 1u << 1, /* an erasure removed entries */
 };
 
 /* Per-object versions (docs/FORMAT.md "Trees"): writers write these,
@@ -95,6 +110,10 @@ enum {
 #define CN_MAX_XATTR_VALUE_BYTES 65536
 #define CN_MAX_XATTRS 65536
 #define CN_MAX_LABEL_BYTES 1024
+#define CN_MAX_KEYSTORE_BYTES (64u << 10)
+#define CN_KEYSTORE_MAX_LOCATIONS 16
+#define CN_KEYSTORE_MAX_KEYS 4
+#define CN_MAX_LEDGER_PACKS 65536
 
 /* Where writers cut a large directory into leaves (docs/FORMAT.md "Large
  * directories"): after an entry once the leaf holds CN_TREE_LEAF_MIN bytes

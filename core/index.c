@@ -35,6 +35,8 @@ typedef struct Pack {
         bool has_extent;
         uint32_t entries;
         uint64_t blob_end;
+        uint32_t key;                   /* its pack key's number; CN_NO_KEY: none */
+        uint32_t ledger;                /* the caller's number of its ledger + 1; 0: none */
 } Pack;
 
 struct CnIndex {
@@ -133,7 +135,7 @@ int cn_index_add_pack(CnIndex *x, const uint8_t pack_id[CN_ID_BYTES], uint32_t *
                 for (uint32_t i = 0; i < x->n_packs; i++)
                         x->pack_slots[pack_slot(x, x->packs[i].id)] = i + 1;
         }
-        x->packs[x->n_packs] = (Pack) {};
+        x->packs[x->n_packs] = (Pack) { .key = CN_NO_KEY };
         memcpy(x->packs[x->n_packs].id, pack_id, CN_ID_BYTES);
         x->pack_slots[pack_slot(x, pack_id)] = x->n_packs + 1;
         *ret_pack = x->n_packs++;
@@ -342,19 +344,8 @@ int cn_index_foreach(const CnIndex *x, int (*fn)(const uint8_t id[CN_ID_BYTES], 
         return 0;
 }
 
-int cn_index_set_key(CnIndex *x, const uint8_t id[CN_ID_BYTES], const uint8_t key[CN_KEY_BYTES]) {
-        uint32_t e = lookup_number(x, id);
-        if (!e)
-                return -ENOENT;
-        e--;
-        uint32_t **numbers = &x->key_numbers[e >> ENTRY_BLOCK_BITS];
-        if (!*numbers) {
-                *numbers = malloc(ENTRY_BLOCK * sizeof **numbers);
-                if (!*numbers)
-                        return -ENOMEM;
-                memset(*numbers, 0xff, ENTRY_BLOCK * sizeof **numbers);        /* CN_NO_KEY */
-        }
-        uint32_t *k = &(*numbers)[e & (ENTRY_BLOCK - 1)];
+/* Store key in slot *k, taking a new slot when it has none. */
+static int key_put(CnIndex *x, uint32_t *k, const uint8_t key[CN_KEY_BYTES]) {
         if (*k == CN_NO_KEY) {
                 if (x->n_keys == x->n_key_blocks * KEY_BLOCK) {
                         uint8_t **b = realloc(x->key_blocks, (x->n_key_blocks + 1) * sizeof *b);
@@ -369,6 +360,47 @@ int cn_index_set_key(CnIndex *x, const uint8_t id[CN_ID_BYTES], const uint8_t ke
                 *k = x->n_keys++;
         }
         memcpy(x->key_blocks[*k / KEY_BLOCK] + (size_t) (*k % KEY_BLOCK) * CN_KEY_BYTES, key, CN_KEY_BYTES);
+        return 0;
+}
+
+static const uint8_t *key_get(const CnIndex *x, uint32_t k) {
+        return k == CN_NO_KEY ? NULL : x->key_blocks[k / KEY_BLOCK] + (size_t) (k % KEY_BLOCK) * CN_KEY_BYTES;
+}
+
+int cn_index_set_key(CnIndex *x, const uint8_t id[CN_ID_BYTES], const uint8_t key[CN_KEY_BYTES]) {
+        uint32_t e = lookup_number(x, id);
+        if (!e)
+                return -ENOENT;
+        e--;
+        uint32_t **numbers = &x->key_numbers[e >> ENTRY_BLOCK_BITS];
+        if (!*numbers) {
+                *numbers = malloc(ENTRY_BLOCK * sizeof **numbers);
+                if (!*numbers)
+                        return -ENOMEM;
+                memset(*numbers, 0xff, ENTRY_BLOCK * sizeof **numbers);        /* CN_NO_KEY */
+        }
+        return key_put(x, &(*numbers)[e & (ENTRY_BLOCK - 1)], key);
+}
+
+int cn_index_pack_set_key(CnIndex *x, uint32_t pack, const uint8_t key[CN_KEY_BYTES]) {
+        if (pack >= x->n_packs)
+                return -ENOENT;
+        return key_put(x, &x->packs[pack].key, key);
+}
+
+const uint8_t *cn_index_pack_key(const CnIndex *x, uint32_t pack) {
+        return pack < x->n_packs ? key_get(x, x->packs[pack].key) : NULL;
+}
+
+void cn_index_pack_set_ledger(CnIndex *x, uint32_t pack, uint32_t ledger) {
+        if (pack < x->n_packs && ledger < UINT32_MAX)
+                x->packs[pack].ledger = ledger + 1;
+}
+
+int cn_index_pack_ledger(const CnIndex *x, uint32_t pack, uint32_t *ret_ledger) {
+        if (pack >= x->n_packs || x->packs[pack].ledger == 0)
+                return -ENOENT;
+        *ret_ledger = x->packs[pack].ledger - 1;
         return 0;
 }
 

@@ -51,6 +51,15 @@ void cn_index_pack_set_indexed(CnIndex *x, uint32_t pack);
  * to the largest one set; -ENOENT until one is. */
 void cn_index_pack_set_extent(CnIndex *x, uint32_t pack, uint64_t blob_end, uint32_t entries);
 int cn_index_pack_extent(const CnIndex *x, uint32_t pack, uint64_t *ret_blob_end, uint32_t *ret_entries);
+/* A version 2 pack's own key (its header's and index file's: docs/FORMAT.md
+ * "Packs"), kept with the data keys; NULL when none is set (a version 1
+ * pack, or one no ledger names). */
+int cn_index_pack_set_key(CnIndex *x, uint32_t pack, const uint8_t key[CN_KEY_BYTES]);
+const uint8_t *cn_index_pack_key(const CnIndex *x, uint32_t pack);
+/* The number (the caller's) of the ledger object that holds the pack's
+ * keys; -ENOENT when none is set. */
+void cn_index_pack_set_ledger(CnIndex *x, uint32_t pack, uint32_t ledger);
+int cn_index_pack_ledger(const CnIndex *x, uint32_t pack, uint32_t *ret_ledger);
 
 /* Returns 1 if inserted (or a claim got its place), 0 if the id was
  * already stored (left unchanged). */

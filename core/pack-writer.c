@@ -35,10 +35,14 @@ typedef struct Pack {
         CnBuf data;                     /* preamble and blobs; header and trailer when written */
         uint64_t blob_end;              /* where the blobs end, once written */
         CnPackEntry *entries;           /* CN_PACK_WRITER_MAX_BLOBS */
-        uint8_t *keys;                  /* secret: a data key per entry */
+        uint8_t *keys;                  /* secret: a data key per entry, then the pack key (PACK_KEY) */
         uint32_t n;
+        char ledger[CN_ENVELOPE_NAME_MAX]; /* its ledger's name, once put */
         struct Pack *next;
 } Pack;
+
+/* A version 2 pack's own key, after the data keys of its entries. */
+#define PACK_KEY(p) ((p)->keys + (size_t) CN_PACK_WRITER_MAX_BLOBS * CN_KEY_BYTES)
 
 typedef struct Worker {
         CnPackWriter *w;
@@ -58,6 +62,7 @@ struct CnPackWriter {
         CnController *c;
         CnBackend *backend;
         CnIndex *index;
+        CnNames *ledgers;               /* the caller's: ledger names, numbered as cn_index_pack_ledger() */
         int level;
         pthread_mutex_t *lock;          /* the caller's: guards the index and all below */
         pthread_cond_t job_ready;       /* workers wait for a job */
@@ -117,28 +122,33 @@ static int write_pack(CnPackWriter *w, Pack *p) {
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         uint8_t ad[CN_PACK_HEADER_AD_BYTES], *dst;
         const uint8_t *proc = cn_repo_processor_id(w->repo);
+        const CnController *c = w->c;
+        /* Version 2: header and index file under the pack's own key, kept in
+         * its ledger only (docs/FORMAT.md "Packs"). */
+        uint32_t version = c->format == 2 ? 2 : 1;
+        const uint8_t *hkey = version == 2 ? PACK_KEY(p) : c->meta_key;
         char name[160];
-        CnEnvelopeHeader h = { .epoch = w->c->epoch };
+        CnEnvelopeHeader h = { .version = version };
         int r;
 
         memcpy(h.processor, proc, CN_UUID_BYTES);
-        memcpy(h.controller, w->c->id, CN_UUID_BYTES);
+        memcpy(h.controller, c->id, CN_UUID_BYTES);
 
         /* 1. the ledger: keys first, so every pack that exists can be opened. */
-        r = cn_buf_reserve(&plain, CN_ID_BYTES + 4 + (size_t) p->n * (CN_ID_BYTES + CN_KEY_BYTES));
+        if (version == 2 && (r = cn_buf_put_u32(&plain, 1)) < 0)
+                return r;
+        r = cn_ledger_encode_pack(&plain, p->id, version == 2 ? PACK_KEY(p) : NULL, p->n, p->entries[0].id,
+                                  sizeof *p->entries, p->keys);
+        if (r >= 0)
+                r = cn_controller_seal(w->repo, c, CN_MAGIC_LEDGER, plain.data, plain.len, &obj);
         if (r < 0)
                 return r;
-        cn_buf_append(&plain, p->id, CN_ID_BYTES);
-        cn_buf_put_u32(&plain, p->n);
-        for (uint32_t i = 0; i < p->n; i++) {
-                cn_buf_append(&plain, p->entries[i].id, CN_ID_BYTES);
-                cn_buf_append(&plain, p->keys + (size_t) i * CN_KEY_BYTES, CN_KEY_BYTES);
-        }
-        r = cn_envelope_seal(&obj, CN_MAGIC_LEDGER, &h, w->c->epoch_key, plain.data, plain.len);
-        if (r < 0)
-                return r;
-        cn_pack_object_name("ledger", w->c->id_hex, p->id, name, sizeof name);
-        r = cn_backend_put(w->backend, name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
+        if (version == 2) {
+                uint8_t id[CN_ID_BYTES];
+                cn_envelope_content_name("ledger", c->id_hex, obj.data, obj.len, id, p->ledger);
+        } else
+                cn_pack_object_name("ledger", c->id_hex, p->id, p->ledger, sizeof p->ledger);
+        r = cn_backend_put(w->backend, p->ledger, obj.data, obj.len, CN_PUT_EXCLUSIVE);
         if (r < 0)
                 return r;
 
@@ -156,9 +166,9 @@ static int write_pack(CnPackWriter *w, Pack *p) {
         r = cn_buf_grow(&p->data, hlen + CN_PACK_TRAILER_BYTES, &dst);
         if (r < 0)
                 return r;
-        cn_pack_header_ad(proc, w->c->id, p->id, ad);
+        cn_pack_header_ad(version, proc, c->id, p->id, ad);
         cn_random(dst, CN_AEAD_NONCE_BYTES);
-        cn_aead_seal(dst + CN_AEAD_NONCE_BYTES, entries, entries_len, ad, sizeof ad, dst, w->c->meta_key);
+        cn_aead_seal(dst + CN_AEAD_NONCE_BYTES, entries, entries_len, ad, sizeof ad, dst, hkey);
         cn_le32_put(dst + hlen, (uint32_t) hlen);
         memcpy(dst + hlen + 4, CN_MAGIC_PACK_TRAILER, CN_MAGIC_BYTES);
         cn_pack_object_name("data", w->c->id_hex, p->id, name, sizeof name);
@@ -168,8 +178,7 @@ static int write_pack(CnPackWriter *w, Pack *p) {
 
         /* 3. the index file: the pack id and the header's entries again. */
         cn_buf_reset(&obj);
-        h.epoch = 0;
-        r = cn_envelope_seal(&obj, CN_MAGIC_INDEX, &h, w->c->meta_key, plain.data, plain.len);
+        r = cn_envelope_seal(&obj, CN_MAGIC_INDEX, &h, hkey, plain.data, plain.len);
         if (r < 0)
                 return r;
         cn_pack_object_name("index", w->c->id_hex, p->id, name, sizeof name);
@@ -204,10 +213,16 @@ static void *writer_main(void *arg) {
                 else {
                         cn_index_pack_set_indexed(w->index, p->no);
                         cn_index_pack_set_extent(w->index, p->no, p->blob_end, p->n);
+                        if (w->c->format == 2 && (r = cn_index_pack_set_key(w->index, p->no, PACK_KEY(p))) < 0)
+                                fail_locked(w, r);
+                        if (r >= 0 && (r = cn_names_add(w->ledgers, p->ledger)) < 0)
+                                fail_locked(w, r);
+                        if (r >= 0)
+                                cn_index_pack_set_ledger(w->index, p->no, (uint32_t) w->ledgers->n - 1);
                         w->stats.packs_written++;
                 }
                 if (p->keys)
-                        cn_memzero(p->keys, (size_t) p->n * CN_KEY_BYTES);
+                        cn_memzero(p->keys, (size_t) (CN_PACK_WRITER_MAX_BLOBS + 1) * CN_KEY_BYTES);
                 p->n = 0;
                 p->next = w->free_packs;
                 w->free_packs = p;
@@ -283,7 +298,7 @@ static int ensure_open_locked(CnPackWriter *w) {
                 if (!p->entries) {
                         /* Made on first use: a backup with nothing new never needs them. */
                         p->entries = calloc(CN_PACK_WRITER_MAX_BLOBS, sizeof *p->entries);
-                        p->keys = cn_secret_new((size_t) CN_PACK_WRITER_MAX_BLOBS * CN_KEY_BYTES);
+                        p->keys = cn_secret_new((size_t) (CN_PACK_WRITER_MAX_BLOBS + 1) * CN_KEY_BYTES);
                         if (!p->entries || !p->keys) {
                                 free(TAKE_PTR(p->entries));
                                 cn_secret_free(TAKE_PTR(p->keys));
@@ -296,6 +311,7 @@ static int ensure_open_locked(CnPackWriter *w) {
                                                      4096) < 0)
                         return -ENOMEM;
                 cn_random(p->id, CN_ID_BYTES);
+                cn_random(PACK_KEY(p), CN_KEY_BYTES);
                 int r = cn_index_add_pack(w->index, p->id, &no);
                 if (r < 0)
                         return r;
@@ -303,7 +319,7 @@ static int ensure_open_locked(CnPackWriter *w) {
                 p->no = no;
                 cn_buf_reset(&p->data);
                 cn_buf_append(&p->data, CN_MAGIC_PACK, CN_MAGIC_BYTES);
-                cn_buf_put_u32(&p->data, CN_FORMAT_VERSION);
+                cn_buf_put_u32(&p->data, w->c->format == 2 ? CN_PACK_VERSION : 1);
                 cn_buf_append(&p->data, cn_repo_processor_id(w->repo), CN_UUID_BYTES);
                 cn_buf_append(&p->data, w->c->id, CN_UUID_BYTES);
                 p->n = 0;
@@ -565,8 +581,8 @@ CnPackWriter *cn_pack_writer_free(CnPackWriter *w) {
         return NULL;
 }
 
-int cn_pack_writer_new(CnRepo *repo, CnController *c, CnIndex *index, pthread_mutex_t *index_lock, unsigned workers,
-                       int level, CnPackWriter **ret) {
+int cn_pack_writer_new(CnRepo *repo, CnController *c, CnIndex *index, CnNames *ledgers, pthread_mutex_t *index_lock,
+                       unsigned workers, int level, CnPackWriter **ret) {
         CnPackWriter *w = calloc(1, sizeof *w);
         if (!w)
                 return -ENOMEM;
@@ -574,6 +590,7 @@ int cn_pack_writer_new(CnRepo *repo, CnController *c, CnIndex *index, pthread_mu
         w->c = c;
         w->backend = cn_repo_backend(repo);
         w->index = index;
+        w->ledgers = ledgers;
         w->lock = index_lock;
         w->level = level;
         w->n_workers = workers ? workers : 1;

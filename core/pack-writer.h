@@ -30,9 +30,12 @@ typedef struct CnPackWriterStats {
         uint64_t packs_written;
 } CnPackWriterStats;
 
-/* workers: compression threads (>= 1). index_lock guards index for every user. */
-int cn_pack_writer_new(CnRepo *repo, CnController *c, CnIndex *index, pthread_mutex_t *index_lock, unsigned workers,
-                       int level, CnPackWriter **ret);
+/* workers: compression threads (>= 1). index_lock guards index and
+ * ledgers for every user. Each pack written gets, in index, its pack key
+ * (version 2) and the number in ledgers of its ledger's name, appended
+ * there. */
+int cn_pack_writer_new(CnRepo *repo, CnController *c, CnIndex *index, CnNames *ledgers, pthread_mutex_t *index_lock,
+                       unsigned workers, int level, CnPackWriter **ret);
 /* Stops the threads; blobs not yet written are dropped, never half-written. */
 CnPackWriter *cn_pack_writer_free(CnPackWriter *w);
 

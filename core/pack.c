@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hex.h"
@@ -16,10 +17,11 @@ void cn_pack_chunk_ad(const uint8_t processor[CN_UUID_BYTES], const uint8_t cont
         ad[CN_CHUNK_AD_BYTES - 1] = type;
 }
 
-void cn_pack_header_ad(const uint8_t processor[CN_UUID_BYTES], const uint8_t controller[CN_UUID_BYTES],
-                       const uint8_t pack_id[CN_ID_BYTES], uint8_t ad[CN_PACK_HEADER_AD_BYTES]) {
+void cn_pack_header_ad(uint32_t version, const uint8_t processor[CN_UUID_BYTES],
+                       const uint8_t controller[CN_UUID_BYTES], const uint8_t pack_id[CN_ID_BYTES],
+                       uint8_t ad[CN_PACK_HEADER_AD_BYTES]) {
         memcpy(ad, CN_MAGIC_PACK_HEADER, CN_MAGIC_BYTES);
-        cn_le32_put(ad + CN_MAGIC_BYTES, CN_FORMAT_VERSION);
+        cn_le32_put(ad + CN_MAGIC_BYTES, version);
         memcpy(ad + CN_MAGIC_BYTES + 4, processor, CN_UUID_BYTES);
         memcpy(ad + CN_MAGIC_BYTES + 4 + CN_UUID_BYTES, controller, CN_UUID_BYTES);
         memcpy(ad + CN_MAGIC_BYTES + 4 + 2 * CN_UUID_BYTES, pack_id, CN_ID_BYTES);
@@ -97,13 +99,54 @@ int cn_pack_entries_begin(CnReader *rd, uint64_t blob_area, uint32_t *ret_n) {
         return 0;
 }
 
-int cn_ledger_body_begin(CnReader *rd, uint32_t *ret_n) {
-        CnReader at = *rd;
-        uint32_t n;
-        if (cn_reader_u32(&at, &n) < 0 || n > CN_MAX_PACK_ENTRIES ||
-            (uint64_t) n * (CN_ID_BYTES + CN_KEY_BYTES) != at.left)
+int cn_ledger_decode(const uint8_t *p, size_t n, uint32_t version, CnLedgerPack **ret, size_t *ret_n) {
+        const size_t pair = CN_ID_BYTES + CN_KEY_BYTES;
+        CnReader rd;
+        uint32_t packs = 1;
+
+        cn_reader_init(&rd, p, n);
+        if (version == 2 && (cn_reader_u32(&rd, &packs) < 0 || packs < 1 || packs > CN_MAX_LEDGER_PACKS ||
+                             (uint64_t) packs * (CN_ID_BYTES + CN_KEY_BYTES + 4 + pair) > rd.left))
                 return -EBADMSG;
-        *rd = at;
-        *ret_n = n;
+        if (version != 1 && version != 2)
+                return -EBADMSG;
+        CnLedgerPack *v = calloc(packs, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < packs; i++) {
+                uint32_t count;
+                if (cn_reader_peek(&rd, CN_ID_BYTES, &v[i].pack_id) < 0 ||
+                    (i > 0 && memcmp(v[i - 1].pack_id, v[i].pack_id, CN_ID_BYTES) >= 0) ||
+                    (version == 2 && cn_reader_peek(&rd, CN_KEY_BYTES, &v[i].pack_key) < 0) ||
+                    cn_reader_u32(&rd, &count) < 0 || count > CN_MAX_PACK_ENTRIES ||
+                    (version == 2 && count < 1) || (uint64_t) count * pair > rd.left)
+                        goto bad;
+                v[i].n = count;
+                v[i].pairs = rd.p;
+                cn_reader_skip(&rd, (size_t) count * pair);
+        }
+        if (!cn_reader_empty(&rd))
+                goto bad;
+        *ret = v;
+        *ret_n = packs;
+        return 0;
+bad:
+        free(v);
+        return -EBADMSG;
+}
+
+int cn_ledger_encode_pack(CnBuf *b, const uint8_t pack_id[CN_ID_BYTES], const uint8_t *pack_key, uint32_t n,
+                          const uint8_t *ids, size_t id_stride, const uint8_t *keys) {
+        int r = cn_buf_reserve(b, CN_ID_BYTES + CN_KEY_BYTES + 4 + (size_t) n * (CN_ID_BYTES + CN_KEY_BYTES));
+        if (r < 0)
+                return r;
+        cn_buf_append(b, pack_id, CN_ID_BYTES);
+        if (pack_key)
+                cn_buf_append(b, pack_key, CN_KEY_BYTES);
+        cn_buf_put_u32(b, n);
+        for (uint32_t i = 0; i < n; i++) {
+                cn_buf_append(b, ids + i * id_stride, CN_ID_BYTES);
+                cn_buf_append(b, keys + (size_t) i * CN_KEY_BYTES, CN_KEY_BYTES);
+        }
         return 0;
 }

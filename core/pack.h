@@ -28,8 +28,9 @@ typedef struct CnPackEntry {
 void cn_pack_chunk_ad(const uint8_t processor[CN_UUID_BYTES], const uint8_t controller[CN_UUID_BYTES],
                       const uint8_t id[CN_ID_BYTES], uint8_t type, uint8_t ad[CN_CHUNK_AD_BYTES]);
 /* "CAIRNPKH" version processor controller pack_id */
-void cn_pack_header_ad(const uint8_t processor[CN_UUID_BYTES], const uint8_t controller[CN_UUID_BYTES],
-                       const uint8_t pack_id[CN_ID_BYTES], uint8_t ad[CN_PACK_HEADER_AD_BYTES]);
+void cn_pack_header_ad(uint32_t version, const uint8_t processor[CN_UUID_BYTES],
+                       const uint8_t controller[CN_UUID_BYTES], const uint8_t pack_id[CN_ID_BYTES],
+                       uint8_t ad[CN_PACK_HEADER_AD_BYTES]);
 /* kind "data": data/<ctrl>/<xx>/<pack>; "index", "ledger": <kind>/<ctrl>/<pack>. */
 void cn_pack_object_name(const char *kind, const char *controller_hex, const uint8_t pack_id[CN_ID_BYTES], char *out,
                          size_t n);
@@ -54,10 +55,26 @@ int cn_pack_entries_begin(CnReader *rd, uint64_t blob_area, uint32_t *ret_n);
  * offset past the preamble, a raw length under its kind's cap. *ret_id
  * points into the reader's bytes; ret->pack is 0. -EBADMSG otherwise. */
 int cn_pack_entry_read(CnReader *rd, uint64_t blob_area, const uint8_t **ret_id, CnBlobLoc *ret);
-/* A ledger body after its pack id: count:u32 { id[32] data_key[32] }*.
- * The count into *ret_n, rd left at the first pair; -EBADMSG for a count
- * over CN_MAX_PACK_ENTRIES or other than the bytes that follow. */
-int cn_ledger_body_begin(CnReader *rd, uint32_t *ret_n);
+/* One pack's part of a ledger body (docs/FORMAT.md "Index and ledger"),
+ * pointing into the body: pack_key NULL in a version 1 ledger (its pack is
+ * of version 1); n pairs of id[32] data_key[32] at pairs. */
+typedef struct CnLedgerPack {
+        const uint8_t *pack_id;
+        const uint8_t *pack_key;
+        uint32_t n;
+        const uint8_t *pairs;
+} CnLedgerPack;
+/* A ledger body of version 1 (pack_id count pairs) or 2 (pack_count, then
+ * per pack pack_id pack_key count pairs): every rule checked (counts
+ * within caps and the bytes there, pack ids increasing, nothing left
+ * over); *ret malloc'd. -EBADMSG otherwise. A version 1 body's pack id is
+ * the caller's to compare with the name. */
+int cn_ledger_decode(const uint8_t *p, size_t n, uint32_t version, CnLedgerPack **ret, size_t *ret_n);
+/* Append one pack's part: pack_id, pack_key (NULL: version 1, no key and
+ * no pack count: the caller writes pack_count for version 2), count, and
+ * n pairs of the id at ids + i * id_stride and the key at keys + 32 i. */
+int cn_ledger_encode_pack(CnBuf *b, const uint8_t pack_id[CN_ID_BYTES], const uint8_t *pack_key, uint32_t n,
+                          const uint8_t *ids, size_t id_stride, const uint8_t *keys);
 /* The size of a pack whose blobs end at blob_end and whose header holds
  * entries entries: writers put the header right after the last blob
  * (docs/FORMAT.md "Packs"). */

@@ -211,14 +211,11 @@ static int write_plan(Prune *p) {
 
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
-        CnEnvelopeHeader h = {};
         char name[CN_ENVELOPE_NAME_MAX];
 
         p->new_plan.created = time(NULL);
-        memcpy(h.processor, cn_repo_processor_id(p->repo), CN_UUID_BYTES);
-        memcpy(h.controller, p->c->id, CN_UUID_BYTES);
         if ((r = cn_plan_encode(p->new_plan.created, &p->new_plan.locations, &body)) < 0 ||
-            (r = cn_envelope_seal(&obj, CN_MAGIC_PLAN, &h, p->c->meta_key, body.data, body.len)) < 0)
+            (r = cn_controller_seal(p->repo, p->c, CN_MAGIC_PLAN, body.data, body.len, &obj)) < 0)
                 return r;
         cn_envelope_content_name("prune", p->c->id_hex, obj.data, obj.len, p->new_plan.id, name);
         r = cn_backend_put(cn_repo_backend(p->repo), name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
@@ -462,17 +459,34 @@ static int remove_object(Prune *p, const char *kind, const uint8_t pack_id[CN_ID
 
 /* Index file first (the pack then reads as an interrupted writer's: its
  * header still opens), then the pack, then its keys: a prune killed at any
- * point leaves nothing a reader trusts that is not there. */
+ * point leaves nothing a reader trusts that is not there. A ledger goes
+ * once no pack it holds the keys of stays (version 2 ledgers may name
+ * several). */
 static int delete_packs(Prune *p) {
         CnIndex *x = cn_store_index(p->store);
+        size_t n_ledgers = cn_store_n_ledgers(p->store);
+        _cleanup_free_ uint32_t *staying = calloc(n_ledgers ? n_ledgers : 1, sizeof *staying);
+        uint32_t ledger;
         int r;
 
+        if (!staying)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < cn_index_n_packs(x); i++)
+                if ((i >= p->n_packs || !p->packs[i].drop) && cn_index_pack_ledger(x, i, &ledger) == 0 &&
+                    ledger < n_ledgers)
+                        staying[ledger]++;
         for (uint32_t i = 0; i < p->n_packs; i++) {
                 if (!p->packs[i].drop)
                         continue;
                 const uint8_t *pack_id = cn_index_pack_id(x, i);
-                if ((r = cn_store_session_refresh(p->store)) < 0 || (r = remove_object(p, "index", pack_id)) < 0 || (r = remove_object(p, "data", pack_id)) < 0 ||
-                    (r = remove_object(p, "ledger", pack_id)) < 0)
+                if ((r = cn_store_session_refresh(p->store)) < 0 || (r = remove_object(p, "index", pack_id)) < 0 ||
+                    (r = remove_object(p, "data", pack_id)) < 0)
+                        return r;
+                if (cn_index_pack_ledger(x, i, &ledger) < 0 || ledger >= n_ledgers || staying[ledger] > 0)
+                        continue;
+                staying[ledger] = UINT32_MAX;   /* removed */
+                r = cn_backend_remove(cn_repo_backend(p->repo), cn_store_pack_ledger(p->store, i));
+                if (r < 0 && r != -ENOENT)
                         return r;
         }
         return 0;
@@ -528,23 +542,20 @@ static int str_ptr_cmp(const void *a, const void *b) {
         return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
-/* Ledger files whose pack is not there, once no writer runs: a writer puts
- * its session before its ledger, and its pack before it removes the
+/* Ledgers none of whose packs is there, once no writer runs: a writer
+ * puts its session before its ledger, and its pack before it removes the
  * session, so a ledger listed before a listing of sessions that finds no
- * live writer, whose pack a later listing does not find, belongs to a
- * writer that died between the two puts. */
+ * live writer, none of whose packs a later listing finds, belongs to a
+ * writer that died between the two puts. The ledgers are those the store
+ * loaded (listed when it opened). */
 static int remove_orphan_ledgers(Prune *p) {
-        _cleanup_(cn_names_done) CnNames ledgers = {};
         _cleanup_(cn_names_done) CnNames data = {};
         CnSessionInfo *v = NULL;
-        size_t n = 0;
+        size_t n = 0, n_ledgers = cn_store_n_ledgers(p->store);
         char prefix[64];
         int r;
 
-        snprintf(prefix, sizeof prefix, "ledger/%s/", p->c->id_hex);
-        if ((r = cn_backend_list_names(cn_repo_backend(p->repo), prefix, &ledgers)) < 0)
-                return r;
-        if (ledgers.n == 0)
+        if (n_ledgers == 0)
                 return 0;
         p->unreadable_sessions = 0;
         r = cn_sessions_list(p->repo, p->c, time(NULL), on_damaged_session, p, &v, &n);
@@ -566,11 +577,20 @@ static int remove_orphan_ledgers(Prune *p) {
         for (size_t i = 0; i < data.n; i++)
                 last[i] = strrchr(data.v[i], '/') + 1;
         qsort(last, data.n, sizeof *last, str_ptr_cmp);
-        for (size_t i = 0; i < ledgers.n; i++) {
-                const char *id = strrchr(ledgers.v[i], '/') + 1;
-                if (data.n && bsearch(&id, last, data.n, sizeof *last, str_ptr_cmp))
+        for (size_t i = 0; i < n_ledgers; i++) {
+                const uint8_t(*packs)[CN_ID_BYTES];
+                size_t n_packs;
+                const char *name = cn_store_ledger(p->store, i, &packs, &n_packs);
+                bool found = n_packs == 0;      /* one this prune wrote */
+                for (size_t j = 0; j < n_packs && !found; j++) {
+                        char hex[CN_ID_HEX + 1];
+                        const char *id = hex;
+                        cn_hex_encode(packs[j], CN_ID_BYTES, hex);
+                        found = data.n && bsearch(&id, last, data.n, sizeof *last, str_ptr_cmp);
+                }
+                if (found)
                         continue;
-                r = cn_backend_remove(cn_repo_backend(p->repo), ledgers.v[i]);
+                r = cn_backend_remove(cn_repo_backend(p->repo), name);
                 if (r < 0 && r != -ENOENT)
                         return r;
                 p->st->ledgers_removed++;

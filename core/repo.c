@@ -9,6 +9,7 @@
 
 #include "envelope.h"
 #include "hex.h"
+#include "keystore.h"
 #include "macro.h"
 
 const CnKdfParams cn_kdf_default_params = {
@@ -30,6 +31,9 @@ struct CnRepo {
         CnRepoProblem *problems;                /* what the open skipped; objects malloc'd */
         size_t n_problems;
         const CnRepoOpenOptions *opts;          /* borrowed, during cn_repo_open_with() only */
+        char *ks_url;                           /* the key store location read (FORMAT.md "Key store") */
+        size_t n_keyless;                       /* controllers the key store had no key for */
+        CnBackend *ks_backend;                  /* opened at the first need */
 };
 
 #define KDF_ALG_ARGON2ID13 1
@@ -49,6 +53,10 @@ static void controller_free(CnController *c) {
         cn_secret_free(c->chunker_key);
         cn_secret_free(c->meta_key);
         cn_secret_free(c->epoch_key);
+        cn_secret_free(c->ledger_key);
+        cn_secret_free(c->epoch_meta_key);
+        cn_keystore_done(c->ks);
+        free(c->ks);
         cn_id_hasher_free(c->id_hasher);
         free(c);
 }
@@ -65,6 +73,8 @@ CnRepo *cn_repo_unref(CnRepo *r) {
         for (size_t i = 0; i < r->n_problems; i++)
                 free((char *) r->problems[i].object);
         free(r->problems);
+        cn_backend_close(r->ks_backend);
+        free(r->ks_url);
         free(r);
         return NULL;
 }
@@ -468,6 +478,37 @@ static int config_open(CnRepo *r, const uint8_t *p, size_t n) {
 
 /* ---- controllers ---- */
 
+/* The key store location, opened at the first need (created by writers). */
+static int keystore_backend(CnRepo *r, CnBackend **ret) {
+        if (!r->ks_backend) {
+                if (!r->ks_url)
+                        return -ENOKEY;
+                int k = cn_backend_open(r->ks_url, true, &r->ks_backend);
+                if (k < 0)
+                        return k;
+        }
+        *ret = r->ks_backend;
+        return 0;
+}
+
+/* c->ledger_key and c->epoch_meta_key for its current epoch key. */
+static int controller_derive_epoch(CnController *c) {
+        cn_secret_free(c->ledger_key);
+        cn_secret_free(c->epoch_meta_key);
+        if (c->format == 1) {
+                c->ledger_key = cn_secret_new(CN_KEY_BYTES);
+                c->epoch_meta_key = cn_secret_new(CN_KEY_BYTES);
+                if (!c->ledger_key || !c->epoch_meta_key)
+                        return -ENOMEM;
+                memcpy(c->ledger_key, c->epoch_key, CN_KEY_BYTES);
+                memcpy(c->epoch_meta_key, c->meta_key, CN_KEY_BYTES);
+                return 0;
+        }
+        c->ledger_key = derive_secret(c->epoch_key, CN_KDF_CTX_EPOCH, CN_SUBKEY_LEDGER, CN_KEY_BYTES);
+        c->epoch_meta_key = derive_secret(c->epoch_key, CN_KDF_CTX_EPOCH, CN_SUBKEY_EPOCH_METADATA, CN_KEY_BYTES);
+        return c->ledger_key && c->epoch_meta_key ? 0 : -ENOMEM;
+}
+
 static int controller_derive(CnController *c) {
         c->id_key = derive_secret(c->root, CN_KDF_CTX_DOMAIN, CN_SUBKEY_CHUNK_ID, CN_KEY_BYTES);
         c->chunker_key = derive_secret(c->root, CN_KDF_CTX_DOMAIN, CN_SUBKEY_CHUNKER, CN_KEY_BYTES);
@@ -478,50 +519,65 @@ static int controller_derive(CnController *c) {
         if (r < 0)
                 return r;
         cn_hex_encode(c->id, CN_UUID_BYTES, c->id_hex);
+        return controller_derive_epoch(c);
+}
+
+static int controller_body(const CnController *c, CnBuf *body) {
+        int k;
+        if ((k = cn_buf_reserve(body, 2048)) < 0 || (k = cn_buf_put_bytes32(body, c->name, strlen(c->name))) < 0 ||
+            (k = cn_buf_put_i64(body, c->created)) < 0 || (k = cn_buf_append(body, c->root, CN_KEY_BYTES)) < 0 ||
+            (k = cn_buf_put_u8(body, ID_ALG_HMAC_SHA256)) < 0 ||
+            (k = cn_buf_put_u32(body, c->chunker.min_size)) < 0 ||
+            (k = cn_buf_put_u32(body, c->chunker.avg_size)) < 0 ||
+            (k = cn_buf_put_u32(body, c->chunker.max_size)) < 0 || (k = cn_buf_put_u8(body, COMPRESSION_ZSTD)) < 0)
+                return k;
+        if (c->format == 2)
+                return 0;
+        if ((k = cn_buf_put_u32(body, c->epoch)) < 0 || (k = cn_buf_append(body, c->epoch_key, CN_KEY_BYTES)) < 0)
+                return k;
         return 0;
 }
 
-static int controller_seal(CnRepo *r, const CnController *c, CnBuf *out) {
+/* controllers/<id>: version 1 under the controller-wrap key, version 2
+ * under the record key of epoch (whose key is epoch_key). */
+static int controller_seal(CnRepo *r, const CnController *c, uint32_t epoch, const uint8_t *epoch_key, CnBuf *out) {
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT_SECRET(4096);
         _cleanup_secret_ uint8_t *key =
-                derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONTROLLER_WRAP, CN_KEY_BYTES);
-        CnEnvelopeHeader h = {};
+                c->format == 1 ? derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONTROLLER_WRAP, CN_KEY_BYTES)
+                               : derive_secret(epoch_key, CN_KDF_CTX_EPOCH, CN_SUBKEY_RECORD, CN_KEY_BYTES);
+        CnEnvelopeHeader h = { .version = (uint32_t) c->format, .epoch = c->format == 1 ? 0 : epoch };
         int k;
 
         if (!key)
                 return -ENOMEM;
-        if ((k = cn_buf_reserve(&body, 2048)) < 0 ||
-            (k = cn_buf_put_bytes32(&body, c->name, strlen(c->name))) < 0 ||
-            (k = cn_buf_put_i64(&body, c->created)) < 0 ||
-            (k = cn_buf_append(&body, c->root, CN_KEY_BYTES)) < 0 ||
-            (k = cn_buf_put_u8(&body, ID_ALG_HMAC_SHA256)) < 0 ||
-            (k = cn_buf_put_u32(&body, c->chunker.min_size)) < 0 ||
-            (k = cn_buf_put_u32(&body, c->chunker.avg_size)) < 0 ||
-            (k = cn_buf_put_u32(&body, c->chunker.max_size)) < 0 ||
-            (k = cn_buf_put_u8(&body, COMPRESSION_ZSTD)) < 0 ||
-            (k = cn_buf_put_u32(&body, c->epoch)) < 0 ||
-            (k = cn_buf_append(&body, c->epoch_key, CN_KEY_BYTES)) < 0)
+        k = controller_body(c, &body);
+        if (k < 0)
                 return k;
         memcpy(h.processor, r->processor_id, CN_UUID_BYTES);
         memcpy(h.controller, c->id, CN_UUID_BYTES);
         return cn_envelope_seal(out, CN_MAGIC_CONTROLLER, &h, key, body.data, body.len);
 }
 
-int cn_controller_body_decode(const uint8_t *p, size_t n, CnController *c) {
+int cn_controller_body_decode(const uint8_t *p, size_t n, uint32_t version, CnController *c) {
         CnReader rd;
-        const uint8_t *name, *root, *epoch_key;
+        const uint8_t *name, *root, *epoch_key = NULL;
         size_t name_len;
         uint8_t id_alg, compression;
         CnController v = {};
 
         cn_reader_init(&rd, p, n);
-        if (cn_reader_bytes32(&rd, CN_MAX_LABEL_BYTES, &name, &name_len) < 0 || cn_reader_i64(&rd, &v.created) < 0 ||
+        if (cn_reader_bytes32(&rd, CN_MAX_LABEL_BYTES, &name, &name_len) < 0 || name_len == 0 ||
+            memchr(name, '\0', name_len) || cn_reader_i64(&rd, &v.created) < 0 ||
             cn_reader_peek(&rd, CN_KEY_BYTES, &root) < 0 || cn_reader_u8(&rd, &id_alg) < 0 ||
             cn_reader_u32(&rd, &v.chunker.min_size) < 0 || cn_reader_u32(&rd, &v.chunker.avg_size) < 0 ||
             cn_reader_u32(&rd, &v.chunker.max_size) < 0 || cn_reader_u8(&rd, &compression) < 0 ||
-            cn_reader_u32(&rd, &v.epoch) < 0 || cn_reader_peek(&rd, CN_KEY_BYTES, &epoch_key) < 0 ||
             id_alg != ID_ALG_HMAC_SHA256 || compression != COMPRESSION_ZSTD ||
             cn_chunker_params_check(&v.chunker) < 0)
+                return -EBADMSG;
+        if (version == 1 && (cn_reader_u32(&rd, &v.epoch) < 0 || v.epoch == 0 ||
+                             cn_reader_peek(&rd, CN_KEY_BYTES, &epoch_key) < 0))
+                return -EBADMSG;
+        if ((version != 1 && version != 2) || rd.left != 0)
                 return -EBADMSG;
         char *s = strndup((const char *) name, name_len);
         if (!s)
@@ -529,44 +585,93 @@ int cn_controller_body_decode(const uint8_t *p, size_t n, CnController *c) {
         c->name = s;
         c->created = v.created;
         c->chunker = v.chunker;
-        c->epoch = v.epoch;
+        c->format = (int) version;
         memcpy(c->root, root, CN_KEY_BYTES);
-        memcpy(c->epoch_key, epoch_key, CN_KEY_BYTES);
+        if (epoch_key) {
+                c->epoch = v.epoch;
+                memcpy(c->epoch_key, epoch_key, CN_KEY_BYTES);
+        }
+        return 0;
+}
+
+/* A version 2 record's epoch key, from the key store: -ENOKEY none there
+ * (the object is absent, damaged, another repository's, or lacks the
+ * epoch: the controller was erased, or this is not its key store). */
+static int controller_epoch_key(CnRepo *r, const uint8_t id[CN_UUID_BYTES], uint32_t epoch, CnKeyStore **ret_ks) {
+        _cleanup_secret_ uint8_t *ks_key = derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_KEYSTORE, CN_KEY_BYTES);
+        CnBackend *b;
+        CnKeyStore *ks;
+        int k;
+
+        if (!ks_key)
+                return -ENOMEM;
+        k = keystore_backend(r, &b);
+        if (k < 0)
+                return k == -ENOMEM ? k : -ENOKEY;
+        ks = calloc(1, sizeof *ks);
+        if (!ks)
+                return -ENOMEM;
+        k = cn_keystore_init(ks, r->repo_id, id);
+        if (k >= 0)
+                k = cn_keystore_read(b, ks_key, r->processor_id, ks);
+        if (k >= 0 && !cn_keystore_key(ks, epoch))
+                k = -ENOKEY;
+        if (k < 0) {
+                cn_keystore_done(ks);
+                free(ks);
+                return k == -ENOENT || k == -EBADMSG ? -ENOKEY : k;
+        }
+        *ret_ks = ks;
         return 0;
 }
 
 static int controller_open(CnRepo *r, const uint8_t *p, size_t n, CnController **ret) {
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT_SECRET(4096);
-        _cleanup_secret_ uint8_t *key =
-                derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONTROLLER_WRAP, CN_KEY_BYTES);
+        _cleanup_secret_ uint8_t *key = NULL;
+        CnKeyStore *ks = NULL;
         CnEnvelopeHeader h;
         int k;
 
-        if (!key)
-                return -ENOMEM;
-        k = cn_envelope_open(p, n, CN_MAGIC_CONTROLLER, key, &h, &body);
+        k = cn_envelope_peek(p, n, CN_MAGIC_CONTROLLER, &h);
         if (k < 0)
                 return k;
-        if (!cn_memeq(h.processor, r->processor_id, CN_UUID_BYTES))
-                return -EBADMSG;
+        if (h.version == 1) {
+                key = derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_CONTROLLER_WRAP, CN_KEY_BYTES);
+        } else {
+                if (h.epoch == 0)
+                        return -EBADMSG;
+                k = controller_epoch_key(r, h.controller, h.epoch, &ks);
+                if (k < 0)
+                        return k;
+                key = derive_secret(cn_keystore_key(ks, h.epoch), CN_KDF_CTX_EPOCH, CN_SUBKEY_RECORD, CN_KEY_BYTES);
+        }
         CnController *c = calloc(1, sizeof *c);
-        if (!c)
+        if (!c || !key) {
+                free(c);
+                cn_keystore_done(ks);
+                free(ks);
                 return -ENOMEM;
+        }
+        c->ks = ks;
+        k = cn_envelope_open(p, n, CN_MAGIC_CONTROLLER, key, &h, &body);
+        if (k >= 0 && !cn_memeq(h.processor, r->processor_id, CN_UUID_BYTES))
+                k = -EBADMSG;
         memcpy(c->id, h.controller, CN_UUID_BYTES);
         c->root = cn_secret_new(CN_KEY_BYTES);
         c->epoch_key = cn_secret_new(CN_KEY_BYTES);
-        if (!c->root || !c->epoch_key) {
-                controller_free(c);
-                return -ENOMEM;
+        if (k >= 0 && (!c->root || !c->epoch_key))
+                k = -ENOMEM;
+        if (k >= 0)
+                k = cn_controller_body_decode(body.data, body.len, h.version, c);
+        if (k >= 0 && h.version == 2) {
+                c->epoch = h.epoch;
+                memcpy(c->epoch_key, cn_keystore_key(ks, h.epoch), CN_KEY_BYTES);
         }
-        k = cn_controller_body_decode(body.data, body.len, c);
+        if (k >= 0)
+                k = controller_derive(c);
         if (k < 0) {
                 controller_free(c);
                 return k;
-        }
-        if ((k = controller_derive(c)) < 0) {
-                controller_free(c);
-                return -ENOMEM;
         }
         *ret = c;
         return 0;
@@ -581,17 +686,98 @@ static int repo_add_controller(CnRepo *r, CnController *c) {
         return 0;
 }
 
-/* Derive c's keys, seal it under r's master key, put controllers/<id>
- * (exclusive) and add it to r. On failure c is freed. */
+static void repo_remove_controller(CnRepo *r, CnController *c) {
+        for (size_t i = 0; i < r->n_controllers; i++)
+                if (r->controllers[i] == c) {
+                        memmove(r->controllers + i, r->controllers + i + 1,
+                                (r->n_controllers - i - 1) * sizeof *r->controllers);
+                        r->n_controllers--;
+                        return;
+                }
+}
+
+/* The backend of key store location url: the repository's own (*own NULL)
+ * or one opened for the call (*own, to close). */
+static int location_backend(CnRepo *r, const char *url, bool create, CnBackend **ret, CnBackend **own) {
+        *own = NULL;
+        if (r->ks_url && strcmp(url, r->ks_url) == 0)
+                return keystore_backend(r, ret);
+        int k = cn_backend_open(url, create, own);
+        *ret = *own;
+        return k;
+}
+
+/* Put c's key store object at every location it lists, one generation
+ * newer. Each location's result goes to fn; returns how many did not take
+ * it (0: all did), or < 0 when none could be tried. */
+static int keystore_put_all(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *userdata) {
+        _cleanup_secret_ uint8_t *ks_key = derive_secret(r->master, CN_KDF_CTX_MASTER, CN_SUBKEY_KEYSTORE, CN_KEY_BYTES);
+        unsigned failed = 0;
+
+        if (!ks_key)
+                return -ENOMEM;
+        c->ks->generation++;
+        for (size_t i = 0; i < c->ks->n_locations; i++) {
+                const char *url = c->ks->locations[i];
+                CnBackend *b, *own;
+                int k = location_backend(r, url, true, &b, &own);
+                if (k >= 0)
+                        k = cn_keystore_write(b, ks_key, r->processor_id, c->ks);
+                cn_backend_close(own);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        failed++;
+                if (fn)
+                        fn(url, k, userdata);
+        }
+        return (int) failed;
+}
+
+/* Remove c's key store object at every location it lists (fn as above). */
+static int keystore_remove_all(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *userdata) {
+        char name[CN_KEYSTORE_NAME_MAX];
+        unsigned failed = 0;
+
+        cn_keystore_name(r->repo_id, c->id, name);
+        for (size_t i = 0; i < c->ks->n_locations; i++) {
+                const char *url = c->ks->locations[i];
+                CnBackend *b, *own;
+                int k = location_backend(r, url, false, &b, &own);
+                if (k >= 0)
+                        k = cn_backend_remove(b, name);
+                if (k == -ENOENT)
+                        k = 0;
+                cn_backend_close(own);
+                if (k < 0)
+                        failed++;
+                if (fn)
+                        fn(url, k, userdata);
+        }
+        return (int) failed;
+}
+
+/* Derive c's keys, put its key store object (version 2), seal it, put
+ * controllers/<id> (exclusive) and add it to r. On failure c is freed and
+ * what was put removed. */
 static int controller_store(CnRepo *r, CnController *c, CnController **ret) {
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         char path[16 + CN_UUID_HEX];
+        bool ks_put = false;
         int k;
 
         k = controller_derive(c);
         if (k < 0)
                 goto fail;
-        k = controller_seal(r, c, &obj);
+        if (c->format == 2) {
+                k = keystore_put_all(r, c, NULL, NULL);
+                if (k != 0) {
+                        k = k < 0 ? k : -EIO;
+                        goto fail;
+                }
+                ks_put = true;
+        }
+        k = controller_seal(r, c, c->epoch, c->epoch_key, &obj);
         if (k < 0)
                 goto fail;
         snprintf(path, sizeof path, "controllers/%s", c->id_hex);
@@ -606,34 +792,55 @@ static int controller_store(CnRepo *r, CnController *c, CnController **ret) {
         *ret = c;
         return 0;
 fail:
+        if (ks_put)
+                (void) keystore_remove_all(r, c, NULL, NULL);
         controller_free(c);
         return k;
 }
 
-static CnController *controller_new(const char *name) {
+/* A controller of name whose key store (version 2) names this
+ * repository's location and holds epoch with epoch_key. */
+static CnController *controller_new(CnRepo *r, const char *name, const uint8_t id[CN_UUID_BYTES], int format,
+                                    uint32_t epoch, const uint8_t epoch_key[CN_KEY_BYTES]) {
         CnController *c = calloc(1, sizeof *c);
         if (!c)
                 return NULL;
+        memcpy(c->id, id, CN_UUID_BYTES);
+        c->format = format;
+        c->epoch = epoch;
         c->name = strdup(name);
         c->root = cn_secret_new(CN_KEY_BYTES);
         c->epoch_key = cn_secret_new(CN_KEY_BYTES);
-        if (!c->name || !c->root || !c->epoch_key) {
-                controller_free(c);
-                return NULL;
+        if (!c->name || !c->root || !c->epoch_key)
+                goto fail;
+        memcpy(c->epoch_key, epoch_key, CN_KEY_BYTES);
+        if (format == 2) {
+                if (!r->ks_url || !(c->ks = calloc(1, sizeof *c->ks)) ||
+                    cn_keystore_init(c->ks, r->repo_id, c->id) < 0 ||
+                    cn_keystore_add_location(c->ks, r->ks_url) < 0 || cn_keystore_add_key(c->ks, epoch, epoch_key) < 0)
+                        goto fail;
         }
         return c;
+fail:
+        controller_free(c);
+        return NULL;
 }
 
 static int controller_create(CnRepo *r, const char *name, const CnChunkerParams *params, CnController **ret) {
-        CnController *c = controller_new(name);
+        _cleanup_secret_ uint8_t *epoch_key = cn_secret_new(CN_KEY_BYTES);
+        uint8_t id[CN_UUID_BYTES];
+        if (!epoch_key)
+                return -ENOMEM;
+        if (!r->ks_url)
+                return -ENOKEY;
+        cn_random(id, CN_UUID_BYTES);
+        cn_random(epoch_key, CN_KEY_BYTES);
+        CnController *c = controller_new(r, name, id, 2, 1, epoch_key);
         if (!c)
                 return -ENOMEM;
-        cn_random(c->id, CN_UUID_BYTES);
         cn_random(c->root, CN_KEY_BYTES);
-        cn_random(c->epoch_key, CN_KEY_BYTES);
         c->created = now_sec();
         c->chunker = *params;
-        c->epoch = 1;
         return controller_store(r, c, ret);
 }
 
@@ -641,15 +848,14 @@ int cn_repo_controller_import(CnRepo *r, const CnController *from, CnController 
         for (size_t i = 0; i < r->n_controllers; i++)
                 if (memcmp(r->controllers[i]->id, from->id, CN_UUID_BYTES) == 0)
                         return -EEXIST;
-        CnController *c = controller_new(from->name);
+        if (from->format == 2 && !r->ks_url)
+                return -ENOKEY;
+        CnController *c = controller_new(r, from->name, from->id, from->format, from->epoch, from->epoch_key);
         if (!c)
                 return -ENOMEM;
-        memcpy(c->id, from->id, CN_UUID_BYTES);
         memcpy(c->root, from->root, CN_KEY_BYTES);
-        memcpy(c->epoch_key, from->epoch_key, CN_KEY_BYTES);
         c->created = from->created;
         c->chunker = from->chunker;
-        c->epoch = from->epoch;
         return controller_store(r, c, ret);
 }
 
@@ -667,7 +873,7 @@ int cn_repo_replica_controller(CnRepo *r, const CnController *c, CnController **
                         continue;
                 /* Constant time: what is compared is key material. */
                 bool same_root = cn_memeq(d->root, c->root, CN_KEY_BYTES);
-                if (!same_root || memcmp(&d->chunker, &c->chunker, sizeof d->chunker) != 0)
+                if (!same_root || memcmp(&d->chunker, &c->chunker, sizeof d->chunker) != 0 || d->format != c->format)
                         return -EXDEV;
                 if (d->epoch != c->epoch)
                         return -EKEYEXPIRED;
@@ -677,6 +883,188 @@ int cn_repo_replica_controller(CnRepo *r, const CnController *c, CnController **
                 return 0;
         }
         return -ENOENT;
+}
+
+/* ---- objects of a controller (docs/FORMAT.md "Envelope") ---- */
+
+typedef enum KeyClass {
+        KEY_META,               /* the domain root's metadata key, epoch 0 */
+        KEY_LEDGER,             /* v1: the record's epoch key; v2: the ledger key of the epoch */
+        KEY_EPOCH_META,         /* v2: the epoch metadata key of the epoch */
+        KEY_NONE,               /* not sealed under a controller key (v2 index files: the pack key) */
+} KeyClass;
+
+static KeyClass key_class(const CnController *c, const char magic[CN_MAGIC_BYTES]) {
+        if (memcmp(magic, CN_MAGIC_LEDGER, CN_MAGIC_BYTES) == 0)
+                return KEY_LEDGER;
+        if (c->format == 1)
+                return KEY_META;
+        if (memcmp(magic, CN_MAGIC_SNAPSHOT, CN_MAGIC_BYTES) == 0 ||
+            memcmp(magic, CN_MAGIC_DAMAGE, CN_MAGIC_BYTES) == 0 || memcmp(magic, CN_MAGIC_PLAN, CN_MAGIC_BYTES) == 0 ||
+            memcmp(magic, CN_MAGIC_ERASURE, CN_MAGIC_BYTES) == 0)
+                return KEY_EPOCH_META;
+        if (memcmp(magic, CN_MAGIC_INDEX, CN_MAGIC_BYTES) == 0)
+                return KEY_NONE;
+        return KEY_META;
+}
+
+uint32_t cn_controller_object_version(const CnController *c, const char magic[CN_MAGIC_BYTES]) {
+        if (c->format == 2)
+                return cn_envelope_version(magic);
+        if (memcmp(magic, CN_MAGIC_SNAPSHOT, CN_MAGIC_BYTES) == 0)
+                return 2;
+        return 1;
+}
+
+bool cn_controller_object_version_ok(const CnController *c, const char magic[CN_MAGIC_BYTES], uint32_t version) {
+        uint32_t newest = cn_controller_object_version(c, magic);
+        /* Snapshots of version 1 controllers: 1 (cairn 0.1) and 2. */
+        if (c->format == 1 && memcmp(magic, CN_MAGIC_SNAPSHOT, CN_MAGIC_BYTES) == 0)
+                return version >= 1 && version <= newest;
+        if (c->format == 1 && memcmp(magic, CN_MAGIC_ERASURE, CN_MAGIC_BYTES) == 0)
+                return false;
+        return version == newest;
+}
+
+/* The key that seals c's objects of class at epoch: into out (secret,
+ * CN_KEY_BYTES). -ENOKEY when that epoch's key is not held. */
+static int object_key(const CnController *c, KeyClass class, uint32_t epoch, uint8_t *out) {
+        switch (class) {
+        case KEY_META:
+                if (epoch != 0)
+                        return -EBADMSG;
+                memcpy(out, c->meta_key, CN_KEY_BYTES);
+                return 0;
+        case KEY_LEDGER:
+        case KEY_EPOCH_META:
+                if (epoch == c->epoch) {
+                        memcpy(out, class == KEY_LEDGER ? c->ledger_key : c->epoch_meta_key, CN_KEY_BYTES);
+                        return 0;
+                }
+                if (c->format == 1 || epoch == 0)
+                        return c->format == 1 && class == KEY_LEDGER ? -ENOKEY : -EBADMSG;
+                const uint8_t *k = cn_keystore_key(c->ks, epoch);
+                if (!k)
+                        return -ENOKEY;
+                return cn_kdf_derive(out, CN_KEY_BYTES,
+                                     class == KEY_LEDGER ? CN_SUBKEY_LEDGER : CN_SUBKEY_EPOCH_METADATA,
+                                     CN_KDF_CTX_EPOCH, k);
+        case KEY_NONE:
+                break;
+        }
+        return -EINVAL;
+}
+
+int cn_controller_seal_at(const CnRepo *r, const CnController *c, const char magic[CN_MAGIC_BYTES], uint32_t epoch,
+                          const void *body, size_t n, CnBuf *out) {
+        _cleanup_secret_ uint8_t *key = cn_secret_new(CN_KEY_BYTES);
+        KeyClass class = key_class(c, magic);
+        CnEnvelopeHeader h = { .version = cn_controller_object_version(c, magic) };
+        int k;
+
+        if (!key)
+                return -ENOMEM;
+        if (class == KEY_META)
+                epoch = 0;
+        h.epoch = epoch;
+        k = object_key(c, class, epoch, key);
+        if (k < 0)
+                return k;
+        memcpy(h.processor, r->processor_id, CN_UUID_BYTES);
+        memcpy(h.controller, c->id, CN_UUID_BYTES);
+        return cn_envelope_seal(out, magic, &h, key, body, n);
+}
+
+int cn_controller_seal(const CnRepo *r, const CnController *c, const char magic[CN_MAGIC_BYTES], const void *body,
+                       size_t n, CnBuf *out) {
+        return cn_controller_seal_at(r, c, magic, c->epoch, body, n, out);
+}
+
+int cn_controller_open(const CnRepo *r, const CnController *c, const char magic[CN_MAGIC_BYTES], const uint8_t *p,
+                       size_t n, CnEnvelopeHeader *ret_header, CnBuf *out) {
+        _cleanup_secret_ uint8_t *key = cn_secret_new(CN_KEY_BYTES);
+        CnEnvelopeHeader h;
+        int k;
+
+        if (!key)
+                return -ENOMEM;
+        k = cn_envelope_peek(p, n, magic, &h);
+        if (k < 0)
+                return k;
+        if (!cn_controller_object_version_ok(c, magic, h.version))
+                return -EPROTONOSUPPORT;
+        if (memcmp(h.controller, c->id, CN_UUID_BYTES) != 0 || !cn_memeq(h.processor, r->processor_id, CN_UUID_BYTES))
+                return -EBADMSG;
+        k = object_key(c, key_class(c, magic), h.epoch, key);
+        if (k < 0)
+                return k;
+        k = cn_envelope_open(p, n, magic, key, &h, out);
+        if (k < 0)
+                return k;
+        if (ret_header)
+                *ret_header = h;
+        return 0;
+}
+
+/* ---- epochs (docs/FORMAT.md "Erasure") ---- */
+
+int cn_repo_epoch_add(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *userdata) {
+        _cleanup_secret_ uint8_t *key = cn_secret_new(CN_KEY_BYTES);
+        if (!key)
+                return -ENOMEM;
+        if (c->format != 2)
+                return -EOPNOTSUPP;
+        if (c->ks->n_keys == 1) {
+                cn_random(key, CN_KEY_BYTES);
+                int k = cn_keystore_add_key(c->ks, c->epoch + 1, key);
+                if (k < 0)
+                        return k;
+        }
+        return keystore_put_all(r, c, fn, userdata);
+}
+
+int cn_repo_epoch_switch(CnRepo *r, CnController *c) {
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
+        char path[16 + CN_UUID_HEX];
+        uint32_t next = c->epoch + 1;
+        const uint8_t *key = c->format == 2 ? cn_keystore_key(c->ks, next) : NULL;
+        int k;
+
+        if (!key)
+                return -ENOKEY;
+        k = controller_seal(r, c, next, key, &obj);
+        if (k < 0)
+                return k;
+        snprintf(path, sizeof path, "controllers/%s", c->id_hex);
+        k = cn_backend_put(r->backend, path, obj.data, obj.len, 0);
+        if (k < 0)
+                return k;
+        c->epoch = next;
+        memcpy(c->epoch_key, key, CN_KEY_BYTES);
+        return controller_derive_epoch(c);
+}
+
+int cn_repo_epoch_drop(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *userdata) {
+        if (c->format != 2)
+                return -EOPNOTSUPP;
+        cn_keystore_keep_only(c->ks, c->epoch);
+        return keystore_put_all(r, c, fn, userdata);
+}
+
+int cn_repo_controller_destroy(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *userdata) {
+        char path[16 + CN_UUID_HEX];
+        if (c->format != 2)
+                return -EOPNOTSUPP;
+        snprintf(path, sizeof path, "controllers/%s", c->id_hex);
+        int k = cn_backend_remove(r->backend, path);
+        if (k < 0 && k != -ENOENT)
+                return k;
+        k = keystore_remove_all(r, c, fn, userdata);
+        if (k < 0)
+                return k;
+        repo_remove_controller(r, c);
+        controller_free(c);
+        return k;
 }
 
 /* Every controller record that opens under this repository's master key;
@@ -706,6 +1094,15 @@ static int load_controllers(CnRepo *r) {
                 k = controller_open(r, obj.data, obj.len, &c);
                 if (k == -ENOMEM)
                         return k;
+                if (k == -ENOKEY) {
+                        CnRepoProblem pb = { .kind = CN_REPO_CONTROLLER_NO_KEY, .object = l.v[i], .error = k,
+                                             .url = r->ks_url };
+                        r->n_keyless++;
+                        k = repo_report(r, &pb);
+                        if (k < 0)
+                                return k;
+                        continue;
+                }
                 /* A record copied under another controller's name is not that controller. */
                 if (k >= 0 && strcmp(l.v[i] + strlen("controllers/"), c->id_hex) != 0) {
                         controller_free(c);
@@ -726,16 +1123,23 @@ static int load_controllers(CnRepo *r) {
         return 0;
 }
 
-static CnRepo *repo_new(CnBackend *b) {
+static CnRepo *repo_new(CnBackend *b, const char *key_store) {
         CnRepo *r = calloc(1, sizeof *r);
         if (!r)
                 return NULL;
         r->backend = b;
         r->master = cn_secret_new(CN_KEY_BYTES);
         r->processor_sk = cn_secret_new(CN_SIGN_SECRET_BYTES);
-        if (!r->master || !r->processor_sk)
+        /* No location at all (no $HOME for a non-root user): version 1
+         * controllers still open; version 2 ones report it. */
+        r->ks_url = key_store ? strdup(key_store) : cn_keystore_default_location();
+        if (!r->master || !r->processor_sk || (key_store && !r->ks_url))
                 return cn_repo_unref(r);
         return r;
+}
+
+const char *cn_repo_key_store(const CnRepo *r) {
+        return r->ks_url;
 }
 
 /* ---- what a location holds ---- */
@@ -856,6 +1260,8 @@ static void init_undo(CnRepo *r, const char *key_id_hex) {
         for (size_t i = 0; i < r->n_controllers; i++) {
                 snprintf(name, sizeof name, "controllers/%s", r->controllers[i]->id_hex);
                 (void) cn_backend_remove(r->backend, name);
+                if (r->controllers[i]->format == 2)
+                        (void) keystore_remove_all(r, r->controllers[i], NULL, NULL);
         }
 }
 
@@ -880,7 +1286,7 @@ static int repo_create(CnBackend *b, const char *pw, size_t pw_len, const CnRepo
         k = init_location_check(b);
         if (k < 0)
                 return k;
-        r = repo_new(b);
+        r = repo_new(b, o->key_store);
         if (!r)
                 return -ENOMEM;
         cn_random(r->master, CN_KEY_BYTES);
@@ -1036,7 +1442,7 @@ int cn_repo_open_with(CnBackend *b, const char *pw, size_t pw_len, const CnRepoO
         k = cn_envelope_peek(obj.data, obj.len, CN_MAGIC_CONFIG, &h);
         if (k < 0)
                 return k;
-        r = repo_new(b);
+        r = repo_new(b, o ? o->key_store : NULL);
         if (!r)
                 return -ENOMEM;
         r->opts = o;
@@ -1047,7 +1453,7 @@ int cn_repo_open_with(CnBackend *b, const char *pw, size_t pw_len, const CnRepoO
         if (k < 0)
                 return k;
         if (r->n_controllers == 0)
-                return -EBADMSG;
+                return r->n_keyless ? -ENOKEY : -EBADMSG;
         r->opts = NULL;
         *ret = TAKE_PTR(r);
         return 0;

@@ -12,9 +12,12 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "buf.h"
 #include "chunker.h"
 #include "crypto.h"
+#include "envelope.h"
 #include "format.h"
+#include "keystore.h"
 
 typedef struct CnRepo CnRepo;
 
@@ -24,13 +27,17 @@ typedef struct CnController {
         char *name;
         int64_t created;
         CnChunkerParams chunker;
-        uint32_t epoch;
+        int format;             /* 1 or 2: the version of its record (docs/FORMAT.md "Controller body") */
+        uint32_t epoch;         /* the current key epoch: its record's */
         /* All cn_secret_new() memory, CN_KEY_BYTES each. */
         uint8_t *root;          /* domain root: everything below derives from it */
-        uint8_t *id_key;        /* HMAC key of chunk ids */
+        uint8_t *id_key;        /* HMAC key of chunk and snapshot ids */
         uint8_t *chunker_key;
-        uint8_t *meta_key;      /* pack headers, index files, snapshots */
-        uint8_t *epoch_key;     /* the key ledger of the current epoch */
+        uint8_t *meta_key;      /* holds, sessions; v1: pack headers, index files, snapshots... */
+        uint8_t *epoch_key;     /* of the current epoch (v1: from the record; v2: from the key store) */
+        uint8_t *ledger_key;    /* seals ledgers of the current epoch (v1: epoch_key) */
+        uint8_t *epoch_meta_key; /* v2: snapshots, damage records, plans, requests (v1: meta_key) */
+        CnKeyStore *ks;         /* v2: its key store object, every epoch key it holds */
         CnIdHasher *id_hasher;  /* HMAC states of id_key, for every thread */
 } CnController;
 
@@ -50,6 +57,7 @@ typedef struct CnRepoInitOptions {
         const char *key_label;          /* e.g. "root@host"; may be NULL */
         CnKdfParams kdf;                /* zero: cn_kdf_default_params */
         CnChunkerParams chunker;        /* zero: cn_chunker_default_params */
+        const char *key_store;          /* key store location; NULL: cn_keystore_default_location() */
 } CnRepoInitOptions;
 
 /* Create a repository in an empty location: one holding no object at all
@@ -81,6 +89,8 @@ typedef enum CnRepoProblemKind {
         CN_REPO_KEY_HINT_UNMATCHED,     /* object is the hint, size how many key files it names (not 1); not kept */
         CN_REPO_CONTROLLER_UNREADABLE,  /* could not be read (error) */
         CN_REPO_CONTROLLER_FOREIGN,     /* does not open under this repository's master key (error) */
+        CN_REPO_CONTROLLER_NO_KEY,      /* version 2: the key store holds no key for it (erased, or
+                                         * not this repository's key store) */
 } CnRepoProblemKind;
 
 typedef struct CnRepoProblem {
@@ -90,6 +100,7 @@ typedef struct CnRepoProblem {
         uint64_t size;                  /* OVERSIZED */
         uint32_t version, kdf;          /* UNKNOWN_VERSION */
         uint64_t opslimit, memlimit;    /* COST */
+        const char *url;                /* CONTROLLER_NO_KEY: the key store location read (or NULL) */
 } CnRepoProblem;
 
 typedef void (*CnRepoProblemFn)(const CnRepoProblem *p, void *userdata);
@@ -100,6 +111,7 @@ typedef struct CnRepoOpenOptions {
         const char *key_hint;
         CnRepoProblemFn on_problem;     /* may be NULL */
         void *userdata;
+        const char *key_store;          /* key store location; NULL: cn_keystore_default_location() */
 } CnRepoOpenOptions;
 
 /* Open with a passphrase. Key files that cannot be used (unreadable,
@@ -110,7 +122,8 @@ typedef struct CnRepoOpenOptions {
  * -ENOENT nothing here at all; -EUCLEAN no config, but other objects (a
  * damaged repository: cn_repo_probe() says what is there);
  * -EPROTONOSUPPORT unknown config version; -EKEYREJECTED no key file opens
- * with this passphrase; -EBADMSG a damaged config, or no controller opens.
+ * with this passphrase; -EBADMSG a damaged config, or no controller opens;
+ * -ENOKEY no controller opens and some lack a key in the key store.
  * o may be NULL. */
 int cn_repo_open_with(CnBackend *b, const char *pw, size_t pw_len, const CnRepoOpenOptions *o, CnRepo **ret);
 /* cn_repo_open_with() without options. */
@@ -140,6 +153,9 @@ static inline void cn_repo_unrefp(CnRepo **r) {
 }
 
 CnBackend *cn_repo_backend(CnRepo *r);
+/* The key store location this repository reads (NULL: none could be
+ * named). */
+const char *cn_repo_key_store(const CnRepo *r);
 const uint8_t *cn_repo_id(const CnRepo *r);
 const uint8_t *cn_repo_processor_id(const CnRepo *r);
 const char *cn_repo_processor_name(const CnRepo *r);
@@ -172,6 +188,49 @@ bool cn_repo_same_processor(const CnRepo *a, const CnRepo *b);
  * controller of c's id; -EXDEV r has one of that id with other keys;
  * -EKEYEXPIRED the same controller at another key epoch. */
 int cn_repo_replica_controller(CnRepo *r, const CnController *c, CnController **ret);
+
+/* ---- a controller's objects (docs/FORMAT.md "Envelope") ---- */
+
+/* The version c writes objects of magic at, and whether its readers
+ * accept version v (version 2 controllers only their own versions). */
+uint32_t cn_controller_object_version(const CnController *c, const char magic[CN_MAGIC_BYTES]);
+bool cn_controller_object_version_ok(const CnController *c, const char magic[CN_MAGIC_BYTES], uint32_t version);
+/* Seal body as c's object of magic: the version, epoch and key the
+ * envelope table gives for c's format (metadata key at epoch 0; ledgers and,
+ * in version 2, snapshots, damage records, plans and erasure requests under
+ * the keys of epoch, c->epoch for cn_controller_seal()). -ENOKEY the key
+ * store holds no key of epoch. Not for index files of version 2 (their
+ * pack's key). */
+int cn_controller_seal(const CnRepo *r, const CnController *c, const char magic[CN_MAGIC_BYTES], const void *body,
+                       size_t n, CnBuf *out);
+int cn_controller_seal_at(const CnRepo *r, const CnController *c, const char magic[CN_MAGIC_BYTES], uint32_t epoch,
+                          const void *body, size_t n, CnBuf *out);
+/* Open c's object of magic into out: -EPROTONOSUPPORT a version c does
+ * not accept, -ENOKEY sealed at an epoch whose key is not held (an erased
+ * epoch), -EBADMSG anything else wrong (another controller, processor,
+ * kind; authentication). */
+int cn_controller_open(const CnRepo *r, const CnController *c, const char magic[CN_MAGIC_BYTES], const uint8_t *p,
+                       size_t n, CnEnvelopeHeader *ret_header, CnBuf *out);
+
+/* ---- key epochs (docs/FORMAT.md "Erasure"), version 2 controllers ---- */
+
+/* What became of one key store location: 0 or a negative errno. */
+typedef void (*CnKeyStoreStatusFn)(const char *url, int result, void *userdata);
+/* Step 6: add a new random key for epoch c->epoch + 1 (unless the key
+ * store holds it already: a resumed erasure) and put the key store at
+ * every location. Returns how many locations did not take it (each told
+ * to fn), or < 0. */
+int cn_repo_epoch_add(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *userdata);
+/* Step 8: put controllers/<ctrl> sealed under the next epoch's record key;
+ * c moves to that epoch (its keys with it). -ENOKEY no next key held. */
+int cn_repo_epoch_switch(CnRepo *r, CnController *c);
+/* Step 11: keep only the current epoch's key, at every location (as
+ * cn_repo_epoch_add() returns). */
+int cn_repo_epoch_drop(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *userdata);
+/* Step 12: remove controllers/<ctrl> and then its key store object at
+ * every location (as cn_repo_epoch_add() returns); c is freed and
+ * leaves r. */
+int cn_repo_controller_destroy(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *userdata);
 
 /* Key files. id_hex names keys/<id_hex>. */
 typedef struct CnKeyInfo {
@@ -217,9 +276,9 @@ int cn_keyfile_parse(const uint8_t *p, size_t n, CnKeyfileHeader *ret, CnRepoPro
  * written then. */
 int cn_config_body_decode(const uint8_t *p, size_t n, uint8_t ret_repo_id[CN_UUID_BYTES], char **ret_name,
                           uint8_t ret_pk[CN_SIGN_PUBLIC_BYTES], uint8_t ret_sk[CN_SIGN_SECRET_BYTES]);
-/* The opened body of controllers/<id> into c: name (malloc'd), created,
- * chunker, epoch, and the domain root and epoch key, copied into c->root
- * and c->epoch_key, which the caller allocated (CN_KEY_BYTES of secret
- * memory each). -EBADMSG if malformed or an unknown algorithm; nothing is
- * written then. */
-int cn_controller_body_decode(const uint8_t *p, size_t n, CnController *c);
+/* The opened body of controllers/<id> of version (1 or 2) into c: name
+ * (malloc'd), created, chunker, format, the domain root into c->root, and
+ * for version 1 the epoch and epoch key into c->epoch_key (the caller
+ * allocated both: CN_KEY_BYTES of secret memory each). -EBADMSG if
+ * malformed or an unknown algorithm; nothing is written then. */
+int cn_controller_body_decode(const uint8_t *p, size_t n, uint32_t version, CnController *c);

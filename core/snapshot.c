@@ -126,26 +126,48 @@ int cn_snapshot_decode(const uint8_t *p, size_t len, CnSnapshot *s) {
         return cn_reader_empty(&rd) ? 0 : -EBADMSG;
 }
 
+/* Version 3: HMAC-SHA-256(chunk-id key, "cairn.snapshot.v3" || body). */
+static int keyed_id(const CnController *c, const uint8_t *body, size_t n, uint8_t ret[CN_ID_BYTES]) {
+        const size_t dl = sizeof CN_SNAPSHOT_ID_DOMAIN - 1;
+        _cleanup_free_ uint8_t *m = malloc(dl + n);
+        if (!m)
+                return -ENOMEM;
+        memcpy(m, CN_SNAPSHOT_ID_DOMAIN, dl);
+        memcpy(m + dl, body, n);
+        cn_id_hmac(ret, m, dl + n, c->id_key);
+        return 0;
+}
+
 int cn_snapshot_save(CnRepo *repo, CnSnapshot *s) {
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
-        CnEnvelopeHeader h = {};
+        const CnController *c = s->controller;
         char name[CN_ENVELOPE_NAME_MAX];
         int r;
 
         r = cn_snapshot_encode(s, &body);
         if (r < 0)
                 return r;
-        memcpy(h.processor, cn_repo_processor_id(repo), CN_UUID_BYTES);
-        memcpy(h.controller, s->controller->id, CN_UUID_BYTES);
-        r = cn_envelope_seal(&obj, CN_MAGIC_SNAPSHOT, &h, s->controller->meta_key, body.data, body.len);
+        r = cn_controller_seal(repo, c, CN_MAGIC_SNAPSHOT, body.data, body.len, &obj);
         if (r < 0)
                 return r;
-        /* Version 2: the id is the SHA-256 of the stored bytes, so no other
-         * snapshot (an older one copied over this name) can pass for it. */
-        cn_envelope_content_name("snapshots", s->controller->id_hex, obj.data, obj.len, s->id, name);
+        if (c->format == 1) {
+                /* Version 2: the id is the SHA-256 of the stored bytes, so no other
+                 * snapshot (an older one copied over this name) can pass for it. */
+                cn_envelope_content_name("snapshots", c->id_hex, obj.data, obj.len, s->id, name);
+                cn_hex_encode(s->id, CN_ID_BYTES, s->id_hex);
+                return cn_backend_put(cn_repo_backend(repo), name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
+        }
+        /* Version 3: the id is keyed over the body, so it survives sealing
+         * again under the next epoch's key. Two objects of one name hold the
+         * same body: a plain put, and one already there (a resumed erasure's
+         * rewrite) is the same snapshot. */
+        r = keyed_id(c, body.data, body.len, s->id);
+        if (r < 0)
+                return r;
         cn_hex_encode(s->id, CN_ID_BYTES, s->id_hex);
-        return cn_backend_put(cn_repo_backend(repo), name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
+        snprintf(name, sizeof name, "snapshots/%s/%s", c->id_hex, s->id_hex);
+        return cn_backend_put(cn_repo_backend(repo), name, obj.data, obj.len, 0);
 }
 
 int cn_snapshot_remove(CnRepo *repo, const CnSnapshot *s) {
@@ -188,19 +210,51 @@ static int open_one(ListCtx *x, const char *name, CnSnapshot *s) {
         r = cn_backend_get(cn_repo_backend(x->repo), name, 0, CN_GET_ALL, &x->obj);
         if (r < 0)
                 return r;
-        r = cn_envelope_open(x->obj.data, x->obj.len, CN_MAGIC_SNAPSHOT, c->meta_key, &h, &x->body);
+        r = cn_controller_open(x->repo, c, CN_MAGIC_SNAPSHOT, x->obj.data, x->obj.len, &h, &x->body);
         if (r < 0)
                 return r;
-        if (memcmp(h.controller, c->id, CN_UUID_BYTES) != 0)
-                return -EBADMSG;
-        if (h.version >= 2 && (r = cn_envelope_check_content_name(name, x->obj.data, x->obj.len)) < 0)
+        if (h.version == 2 && (r = cn_envelope_check_content_name(name, x->obj.data, x->obj.len)) < 0)
                 return r;
+        if (h.version == 3) {
+                uint8_t id[CN_ID_BYTES];
+                r = keyed_id(c, x->body.data, x->body.len, id);
+                if (r < 0)
+                        return r;
+                if (memcmp(id, s->id, CN_ID_BYTES) != 0)
+                        return -EBADMSG;
+        }
         r = cn_snapshot_decode(x->body.data, x->body.len, s);
         if (r < 0)
                 return r;
         s->controller = c;
         memcpy(s->id_hex, slash + 1, CN_ID_HEX + 1);
         return 0;
+}
+
+int cn_snapshot_reseal(CnRepo *repo, const CnSnapshot *s, uint32_t epoch) {
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf out = CN_BUF_INIT(CN_MAX_META_BYTES);
+        const CnController *c = s->controller;
+        char name[CN_ENVELOPE_NAME_MAX];
+        CnEnvelopeHeader h;
+        int r;
+
+        if (c->format != 2)
+                return -EOPNOTSUPP;
+        snprintf(name, sizeof name, "snapshots/%s/%s", c->id_hex, s->id_hex);
+        r = cn_backend_get(cn_repo_backend(repo), name, 0, CN_GET_ALL, &obj);
+        if (r < 0)
+                return r;
+        r = cn_controller_open(repo, c, CN_MAGIC_SNAPSHOT, obj.data, obj.len, &h, &body);
+        if (r < 0)
+                return r;
+        if (h.epoch == epoch)
+                return 0;
+        r = cn_controller_seal_at(repo, c, CN_MAGIC_SNAPSHOT, epoch, body.data, body.len, &out);
+        if (r < 0)
+                return r;
+        return cn_backend_put(cn_repo_backend(repo), name, out.data, out.len, 0);
 }
 
 int cn_snapshot_read_object(CnRepo *repo, const CnSnapshot *s, CnBuf *ret) {

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Snapshots: the root of one backup (docs/FORMAT.md "Snapshots").
- * Stored as snapshots/<controller>/<id>, sealed under the controller's
- * metadata key; the id of a version 2 snapshot is the SHA-256 of the stored
- * object (version 1 ids were random). Written last: a snapshot names only
- * blobs already stored. */
+ * Stored as snapshots/<controller>/<id>. Version 3 (version 2 controllers):
+ * sealed under the epoch metadata key, the id a keyed hash of the body;
+ * version 2 (version 1 controllers): under the metadata key, the id the
+ * SHA-256 of the stored object (version 1 ids were random). Written last: a
+ * snapshot names only blobs already stored. */
 #pragma once
 
 #include <stdbool.h>
@@ -43,8 +44,12 @@ typedef struct CnSnapshot {
 void cn_snapshot_done(CnSnapshot *s);
 void cn_snapshots_free(CnSnapshot *s, size_t n);
 
-/* Store s (version 2), named by the SHA-256 of the stored object: that is its id. */
+/* Store s at the version of its controller; sets its id. */
 int cn_snapshot_save(CnRepo *repo, CnSnapshot *s);
+/* Seal snapshot s (version 3) again under the epoch metadata key of epoch,
+ * under its own name: its body, and so its id, are unchanged (an erasure's
+ * epoch change). Nothing to do when it is sealed at epoch already. */
+int cn_snapshot_reseal(CnRepo *repo, const CnSnapshot *s, uint32_t epoch);
 /* Delete the object of snapshot s (snapshots/<ctrl>/<id>) and nothing
  * else: the trees and chunks it names stay (prune collects them). -ENOENT
  * if it is gone already. */

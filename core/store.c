@@ -41,6 +41,13 @@ typedef struct FallbackBlob {
         CnBlobLoc loc;
 } FallbackBlob;
 
+typedef struct KeptLedger {
+        uint32_t version;
+        CnBuf body;                     /* secret; emptied once the keys are applied */
+        uint8_t (*packs)[CN_ID_BYTES];  /* the packs it names */
+        size_t n_packs;
+} KeptLedger;
+
 struct CnStore {
         CnRepo *repo;                   /* borrowed */
         CnController *c;                /* borrowed */
@@ -73,6 +80,10 @@ struct CnStore {
         CnIndex *verified;              /* CN_STORE_VERIFY: set of reused ids read back fine */
         CnIndex *reported;              /* CN_STORE_VERIFY: set of pack ids reported damaged */
         CnBuf verify;                   /* CN_STORE_VERIFY: a reused blob read back */
+        CnNames ledgers;                /* ledger objects loaded and written, by number */
+        CnIndex *ledger_map;            /* opening: pack id -> (ledger number, its part), pack key */
+        KeptLedger *kept;               /* each loaded ledger, by number (fewer than ledgers.n) */
+        size_t n_kept;
 };
 
 bool cn_store_error_is_environment(int r) {
@@ -184,14 +195,64 @@ static int name_pack_id(const char *name, uint8_t ret[CN_ID_BYTES]) {
  * and a reader over its body. */
 typedef int (*ObjectFn)(CnStore *s, const char *name, const CnBuf *obj, CnReader *body);
 
-/* Open every <kind>/<ctrl>/<name> object, sealed under key with magic and
- * epoch and this controller in its header; fn parses the body. Objects of
- * another epoch (ledger copies of an erased epoch) are skipped: nothing in
- * them can be opened. An object that cannot be read or does not open
- * (damaged, truncated, oversized, of another kind or controller) is reported
- * and skipped by a tolerant store. */
-static int load_objects(CnStore *s, const char *kind, const char *magic, const uint8_t *key, uint32_t epoch,
-                        ObjectFn fn) {
+/* The key and version of pack_id's header and index file: version 2 packs
+ * under their own key, named in their ledger; version 1 packs (those of
+ * version 1 controllers) under the metadata key. -ENOKEY for a pack of a
+ * version 2 controller that no loaded ledger names. */
+static int pack_key(CnStore *s, const uint8_t pack_id[CN_ID_BYTES], uint32_t *ret_version, const uint8_t **ret_key) {
+        uint32_t pack;
+        const uint8_t *key = NULL;
+
+        if (s->c->format == 1) {
+                *ret_version = 1;
+                *ret_key = s->c->meta_key;
+                return 0;
+        }
+        if (s->ledger_map)
+                key = cn_index_get_key(s->ledger_map, pack_id);
+        else if (cn_index_find_pack(s->index, pack_id, &pack) == 0)
+                key = cn_index_pack_key(s->index, pack);
+        if (!key)
+                return -ENOKEY;
+        *ret_version = 2;
+        *ret_key = key;
+        return 0;
+}
+
+/* Open one object of kind into body: 1 when it is to be skipped unopened
+ * (a ledger of another epoch, an index file of a pack no ledger names). */
+static int open_object(CnStore *s, const char *kind, const char *magic, const char *name, const CnBuf *obj,
+                       CnBuf *body) {
+        CnEnvelopeHeader h;
+        int r = cn_envelope_peek(obj->data, obj->len, magic, &h);
+        if (r < 0)
+                return r;
+        if (strcmp(kind, "ledger") == 0 && h.epoch != s->c->epoch)
+                return 1;       /* of an erased epoch, or the next one of an erasure under way */
+        if (strcmp(kind, "index") != 0)
+                return cn_controller_open(s->repo, s->c, magic, obj->data, obj->len, NULL, body);
+        uint8_t pack_id[CN_ID_BYTES];
+        const uint8_t *key;
+        uint32_t version;
+        if (name_pack_id(name, pack_id) < 0)
+                return -EBADMSG;
+        r = pack_key(s, pack_id, &version, &key);
+        if (r == -ENOKEY)
+                return 1;       /* its chunks have no data key either */
+        if (r < 0)
+                return r;
+        if (h.version != version || h.epoch != 0 || memcmp(h.controller, s->c->id, CN_UUID_BYTES) != 0 ||
+            !cn_memeq(h.processor, cn_repo_processor_id(s->repo), CN_UUID_BYTES))
+                return h.version > version ? -EPROTONOSUPPORT : -EBADMSG;
+        return cn_envelope_open(obj->data, obj->len, magic, key, NULL, body);
+}
+
+/* Open every <kind>/<ctrl>/<name> object of magic of this controller
+ * (docs/FORMAT.md "Envelope"); fn parses the body. An object that cannot be
+ * read or does not open (damaged, truncated, oversized, of another kind or
+ * controller, sealed at an epoch whose key is gone) is reported and skipped
+ * by a tolerant store. */
+static int load_objects(CnStore *s, const char *kind, const char *magic, ObjectFn fn) {
         _cleanup_(cn_names_done) CnNames l = {};
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT_SECRET(CN_MAX_META_BYTES);
@@ -203,27 +264,22 @@ static int load_objects(CnStore *s, const char *kind, const char *magic, const u
         if (r < 0)
                 return r;
         for (size_t i = 0; i < l.n; i++) {
-                CnEnvelopeHeader h;
                 CnReader rd;
 
                 r = cn_backend_get(s->backend, l.v[i], 0, CN_GET_ALL, &obj);
                 if (r == -ENOENT)
                         continue;       /* removed meanwhile */
                 if (r >= 0)
-                        r = cn_envelope_peek(obj.data, obj.len, magic, &h);
-                if (r >= 0 && h.epoch != epoch)
+                        r = open_object(s, kind, magic, l.v[i], &obj, &body);
+                if (r == 1)
                         continue;
-                if (r >= 0)
-                        r = cn_envelope_open(obj.data, obj.len, magic, key, &h, &body);
-                if (r >= 0 && memcmp(h.controller, s->c->id, CN_UUID_BYTES) != 0)
-                        r = -EBADMSG;
                 if (r >= 0) {
                         cn_reader_init(&rd, body.data, body.len);
                         r = fn(s, l.v[i], &obj, &rd);
                 }
                 if (r < 0) {
                         uint8_t pack_id[CN_ID_BYTES];
-                        r = damaged(s, l.v[i], r);
+                        r = damaged(s, l.v[i], r == -ENOKEY ? -EBADMSG : r);
                         if (r < 0)
                                 return r;
                         /* Its pack is read from its own header (adopt_orphans()). */
@@ -235,14 +291,25 @@ static int load_objects(CnStore *s, const char *kind, const char *magic, const u
         return 0;
 }
 
-/* index and ledger bodies start with the pack id, which must be the one of
- * their name: a copy of another pack's file under this name is damage. */
+/* An index body starts with the pack id, which must be the one of its
+ * name: a copy of another pack's file under this name is damage. */
 static int body_pack_id(const char *name, CnReader *rd, uint8_t ret[CN_ID_BYTES]) {
         uint8_t named[CN_ID_BYTES];
         if (name_pack_id(name, named) < 0 || cn_reader_get(rd, ret, CN_ID_BYTES) < 0 ||
             memcmp(named, ret, CN_ID_BYTES) != 0)
                 return -EBADMSG;
         return 0;
+}
+
+/* A pack enters the index with its key and ledger, from the ledgers loaded. */
+static int add_pack(CnStore *s, const uint8_t pack_id[CN_ID_BYTES], uint32_t *ret_pack) {
+        CnBlobLoc l;
+        int r = cn_index_add_pack(s->index, pack_id, ret_pack);
+        if (r < 0 || !s->ledger_map || !cn_index_lookup(s->ledger_map, pack_id, &l))
+                return r;
+        cn_index_pack_set_ledger(s->index, *ret_pack, l.pack);
+        const uint8_t *key = cn_index_get_key(s->ledger_map, pack_id);
+        return key ? cn_index_pack_set_key(s->index, *ret_pack, key) : 0;
 }
 
 /* index body = pack_id[32] entries (the pack header's entries). */
@@ -252,7 +319,7 @@ static int index_object(CnStore *s, const char *name, _unused_ const CnBuf *obj,
         int r = body_pack_id(name, rd, pack_id);
         if (r < 0)
                 return r;
-        r = cn_index_add_pack(s->index, pack_id, &pack);
+        r = add_pack(s, pack_id, &pack);
         if (r < 0)
                 return r;
         r = decode_entries(s, rd, pack, 0);
@@ -262,31 +329,98 @@ static int index_object(CnStore *s, const char *name, _unused_ const CnBuf *obj,
         return 0;
 }
 
-/* ledger body = pack_id[32] count:u32 { id[32] data_key[32] }*
- * A key opens the copy of its chunk in its own pack only: another pack may
- * hold the same chunk under another key (two writers at once), and a
- * ledger whose pack was never written (a writer that failed between the
- * two) names no pack the index knows. So a key is taken only where the
- * index places its chunk in this ledger's pack. */
-static int ledger_object(CnStore *s, const char *name, _unused_ const CnBuf *obj, CnReader *rd) {
-        uint8_t pack_id[CN_ID_BYTES];
-        uint32_t n, pack;
-        if (body_pack_id(name, rd, pack_id) < 0 || cn_ledger_body_begin(rd, &n) < 0)
+/* A ledger (docs/FORMAT.md "Index and ledger"): its body is kept until the
+ * index is loaded, and each pack it names is mapped to it (the first
+ * ledger listed that names a pack is its ledger: listings are sorted). A
+ * version 1 ledger is named after its one pack. */
+static int ledger_object(CnStore *s, const char *name, const CnBuf *obj, CnReader *rd) {
+        _cleanup_free_ CnLedgerPack *v = NULL;
+        size_t n;
+        uint32_t version = cn_le32_get(obj->data + CN_MAGIC_BYTES);
+        int r;
+
+        if (version == 2 && cn_envelope_check_content_name(name, obj->data, obj->len) < 0)
                 return -EBADMSG;
-        if (cn_index_find_pack(s->index, pack_id, &pack) < 0)
-                return 0;
-        for (uint32_t j = 0; j < n; j++) {
-                const uint8_t *id, *key;
-                CnBlobLoc loc;
-                cn_reader_peek(rd, CN_ID_BYTES, &id);
-                cn_reader_peek(rd, CN_KEY_BYTES, &key);
-                if (!cn_index_lookup(s->index, id, &loc) || loc.pack != pack)
-                        continue;
-                int r = cn_index_set_key(s->index, id, key);
+        r = cn_ledger_decode(rd->p, rd->left, version, &v, &n);
+        if (r < 0)
+                return r;
+        if (version == 1) {
+                uint8_t named[CN_ID_BYTES];
+                if (name_pack_id(name, named) < 0 || memcmp(named, v[0].pack_id, CN_ID_BYTES) != 0)
+                        return -EBADMSG;
+        }
+        uint32_t no = (uint32_t) s->ledgers.n;
+        KeptLedger *kept = realloc(s->kept, (no + 1) * sizeof *kept);
+        if (!kept)
+                return -ENOMEM;
+        s->kept = kept;
+        kept[no] = (KeptLedger) { .version = version };
+        cn_buf_init_secret(&kept[no].body, CN_MAX_META_BYTES);
+        kept[no].packs = malloc(n * sizeof *kept[no].packs);
+        if (!kept[no].packs || (r = cn_buf_append(&kept[no].body, rd->p, rd->left)) < 0 ||
+            (r = cn_names_add(&s->ledgers, name)) < 0) {
+                cn_buf_done(&kept[no].body);
+                free(kept[no].packs);
+                return kept[no].packs ? r : -ENOMEM;
+        }
+        s->n_kept = no + 1;
+        kept[no].n_packs = n;
+        for (size_t i = 0; i < n; i++)
+                memcpy(kept[no].packs[i], v[i].pack_id, CN_ID_BYTES);
+        for (size_t i = 0; i < n; i++) {
+                CnBlobLoc l = { .pack = no, .offset = (uint32_t) i };
+                r = cn_index_insert(s->ledger_map, v[i].pack_id, &l);
+                if (r == 1 && v[i].pack_key)
+                        r = cn_index_set_key(s->ledger_map, v[i].pack_id, v[i].pack_key);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+/* Keys last: each data key is taken where the index places its chunk in
+ * the key's own pack (a chunk may sit in two packs under two keys: two
+ * writers at once, or a ledger whose pack was never written). */
+static int apply_ledgers(CnStore *s) {
+        for (size_t no = 0; no < s->n_kept; no++) {
+                _cleanup_free_ CnLedgerPack *v = NULL;
+                size_t n;
+                int r = cn_ledger_decode(s->kept[no].body.data, s->kept[no].body.len, s->kept[no].version, &v, &n);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++) {
+                        uint32_t pack, ledger;
+                        if (cn_index_find_pack(s->index, v[i].pack_id, &pack) < 0 ||
+                            cn_index_pack_ledger(s->index, pack, &ledger) < 0 || ledger != no)
+                                continue;
+                        for (uint32_t j = 0; j < v[i].n; j++) {
+                                const uint8_t *id = v[i].pairs + (size_t) j * (CN_ID_BYTES + CN_KEY_BYTES);
+                                CnBlobLoc loc;
+                                if (!cn_index_lookup(s->index, id, &loc) || loc.pack != pack)
+                                        continue;
+                                r = cn_index_set_key(s->index, id, id + CN_ID_BYTES);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        }
+        return 0;
+}
+
+/* The keys are in the index now: the bodies go (wiped). */
+static void kept_bodies_free(CnStore *s) {
+        for (size_t i = 0; i < s->n_kept; i++)
+                cn_buf_done(&s->kept[i].body);
+        s->ledger_map = cn_index_free(s->ledger_map);
+}
+
+static void kept_free(CnStore *s) {
+        kept_bodies_free(s);
+        for (size_t i = 0; i < s->n_kept; i++)
+                free(s->kept[i].packs);
+        free(s->kept);
+        s->kept = NULL;
+        s->n_kept = 0;
 }
 
 /* Read a pack's trailer and header and index its blobs (an orphan of an
@@ -297,10 +431,14 @@ static int adopt_pack(CnStore *s, const char *name, uint64_t size, const uint8_t
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf idx = CN_BUF_INIT(CN_MAX_META_BYTES);
         uint8_t ad[CN_PACK_HEADER_AD_BYTES];
+        const uint8_t *key;
         CnReader rd;
-        uint32_t pack, hlen;
+        uint32_t pack, hlen, version;
         int r;
 
+        r = pack_key(s, pack_id, &version, &key);
+        if (r < 0)
+                return r;
         if (size < CN_PACK_PREAMBLE_BYTES + CN_PACK_TRAILER_BYTES + CN_AEAD_NONCE_BYTES + CN_AEAD_TAG_BYTES ||
             size > CN_MAX_PACK_BYTES)
                 return -EBADMSG;
@@ -314,16 +452,16 @@ static int adopt_pack(CnStore *s, const char *name, uint64_t size, const uint8_t
                 return r;
         if (tail.len != hlen)
                 return -EBADMSG;
-        cn_pack_header_ad(cn_repo_processor_id(s->repo), s->c->id, pack_id, ad);
+        cn_pack_header_ad(version, cn_repo_processor_id(s->repo), s->c->id, pack_id, ad);
         r = cn_buf_reserve(&body, hlen);
         if (r < 0)
                 return r;
         r = cn_aead_open(body.data, tail.data + CN_AEAD_NONCE_BYTES, hlen - CN_AEAD_NONCE_BYTES, ad, sizeof ad,
-                         tail.data, s->c->meta_key);
+                         tail.data, key);
         if (r < 0)
                 return r;
         body.len = hlen - CN_AEAD_NONCE_BYTES - CN_AEAD_TAG_BYTES;
-        r = cn_index_add_pack(s->index, pack_id, &pack);
+        r = add_pack(s, pack_id, &pack);
         if (r < 0)
                 return r;
         cn_reader_init(&rd, body.data, body.len);
@@ -334,9 +472,10 @@ static int adopt_pack(CnStore *s, const char *name, uint64_t size, const uint8_t
                 char iname[128];
                 CnEnvelopeHeader h = envelope_header(s, 0);
                 _cleanup_(cn_buf_donep) CnBuf plain = CN_BUF_INIT(CN_MAX_META_BYTES);
+                h.version = version;
                 if ((r = cn_buf_append(&plain, pack_id, CN_ID_BYTES)) < 0 ||
                     (r = cn_buf_append(&plain, body.data, body.len)) < 0 ||
-                    (r = cn_envelope_seal(&idx, CN_MAGIC_INDEX, &h, s->c->meta_key, plain.data, plain.len)) < 0)
+                    (r = cn_envelope_seal(&idx, CN_MAGIC_INDEX, &h, key, plain.data, plain.len)) < 0)
                         return r;
                 object_name(s, "index", pack_id, iname, sizeof iname);
                 r = cn_backend_put(s->backend, iname, idx.data, idx.len, 0);
@@ -391,8 +530,8 @@ static int adopt_orphans(CnStore *s) {
                 r = adopt_pack(s, o.names.v[i], o.sizes[i], id, s->flags & CN_STORE_WRITE);
                 if (r >= 0)
                         s->stats.packs_adopted++;
-                else if (r == -ENOENT)
-                        r = 0;  /* removed meanwhile */
+                else if (r == -ENOENT || r == -ENOKEY)
+                        r = 0;  /* removed meanwhile; no ledger names it, so no key opens it */
                 else if (set_marked(s->failed_index, id))
                         r = damaged(s, o.names.v[i], r);
                 else if (!cn_store_error_is_environment(r))
@@ -447,7 +586,7 @@ static int load_plans(CnStore *s) {
             (r = cn_session_begin(s->repo, s->c, (s->flags & CN_STORE_PRUNE) ? CN_SESSION_PRUNE : CN_SESSION_WRITER,
                                   &s->session)) < 0)
                 return r;
-        r = load_objects(s, "prune", CN_MAGIC_PLAN, s->c->meta_key, 0, plan_object);
+        r = load_objects(s, "prune", CN_MAGIC_PLAN, plan_object);
         if (r < 0)
                 return r;
         cn_damage_set_sort(&s->planned);
@@ -527,7 +666,7 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
         if (r < 0)
                 goto fail;
         /* Damage records first: the locations they name are left out below. */
-        r = load_objects(s, "damage", CN_MAGIC_DAMAGE, s->c->meta_key, 0, damage_object);
+        r = load_objects(s, "damage", CN_MAGIC_DAMAGE, damage_object);
         if (r < 0)
                 goto fail;
         cn_damage_set_sort(&s->recorded);
@@ -536,7 +675,17 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
                 if (r < 0)
                         goto fail;
         }
-        r = load_objects(s, "index", CN_MAGIC_INDEX, s->c->meta_key, 0, index_object);
+        /* Ledgers before the index: a version 2 pack's index file and header
+         * open under the pack key its ledger holds. */
+        if ((flags & CN_STORE_KEYS) || c->format == 2) {
+                r = cn_index_new(&s->ledger_map);
+                if (r < 0)
+                        goto fail;
+                r = load_objects(s, "ledger", CN_MAGIC_LEDGER, ledger_object);
+                if (r < 0)
+                        goto fail;
+        }
+        r = load_objects(s, "index", CN_MAGIC_INDEX, index_object);
         if (r < 0)
                 goto fail;
         r = adopt_orphans(s);
@@ -547,9 +696,12 @@ int cn_store_open_tolerant(CnRepo *repo, CnController *c, unsigned flags, CnStor
                 goto fail;
         /* Keys last: each is matched to the pack the index chose for its chunk. */
         if (flags & CN_STORE_KEYS) {
-                r = load_objects(s, "ledger", CN_MAGIC_LEDGER, s->c->epoch_key, s->c->epoch, ledger_object);
+                r = apply_ledgers(s);
                 if (r < 0)
                         goto fail;
+        }
+        kept_bodies_free(s);
+        if (flags & CN_STORE_KEYS) {
                 if ((flags & CN_STORE_WRITE) && !(flags & CN_STORE_PRUNE)) {
                         r = drop_unkeyed(s);
                         if (r < 0)
@@ -674,6 +826,8 @@ CnStore *cn_store_free(CnStore *s) {
         cn_damage_set_done(&s->pending);
         free(s->fallback);
         cn_buf_done(&s->verify);
+        kept_free(s);
+        cn_names_done(&s->ledgers);
         cn_store_reader_free(s->reader);
         pack_cache_free(s->cache);
         pthread_mutex_destroy(&s->lock);
@@ -756,7 +910,7 @@ static int verify_reuse(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES],
 static int writer_start(CnStore *s) {
         if (s->writer)
                 return 0;
-        return cn_pack_writer_new(s->repo, s->c, s->index, &s->lock, s->workers, s->level, &s->writer);
+        return cn_pack_writer_new(s->repo, s->c, s->index, &s->ledgers, &s->lock, s->workers, s->level, &s->writer);
 }
 
 int cn_store_put(CnStore *s, uint8_t type, const uint8_t id[CN_ID_BYTES], const void *data, size_t n,
@@ -840,7 +994,6 @@ static int flush_writer(CnStore *s) {
 static int write_damage(CnStore *s) {
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
-        CnEnvelopeHeader h = envelope_header(s, 0);
         uint8_t id[CN_ID_BYTES];
         char name[CN_ENVELOPE_NAME_MAX];
         int r;
@@ -850,7 +1003,7 @@ static int write_damage(CnStore *s) {
         pthread_mutex_unlock(&s->lock);
         if (r < 0 || body.len == 0)
                 return r;
-        r = cn_envelope_seal(&obj, CN_MAGIC_DAMAGE, &h, s->c->meta_key, body.data, body.len);
+        r = cn_controller_seal(s->repo, s->c, CN_MAGIC_DAMAGE, body.data, body.len, &obj);
         if (r < 0)
                 return r;
         cn_envelope_content_name("damage", s->c->id_hex, obj.data, obj.len, id, name);
@@ -1083,14 +1236,20 @@ int cn_store_verify_blob(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlob
 }
 
 int cn_store_verify_pack(CnStore *s, uint32_t pack, const uint8_t *data, size_t n, size_t *ret_blob_area) {
-        const uint8_t *pack_id = cn_index_pack_id(s->index, pack);
+        const uint8_t *pack_id = cn_index_pack_id(s->index, pack), *key;
         uint8_t ad[CN_PACK_HEADER_AD_BYTES];
+        uint32_t version;
         int r;
 
         if (!pack_id)
                 return -ENOENT;
+        pthread_mutex_lock(&s->lock);
+        r = pack_key(s, pack_id, &version, &key);
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0)
+                return r == -ENOKEY ? -EBADMSG : r;
         if (n < CN_PACK_PREAMBLE_BYTES + CN_PACK_TRAILER_BYTES || memcmp(data, CN_MAGIC_PACK, CN_MAGIC_BYTES) != 0 ||
-            cn_le32_get(data + CN_MAGIC_BYTES) != CN_FORMAT_VERSION ||
+            cn_le32_get(data + CN_MAGIC_BYTES) != version ||
             memcmp(data + CN_MAGIC_BYTES + 4, cn_repo_processor_id(s->repo), CN_UUID_BYTES) != 0 ||
             memcmp(data + CN_MAGIC_BYTES + 4 + CN_UUID_BYTES, s->c->id, CN_UUID_BYTES) != 0)
                 return -EBADMSG;
@@ -1102,11 +1261,43 @@ int cn_store_verify_pack(CnStore *s, uint32_t pack, const uint8_t *data, size_t 
         r = cn_buf_append(&hdr, data + n - CN_PACK_TRAILER_BYTES - hlen, hlen);
         if (r < 0)
                 return r;
-        cn_pack_header_ad(cn_repo_processor_id(s->repo), s->c->id, pack_id, ad);
+        cn_pack_header_ad(version, cn_repo_processor_id(s->repo), s->c->id, pack_id, ad);
         r = cn_aead_open(hdr.data + CN_AEAD_NONCE_BYTES, hdr.data + CN_AEAD_NONCE_BYTES, hlen - CN_AEAD_NONCE_BYTES,
-                         ad, sizeof ad, hdr.data, s->c->meta_key);
+                         ad, sizeof ad, hdr.data, key);
         if (r < 0)
                 return r;
         *ret_blob_area = n - CN_PACK_TRAILER_BYTES - hlen;
         return 0;
+}
+
+const char *cn_store_pack_ledger(CnStore *s, uint32_t pack) {
+        uint32_t ledger;
+        pthread_mutex_lock(&s->lock);
+        int r = cn_index_pack_ledger(s->index, pack, &ledger);
+        const char *name = r >= 0 && ledger < s->ledgers.n ? s->ledgers.v[ledger] : NULL;
+        pthread_mutex_unlock(&s->lock);
+        return name;
+}
+
+const uint8_t *cn_store_pack_key(CnStore *s, uint32_t pack) {
+        pthread_mutex_lock(&s->lock);
+        const uint8_t *key = cn_index_pack_key(s->index, pack);
+        pthread_mutex_unlock(&s->lock);
+        return key;
+}
+
+size_t cn_store_n_ledgers(CnStore *s) {
+        pthread_mutex_lock(&s->lock);
+        size_t n = s->ledgers.n;
+        pthread_mutex_unlock(&s->lock);
+        return n;
+}
+
+const char *cn_store_ledger(CnStore *s, size_t no, const uint8_t (**ret_packs)[CN_ID_BYTES], size_t *ret_n) {
+        pthread_mutex_lock(&s->lock);
+        const char *name = no < s->ledgers.n ? s->ledgers.v[no] : NULL;
+        *ret_packs = no < s->n_kept ? (const uint8_t(*)[CN_ID_BYTES]) s->kept[no].packs : NULL;
+        *ret_n = no < s->n_kept ? s->kept[no].n_packs : 0;
+        pthread_mutex_unlock(&s->lock);
+        return name;
 }

@@ -190,5 +190,19 @@ int cn_store_verify_pack(CnStore *s, uint32_t pack, const uint8_t *data, size_t 
 int cn_store_verify_blob(CnStore *s, const uint8_t id[CN_ID_BYTES], const CnBlobLoc *loc, uint8_t *data,
                          size_t blob_area, CnBuf *scratch);
 
+/* The ledger object that holds pack's keys (the first listed, when two
+ * name it), NULL when none does: its name, borrowed until the store is
+ * freed. */
+const char *cn_store_pack_ledger(CnStore *s, uint32_t pack);
+/* Ledger objects by number: those loaded at open (of the current epoch),
+ * then those this store's writer put. For a loaded one, the packs it
+ * names (*ret_n 0 for one this store put: it names that pack alone);
+ * borrowed. NULL past the last. cn_store_pack_ledger() gives a pack's. */
+size_t cn_store_n_ledgers(CnStore *s);
+const char *cn_store_ledger(CnStore *s, size_t no, const uint8_t (**ret_packs)[CN_ID_BYTES], size_t *ret_n);
+/* A version 2 pack's own key (docs/FORMAT.md "Packs"), NULL for a version
+ * 1 pack or one no ledger names. Borrowed (secret memory). */
+const uint8_t *cn_store_pack_key(CnStore *s, uint32_t pack);
+
 /* The backend name of a pack of this store's controller. */
 void cn_store_pack_name(const CnStore *s, const uint8_t pack_id[CN_ID_BYTES], char *out, size_t n);

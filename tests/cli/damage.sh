@@ -12,7 +12,9 @@
 # pack's index and ledger copied over a pack's; a second controller's pack,
 # index and ledger planted under the first one's folders; a deleted index
 # file, and a deleted index file with its pack (an error that never says
-# "no repository").
+# "no repository"). Ledgers are content-named (docs/FORMAT.md "Index and
+# ledger"): each backup here writes one, just before its one pack, so a
+# pack's ledger is the newest ledger file not newer than the pack.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 
@@ -34,6 +36,19 @@ mkdir -p "$W/src-other"
 rand_file "$W/src-other/f" $((200 * KIB))
 expect_exit 0 cairn --controller other backup "$W/src-other"
 other_pack=$(basename -- "$(find "$REPO/index/$other" -type f | head -n 1)")
+# ledger_of CTL PACK: the name (under ledger/CTL/) of the ledger of PACK.
+ledger_of() {
+        local t
+        t=$(find "$REPO/data/$1" -type f -name "$2" -printf '%T@')
+        find "$REPO/ledger/$1" -type f -printf '%T@ %f\n' | sort -n |
+                awk -v t="$t" '$1 <= t { last = $2 } END { print last }'
+}
+declare -A ledger
+for p in "${packs[@]}"; do
+        ledger[$p]=$(ledger_of "$ctl" "$p")
+done
+other_ledger=$(ledger_of "$other" "$other_pack")
+[ "$(printf '%s\n' "${ledger[@]}" | sort -u | wc -l)" = 4 ] || die "test bug: the 4 packs' ledgers are not 4 files"
 expect_exit 0 cairn --controller default ls latest
 cp -- "$W/out" "$W/ls.good"
 chmod -R u+w -- "$REPO"
@@ -100,7 +115,7 @@ writers_work "10 GiB index" "index/$ctl/$p"
 
 note "item 7: objects of the wrong kind or pack under an index or ledger name"
 fresh_repo wrong-kind
-cp -- "$REPO/ledger/$ctl/$p" "$REPO/index/$ctl/$p"
+cp -- "$REPO/ledger/$ctl/${ledger[$p]}" "$REPO/index/$ctl/$p"
 readers_work "ledger under an index name" "index/$ctl/$p"
 writers_work "ledger under an index name" "index/$ctl/$p"
 fresh_repo wrong-pack
@@ -113,20 +128,22 @@ fresh_repo planted
 mkdir -p "$REPO/data/$ctl/${other_pack:0:2}"
 cp -- "$REPO/data/$other/${other_pack:0:2}/$other_pack" "$REPO/data/$ctl/${other_pack:0:2}/"
 cp -- "$REPO/index/$other/$other_pack" "$REPO/index/$ctl/"
-cp -- "$REPO/ledger/$other/$other_pack" "$REPO/ledger/$ctl/"
-readers_work "planted objects of another controller" "index/$ctl/$other_pack"
-writers_work "planted objects of another controller" "ledger/$ctl/$other_pack"
+cp -- "$REPO/ledger/$other/$other_ledger" "$REPO/ledger/$ctl/"
+# (the planted index opens with no key of this controller's ledgers: it is
+# not even read; the planted ledger is the damaged object)
+readers_work "planted objects of another controller" "ledger/$ctl/$other_ledger"
+writers_work "planted objects of another controller" "ledger/$ctl/$other_ledger"
 # ...and planted over the names of the first controller's own pack.
 fresh_repo planted-over
 cp -- "$REPO/index/$other/$other_pack" "$REPO/index/$ctl/$p"
-cp -- "$REPO/ledger/$other/$other_pack" "$REPO/ledger/$ctl/$p"
+cp -- "$REPO/ledger/$other/$other_ledger" "$REPO/ledger/$ctl/${ledger[$p]}"
 # (readers may miss the keys of that pack's chunks until a backup stores them again)
-writers_work "another controller's index and ledger over a pack's" "ledger/$ctl/$p"
+writers_work "another controller's index and ledger over a pack's" "ledger/$ctl/${ledger[$p]}"
 
 note "item 7: a flipped byte in a ledger file: its chunks are stored again"
 for p in "${packs[3]}" "${packs[0]}"; do
         fresh_repo "ledger-$p"
-        f=$REPO/ledger/$ctl/$p
+        f=$REPO/ledger/$ctl/${ledger[$p]}
         xor_byte "$f" $(($(stat -c %s -- "$f") - 20)) 0x20
         check_exit 0 cairn --controller default snapshots || true
         if [ "$p" = "${packs[0]}" ]; then
@@ -134,14 +151,14 @@ for p in "${packs[3]}" "${packs[0]}"; do
                 # leaves nothing under its name.
                 rm -rf -- "$W/t"
                 if check_exit 1 cairn --controller default restore latest --target "$W/t"; then
-                        grep -q "data key of its content is missing" "$W/err" ||
+                        grep -q "key ledger of its pack" "$W/err" ||
                                 fail "item 16: a keyless file is not reported as such: $(cat "$W/err")"
                         [ ! -e "$W/t$src/d/file-1" ] || fail "item 16: a keyless file left $(stat -c %s "$W/t$src/d/file-1") bytes"
                 fi
         fi
-        writers_work "flipped ledger $p" "ledger/$ctl/$p"
+        writers_work "flipped ledger $p" "ledger/$ctl/${ledger[$p]}"
         # The chunks stored again are what readers find from now on.
-        readers_work "flipped ledger $p, after a backup" "ledger/$ctl/$p"
+        readers_work "flipped ledger $p, after a backup" "ledger/$ctl/${ledger[$p]}"
         cairn --controller default backup "$src" >/dev/null 2>&1 || fail "flipped ledger $p: a second backup failed"
 done
 

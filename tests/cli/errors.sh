@@ -121,7 +121,7 @@ else
         fi
         chmod 0000 -- "$U/src/sub/unreadable"
         run_user() {
-                "${as_user[@]}" env HOME="$U" "$ucairn" -r "$U/repo" "$@"
+                "${as_user[@]}" env HOME="$U" CAIRN_KEY_STORE="$U/keystore" "$ucairn" -r "$U/repo" "$@"
         }
         expect_exit 0 run_user init
         if check_exit 3 run_user backup "$U/src"; then

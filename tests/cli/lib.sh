@@ -48,6 +48,8 @@ IS_ROOT=false
 [ "$(id -u)" = 0 ] && IS_ROOT=true
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/cairn-cli-$CLI_NAME.XXXXXX")
+# Each scenario has a key store of its own (docs/FORMAT.md "Key store").
+export CAIRN_KEY_STORE=$W/keystore
 # CAIRN_TEST_REPO: run the scenario against another repository URL (a
 # tests/remote/ script points it at the server it started).
 REPO=${CAIRN_TEST_REPO:-$W/repo}

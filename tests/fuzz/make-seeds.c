@@ -22,6 +22,7 @@
 #include "fileio.h"
 #include "hex.h"
 #include "hold.h"
+#include "keystore.h"
 #include "macro.h"
 #include "pack.h"
 #include "repo.h"
@@ -54,6 +55,17 @@ static void seed_str(const char *target, const char *name, const char *s) {
 
 static void seed_buf(const char *target, const char *name, const CnBuf *b) {
         seed(target, name, b->data, b->len);
+}
+
+/* For targets whose first byte chooses the version of what follows (1 + its low bit). */
+static void seed_version(const char *target, const char *name, uint32_t version, const void *p, size_t n) {
+        uint8_t *v = malloc(n + 1);
+        if (!v)
+                die(name, -ENOMEM);
+        v[0] = (uint8_t) (version - 1);
+        memcpy(v + 1, p, n);
+        seed(target, name, v, n + 1);
+        free(v);
 }
 
 /* A hex vector of tests/vectors, decoded. */
@@ -120,9 +132,22 @@ static void seeds_of_encoders(void) {
         cn_buf_put_u32(&out, cn_chunker_default_params.avg_size);
         cn_buf_put_u32(&out, cn_chunker_default_params.max_size);
         cn_buf_put_u8(&out, 1);
-        cn_buf_put_u32(&out, 0);
+        seed_version("controller", "body-v2", 2, out.data, out.len);
+        cn_buf_put_u32(&out, 1);
         cn_buf_append(&out, b, CN_KEY_BYTES);
-        seed_buf("controller", "body", &out);
+        seed_version("controller", "body", 1, out.data, out.len);
+        cn_buf_reset(&out);
+
+        /* a key store object's body during an epoch change: two keys */
+        CnKeyStore ks;
+        if (cn_keystore_init(&ks, a, b) < 0 || cn_keystore_add_location(&ks, "/var/lib/cairn/keystore") < 0 ||
+            cn_keystore_add_location(&ks, "sftp://escrow@127.0.0.1/keys") < 0 ||
+            cn_keystore_add_key(&ks, 1, a) < 0 || cn_keystore_add_key(&ks, 2, b) < 0)
+                die("keystore", -ENOMEM);
+        ks.generation = 2;
+        cn_keystore_body_encode(&ks, &out);
+        seed_buf("keystore", "two-epochs", &out);
+        cn_keystore_done(&ks);
         cn_buf_reset(&out);
 
         /* snapshot */
@@ -256,7 +281,12 @@ static void seeds_of_encoders(void) {
         cn_buf_append(&out, b, CN_KEY_BYTES);
         cn_buf_append(&out, b, CN_ID_BYTES);
         cn_buf_append(&out, a, CN_KEY_BYTES);
-        seed_buf("ledger", "two-keys", &out);
+        seed_version("ledger", "two-keys", 1, out.data, out.len);
+        cn_buf_reset(&out);
+        cn_buf_put_u32(&out, 2);        /* version 2: two packs, the second a version 1 pack */
+        cn_ledger_encode_pack(&out, a, b, 1, a, CN_ID_BYTES, b);
+        cn_ledger_encode_pack(&out, b, zero, 2, a, 0, zero);
+        seed_version("ledger", "two-packs-v2", 2, out.data, out.len);
         cn_buf_done(&entries);
         cn_buf_done(&out);
         cn_buf_done(&env);
@@ -294,7 +324,10 @@ static void seeds_of_repository(const char *vectors) {
                                                   kinds[k].epoch ? c->epoch_key : c->meta_key, &h, &body)) < 0)
                                 die(names.v[i], r);
                         snprintf(name, sizeof name, "repo-v1-%zu", i);
-                        seed(kinds[k].target, name, body.data, body.len);
+                        if (kinds[k].epoch)
+                                seed_version(kinds[k].target, name, 1, body.data, body.len);
+                        else
+                                seed(kinds[k].target, name, body.data, body.len);
                         seed("envelope", kinds[k].target, obj.data, obj.len);
                 }
                 cn_names_done(&names);
@@ -325,7 +358,7 @@ static void seeds_of_repository(const char *vectors) {
             cn_pack_trailer_parse(obj.data + obj.len - CN_PACK_TRAILER_BYTES, obj.len, &hlen) < 0)
                 die(names.v[0], -EBADMSG);
         uint8_t *hdr = obj.data + obj.len - CN_PACK_TRAILER_BYTES - hlen;
-        cn_pack_header_ad(cn_repo_processor_id(repo), c->id, pack_id, ad);
+        cn_pack_header_ad(1, cn_repo_processor_id(repo), c->id, pack_id, ad);
         if ((r = cn_aead_open(hdr + CN_AEAD_NONCE_BYTES, hdr + CN_AEAD_NONCE_BYTES, hlen - CN_AEAD_NONCE_BYTES, ad,
                               sizeof ad, hdr, c->meta_key)) < 0)
                 die(names.v[0], r);

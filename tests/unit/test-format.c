@@ -408,8 +408,9 @@ Test(envelope, golden_vector_opens_and_binds_its_header, .init = init) {
         cn_buf_done(&body);
 }
 
-/* Each object carries its own version: snapshots are written as 2 (named
- * by their SHA-256) and 1 still opens; 3, 0, and 2 of another kind do not. */
+/* Each object carries its own version (FORMAT.md envelope table): sealed
+ * at the newest by default (snapshots 3, index 2, hold 1), at the one the
+ * header asks for otherwise; peek takes 1 up to the newest of its kind. */
 Test(envelope, each_kind_has_its_own_version, .init = init) {
         uint8_t key[CN_KEY_BYTES] = { 1 };
         CnEnvelopeHeader h = {}, got;
@@ -417,20 +418,33 @@ Test(envelope, each_kind_has_its_own_version, .init = init) {
 
         cr_assert_eq(cn_envelope_seal(&obj, CN_MAGIC_SNAPSHOT, &h, key, "x", 1), 0);
         cr_assert_eq(cn_le32_get(obj.data + CN_MAGIC_BYTES), CN_SNAPSHOT_VERSION);
-        cr_assert_eq(CN_SNAPSHOT_VERSION, 2);
+        cr_assert_eq(CN_SNAPSHOT_VERSION, 3);
         cr_assert_eq(cn_envelope_open(obj.data, obj.len, CN_MAGIC_SNAPSHOT, key, &got, &body), 0);
-        cr_assert_eq(got.version, 2);
+        cr_assert_eq(got.version, 3);
         cn_buf_reset(&obj);
-        cr_assert_eq(cn_envelope_seal(&obj, CN_MAGIC_INDEX, &h, key, "x", 1), 0);
+        h.version = 2;
+        cr_assert_eq(cn_envelope_seal(&obj, CN_MAGIC_SNAPSHOT, &h, key, "x", 1), 0);
+        cr_assert_eq(cn_le32_get(obj.data + CN_MAGIC_BYTES), 2);
+        h.version = 0;
+        cn_buf_reset(&obj);
+        cr_assert_eq(cn_envelope_seal(&obj, CN_MAGIC_HOLD, &h, key, "x", 1), 0);
         cr_assert_eq(cn_le32_get(obj.data + CN_MAGIC_BYTES), 1);
         cn_le32_put(obj.data + CN_MAGIC_BYTES, 2);
-        cr_assert_eq(cn_envelope_peek(obj.data, obj.len, CN_MAGIC_INDEX, &got), -EPROTONOSUPPORT);
+        cr_assert_eq(cn_envelope_peek(obj.data, obj.len, CN_MAGIC_HOLD, &got), -EPROTONOSUPPORT);
         memcpy(obj.data, CN_MAGIC_SNAPSHOT, CN_MAGIC_BYTES);
         for (uint32_t v = 0; v <= 4; v++) {
                 cn_le32_put(obj.data + CN_MAGIC_BYTES, v);
                 cr_assert_eq(cn_envelope_peek(obj.data, obj.len, CN_MAGIC_SNAPSHOT, &got),
-                             v == 1 || v == 2 ? 0 : -EPROTONOSUPPORT, "version %u", v);
+                             v >= 1 && v <= 3 ? 0 : -EPROTONOSUPPORT, "version %u", v);
         }
+        static const struct {
+                const char *magic;
+                uint32_t newest;
+        } kinds[] = { { CN_MAGIC_CONTROLLER, 2 }, { CN_MAGIC_INDEX, 2 }, { CN_MAGIC_LEDGER, 2 },
+                      { CN_MAGIC_DAMAGE, 2 },     { CN_MAGIC_PLAN, 2 },  { CN_MAGIC_SESSION, 1 },
+                      { CN_MAGIC_KEYSTORE, 1 },   { CN_MAGIC_ERASURE, 1 } };
+        for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+                cr_assert_eq(cn_envelope_version(kinds[i].magic), kinds[i].newest, "%s", kinds[i].magic);
         cn_buf_done(&obj);
         cn_buf_done(&body);
 }

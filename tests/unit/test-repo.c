@@ -39,7 +39,7 @@ TestSuite(repo_hostile, .init = setup, .fini = teardown);
 
 /* What an open reported, by kind. */
 typedef struct Reports {
-        unsigned n[CN_REPO_CONTROLLER_FOREIGN + 1];
+        unsigned n[CN_REPO_CONTROLLER_NO_KEY + 1];
         char objects[16][64];
         size_t n_objects;
 } Reports;
@@ -240,7 +240,9 @@ Test(repo_hostile, item10_stray_controller_records_are_skipped) {
         cr_assert_eq(open_reporting(backend, "pw", NULL, &rep, &r), 0);
         cr_assert_eq(cn_repo_n_controllers(r), 1);
         cr_assert_str_eq(cn_repo_controller(r, 0)->name, "default");
-        cr_assert_eq(rep.n[CN_REPO_CONTROLLER_FOREIGN], 3);
+        /* Another repository's version 2 record: this key store has no key for it. */
+        cr_assert_eq(rep.n[CN_REPO_CONTROLLER_FOREIGN], 2);
+        cr_assert_eq(rep.n[CN_REPO_CONTROLLER_NO_KEY], 1);
         cn_repo_unref(r);
         cn_buf_done(&obj);
 }
@@ -368,4 +370,76 @@ Test(repo_hostile, item10_of_two_racing_inits_exactly_one_wins, .timeout = 120) 
                 cr_assert_eq(l.n, 1, "round %d: %zu controller records", round, l.n);
                 cn_names_done(&l);
         }
+}
+
+/* ---- issue 10: the key store (docs/FORMAT.md "Key store") ---- */
+
+/* A version 2 repository's controllers open only with its key store: the
+ * object is at <key store>/<repo>/<ctrl>, sealed (no key in the clear),
+ * and another location, or the object gone, leaves nothing to open. */
+Test(repo_hostile, keystore_holds_what_opens_a_controller) {
+        CnRepo *r;
+        CnRepoInitOptions o = fast;
+        CnRepoOpenOptions oo = { .key_store = dir2 };
+        char name[CN_KEYSTORE_NAME_MAX];
+        CnBuf obj = CN_BUF_INIT(1u << 20);
+
+        o.key_store = dir2;
+        cr_assert_eq(cn_repo_init(backend, "pw", 2, &o, &r), 0);
+        CnController *c = cn_repo_controller(r, 0);
+        cr_assert_eq(c->format, 2);
+        cr_assert_eq(c->epoch, 1);
+        cn_keystore_name(cn_repo_id(r), c->id, name);
+        get(backend2, name, &obj);
+        cr_assert_null(memmem(obj.data, obj.len, c->epoch_key, CN_KEY_BYTES), "the epoch key is sealed");
+        cn_repo_unref(r);
+
+        cr_assert_eq(cn_repo_open_with(backend, "pw", 2, &oo, &r), 0);
+        cn_repo_unref(r);
+        Reports rep = {};
+        CnRepoOpenOptions elsewhere = { .key_store = "/nonexistent/cairn-keystore", .on_problem = collect,
+                                        .userdata = &rep };
+        cr_assert_eq(cn_repo_open_with(backend, "pw", 2, &elsewhere, &r), -ENOKEY);
+        cr_assert_eq(rep.n[CN_REPO_CONTROLLER_NO_KEY], 1);
+        cr_assert_eq(cn_backend_remove(backend2, name), 0);
+        cr_assert_eq(cn_repo_open_with(backend, "pw", 2, &oo, &r), -ENOKEY);
+        cn_buf_done(&obj);
+}
+
+/* Key store bodies: every rule of FORMAT.md is checked, and what is
+ * encoded decodes to the same. */
+Test(repo_hostile, keystore_body_is_strict) {
+        CnKeyStore ks, back;
+        uint8_t id[CN_UUID_BYTES] = { 1 }, key[CN_KEY_BYTES] = { 7 };
+        CnBuf b = CN_BUF_INIT(1u << 16);
+
+        cr_assert_eq(cn_keystore_init(&ks, id, id), 0);
+        cr_assert_eq(cn_keystore_init(&back, id, id), 0);
+        ks.generation = 3;
+        cr_assert_eq(cn_keystore_add_location(&ks, "/var/lib/cairn/keystore"), 0);
+        cr_assert_eq(cn_keystore_add_location(&ks, "/var/lib/cairn/keystore"), 0, "listed once");
+        cr_assert_eq(cn_keystore_add_key(&ks, 2, key), 0);
+        cr_assert_eq(cn_keystore_add_key(&ks, 1, key), 0);
+        cr_assert_eq(cn_keystore_add_key(&ks, 2, key), -EEXIST);
+        cr_assert_eq(ks.epochs[0], 1);
+        cr_assert_eq(cn_keystore_body_encode(&ks, &b), 0);
+        cr_assert_eq(cn_keystore_body_decode(b.data, b.len, &back), 0);
+        cr_assert_eq(back.generation, 3);
+        cr_assert_eq(back.n_locations, 1);
+        cr_assert_eq(back.n_keys, 2);
+        for (size_t len = 0; len < b.len; len++)
+                cr_assert_eq(cn_keystore_body_decode(b.data, len, &back), -EBADMSG, "cut at %zu", len);
+        cr_assert_eq(cn_buf_put_u8(&b, 0), 0);
+        cr_assert_eq(cn_keystore_body_decode(b.data, b.len, &back), -EBADMSG, "a trailing byte");
+        /* epochs out of order: swap the two epoch numbers */
+        b.len--;
+        size_t e1 = b.len - 2 * (4 + CN_KEY_BYTES), e2 = b.len - (4 + CN_KEY_BYTES);
+        b.data[e1] = 2, b.data[e2] = 1;
+        cr_assert_eq(cn_keystore_body_decode(b.data, b.len, &back), -EBADMSG, "epochs must increase");
+        cn_keystore_keep_only(&ks, 2);
+        cr_assert_eq(ks.n_keys, 1);
+        cr_assert_eq(ks.epochs[0], 2);
+        cn_keystore_done(&ks);
+        cn_keystore_done(&back);
+        cn_buf_done(&b);
 }

@@ -606,10 +606,15 @@ Test(store, chunks_of_a_damaged_ledger_are_stored_again) {
         Reports rp = {};
         bool added;
 
+        CnNames ledgers = {};
+
         fill(data, sizeof data, 41);
         store_one(r, c, data, sizeof data, id, hex);
-        snprintf(name, sizeof name, "ledger/%s/%s", c->id_hex, hex);
-        damage_object(name, 60);
+        snprintf(name, sizeof name, "ledger/%s/", c->id_hex);
+        cr_assert_eq(cn_backend_list_names(backend, name, &ledgers), 0);
+        cr_assert_eq(ledgers.n, 1);
+        damage_object(ledgers.v[0], 60);
+        cn_names_done(&ledgers);
 
         cr_assert_eq(cn_store_open_tolerant(r, c, CN_STORE_KEYS | CN_STORE_WRITE, count_report, &rp, &s), 0);
         cr_assert_eq(rp.n, 1);
@@ -618,8 +623,10 @@ Test(store, chunks_of_a_damaged_ledger_are_stored_again) {
         cr_assert(added);
         cr_assert_eq(cn_store_flush(s), 0);
         cn_store_free(s);
+        /* Version 2: the pack's index file opens under the key its ledger
+         * held, so the unreadable copy is not even known: nothing to record. */
         cr_assert_eq(cn_backend_list_names(backend, "damage/", &damage), 0);
-        cr_assert_eq(damage.n, 1, "the unreadable copy is recorded");
+        cr_assert_eq(damage.n, 0);
         cn_names_done(&damage);
         assert_reads(r, c, id, data, sizeof data);
         cn_repo_unref(r);
@@ -738,9 +745,10 @@ Test(store, snapshot_ids_are_bound_to_their_bytes) {
         snprintf(na, sizeof na, "snapshots/%s/%s", c->id_hex, a.id_hex);
         snprintf(nb, sizeof nb, "snapshots/%s/%s", c->id_hex, b.id_hex);
         cr_assert_eq(cn_backend_get(backend, na, 0, CN_GET_ALL, &obj), 0);
-        cr_assert_eq(cn_le32_get(obj.data + CN_MAGIC_BYTES), 2, "snapshots are written as version 2");
+        cr_assert_eq(cn_le32_get(obj.data + CN_MAGIC_BYTES), 3, "snapshots are written as version 3");
+        /* Version 3: the id is keyed over the body, not the SHA-256 of the bytes. */
         cn_sha256(sum, obj.data, obj.len);
-        cr_assert_eq(memcmp(sum, a.id, CN_ID_BYTES), 0);
+        cr_assert_neq(memcmp(sum, a.id, CN_ID_BYTES), 0);
 
         cr_assert_eq(cn_backend_put(backend, nb, obj.data, obj.len, 0), 0);
         cr_assert_eq(cn_snapshot_list(r, NULL, NULL, NULL, &list, &n), -EBADMSG, "strict: fails");
