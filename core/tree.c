@@ -771,6 +771,20 @@ int cn_dir_load_with(CnTreeGetFn get, void *userdata, const uint8_t id[CN_ID_BYT
         return 0;
 }
 
+int cn_path_push(CnBuf *p, const char *name, size_t len, size_t *ret_mark) {
+        int r;
+        *ret_mark = p->len;
+        if ((r = cn_buf_put_u8(p, '/')) < 0 || (r = cn_buf_append(p, name, len)) < 0 || (r = cn_buf_put_u8(p, 0)) < 0)
+                return r;
+        p->len--;
+        return 0;
+}
+
+void cn_path_pop(CnBuf *p, size_t mark) {
+        p->len = mark;
+        p->data[mark] = 0;
+}
+
 int cn_dir_stack_push(CnDirStack *s, const uint8_t id[CN_ID_BYTES], CnNode *nodes, size_t n) {
         if (CN_GROW(s->v, s->cap, s->depth) < 0) {
                 cn_nodes_free(nodes, n);

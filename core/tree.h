@@ -140,6 +140,10 @@ typedef struct CnDirStack {
         CnDirLevel *v;
         size_t depth, cap;
 } CnDirStack;
+/* The path of a walk's entry at hand, NUL-terminated (the NUL outside
+ * len): push appends "/" and name, *ret_mark the length to pop back to. */
+int cn_path_push(CnBuf *path, const char *name, size_t len, size_t *ret_mark);
+void cn_path_pop(CnBuf *path, size_t mark);
 /* On failure (-ENOMEM) nodes are freed. */
 int cn_dir_stack_push(CnDirStack *s, const uint8_t id[CN_ID_BYTES], CnNode *nodes, size_t n);
 static inline CnDirLevel *cn_dir_stack_top(CnDirStack *s) {
