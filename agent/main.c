@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <getopt.h>
 #include <signal.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "crypto.h"
@@ -92,6 +94,11 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return CLI_EXIT_USAGE;
         }
+        /* Load the name service (user and group names, for snapshots and
+         * trees) before any work: glibc 2.36 aborts in nss_database_reload
+         * when its first load cannot allocate, where a later lookup that
+         * fails only returns an error cairn reports. */
+        (void) getpwuid(geteuid());
         if (cn_crypto_init() < 0) {
                 cli_error("libsodium failed to initialise; is /dev/urandom readable?");
                 return CLI_EXIT_ERROR;

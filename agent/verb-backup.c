@@ -24,6 +24,10 @@ static void help(void) {
               "      --exclude-file F      read exclude patterns from F, one a line\n"
               "  -x, --one-file-system     do not cross into other file systems\n"
               "      --exclude-nodump      skip files and directories flagged nodump (chattr +d)\n"
+              "      --subject-rule PATTERN\n"
+              "                            tag entries with the data subject that PATTERN's {subject}\n"
+              "                            component captures, e.g. '/home/{subject}/**' (repeatable)\n"
+              "      --subject S           tag every entry with the data subject S (repeatable)\n"
               "      --tag TAG             tag the snapshot (repeatable)\n"
               "      --host NAME           record NAME as the host (default: this host's name)\n"
               "      --stdin               back up standard input as one file\n"
@@ -34,13 +38,15 @@ static void help(void) {
               "      --compression LEVEL   zstd level, 1 (fastest) to 19 (smallest); default 3\n"
               "\n"
               "Exit 0: done; 3: snapshot saved but some entries could not be read, or changed while\n"
-              "read (listed on stderr and recorded in the snapshot); 1: nothing was saved.\n",
+              "read (listed on stderr and recorded in the snapshot), or were stored without a data\n"
+              "subject their path gives (listed on stderr); 1: nothing was saved.\n",
               stdout);
 }
 
 typedef struct Warnings {
         uint64_t n;
         uint64_t changed;               /* of n: files stored as read while they changed */
+        uint64_t untagged;              /* of n: entries stored without a subject the rules give */
         bool quiet;
 } Warnings;
 
@@ -53,6 +59,12 @@ static void on_error(const char *path, int error, void *u) {
                 w->changed++;
                 fputs(": changed while it was read; stored as it was read, which need not be one state of "
                       "the file (back it up again when it is quiet)\n",
+                      stderr);
+        } else if (error == CN_BACKUP_SUBJECT) {
+                w->untagged++;
+                fputs(": stored without a data subject its path gives: the component a --subject-rule "
+                      "captured is longer than 256 bytes, or the entry has more than 64 subjects (tag it with "
+                      "--subject, or shorten the rule's reach)\n",
                       stderr);
         } else if (error == EFBIG)
                 fputs(": its metadata (extended attributes) is larger than a snapshot entry can hold (skipped)\n",
@@ -86,13 +98,15 @@ static void strv_free(char **v, size_t n) {
 }
 
 int verb_backup(Cli *cli, int argc, char **argv) {
-        enum { OPT_EXCLUDE_FILE = _OPT_GLOBAL_MAX, OPT_TAG, OPT_HOST, OPT_STDIN, OPT_STDIN_NAME, OPT_PARENT, OPT_FORCE, OPT_COMPRESSION, OPT_EXCLUDE_NODUMP };
+        enum { OPT_EXCLUDE_FILE = _OPT_GLOBAL_MAX, OPT_TAG, OPT_HOST, OPT_STDIN, OPT_STDIN_NAME, OPT_PARENT, OPT_FORCE, OPT_COMPRESSION, OPT_EXCLUDE_NODUMP, OPT_SUBJECT_RULE, OPT_SUBJECT };
         static const struct option opts[] = {
                 CLI_GLOBAL_LONG,
                 { "exclude", required_argument, NULL, 'e' },
                 { "exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE },
                 { "one-file-system", no_argument, NULL, 'x' },
                 { "exclude-nodump", no_argument, NULL, OPT_EXCLUDE_NODUMP },
+                { "subject-rule", required_argument, NULL, OPT_SUBJECT_RULE },
+                { "subject", required_argument, NULL, OPT_SUBJECT },
                 { "tag", required_argument, NULL, OPT_TAG },
                 { "host", required_argument, NULL, OPT_HOST },
                 { "stdin", no_argument, NULL, OPT_STDIN },
@@ -103,6 +117,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 {},
         };
         CnPatterns excludes = {};
+        _cleanup_(cn_subject_rules_freep) CnSubjectRules *subjects = NULL;
         char **paths = NULL, **tags = NULL;
         size_t n_paths = 0, n_tags = 0;
         CnSnapshot *list = NULL, snap = {};
@@ -114,6 +129,10 @@ int verb_backup(Cli *cli, int argc, char **argv) {
         Warnings w = {};
         int c, r, ret = CLI_EXIT_ERROR;
 
+        if (cn_subject_rules_new(&subjects) < 0) {
+                cli_error("cannot set up data subjects: %s", strerror(ENOMEM));
+                goto out;
+        }
         while ((c = cli_next_option(cli, argc, argv, CLI_GLOBAL_SHORT "e:x", opts)) >= 0) {
                 if (c == 'h') {
                         help();
@@ -121,6 +140,41 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                         goto out;
                 }
                 switch (c) {
+                case OPT_SUBJECT_RULE: {
+                        const char *why;
+                        r = cn_subject_rules_add_rule(subjects, optarg, &why);
+                        if (r == -EINVAL) {
+                                ret = cli_usage_error("backup", "--subject-rule %s: %s; a rule is an absolute "
+                                                      "pattern with one component {subject}, as "
+                                                      "'/home/{subject}/**'",
+                                                      CLI_ESC(optarg), why);
+                                goto out;
+                        }
+                        if (r < 0) {
+                                cli_error("cannot add --subject-rule %s: %s", CLI_ESC(optarg), strerror(-r));
+                                goto out;
+                        }
+                        break;
+                }
+                case OPT_SUBJECT:
+                        r = cn_subject_rules_add_subject(subjects, optarg);
+                        if (r == -EINVAL) {
+                                ret = cli_usage_error("backup", "--subject %s: a data subject is 1 to %d bytes "
+                                                      "without '/'",
+                                                      CLI_ESC(optarg), CN_MAX_SUBJECT_BYTES);
+                                goto out;
+                        }
+                        if (r == -E2BIG) {
+                                ret = cli_usage_error("backup", "more than %d --subject: an entry holds at most "
+                                                      "%d data subjects",
+                                                      CN_MAX_SUBJECTS, CN_MAX_SUBJECTS);
+                                goto out;
+                        }
+                        if (r < 0) {
+                                cli_error("cannot add --subject %s: %s", CLI_ESC(optarg), strerror(-r));
+                                goto out;
+                        }
+                        break;
                 case 'e':
                         if (cn_patterns_add(&excludes, optarg) < 0) {
                                 ret = cli_usage_error("backup", "empty exclude pattern");
@@ -280,6 +334,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 .paths = paths,
                 .n_paths = n_paths,
                 .excludes = &excludes,
+                .subjects = subjects,
                 .one_file_system = one_fs,
                 .exclude_nodump = no_nodump,
                 .compression_level = level,
@@ -323,13 +378,18 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                          (double) snap.duration_ns / 1e9, cli_size(snap.stored_bytes_new, b),
                          parent ? "" : " (no parent snapshot: every file read)");
         if (w.n) {
-                uint64_t unread = w.n - w.changed;
+                uint64_t unread = w.n - w.changed - w.untagged;
                 if (unread)
                         cli_warn("%" PRIu64 " entr%s could not be read and %s not in snapshot %.8s", unread,
                                  unread == 1 ? "y" : "ies", unread == 1 ? "is" : "are", snap.id_hex);
                 if (w.changed)
                         cli_warn("%" PRIu64 " file%s changed while read and %s stored as read in snapshot %.8s",
                                  w.changed, w.changed == 1 ? "" : "s", w.changed == 1 ? "is" : "are", snap.id_hex);
+                if (w.untagged)
+                        cli_warn("%" PRIu64 " entr%s stored without a data subject %s path gives in snapshot "
+                                 "%.8s (listed above)",
+                                 w.untagged, w.untagged == 1 ? "y is" : "ies are", w.untagged == 1 ? "its" : "their",
+                                 snap.id_hex);
                 ret = CLI_EXIT_PARTIAL;
         } else
                 ret = CLI_EXIT_OK;

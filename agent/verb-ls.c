@@ -9,10 +9,11 @@
 #include "restore.h"
 
 static void help(void) {
-        fputs("Usage: cairn [-r REPO] ls [-l] [--json] [--host H] [--tag T] [--path P] latest|ID [PATH]\n"
+        fputs("Usage: cairn [-r REPO] ls [-l] [--json] [--subject S] [--host H] [--tag T] [--path P] latest|ID [PATH]\n"
               "\n"
               "List every entry of a snapshot below PATH (default: all), one a line.\n"
-              "  -l, --long   mode, owner, size and time too\n"
+              "  -l, --long     mode, owner, size and time too, and the entry's data subjects\n"
+              "      --subject S  only the entries tagged with the data subject S\n"
               "\n"
               "Filters for 'latest' (an ID names its snapshot whatever they say):\n" CLI_FILTER_HELP,
               stdout);
@@ -31,10 +32,13 @@ typedef struct LsCtx {
         Cli *cli;
         bool long_format;
         bool first;
+        const char *subject;            /* --subject: only entries tagged so; NULL: all */
 } LsCtx;
 
 static int print_node(const char *path, const CnNode *n, void *u) {
         LsCtx *x = u;
+        if (x->subject && !cn_node_has_subject(n, x->subject, strlen(x->subject)))
+                return 0;
         if (x->cli->json) {
                 printf("%s{\"path\":", x->first ? "" : ",\n");
                 x->first = false;
@@ -54,7 +58,13 @@ static int print_node(const char *path, const CnNode *n, void *u) {
                         printf(",\"target\":");
                         cli_json_string(stdout, n->target, n->target_len);
                 }
-                printf("}");
+                printf(",\"subjects\":[");
+                for (size_t i = 0; i < n->n_subjects; i++) {
+                        if (i)
+                                putchar(',');
+                        cli_json_string(stdout, n->subjects[i], strlen(n->subjects[i]));
+                }
+                printf("]}");
                 return 0;
         }
         if (x->long_format) {
@@ -80,12 +90,23 @@ static int print_node(const char *path, const CnNode *n, void *u) {
                 fputs(" -> ", stdout);
                 cli_print_escaped(stdout, n->target, n->target_len);
         }
+        if (x->long_format && n->n_subjects) {
+                fputs(" [", stdout);
+                for (size_t i = 0; i < n->n_subjects; i++) {
+                        if (i)
+                                putchar(',');
+                        cli_print_escaped(stdout, n->subjects[i], strlen(n->subjects[i]));
+                }
+                putchar(']');
+        }
         putchar('\n');
         return 0;
 }
 
 int verb_ls(Cli *cli, int argc, char **argv) {
-        static const struct option opts[] = { CLI_GLOBAL_LONG, CLI_FILTER_LONG, { "long", no_argument, NULL, 'l' }, {} };
+        enum { OPT_SUBJECT = _OPT_GLOBAL_MAX };
+        static const struct option opts[] = { CLI_GLOBAL_LONG, CLI_FILTER_LONG, { "long", no_argument, NULL, 'l' },
+                                              { "subject", required_argument, NULL, OPT_SUBJECT }, {} };
         _cleanup_(cn_store_freep) CnStore *store = NULL;
         _cleanup_free_ char *path = NULL;
         _cleanup_(cn_snapshot_filter_done) CnSnapshotFilter filter = {};
@@ -101,6 +122,13 @@ int verb_ls(Cli *cli, int argc, char **argv) {
                 }
                 if (c == 'l') {
                         x.long_format = true;
+                        continue;
+                }
+                if (c == OPT_SUBJECT) {
+                        if (!cn_subject_valid(optarg, strlen(optarg)))
+                                return cli_usage_error("ls", "--subject %s: a data subject is 1 to %d bytes without '/'",
+                                                       CLI_ESC(optarg), CN_MAX_SUBJECT_BYTES);
+                        x.subject = optarg;
                         continue;
                 }
                 if (!cli_filter_option(&filter, c, optarg))

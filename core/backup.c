@@ -45,7 +45,6 @@ typedef struct Backup {
         uint8_t *buf;                   /* read window: 2 * max chunk */
         size_t buf_cap;
         CnBuf path;                     /* absolute path of the entry at hand, NUL-terminated */
-        CnBuf cut;                      /* scratch of the leaf cut hash */
         CnBuf parent_blob;              /* scratch of the parent snapshot's tree blobs */
         size_t fd_window;               /* directory fds the walk keeps open */
         size_t error_bytes;             /* of the paths in snap->errors */
@@ -442,36 +441,24 @@ static bool parent_unchanged(Backup *b, const CnNode *p, const struct stat *st) 
 
 /* ---- trees ---- */
 
-static int put_tree(const uint8_t *data, size_t n, uint8_t ret_id[CN_ID_BYTES], void *u) {
-        Backup *b = u;
-        cn_store_chunk_id(b->store, data, n, ret_id);
-        return cn_store_put(b->store, CN_BLOB_TREE, ret_id, data, n, NULL);
-}
-
-/* Where a large directory is cut into leaves (docs/FORMAT.md "Large
- * directories"): HMAC-SHA-256 under the controller's chunk-id key of the
- * domain string and the name, low bits of its first byte. Keyed, so nobody
- * without the key can aim names at the cuts. */
-static bool tree_cut(const char *name, size_t len, void *u) {
-        Backup *b = u;
-        uint8_t id[CN_ID_BYTES];
-        cn_buf_reset(&b->cut);
-        if (cn_buf_append(&b->cut, CN_TREE_CUT_DOMAIN, sizeof CN_TREE_CUT_DOMAIN - 1) < 0 ||
-            cn_buf_append(&b->cut, name, len) < 0)
-                return false;           /* cannot happen: names are capped below the buffer's cap */
-        cn_store_chunk_id(b->store, b->cut.data, b->cut.len, id);
-        return (id[0] & ((1u << CN_TREE_CUT_BITS) - 1)) == 0;
-}
-
+/* Trees are stored, and large directories cut into leaves, as
+ * docs/FORMAT.md "Large directories" says (keyed by the controller). */
 static int tree_writer_new(Backup *b, CnTreeWriter **ret) {
-        return cn_tree_writer_new(put_tree, tree_cut, b, ret);
+        return cn_tree_writer_new(cn_tree_put_to_store, cn_tree_cut_by_store, b->store, ret);
 }
 
-/* Add n (which this takes) to a directory; b->path is n's path. An entry
+/* Add n (which this takes) to a directory; b->path is n's path. Its data
+ * subjects are the rules' for that path (whatever a parent's entry it was
+ * copied from had); one that cannot be recorded is reported. An entry
  * too large for any tree blob is skipped and recorded; so is every entry
  * once the directory is full, which sets *full. */
 static int tree_add(Backup *b, CnTreeWriter *w, CnNode *n, bool *full) {
-        int r = cn_tree_writer_add(w, n);
+        size_t left_out = 0;
+        int r = cn_subject_rules_apply(b->o->subjects, path_str(b), b->path.len ? b->path.len : 1, n, &left_out);
+        if (r >= 0 && left_out && b->o->on_error)
+                b->o->on_error(path_str(b), CN_BACKUP_SUBJECT, b->o->userdata);
+        if (r >= 0)
+                r = cn_tree_writer_add(w, n);
         cn_node_done(n);
         if (r == -EFBIG || r == -E2BIG) {
                 if (r == -E2BIG && full)
@@ -1218,7 +1205,6 @@ int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSna
                 .fd_window = fd_window(),
         };
         cn_buf_init(&b.path, MAX_PATH_BYTES);
-        cn_buf_init(&b.cut, sizeof CN_TREE_CUT_DOMAIN + CN_MAX_NAME_BYTES);
         cn_buf_init(&b.parent_blob, CN_MAX_TREE_BYTES);
         b.buf = malloc(b.buf_cap);
         if (!b.buf) {
@@ -1312,7 +1298,6 @@ out:
         cn_linktable_free(b.links);
         free(b.buf);
         cn_buf_done(&b.path);
-        cn_buf_done(&b.cut);
         cn_buf_done(&b.parent_blob);
         return r;
 }

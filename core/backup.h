@@ -8,16 +8,22 @@
 
 #include "pattern.h"
 #include "snapshot.h"
+#include "subject.h"
 
 /* A source entry that could not be read; error is a positive errno, or
- * CN_BACKUP_CHANGED: a file that changed while it was read, stored as read. */
+ * CN_BACKUP_CHANGED: a file that changed while it was read, stored as read,
+ * or CN_BACKUP_SUBJECT: an entry stored without a data subject the rules
+ * give it (over CN_MAX_SUBJECT_BYTES, or past CN_MAX_SUBJECTS), which is
+ * reported only, not recorded in the snapshot. */
 typedef void (*CnSourceErrorFn)(const char *path, int error, void *userdata);
 #define CN_BACKUP_CHANGED EBUSY
+#define CN_BACKUP_SUBJECT EMSGSIZE
 
 typedef struct CnBackupOptions {
         char *const *paths;             /* absolute; cleaned by cn_path_clean() */
         size_t n_paths;
         const CnPatterns *excludes;     /* may be NULL */
+        const CnSubjectRules *subjects; /* data subjects of the entries; may be NULL */
         bool one_file_system;
         bool exclude_nodump;            /* skip files and directories with the nodump inode flag (chattr +d) */
         int compression_level;          /* zstd level 1..19; 0: the store's default */

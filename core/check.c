@@ -301,15 +301,6 @@ static int check_packs(Check *k, bool read_data) {
         return 0;
 }
 
-static int path_push(CnBuf *p, const char *name, size_t len, size_t *ret_mark) {
-        int r;
-        *ret_mark = p->len;
-        if ((r = cn_buf_put_u8(p, '/')) < 0 || (r = cn_buf_append(p, name, len)) < 0 || (r = cn_buf_put_u8(p, 0)) < 0)
-                return r;
-        p->len--;
-        return 0;
-}
-
 static void affected(Check *k, const char *path) {
         CnCheckProblem p = {
                 .kind = CN_CHECK_AFFECTED,
@@ -388,7 +379,7 @@ static int walk_tree(Check *k, const uint8_t root[CN_ID_BYTES]) {
                         continue;
                 }
                 const CnNode *e = &l->nodes[l->i];
-                r = path_push(&k->path, e->name, e->name_len, &l->mark);
+                r = cn_path_push(&k->path, e->name, e->name_len, &l->mark);
                 if (r < 0)
                         return r;
                 if (e->type == CN_NODE_DIR) {

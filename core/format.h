@@ -74,9 +74,11 @@ enum {
         CN_SNAPSHOT_REWRITTEN = 1u << 1, /* an erasure removed entries */
 };
 
-/* Per-object versions (docs/FORMAT.md "Trees"): writers write these,
- * readers of trees accept 1 and 2. */
-#define CN_TREE_VERSION 2
+/* Per-object versions (docs/FORMAT.md "Trees"): readers of trees accept 1
+ * to 3; writers write a plain tree as 3 when one of its entries has a data
+ * subject, else as 2 (so trees without subjects keep their ids). */
+#define CN_TREE_VERSION 3
+#define CN_TREE_VERSION_NO_SUBJECTS 2
 #define CN_TREE_VERSION_MIN 1
 #define CN_TREE_LIST_VERSION 1
 
@@ -114,6 +116,8 @@ enum {
 #define CN_KEYSTORE_MAX_LOCATIONS 16
 #define CN_KEYSTORE_MAX_KEYS 4
 #define CN_MAX_LEDGER_PACKS 65536
+#define CN_MAX_SUBJECTS 64                      /* data subjects of one tree entry (v3) */
+#define CN_MAX_SUBJECT_BYTES 256                /* one data subject */
 
 /* Where writers cut a large directory into leaves (docs/FORMAT.md "Large
  * directories"): after an entry once the leaf holds CN_TREE_LEAF_MIN bytes

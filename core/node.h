@@ -67,8 +67,30 @@ typedef struct CnNode {
         uint64_t link_group;            /* FILE with nlink > 1: same non-zero value for every name of one inode */
         uint32_t fsflags;               /* FILE, DIR: inode flags (FS_IOC_GETFLAGS) & CN_FSFLAGS_KEEP */
         bool fsflags_known;             /* false: decoded from a v1 tree, which did not record them */
+        /* Data subjects the entry belongs to (docs/FORMAT.md "Trees", v3):
+         * at most CN_MAX_SUBJECTS, each a valid subject (cn_subject_valid),
+         * NUL-terminated, strictly increasing by cn_name_cmp. */
+        char **subjects;
+        size_t n_subjects;
 } CnNode;
+
+/* Plain lexicographic order of unsigned bytes, a prefix before any longer
+ * name: the order of names in a tree, and of an entry's subjects. */
+int cn_name_cmp(const char *a, size_t a_len, const char *b, size_t b_len);
 
 void cn_node_done(CnNode *n);
 /* Deep copy; dst must be zeroed or done. */
 int cn_node_copy(CnNode *dst, const CnNode *src);
+
+/* A data subject: 1 to CN_MAX_SUBJECT_BYTES bytes, no NUL and no '/'. */
+bool cn_subject_valid(const char *s, size_t len);
+/* Whether n is tagged with subject s (len bytes). */
+bool cn_node_has_subject(const CnNode *n, const char *s, size_t len);
+/* The subjects of n as an encoder and decoder require them: each valid,
+ * strictly increasing, at most CN_MAX_SUBJECTS. */
+bool cn_node_subjects_valid(const CnNode *n);
+/* Insert subject s (len bytes, valid) into n's sorted set: 1 added, 0 it
+ * was there, -E2BIG n has CN_MAX_SUBJECTS already, -ENOMEM. */
+int cn_node_add_subject(CnNode *n, const char *s, size_t len);
+/* Remove every subject of n. */
+void cn_node_clear_subjects(CnNode *n);

@@ -755,10 +755,10 @@ static const char *next_component(const char *e, const char *end) {
         return e < end ? e + 1 : NULL;
 }
 
-static bool pattern_match(const CnPattern *pt, const char *path, uint64_t *steps) {
-        const char *s = path[0] == '/' ? path + 1 : path;
-        const char *end = s + strlen(s);
-        const char *pos = *s ? s : NULL; /* the next path component; NULL: none left */
+static bool pattern_match(const CnPattern *pt, const char *path, size_t len, uint64_t *steps) {
+        const char *end = path + len;
+        const char *s = len && path[0] == '/' ? path + 1 : path;
+        const char *pos = s < end ? s : NULL; /* the next path component; NULL: none left */
         const char *star_pos = NULL;     /* where the last "**" resumes */
         size_t i = 0, star = 0;          /* next pattern component; the one after the last "**" */
         bool have_star = false;
@@ -796,8 +796,9 @@ static bool pattern_match(const CnPattern *pt, const char *path, uint64_t *steps
 }
 
 bool cn_patterns_match_counted(const CnPatterns *p, const char *path, uint64_t *steps) {
+        size_t len = strlen(path);
         for (size_t i = 0; i < p->n; i++)
-                if (pattern_match(p->v[i], path, steps))
+                if (pattern_match(p->v[i], path, len, steps))
                         return true;
         return false;
 }
@@ -805,4 +806,12 @@ bool cn_patterns_match_counted(const CnPatterns *p, const char *path, uint64_t *
 bool cn_patterns_match(const CnPatterns *p, const char *path) {
         uint64_t steps = 0;
         return cn_patterns_match_counted(p, path, &steps);
+}
+
+bool cn_patterns_match_len(const CnPatterns *p, const char *path, size_t len) {
+        uint64_t steps = 0;
+        for (size_t i = 0; i < p->n; i++)
+                if (pattern_match(p->v[i], path, len, &steps))
+                        return true;
+        return false;
 }

@@ -41,3 +41,5 @@ bool cn_patterns_match(const CnPatterns *p, const char *path);
 /* The same, adding the matcher's elementary steps to *steps (for tests that
  * prove the cost is linear). */
 bool cn_patterns_match_counted(const CnPatterns *p, const char *path, uint64_t *steps);
+/* The same for the len bytes at path (a prefix of a longer path, say). */
+bool cn_patterns_match_len(const CnPatterns *p, const char *path, size_t len);

@@ -25,21 +25,6 @@
  * memory a walk holds (one decoded tree a level). */
 #define MAX_DEPTH (1u << 20)
 
-static int path_push(CnBuf *p, const char *name, size_t len, size_t *ret_mark) {
-        int r;
-        *ret_mark = p->len;
-        if ((r = cn_buf_put_u8(p, '/')) < 0 || (r = cn_buf_append(p, name, len)) < 0 ||
-            (r = cn_buf_put_u8(p, 0)) < 0)
-                return r;
-        p->len--;
-        return 0;
-}
-
-static void path_pop(CnBuf *p, size_t mark) {
-        p->len = mark;
-        p->data[mark] = 0;
-}
-
 static int load_tree(CnStore *store, const uint8_t id[CN_ID_BYTES], CnBuf *scratch, CnNode **ret, size_t *ret_n) {
         return cn_dir_load(store, id, scratch, ret, ret_n, NULL);
 }
@@ -71,12 +56,12 @@ int cn_walk(CnStore *store, const uint8_t tree[CN_ID_BYTES], const char *prefix,
                         cn_dir_stack_pop(&st);
                         if (!(l = cn_dir_stack_top(&st)))
                                 return 0;
-                        path_pop(&path, l->mark);
+                        cn_path_pop(&path, l->mark);
                         l->i++;
                         continue;
                 }
                 const CnNode *e = &l->nodes[l->i];
-                r = path_push(&path, e->name, e->name_len, &l->mark);
+                r = cn_path_push(&path, e->name, e->name_len, &l->mark);
                 if (r >= 0)
                         r = fn((const char *) path.data, e, u);
                 if (r < 0)
@@ -85,7 +70,7 @@ int cn_walk(CnStore *store, const uint8_t tree[CN_ID_BYTES], const char *prefix,
                         next = e->subtree;      /* in l->nodes, which stays put */
                         continue;
                 }
-                path_pop(&path, l->mark);
+                cn_path_pop(&path, l->mark);
                 l->i++;
         }
 }
@@ -1145,7 +1130,7 @@ static int leave_dir(Restore *R) {
 
         cn_nodes_free(f->nodes, f->n);
         f->nodes = NULL;
-        path_pop(&R->path, f->mark);
+        cn_path_pop(&R->path, f->mark);
         R->n_frames--;
         if (!d->made) {
                 dir_free(d);
@@ -1182,8 +1167,8 @@ static int restore_walk(Restore *R) {
                 }
                 const CnNode *e = &f->nodes[f->next++];
                 size_t mark;
-                path_pop(&R->path, f->mark);
-                r = path_push(&R->path, e->name, e->name_len, &mark);
+                cn_path_pop(&R->path, f->mark);
+                r = cn_path_push(&R->path, e->name, e->name_len, &mark);
                 if (r < 0)
                         break;
                 bool sel = f->selected || cn_patterns_match(R->o->includes, (const char *) R->path.data);
@@ -1335,8 +1320,8 @@ int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOption
                 /* ID:FILE restores that one entry into target. */
                 size_t mark;
                 R.base_len = R.path.len - base.name_len - 1;
-                path_pop(&R.path, R.base_len);
-                r = path_push(&R.path, base.name, base.name_len, &mark);
+                cn_path_pop(&R.path, R.base_len);
+                r = cn_path_push(&R.path, base.name, base.name_len, &mark);
                 if (r >= 0) {
                         r = base.type == CN_NODE_FILE ? restore_file(&R, root, &base) : restore_special(&R, root, &base);
                         if (r < 0 && r != -ENOMEM)

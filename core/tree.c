@@ -13,13 +13,6 @@
 #define MAX_FILE_CHUNKS (1u << 26)
 #define LEAF_HEADER_BYTES (CN_MAGIC_BYTES + 8)  /* magic, version, count */
 
-int cn_name_cmp(const char *a, size_t a_len, const char *b, size_t b_len) {
-        int c = memcmp(a, b, CN_MIN(a_len, b_len));
-        if (c)
-                return c;
-        return a_len < b_len ? -1 : a_len > b_len;
-}
-
 static int node_cmp(const void *x, const void *y) {
         const CnNode *a = x, *b = y;
         return cn_name_cmp(a->name, a->name_len, b->name, b->name_len);
@@ -45,7 +38,8 @@ static int put_str(CnBuf *b, const char *s) {
         return cn_buf_put_bytes32(b, s, s ? strlen(s) : 0);
 }
 
-static int encode_node(CnBuf *b, const CnNode *n) {
+/* n as an entry of a tree of version (2 or 3). */
+static int encode_node(CnBuf *b, const CnNode *n, uint32_t version) {
         int r;
         if ((r = cn_buf_put_u8(b, (uint8_t) n->type)) < 0 ||
             (r = cn_buf_put_bytes32(b, n->name, n->name_len)) < 0 ||
@@ -75,7 +69,15 @@ static int encode_node(CnBuf *b, const CnNode *n) {
         if (n->type == CN_NODE_DIR && (r = cn_buf_append(b, n->subtree, CN_ID_BYTES)) < 0)
                 return r;
         /* v2: the inode flags, reserved bits 0. */
-        return cn_buf_put_u32(b, n->fsflags & CN_FSFLAGS_KEEP);
+        if ((r = cn_buf_put_u32(b, n->fsflags & CN_FSFLAGS_KEEP)) < 0 || version < 3)
+                return r;
+        /* v3: the data subjects. */
+        if ((r = cn_buf_put_u32(b, (uint32_t) n->n_subjects)) < 0)
+                return r;
+        for (size_t i = 0; i < n->n_subjects; i++)
+                if ((r = put_str(b, n->subjects[i])) < 0)
+                        return r;
+        return 0;
 }
 
 static int put_header(CnBuf *out, const char *magic, uint32_t version, uint32_t count) {
@@ -85,8 +87,24 @@ static int put_header(CnBuf *out, const char *magic, uint32_t version, uint32_t 
         return cn_buf_put_u32(out, count);
 }
 
+/* What the subjects of n add to its entry in a v3 tree. */
+static uint64_t subjects_size(const CnNode *n) {
+        uint64_t k = 4;
+        for (size_t i = 0; i < n->n_subjects; i++)
+                k += 4 + strlen(n->subjects[i]);
+        return k;
+}
+
+/* The version a plain tree holding these entries is written as. */
+static uint32_t tree_version(const CnNode *nodes, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (nodes[i].n_subjects)
+                        return CN_TREE_VERSION;
+        return CN_TREE_VERSION_NO_SUBJECTS;
+}
+
 /* The bytes encode_node() writes for n, computed without writing them. */
-static uint64_t entry_size(const CnNode *n) {
+static uint64_t entry_size(const CnNode *n, uint32_t version) {
         uint64_t k = 1 + 4 + n->name_len + 3 * 4 + 4 + (n->user ? strlen(n->user) : 0) + 4 +
                      (n->group ? strlen(n->group) : 0) + 3 * 12 + 6 * 8 + 4 + n->target_len + 4;
         for (size_t i = 0; i < n->n_xattrs; i++)
@@ -94,34 +112,39 @@ static uint64_t entry_size(const CnNode *n) {
         k += 1 + 4 + (uint64_t) n->n_extents * 16 + 4 + (uint64_t) n->n_chunks * CN_ID_BYTES;
         if (n->type == CN_NODE_DIR)
                 k += CN_ID_BYTES;
-        return k + 4;
+        return k + 4 + (version >= 3 ? subjects_size(n) : 0);
 }
 
-/* Append one "length entry" to out; on failure out is as it was. */
-static int put_entry(CnBuf *out, const CnNode *n) {
+/* Append one "length entry" of a tree of version to out; on failure out
+ * is as it was. -EINVAL for subjects a reader would refuse, or any in a
+ * version 2 tree. */
+static int put_entry(CnBuf *out, const CnNode *n, uint32_t version) {
+        if (!cn_node_subjects_valid(n) || (n->n_subjects && version < 3))
+                return -EINVAL;
         size_t at = out->len;
         int r = cn_buf_put_u32(out, 0);
         if (r >= 0)
-                r = encode_node(out, n);
+                r = encode_node(out, n, version);
         if (r >= 0 && out->len - at - 4 > UINT32_MAX)
                 r = -E2BIG;
         if (r < 0) {
                 out->len = at;
                 return r;
         }
-        assert(out->len - at - 4 == entry_size(n));
+        assert(out->len - at - 4 == entry_size(n, version));
         cn_le32_put(out->data + at, (uint32_t) (out->len - at - 4));
         return 0;
 }
 
 int cn_tree_encode(const CnNode *nodes, size_t n, CnBuf *out) {
         int r;
+        uint32_t version = tree_version(nodes, n);
         if (n > CN_MAX_TREE_ENTRIES)
                 return -E2BIG;
-        if ((r = put_header(out, CN_MAGIC_TREE, CN_TREE_VERSION, (uint32_t) n)) < 0)
+        if ((r = put_header(out, CN_MAGIC_TREE, version, (uint32_t) n)) < 0)
                 return r;
         for (size_t i = 0; i < n; i++)
-                if ((r = put_entry(out, &nodes[i])) < 0)
+                if ((r = put_entry(out, &nodes[i], version)) < 0)
                         return r;
         return 0;
 }
@@ -249,6 +272,24 @@ static int decode_node(CnReader *rd, uint32_t version, CnNode *n) {
                         return -EBADMSG;
                 n->fsflags &= CN_FSFLAGS_KEEP;          /* reserved bits are ignored */
         }
+        if (version < 3)
+                return 0;
+        /* A subject takes at least 5 bytes: its length and one byte. */
+        if (cn_reader_u32(rd, &count) < 0 || count > CN_MAX_SUBJECTS || (uint64_t) count * 5 > rd->left)
+                return -EBADMSG;
+        if (count && !(n->subjects = calloc(count, sizeof *n->subjects)))
+                return -ENOMEM;
+        for (uint32_t i = 0; i < count; i++) {
+                const uint8_t *p;
+                size_t len;
+                if (cn_reader_bytes32(rd, CN_MAX_SUBJECT_BYTES, &p, &len) < 0 ||
+                    !cn_subject_valid((const char *) p, len) ||
+                    (i > 0 && cn_name_cmp(n->subjects[i - 1], strlen(n->subjects[i - 1]), (const char *) p, len) >= 0))
+                        return -EBADMSG;
+                if (!(n->subjects[i] = strndup((const char *) p, len)))
+                        return -ENOMEM;
+                n->n_subjects++;
+        }
         return 0;
 }
 
@@ -364,6 +405,7 @@ struct CnTreeWriter {
         void *u;
         CnBuf leaf;                     /* header and the entries of the leaf being filled */
         uint32_t count;                 /* entries in leaf */
+        uint32_t version;               /* of leaf: 2 until an entry with subjects comes */
         uint8_t (*ids)[CN_ID_BYTES];    /* leaves stored so far */
         size_t n_ids, cap_ids;
         uint64_t total;                 /* entries of the directory */
@@ -397,7 +439,36 @@ CnTreeWriter *cn_tree_writer_free(CnTreeWriter *w) {
 static int leaf_begin(CnTreeWriter *w) {
         cn_buf_reset(&w->leaf);
         w->count = 0;
-        return put_header(&w->leaf, CN_MAGIC_TREE, CN_TREE_VERSION, 0);
+        w->version = CN_TREE_VERSION_NO_SUBJECTS;
+        return put_header(&w->leaf, CN_MAGIC_TREE, w->version, 0);
+}
+
+/* The first entry with subjects comes to a v2 leaf: make it v3, each entry
+ * so far given its subject_count 0 (4 bytes). Copied once a leaf. */
+static int leaf_upgrade(CnTreeWriter *w) {
+        CnBuf v3 = CN_BUF_INIT(CN_MAX_TREE_BYTES);
+        CnReader rd;
+        int r;
+
+        cn_reader_init(&rd, w->leaf.data + LEAF_HEADER_BYTES, w->leaf.len - LEAF_HEADER_BYTES);
+        r = put_header(&v3, CN_MAGIC_TREE, CN_TREE_VERSION, 0);
+        for (uint32_t i = 0; r >= 0 && i < w->count; i++) {
+                const uint8_t *e;
+                uint32_t len;
+                /* The writer's own bytes: each entry fits, well within a u32. */
+                if (cn_reader_u32(&rd, &len) < 0 || cn_reader_peek(&rd, len, &e) < 0)
+                        r = -EINVAL;
+                if (r >= 0 && (r = cn_buf_put_u32(&v3, len + 4)) >= 0 && (r = cn_buf_append(&v3, e, len)) >= 0)
+                        r = cn_buf_put_u32(&v3, 0);
+        }
+        if (r < 0) {
+                cn_buf_done(&v3);
+                return r;
+        }
+        cn_buf_done(&w->leaf);
+        w->leaf = v3;
+        w->version = CN_TREE_VERSION;
+        return 0;
 }
 
 /* Store the leaf being filled (with its count) and start an empty one. */
@@ -425,16 +496,25 @@ int cn_tree_writer_add(CnTreeWriter *w, const CnNode *n) {
          * three more ids, so the list stays within its cap. */
         if (w->total >= CN_MAX_DIR_ENTRIES || w->n_ids + 3 > CN_MAX_TREE_LEAVES)
                 return -E2BIG;
+        if (!cn_node_subjects_valid(n))
+                return -EINVAL;
         /* An entry too large for a leaf of its own is refused; one too
-         * large for what the leaf holds ends the leaf before it. */
-        uint64_t size = 4 + entry_size(n);
-        if (size > CN_MAX_TREE_BYTES - LEAF_HEADER_BYTES)
+         * large for what the leaf holds ends the leaf before it. An entry
+         * with subjects makes its leaf v3: 4 more bytes for every entry. */
+        bool subjects = n->n_subjects > 0;
+        uint64_t size2 = 4 + entry_size(n, CN_TREE_VERSION_NO_SUBJECTS), size3 = 4 + entry_size(n, CN_TREE_VERSION);
+        if ((subjects ? size3 : size2) > CN_MAX_TREE_BYTES - LEAF_HEADER_BYTES)
                 return -EFBIG;
-        if (w->count > 0 && w->leaf.len + size > CN_MAX_TREE_BYTES && (r = leaf_store(w)) < 0)
-                return r;
+        if (w->count > 0) {
+                uint64_t grow = w->version >= 3 ? size3 : subjects ? (uint64_t) w->count * 4 + size3 : size2;
+                if (w->leaf.len + grow > CN_MAX_TREE_BYTES && (r = leaf_store(w)) < 0)
+                        return r;
+        }
         if (w->leaf.len == 0 && (r = leaf_begin(w)) < 0)
                 return r;
-        r = put_entry(&w->leaf, n);
+        if (subjects && w->version < 3 && (r = leaf_upgrade(w)) < 0)
+                return r;
+        r = put_entry(&w->leaf, n, w->version);
         if (r < 0)
                 return r;
         w->count++;
@@ -533,8 +613,8 @@ int cn_dir_reader_next(CnDirReader *d, CnBuf *scratch, CnNode **ret, size_t *ret
         r = d->get(d->ids[d->next], scratch, d->u);
         if (r < 0)
                 return r;
-        /* A leaf is a v2 plain tree (never a list: one level only) of at
-         * least one entry, every name after the previous leaf's. */
+        /* A leaf is a v2 or v3 plain tree (never a list: one level only)
+         * of at least one entry, every name after the previous leaf's. */
         r = tree_decode(scratch->data, scratch->len, &nodes, &n, &version);
         if (r < 0)
                 return r;
@@ -570,6 +650,25 @@ int cn_tree_get_from_store(const uint8_t id[CN_ID_BYTES], CnBuf *out, void *stor
         return cn_store_get(store, id, out);
 }
 
+int cn_tree_put_to_store(const uint8_t *data, size_t n, uint8_t ret_id[CN_ID_BYTES], void *store) {
+        cn_store_chunk_id(store, data, n, ret_id);
+        return cn_store_put(store, CN_BLOB_TREE, ret_id, data, n, NULL);
+}
+
+/* HMAC-SHA-256 under the controller's chunk-id key of the domain string
+ * and the name, low bits of its first byte. Keyed, so nobody without the
+ * key can aim names at the cuts. */
+bool cn_tree_cut_by_store(const char *name, size_t len, void *store) {
+        uint8_t msg[sizeof CN_TREE_CUT_DOMAIN - 1 + CN_MAX_NAME_BYTES];
+        uint8_t id[CN_ID_BYTES];
+        if (len > CN_MAX_NAME_BYTES)
+                return false;           /* cannot happen: names are capped so */
+        memcpy(msg, CN_TREE_CUT_DOMAIN, sizeof CN_TREE_CUT_DOMAIN - 1);
+        memcpy(msg + sizeof CN_TREE_CUT_DOMAIN - 1, name, len);
+        cn_store_chunk_id(store, msg, sizeof CN_TREE_CUT_DOMAIN - 1 + len, id);
+        return (id[0] & ((1u << CN_TREE_CUT_BITS) - 1)) == 0;
+}
+
 /* One directory of cn_tree_reach(): its chunks, and its subdirectories onto todo. */
 static int reach_dir(const uint8_t id[CN_ID_BYTES], const CnReachOps *ops, void *u, CnBuf *scratch,
                      uint8_t (**todo)[CN_ID_BYTES], size_t *n_todo, size_t *cap_todo, uint8_t failed[CN_ID_BYTES]) {
@@ -582,6 +681,8 @@ static int reach_dir(const uint8_t id[CN_ID_BYTES], const CnReachOps *ops, void 
         while (r >= 0 && (r = cn_dir_reader_next(d, scratch, &nodes, &n)) > 0) {
                 for (size_t i = 0; r >= 0 && i < n; i++) {
                         const CnNode *e = &nodes[i];
+                        if (ops->entry)
+                                r = ops->entry(e, u);
                         for (size_t j = 0; r >= 0 && e->type == CN_NODE_FILE && j < e->n_chunks; j++)
                                 r = ops->chunk(e->chunks[j], u);
                         if (r >= 0 && e->type == CN_NODE_DIR && (r = CN_GROW(*todo, *cap_todo, *n_todo)) >= 0)
@@ -615,12 +716,17 @@ int cn_tree_reach(const uint8_t root[CN_ID_BYTES], const CnReachOps *ops, void *
 
 int cn_dir_load(CnStore *store, const uint8_t id[CN_ID_BYTES], CnBuf *scratch, CnNode **ret, size_t *ret_n,
                 uint8_t bad_id[CN_ID_BYTES]) {
+        return cn_dir_load_with(cn_tree_get_from_store, store, id, scratch, ret, ret_n, bad_id);
+}
+
+int cn_dir_load_with(CnTreeGetFn get, void *userdata, const uint8_t id[CN_ID_BYTES], CnBuf *scratch,
+                     CnNode **ret, size_t *ret_n, uint8_t bad_id[CN_ID_BYTES]) {
         _cleanup_(cn_dir_reader_freep) CnDirReader *d = NULL;
         CnNode *all = NULL, *leaf;
         size_t n = 0, cap = 0, k;
         int r;
 
-        r = cn_dir_reader_open(cn_tree_get_from_store, store, id, scratch, &d);
+        r = cn_dir_reader_open(get, userdata, id, scratch, &d);
         if (r < 0) {
                 if (bad_id)
                         memcpy(bad_id, id, CN_ID_BYTES);
@@ -663,6 +769,20 @@ int cn_dir_load(CnStore *store, const uint8_t id[CN_ID_BYTES], CnBuf *scratch, C
         *ret = all;
         *ret_n = n;
         return 0;
+}
+
+int cn_path_push(CnBuf *p, const char *name, size_t len, size_t *ret_mark) {
+        int r;
+        *ret_mark = p->len;
+        if ((r = cn_buf_put_u8(p, '/')) < 0 || (r = cn_buf_append(p, name, len)) < 0 || (r = cn_buf_put_u8(p, 0)) < 0)
+                return r;
+        p->len--;
+        return 0;
+}
+
+void cn_path_pop(CnBuf *p, size_t mark) {
+        p->len = mark;
+        p->data[mark] = 0;
 }
 
 int cn_dir_stack_push(CnDirStack *s, const uint8_t id[CN_ID_BYTES], CnNode *nodes, size_t n) {

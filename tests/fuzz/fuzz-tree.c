@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Plain trees (cn_tree_decode): what decodes encodes again (as v2) and
+/* Plain trees (cn_tree_decode): what decodes encodes again (as v2, or v3
+ * when an entry has data subjects) and
  * decodes to as many entries, and that encoding is a fixed point. (The
  * input itself need not be: readers ignore reserved inode flag bits.) */
 #include "fuzz.h"

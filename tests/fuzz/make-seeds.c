@@ -246,6 +246,18 @@ static void seeds_of_encoders(void) {
         cn_buf_reset(&blobs);
         cn_buf_put_bytes32(&blobs, out.data, out.len);
         seed_buf("dir-reader", "plain", &blobs);
+        /* a v3 leaf: an entry with data subjects */
+        char *subjects[2] = { "alice", "bob" };
+        later[0].subjects = subjects;
+        later[0].n_subjects = 2;
+        cn_buf_reset(&leaf2);
+        cn_tree_encode(later, 1, &leaf2);
+        seed_buf("tree", "subjects", &leaf2);
+        cn_buf_reset(&blobs);
+        cn_buf_put_bytes32(&blobs, list.data, list.len);
+        cn_buf_put_bytes32(&blobs, out.data, out.len);
+        cn_buf_put_bytes32(&blobs, leaf2.data, leaf2.len);
+        seed_buf("dir-reader", "list-v3-leaf", &blobs);
         cn_buf_done(&leaf2);
         cn_buf_done(&list);
         cn_buf_done(&blobs);
@@ -460,6 +472,7 @@ int main(int argc, char **argv) {
         seed_hex(argv[1], "hold-release-body-v1.hex", "hold-release", "vector-v1");
         seed_hex(argv[1], "tree-v1.hex", "tree", "vector-v1");
         seed_hex(argv[1], "tree-v2.hex", "tree", "vector-v2");
+        seed_hex(argv[1], "tree-v3.hex", "tree", "vector-v3");
         seed_hex(argv[1], "treelist-v1.hex", "tree-list", "vector-v1");
         seeds_of_encoders();
         seeds_of_repository(argv[1]);

@@ -223,39 +223,59 @@ Test(node, copy_is_deep_and_complete, .init = init) {
         cn_buf_done(&b);
 }
 
-Test(tree, every_truncation_is_rejected, .init = init) {
-        CnNode *v, *w;
-        size_t n, m;
-        CnBuf enc = CN_BUF_INIT(1u << 20);
-        sample_nodes(&v, &n);
-        cr_assert_eq(cn_tree_encode(v, n, &enc), 0);
-        for (size_t len = 0; len < enc.len; len++) {
-                uint8_t *copy = malloc(len ? len : 1);  /* exact size: ASan sees any overrun */
-                memcpy(copy, enc.data, len);
-                cr_assert_eq(cn_tree_decode(copy, len, &w, &m), -EBADMSG, "length %zu accepted", len);
-                free(copy);
-        }
+static void sample_nodes_v3(CnNode **ret, size_t *ret_n);
+
+/* The sample tree, v2 and (with subjects) v3. */
+static void sample_tree(int version, CnBuf *enc) {
+        CnNode *v;
+        size_t n;
+        if (version == 3)
+                sample_nodes_v3(&v, &n);
+        else
+                sample_nodes(&v, &n);
+        cr_assert_eq(cn_tree_encode(v, n, enc), 0);
+        cr_assert_eq(enc->data[8], version);
         cn_nodes_free(v, n);
-        cn_buf_done(&enc);
+}
+
+Test(tree, every_truncation_is_rejected, .init = init) {
+        CnNode *w;
+        size_t m;
+        for (int version = 2; version <= 3; version++) {
+                CnBuf enc = CN_BUF_INIT(1u << 20);
+                sample_tree(version, &enc);
+                for (size_t len = 0; len < enc.len; len++) {
+                        uint8_t *copy = malloc(len ? len : 1);  /* exact size: ASan sees any overrun */
+                        memcpy(copy, enc.data, len);
+                        cr_assert_eq(cn_tree_decode(copy, len, &w, &m), -EBADMSG, "v%d: length %zu accepted",
+                                     version, len);
+                        free(copy);
+                }
+                cn_buf_done(&enc);
+        }
 }
 
 Test(tree, every_corrupted_byte_is_rejected_or_harmless, .init = init) {
-        CnNode *v, *w;
-        size_t n, m;
-        CnBuf enc = CN_BUF_INIT(1u << 20);
-        sample_nodes(&v, &n);
-        cr_assert_eq(cn_tree_encode(v, n, &enc), 0);
-        for (size_t i = 0; i < enc.len; i++)
-                for (int bit = 0; bit < 8; bit += 3) {
-                        enc.data[i] ^= (uint8_t) (1u << bit);
-                        int r = cn_tree_decode(enc.data, enc.len, &w, &m);
-                        cr_assert(r == 0 || r == -EBADMSG || r == -EPROTONOSUPPORT, "byte %zu: %d", i, r);
-                        if (r == 0)
-                                cn_nodes_free(w, m);
-                        enc.data[i] ^= (uint8_t) (1u << bit);
-                }
-        cn_nodes_free(v, n);
-        cn_buf_done(&enc);
+        CnNode *w;
+        size_t m;
+        for (int version = 2; version <= 3; version++) {
+                CnBuf enc = CN_BUF_INIT(1u << 20);
+                sample_tree(version, &enc);
+                for (size_t i = 0; i < enc.len; i++)
+                        for (int bit = 0; bit < 8; bit += 3) {
+                                enc.data[i] ^= (uint8_t) (1u << bit);
+                                int r = cn_tree_decode(enc.data, enc.len, &w, &m);
+                                cr_assert(r == 0 || r == -EBADMSG || r == -EPROTONOSUPPORT, "v%d byte %zu: %d",
+                                          version, i, r);
+                                for (size_t j = 0; r == 0 && j < m; j++)
+                                        cr_assert(cn_node_subjects_valid(&w[j]), "v%d byte %zu: bad subjects",
+                                                  version, i);
+                                if (r == 0)
+                                        cn_nodes_free(w, m);
+                                enc.data[i] ^= (uint8_t) (1u << bit);
+                        }
+                cn_buf_done(&enc);
+        }
 }
 
 Test(tree, unknown_version_is_refused_by_name, .init = init) {
@@ -263,7 +283,7 @@ Test(tree, unknown_version_is_refused_by_name, .init = init) {
         CnNode *w;
         size_t m;
         cr_assert_eq(cn_tree_encode(NULL, 0, &enc), 0);
-        enc.data[8] = 3;
+        enc.data[8] = 4;
         cr_assert_eq(cn_tree_decode(enc.data, enc.len, &w, &m), -EPROTONOSUPPORT);
         enc.data[8] = 0;
         cr_assert_eq(cn_tree_decode(enc.data, enc.len, &w, &m), -EPROTONOSUPPORT);
@@ -290,7 +310,9 @@ Test(tree, each_version_has_exactly_its_fields, .init = init) {
                 uint32_t version;
                 int extra;
                 int want;
-        } cases[] = { { 2, 0, 0 }, { 1, -4, 0 }, { 1, 0, -EBADMSG }, { 2, -4, -EBADMSG }, { 2, 4, -EBADMSG } };
+        } cases[] = { { 2, 0, 0 },        { 1, -4, 0 },       { 1, 0, -EBADMSG }, { 2, -4, -EBADMSG },
+                      { 2, 4, -EBADMSG }, { 3, 4, 0 } /* subject_count 0 */, { 3, 0, -EBADMSG },
+                      { 3, 8, -EBADMSG } };
         for (size_t t = 0; t < CN_ELEMENTSOF(cases); t++) {
                 CnBuf enc = CN_BUF_INIT(4096);
                 CnNode *w;
@@ -351,6 +373,154 @@ Test(tree, reserved_fsflags_bits_are_ignored, .init = init) {
         cr_assert_eq(cn_tree_decode(enc.data, enc.len, &w, &m), 0);
         cr_assert_eq(w[0].fsflags, CN_FSFLAGS_KEEP);
         cn_nodes_free(w, m);
+        cn_buf_done(&enc);
+}
+
+/* The sample directory with data subjects on two of its entries (v3). */
+static void sample_nodes_v3(CnNode **ret, size_t *ret_n) {
+        sample_nodes(ret, ret_n);
+        CnNode *v = *ret;
+        for (size_t i = 0; i < *ret_n; i++) {
+                if (v[i].type == CN_NODE_FILE) {
+                        cr_assert_eq(cn_node_add_subject(&v[i], "bob\xff", 4), 1);
+                        cr_assert_eq(cn_node_add_subject(&v[i], "alice", 5), 1);
+                        cr_assert_eq(cn_node_add_subject(&v[i], "alice", 5), 0, "a subject once");
+                }
+                if (v[i].type == CN_NODE_DIR)
+                        cr_assert_eq(cn_node_add_subject(&v[i], "carol", 5), 1);
+        }
+}
+
+static void assert_same_subjects(const CnNode *w, const CnNode *v) {
+        cr_assert_eq(w->n_subjects, v->n_subjects);
+        for (size_t j = 0; j < v->n_subjects; j++)
+                cr_assert_str_eq(w->subjects[j], v->subjects[j]);
+}
+
+/* Item 1: a tree with an entry that has subjects is v3, pinned by a vector;
+ * every entry of it has subject_count (0 for those without). */
+Test(tree, v3_encoding_matches_golden_vector_and_round_trips, .init = init) {
+        CnNode *v, *w;
+        size_t n, m;
+        CnBuf enc = CN_BUF_INIT(1u << 20), gold;
+        sample_nodes_v3(&v, &n);
+        cr_assert_eq(cn_tree_encode(v, n, &enc), 0);
+        maybe_write_vector("tree-v3.hex", &enc);
+        read_vector("tree-v3.hex", &gold);
+        cr_assert_eq(gold.data[8], 3, "tree-v3.hex is a version 3 tree");
+        cr_assert_eq(enc.len, gold.len);
+        cr_assert_eq(memcmp(enc.data, gold.data, enc.len), 0, "tree encoding changed: update FORMAT.md and the vector");
+        cr_assert_eq(cn_tree_decode(gold.data, gold.len, &w, &m), 0);
+        cr_assert_eq(m, n);
+        for (size_t i = 0; i < n; i++) {
+                assert_same_node(&w[i], &v[i]);
+                assert_same_subjects(&w[i], &v[i]);
+                cr_assert(w[i].fsflags_known);
+        }
+        for (size_t i = 0; i < n; i++)
+                if (v[i].type == CN_NODE_FILE) {
+                        cr_assert_str_eq(w[i].subjects[0], "alice", "subjects in the order of names");
+                        cr_assert(cn_node_has_subject(&w[i], "bob\xff", 4));
+                        cr_assert_not(cn_node_has_subject(&w[i], "bob", 3));
+                        cr_assert_not(cn_node_has_subject(&w[i], "carol", 5));
+                }
+        /* The same entries without subjects are the v2 tree, byte for byte. */
+        for (size_t i = 0; i < n; i++)
+                cn_node_clear_subjects(&v[i]);
+        CnBuf v2 = CN_BUF_INIT(1u << 20), gold2;
+        cr_assert_eq(cn_tree_encode(v, n, &v2), 0);
+        read_vector("tree-v2.hex", &gold2);
+        cr_assert_eq(v2.len, gold2.len);
+        cr_assert_eq(memcmp(v2.data, gold2.data, v2.len), 0, "no subjects: version 2, ids unchanged");
+        cn_nodes_free(v, n);
+        cn_nodes_free(w, m);
+        cn_buf_done(&enc);
+        cn_buf_done(&gold);
+        cn_buf_done(&v2);
+        cn_buf_done(&gold2);
+}
+
+/* One FIFO "f" in a v3 tree whose subjects are the given byte strings,
+ * written as they are (the encoder would refuse the bad ones). */
+static void raw_v3_tree(CnBuf *enc, const char *const *subj, const size_t *lens, uint32_t count) {
+        CnNode v = { .type = CN_NODE_FIFO, .name = "f", .name_len = 1 };
+        cr_assert_eq(cn_tree_encode(&v, 1, enc), 0);
+        enc->data[8] = 3;
+        size_t at = enc->len;
+        cr_assert_eq(cn_buf_put_u32(enc, count), 0);
+        for (uint32_t i = 0; i < count; i++)
+                cr_assert_eq(cn_buf_put_bytes32(enc, subj[i], lens[i]), 0);
+        cn_le32_put(enc->data + 16, (uint32_t) (cn_le32_get(enc->data + 16) + enc->len - at));
+}
+
+/* Caps: 1 to 256 bytes, no NUL or '/', strictly increasing, at most 64. */
+Test(tree, v3_subject_caps_and_order, .init = init) {
+        static char big[CN_MAX_SUBJECT_BYTES + 1];
+        memset(big, 'x', sizeof big);
+        static const struct {
+                const char *s[2];
+                size_t len[2];
+                uint32_t count;
+                int want;
+        } cases[] = {
+                { { "a", "b" }, { 1, 1 }, 2, 0 },
+                { { big }, { CN_MAX_SUBJECT_BYTES }, 1, 0 },
+                { { big }, { CN_MAX_SUBJECT_BYTES + 1 }, 1, -EBADMSG },
+                { { "" }, { 0 }, 1, -EBADMSG },
+                { { "a/b" }, { 3 }, 1, -EBADMSG },
+                { { "a\0b" }, { 3 }, 1, -EBADMSG },
+                { { "b", "a" }, { 1, 1 }, 2, -EBADMSG },
+                { { "a", "a" }, { 1, 1 }, 2, -EBADMSG },
+                { { "ab", "a" }, { 2, 1 }, 2, -EBADMSG },       /* a prefix sorts first */
+                { { "a", "ab" }, { 1, 2 }, 2, 0 },
+                { { "a" }, { 1 }, 2, -EBADMSG },                /* a count past the bytes */
+        };
+        for (size_t t = 0; t < CN_ELEMENTSOF(cases); t++) {
+                CnBuf enc = CN_BUF_INIT(1u << 20);
+                CnNode *w;
+                size_t m;
+                raw_v3_tree(&enc, cases[t].s, cases[t].len, cases[t].count);
+                int r = cn_tree_decode(enc.data, enc.len, &w, &m);
+                cr_assert_eq(r, cases[t].want, "case %zu: %d", t, r);
+                if (r == 0)
+                        cn_nodes_free(w, m);
+                cn_buf_done(&enc);
+        }
+        /* 64 subjects decode, 65 do not; the encoder refuses what readers would. */
+        char names[CN_MAX_SUBJECTS + 1][8];
+        const char *sp[CN_MAX_SUBJECTS + 1];
+        size_t lens[CN_MAX_SUBJECTS + 1];
+        for (size_t i = 0; i <= CN_MAX_SUBJECTS; i++) {
+                lens[i] = (size_t) snprintf(names[i], sizeof names[i], "s%03zu", i);
+                sp[i] = names[i];
+        }
+        for (uint32_t count = CN_MAX_SUBJECTS; count <= CN_MAX_SUBJECTS + 1; count++) {
+                CnBuf enc = CN_BUF_INIT(1u << 20);
+                CnNode *w;
+                size_t m;
+                raw_v3_tree(&enc, sp, lens, count);
+                int r = cn_tree_decode(enc.data, enc.len, &w, &m);
+                cr_assert_eq(r, count <= CN_MAX_SUBJECTS ? 0 : -EBADMSG, "%u subjects: %d", count, r);
+                if (r == 0) {
+                        cr_assert_eq(w[0].n_subjects, CN_MAX_SUBJECTS);
+                        cn_nodes_free(w, m);
+                }
+                cn_buf_done(&enc);
+        }
+        CnNode v = { .type = CN_NODE_FIFO, .name = "f", .name_len = 1 };
+        for (size_t i = 0; i < CN_MAX_SUBJECTS; i++)
+                cr_assert_eq(cn_node_add_subject(&v, names[CN_MAX_SUBJECTS - i], 4), 1);
+        cr_assert_eq(cn_node_add_subject(&v, names[0], 4), -E2BIG, "a 65th subject");
+        cr_assert(cn_node_subjects_valid(&v), "kept sorted whatever the order added");
+        CnBuf enc = CN_BUF_INIT(1u << 20);
+        cr_assert_eq(cn_tree_encode(&v, 1, &enc), 0);
+        char *tmp = v.subjects[0];
+        v.subjects[0] = v.subjects[1];
+        v.subjects[1] = tmp;
+        cn_buf_reset(&enc);
+        cr_assert_eq(cn_tree_encode(&v, 1, &enc), -EINVAL, "out of order");
+        v.name = NULL;
+        cn_node_done(&v);
         cn_buf_done(&enc);
 }
 
@@ -659,8 +829,8 @@ static void entry_done(CnNode *n) {
 
 /* Write entries [0, count) but skip (the index of one to leave out, or
  * SIZE_MAX); the directory's id in ret_id. */
-static void write_dir(MemStore *s, CnTreeCutFn cut, size_t count, size_t xbytes, size_t skip,
-                      uint8_t ret_id[CN_ID_BYTES]) {
+static void write_dir_tagged(MemStore *s, CnTreeCutFn cut, size_t count, size_t xbytes, size_t skip,
+                             size_t tag_at, uint8_t ret_id[CN_ID_BYTES]) {
         CnTreeWriter *w;
         uint8_t *value = calloc(1, xbytes ? xbytes : 1);
         cr_assert_eq(cn_tree_writer_new(mem_put, cut, s, &w), 0);
@@ -669,12 +839,20 @@ static void write_dir(MemStore *s, CnTreeCutFn cut, size_t count, size_t xbytes,
                 if (i == skip)
                         continue;
                 make_entry(&n, i, xbytes, value);
+                if (i == tag_at)
+                        cr_assert_eq(cn_node_add_subject(&n, "alice", 5), 1);
                 cr_assert_eq(cn_tree_writer_add(w, &n), 0, "entry %zu", i);
                 entry_done(&n);
         }
         cr_assert_eq(cn_tree_writer_finish(w, ret_id), 0);
         cn_tree_writer_free(w);
         free(value);
+}
+
+/* The same, entry tag_at (SIZE_MAX: none) with the subject "alice". */
+static void write_dir(MemStore *s, CnTreeCutFn cut, size_t count, size_t xbytes, size_t skip,
+                      uint8_t ret_id[CN_ID_BYTES]) {
+        write_dir_tagged(s, cut, count, xbytes, skip, SIZE_MAX, ret_id);
 }
 
 /* The leaf ids of a directory (itself, when plain). */
@@ -792,6 +970,48 @@ Test(treewriter, inserting_one_entry_changes_one_leaf_not_all_after_it, .init = 
         cr_assert_geq(shared + 2, nb, "only %zu of %zu leaves shared", shared, nb);
         cr_assert_eq(memcmp(la[na - 1], lb[nb - 1], CN_ID_BYTES), 0, "the last leaf changed");
         read_dir(&s, a, count, 1000);
+        free(la);
+        free(lb);
+        mem_done(&s);
+}
+
+/* Item 1: an entry with subjects makes its own leaf v3 (the entries before
+ * it in that leaf get subject_count 0); every other leaf stays v2 with the
+ * id it has without subjects, and the directory reads back with them. */
+Test(treewriter, subjects_make_only_their_leaf_v3, .init = init) {
+        MemStore s = {};
+        uint8_t a[CN_ID_BYTES], b[CN_ID_BYTES], (*la)[CN_ID_BYTES], (*lb)[CN_ID_BYTES];
+        const size_t count = 3000, xbytes = 4000, tagged = 1500;
+        write_dir(&s, mem_cut, count, xbytes, SIZE_MAX, a);
+        write_dir_tagged(&s, mem_cut, count, xbytes, SIZE_MAX, tagged, b);
+        size_t na = leaves_of(&s, a, &la), nb = leaves_of(&s, b, &lb), shared = 0, v3 = 0;
+        cr_assert_geq(nb, 3);
+        for (size_t i = 0; i < nb; i++) {
+                size_t len;
+                const uint8_t *p = mem_blob(&s, lb[i], &len);
+                v3 += p[8] == 3;
+                cr_assert(p[8] == 2 || p[8] == 3);
+                for (size_t j = 0; j < na; j++)
+                        if (memcmp(lb[i], la[j], CN_ID_BYTES) == 0) {
+                                shared++;
+                                break;
+                        }
+        }
+        cr_assert_eq(v3, 1, "%zu v3 leaves", v3);
+        cr_assert_geq(shared + 2, nb, "only %zu of %zu leaves shared", shared, nb);
+        read_dir(&s, b, count, SIZE_MAX);
+        CnNode *nodes;
+        size_t n, tags = 0;
+        CnBuf scratch = CN_BUF_INIT(CN_MAX_TREE_BYTES);
+        cr_assert_eq(cn_dir_load_with(mem_get, &s, b, &scratch, &nodes, &n, NULL), 0);
+        for (size_t i = 0; i < n; i++) {
+                tags += nodes[i].n_subjects;
+                if (i == tagged)
+                        cr_assert(cn_node_has_subject(&nodes[i], "alice", 5));
+        }
+        cr_assert_eq(tags, 1);
+        cn_nodes_free(nodes, n);
+        cn_buf_done(&scratch);
         free(la);
         free(lb);
         mem_done(&s);
