@@ -135,15 +135,10 @@ static const char *default_repo(void) {
 /* url for a message: a password in its user part ("sftp://u:pw@host/...",
  * which every backend refuses) becomes "***". */
 static const char *url_for_messages(const char *url, char *buf, size_t n) {
-        const char *auth = strstr(url, "://");
-        if (!auth)
+        const char *pw, *pw_end;
+        if (!cn_backend_url_password(url, &pw, &pw_end))
                 return url;
-        auth += 3;
-        size_t auth_len = strcspn(auth, "/?#");
-        const char *at = memrchr(auth, '@', auth_len), *colon = memchr(auth, ':', auth_len);
-        if (!at || !colon || colon > at)
-                return url;
-        snprintf(buf, n, "%.*s***%s", (int) (colon + 1 - url), url, at);
+        snprintf(buf, n, "%.*s***%s", (int) (pw - url), url, pw_end);
         return buf;
 }
 

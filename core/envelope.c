@@ -12,6 +12,8 @@ uint32_t cn_envelope_version(const char magic[CN_MAGIC_BYTES]) {
                 return CN_SNAPSHOT_VERSION;
         if (memcmp(magic, CN_MAGIC_DAMAGE, CN_MAGIC_BYTES) == 0)
                 return CN_DAMAGE_VERSION;
+        if (memcmp(magic, CN_MAGIC_CERTIFICATE, CN_MAGIC_BYTES) == 0)
+                return CN_CERTIFICATE_VERSION;
         return CN_FORMAT_VERSION;
 }
 

@@ -14,6 +14,7 @@
  * at CN_FORMAT_VERSION. */
 #define CN_SNAPSHOT_VERSION 2           /* 2: named by the SHA-256 of the stored object */
 #define CN_DAMAGE_VERSION 1
+#define CN_CERTIFICATE_VERSION 1         /* certificates/<id>: stays 1 whatever the format version */
 
 #define CN_MAGIC_BYTES 8
 #define CN_MAGIC_KEYFILE "CAIRNKEY"
@@ -27,6 +28,7 @@
 #define CN_MAGIC_HOLD_RELEASE "CAIRNHRL"
 #define CN_MAGIC_SESSION "CAIRNWRT"
 #define CN_MAGIC_PLAN "CAIRNPLN"
+#define CN_MAGIC_CERTIFICATE "CAIRNCRT"
 #define CN_MAGIC_PACK "CAIRNPAK"
 #define CN_MAGIC_PACK_HEADER "CAIRNPKH"
 #define CN_MAGIC_PACK_TRAILER "CNPKEND1"
@@ -36,7 +38,7 @@
 
 /* KDF contexts (exactly 8 bytes) and subkey ids. */
 #define CN_KDF_CTX_MASTER "cnmaster"
-#define CN_SUBKEY_CONFIG 1              /* seals config */
+#define CN_SUBKEY_CONFIG 1              /* seals config and certificates */
 #define CN_SUBKEY_CONTROLLER_WRAP 2     /* seals controllers/<id> */
 #define CN_KDF_CTX_DOMAIN "cndomain"
 #define CN_SUBKEY_CHUNK_ID 1            /* HMAC key of chunk ids */

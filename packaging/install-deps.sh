@@ -8,6 +8,7 @@ set -euo pipefail
 pkgs=(
         gcc meson ninja-build pkg-config
         libsodium-dev libzstd-dev libxxhash-dev libarchive-dev libcurl4-openssl-dev libssl-dev libxml2-dev
+        libjansson-dev
         libcriterion-dev
         acl attr util-linux procps
 )
