@@ -461,6 +461,13 @@ const char *cli_user_at_host(char buf[CLI_USER_AT_HOST_MAX]) {
 void cli_damaged(const char *name, int error, _unused_ void *userdata) {
         bool snapshot = strncmp(name, "snapshots/", strlen("snapshots/")) == 0;
         bool hold = strncmp(name, "holds/", strlen("holds/")) == 0;
+        bool certificate = strncmp(name, "certificates/", strlen("certificates/")) == 0;
+        if (certificate) {
+                cli_warn("%s is %s; skipped: the certificate is not listed; put it back from a copy of the "
+                         "repository, or keep the certificate file the erasure wrote",
+                         CLI_ESC(name), cli_damage_reason(error));
+                return;
+        }
         cli_warn("%s is %s; skipped: %s; 'cairn check' lists what it affects", CLI_ESC(name), cli_damage_reason(error),
                  snapshot ? "the snapshot is not listed"
                  : hold   ? "it may be a legal hold or its release, so nothing is deleted until it is restored "

@@ -13,6 +13,7 @@
 #include "envelope.h"
 #include "hex.h"
 #include "macro.h"
+#include "utf8.h"
 
 #define CANONICAL (JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII)
 /* A stored certificate: the largest file, sealed. */
@@ -59,40 +60,14 @@ const char *cn_certificate_location_status_name(CnCertificateLocationStatus s) {
  * without U+0000-U+001F and U+007F: the strings whose canonical form is
  * the same in jansson and in any JSON library (FORMAT.md "Certificates"). */
 bool cn_certificate_text_valid(const char *s, size_t max) {
-        const uint8_t *p = (const uint8_t *) s;
         size_t n;
-
         if (!s || (n = strlen(s)) > max)
                 return false;
-        for (size_t i = 0; i < n;) {
-                uint8_t c = p[i];
+        for (size_t i = 0, len; i < n; i += len) {
                 uint32_t cp;
-                size_t len;
-                if (c < 0x20 || c == 0x7f)
+                len = cn_utf8_decode((const unsigned char *) s + i, n - i, &cp);
+                if (len == 0 || cp < 0x20 || cp == 0x7f)
                         return false;
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if (c >= 0xc2 && c <= 0xdf)
-                        len = 2, cp = c & 0x1f;
-                else if (c >= 0xe0 && c <= 0xef)
-                        len = 3, cp = c & 0x0f;
-                else if (c >= 0xf0 && c <= 0xf4)
-                        len = 4, cp = c & 0x07;
-                else
-                        return false;
-                if (n - i < len)
-                        return false;
-                for (size_t k = 1; k < len; k++) {
-                        if ((p[i + k] & 0xc0) != 0x80)
-                                return false;
-                        cp = cp << 6 | (p[i + k] & 0x3f);
-                }
-                if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-                    (cp >= 0xd800 && cp <= 0xdfff))
-                        return false;
-                i += len;
         }
         return true;
 }

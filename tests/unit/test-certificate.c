@@ -164,6 +164,7 @@ Test(certificate, id_and_signature_are_what_the_format_says, .init = init) {
         /* the signature member is last: its fixed-size text ends the file */
         const size_t tail =
                 strlen(",\"signature\":{\"algorithm\":\"Ed25519\",\"public_key\":\"\",\"value\":\"\"}}\n") + 64 + 128;
+        cr_assert_eq(tail, 257, "FORMAT.md says the signature member and newline are 257 bytes");
         const char *member = (const char *) file.data + strlen(head);
         size_t member_len = file.len - strlen(head) - tail;
         cr_assert_eq(memcmp(member + member_len, ",\"signature\":", 13), 0);
