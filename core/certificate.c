@@ -695,10 +695,11 @@ static int certificate_from(const json_t *m, CnCertificate *c, const char **why)
 }
 
 /* Before any parsing: at most CN_CERTIFICATE_MAX_DEPTH levels of nesting
- * and CN_CERTIFICATE_MAX_VALUES values (counted by their separators), so
- * the parser's work and memory are bounded by far less than the input. */
+ * and CN_CERTIFICATE_MAX_VALUES of the characters { [ , : outside strings
+ * (each value but the first follows one), so the parser's work and memory
+ * are bounded by far less than the input. */
 static int prescan(const uint8_t *p, size_t n, const char **why) {
-        size_t depth = 0, values = 1;
+        size_t depth = 0, marks = 0;
         bool in_string = false;
 
         for (size_t i = 0; i < n; i++) {
@@ -710,29 +711,18 @@ static int prescan(const uint8_t *p, size_t n, const char **why) {
                                 in_string = false;
                         continue;
                 }
-                switch (c) {
-                case '"':
+                if (c == '"')
                         in_string = true;
-                        break;
-                case '{':
-                case '[':
-                        if (++depth > CN_CERTIFICATE_MAX_DEPTH)
-                                return BAD("nested too deep for a certificate");
-                        values++;
-                        break;
-                case '}':
-                case ']':
-                        if (depth > 0)
-                                depth--;
-                        break;
-                case ',':
-                case ':':
-                        if (++values > CN_CERTIFICATE_MAX_VALUES) {
-                                *why = "more JSON values than a certificate may hold";
-                                return -E2BIG;
-                        }
-                        break;
+                else if ((c == '}' || c == ']') && depth > 0)
+                        depth--;
+                if (c != '{' && c != '[' && c != ',' && c != ':')
+                        continue;
+                if (++marks > CN_CERTIFICATE_MAX_VALUES) {
+                        *why = "more JSON values than a certificate may hold";
+                        return -E2BIG;
                 }
+                if ((c == '{' || c == '[') && ++depth > CN_CERTIFICATE_MAX_DEPTH)
+                        return BAD("nested too deep for a certificate");
         }
         return 0;
 }

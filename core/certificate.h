@@ -33,7 +33,7 @@
 /* Caps every reader enforces and every writer refuses to exceed. */
 #define CN_CERTIFICATE_MAX_BYTES (16u << 20)    /* a whole file */
 #define CN_CERTIFICATE_MAX_DEPTH 8              /* nesting of objects and arrays */
-#define CN_CERTIFICATE_MAX_VALUES (1u << 20)    /* JSON values in one file */
+#define CN_CERTIFICATE_MAX_VALUES (1u << 20)    /* { [ , : outside strings in one file */
 #define CN_CERTIFICATE_MAX_TEXT_BYTES 4096u     /* reason, a url, a residual line */
 #define CN_CERTIFICATE_MAX_REFERENCE_BYTES 1024u
 /* Integers are 0 to 2^63 - 1; times 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z. */

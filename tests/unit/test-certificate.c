@@ -466,6 +466,12 @@ Test(certificate, oversized_deep_or_crowded_input_is_refused_before_parsing, .in
         p[k - 1] = ']';
         cr_assert_eq(cn_certificate_verify(p, k, pk, NULL, &why), -E2BIG);
         cr_assert_not_null(strstr(why, "values"));
+        /* one fewer: exactly 2^20 of "[" and ",", parsed (and no certificate) */
+        k -= 2;
+        p[k - 1] = ']';
+        p[k++] = '\n';
+        cr_assert_eq(cn_certificate_verify(p, k, pk, NULL, &why), -EBADMSG);
+        cr_assert_not_null(strstr(why, "not a certificate"), "%s", why);
         free(p);
 }
 
