@@ -138,15 +138,10 @@ static const char *default_repo(void) {
 /* url for a message: a password in its user part ("sftp://u:pw@host/...",
  * which every backend refuses) becomes "***". */
 static const char *url_for_messages(const char *url, char *buf, size_t n) {
-        const char *auth = strstr(url, "://");
-        if (!auth)
+        const char *pw, *pw_end;
+        if (!cn_backend_url_password(url, &pw, &pw_end))
                 return url;
-        auth += 3;
-        size_t auth_len = strcspn(auth, "/?#");
-        const char *at = memrchr(auth, '@', auth_len), *colon = memchr(auth, ':', auth_len);
-        if (!at || !colon || colon > at)
-                return url;
-        snprintf(buf, n, "%.*s***%s", (int) (colon + 1 - url), url, at);
+        snprintf(buf, n, "%.*s***%s", (int) (pw - url), url, pw_end);
         return buf;
 }
 
@@ -489,6 +484,13 @@ const char *cli_user_at_host(char buf[CLI_USER_AT_HOST_MAX]) {
 void cli_damaged(const char *name, int error, _unused_ void *userdata) {
         bool snapshot = strncmp(name, "snapshots/", strlen("snapshots/")) == 0;
         bool hold = strncmp(name, "holds/", strlen("holds/")) == 0;
+        bool certificate = strncmp(name, "certificates/", strlen("certificates/")) == 0;
+        if (certificate) {
+                cli_warn("%s is %s; skipped: the certificate is not listed; put it back from a copy of the "
+                         "repository, or keep the certificate file the erasure wrote",
+                         CLI_ESC(name), cli_damage_reason(error));
+                return;
+        }
         cli_warn("%s is %s; skipped: %s; 'cairn check' lists what it affects", CLI_ESC(name), cli_damage_reason(error),
                  snapshot ? "the snapshot is not listed"
                  : hold   ? "it may be a legal hold or its release, so nothing is deleted until it is restored "

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -150,6 +151,12 @@ const char *cli_escape_str(const char *s, char buf[CLI_ESCAPE_MAX]);
 #define CLI_ESC(s) cli_escape_str((s), (char[CLI_ESCAPE_MAX]) {})
 /* A JSON array of the n strings of v. */
 void cli_json_strv(FILE *f, const char *const *v, size_t n);
+/* New verbs write JSON with jansson: s as a JSON string, valid UTF-8 as it
+ * is and each byte that is not as U+FFFD (NULL: no memory). */
+json_t *cli_json_text(const char *s);
+/* Print j on one line to standard output and release it; an exit status
+ * (NULL j or a failed write: no memory, exit 1 after saying so). */
+int cli_json_print(json_t *j);
 /* A snapshot as the JSON object 'snapshots --json' prints. */
 void cli_json_snapshot(FILE *f, const CnSnapshot *s);
 const char *cli_size(uint64_t bytes, char buf[32]);
@@ -204,6 +211,8 @@ int verb_key(Cli *cli, int argc, char **argv);
 int verb_hold(Cli *cli, int argc, char **argv);
 int verb_prune(Cli *cli, int argc, char **argv);
 int verb_copy(Cli *cli, int argc, char **argv);
+int verb_certificate(Cli *cli, int argc, char **argv);
+int verb_processor(Cli *cli, int argc, char **argv);
 
 /* The options of a source repository (copy, init --replica-of), and their
  * parser: true if c was one of them, taken into src. */

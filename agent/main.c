@@ -28,6 +28,8 @@ static const struct {
         { "hold", verb_hold, "add, list or release legal holds" },
         { "prune", verb_prune, "delete the data no snapshot needs" },
         { "copy", verb_copy, "copy snapshots from another repository into this replica of it" },
+        { "certificate", verb_certificate, "list, show or verify signed erasure certificates" },
+        { "processor", verb_processor, "show the processor's identity and public key" },
 };
 
 static void usage(FILE *f) {

@@ -5,42 +5,12 @@
  * none can move the cursor, clear the screen, reorder what follows or forge
  * a line (docs/cli/ls.md "Names in output"). */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
-
-/* Length of the valid UTF-8 sequence at s (n bytes left) and its code
- * point in *ret_cp; 0 if invalid (overlong, surrogate, past U+10FFFF). */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp) {
-        unsigned c = s[0];
-        size_t len;
-        uint32_t min;
-        if (c < 0x80) {
-                *ret_cp = c;
-                return 1;
-        }
-        if ((c & 0xe0) == 0xc0)
-                len = 2, min = 0x80;
-        else if ((c & 0xf0) == 0xe0)
-                len = 3, min = 0x800;
-        else if ((c & 0xf8) == 0xf0)
-                len = 4, min = 0x10000;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        uint32_t cp = c & (0x7f >> len);
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = cp << 6 | (s[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        *ret_cp = cp;
-        return len;
-}
+#include "utf8.h"
 
 /* Never printed as themselves: the C0 and C1 controls and DEL (cursor
  * movement, terminal escapes), the bidirectional marks, embeddings,
@@ -64,7 +34,7 @@ static void escape(const char *str, size_t n, bool json, Sink sink, void *ctx) {
                 char e[16];
                 int k = 0;
                 uint32_t cp;
-                size_t len = utf8_decode(s + i, n - i, &cp);
+                size_t len = cn_utf8_decode(s + i, n - i, &cp);
                 if (len == 0) {
                         k = snprintf(e, sizeof e, json ? "\\udc%02x" : "\\x%02x", s[i]);
                         len = 1;
@@ -186,6 +156,43 @@ const char *cli_seconds(CnTime t, char buf[32]) {
 void cli_short_id(const char *hex, char buf[9]) {
         memcpy(buf, hex, 8);
         buf[8] = 0;
+}
+
+json_t *cli_json_text(const char *s) {
+        json_t *j = json_string(s);
+        if (j)
+                return j;
+        /* Not UTF-8: each byte that is not becomes U+FFFD (3 bytes). */
+        size_t n = strlen(s);
+        char *t = malloc(3 * n + 1), *o = t;
+        if (!t)
+                return NULL;
+        for (size_t i = 0, len; i < n; i += len) {
+                uint32_t cp;
+                len = cn_utf8_decode((const unsigned char *) s + i, n - i, &cp);
+                if (len == 0) {
+                        memcpy(o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        len = 1;
+                } else {
+                        memcpy(o, s + i, len);
+                        o += len;
+                }
+        }
+        *o = 0;
+        j = json_string(t);
+        free(t);
+        return j;
+}
+
+int cli_json_print(json_t *j) {
+        int r = j ? json_dumpf(j, stdout, JSON_COMPACT) : -1;
+        json_decref(j);
+        if (r < 0 || putchar('\n') == EOF) {
+                cli_error("cannot write the JSON output: out of memory, or standard output failed");
+                return CLI_EXIT_ERROR;
+        }
+        return CLI_EXIT_OK;
 }
 
 void cli_json_strv(FILE *f, const char *const *v, size_t n) {

@@ -20,6 +20,7 @@
 #define CN_DAMAGE_VERSION 2             /* 2: epoch metadata key */
 #define CN_PLAN_VERSION 2               /* 2: epoch metadata key */
 #define CN_PACK_VERSION 2               /* 2: header under the pack's own key */
+#define CN_CERTIFICATE_VERSION 1        /* certificates/<id> */
 
 #define CN_MAGIC_BYTES 8
 #define CN_MAGIC_KEYFILE "CAIRNKEY"
@@ -35,6 +36,7 @@
 #define CN_MAGIC_PLAN "CAIRNPLN"
 #define CN_MAGIC_KEYSTORE "CAIRNKST"
 #define CN_MAGIC_ERASURE "CAIRNERQ"
+#define CN_MAGIC_CERTIFICATE "CAIRNCRT"
 #define CN_MAGIC_PACK "CAIRNPAK"
 #define CN_MAGIC_PACK_HEADER "CAIRNPKH"
 #define CN_MAGIC_PACK_TRAILER "CNPKEND1"

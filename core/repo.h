@@ -160,6 +160,12 @@ const uint8_t *cn_repo_id(const CnRepo *r);
 const uint8_t *cn_repo_processor_id(const CnRepo *r);
 const char *cn_repo_processor_name(const CnRepo *r);
 const uint8_t *cn_repo_processor_public_key(const CnRepo *r);
+/* The processor's Ed25519 secret key (CN_SIGN_SECRET_BYTES of secret
+ * memory, borrowed from r), for signing certificates. */
+const uint8_t *cn_repo_processor_secret_key(const CnRepo *r);
+/* The key that seals config, KDF(master, 1, "cnmaster"), into ret (the
+ * caller's secret memory): certificates/ are sealed under it too. */
+int cn_repo_config_key(const CnRepo *r, uint8_t ret[CN_KEY_BYTES]);
 
 /* Controllers in order of id (as loaded; one added in this session comes
  * last). None is the "default": callers that act for one must be told which

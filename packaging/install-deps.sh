@@ -8,6 +8,7 @@ set -euo pipefail
 pkgs=(
         gcc meson ninja-build pkg-config
         libsodium-dev libzstd-dev libxxhash-dev libarchive-dev libcurl4-openssl-dev libssl-dev libxml2-dev
+        libjansson-dev
         libcriterion-dev
         acl attr util-linux procps
 )
@@ -21,6 +22,8 @@ case "${1:-}" in
                 # tests/servers/nginx.sh: WebDAV (tests/remote/webdav.sh); openssl makes its CA and htpasswd
                 nginx libnginx-mod-http-dav-ext openssl
                 strace  # tests/cli/prune-kill.sh kills prune at each syscall of a kind
+                # tests/cli/certificate.sh: the independent certificate verifier
+                python3-nacl python3-jsonschema
                 # tests/fuzz/run.sh: clang with libFuzzer and the ASan/UBSan runtimes
                 # (libclang-rt-14-dev is only recommended by clang-14, so named here)
                 clang-14 libclang-rt-14-dev

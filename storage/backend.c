@@ -98,6 +98,20 @@ static bool path_valid(const char *s, bool prefix) {
         }
 }
 
+bool cn_backend_url_password(const char *url, const char **ret_begin, const char **ret_end) {
+        const char *auth = strstr(url, "://");
+        if (!auth)
+                return false;
+        auth += 3;
+        size_t auth_len = strcspn(auth, "/?#");
+        const char *at = memrchr(auth, '@', auth_len), *colon = memchr(auth, ':', auth_len);
+        if (!at || !colon || colon > at)
+                return false;
+        *ret_begin = colon + 1;
+        *ret_end = at;
+        return true;
+}
+
 bool cn_backend_name_valid(const char *name) {
         return name && path_valid(name, false);
 }

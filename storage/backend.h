@@ -84,6 +84,11 @@ struct CnBackend {
 #define CN_BACKEND_NAME_MAX 512
 bool cn_backend_name_valid(const char *name);
 
+/* The password in url's user part ("scheme://user:PASSWORD@host/..."),
+ * which every backend refuses: true and its bytes [*ret_begin, *ret_end)
+ * when there is one, so messages and certificates can leave it out. */
+bool cn_backend_url_password(const char *url, const char **ret_begin, const char **ret_end);
+
 /* Open the repository at url ("/path", "relative/path", "local:/path"; later
  * "sftp://", "webdav+http(s)://", "s3://", "gs://", which fail with
  * -EOPNOTSUPP until their backend exists). *ret is owned by the caller:

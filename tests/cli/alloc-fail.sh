@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Issue 14, allocation failure: backup, restore, check, forget and prune,
+# Issue 14, allocation failure: backup, restore, check, forget and prune
+# (and the certificate verbs of issue 10),
 # each run again and again with its Nth allocation failing
 # (tests/alloc-fail/failalloc.c, LD_PRELOAD). Every run must end cleanly:
 # exit 0 (the failure was absorbed) or 1 with a "cairn: " message, never a
@@ -53,6 +54,7 @@ sample() {
 }
 
 # exercise NAME WRITES PREPARE CMD...: count CMD's allocations, then run it
+# (with $forbid set: an exit 1 whose message has it fails the scenario)
 # failing at each sampled N (PREPARE, a function name or :, runs before
 # each run, without the shim). WRITES=1: check the repository after a run
 # that failed.
@@ -76,6 +78,9 @@ exercise() {
                 elif [ "$rc" = 1 ]; then
                         grep -q '^cairn: ' "$W/err" ||
                                 fail "$name, allocation $n failing: exit 1 without a message: $(head -c 500 "$W/err")"
+                        if [ -n "${forbid:-}" ] && grep -q -- "$forbid" "$W/err"; then
+                                fail "$name, allocation $n failing: blames the input: $(head -c 500 "$W/err")"
+                        fi
                 elif [ "$rc" != 0 ]; then
                         fail "$name, allocation $n failing: exit $rc: $(head -c 2000 "$W/err")"
                 fi
@@ -105,3 +110,16 @@ exercise check 0 : cairn check --read-data
 exercise forget 1 one_more cairn forget --keep-last 1
 exercise prune 1 forgotten cairn prune --max-unused 0
 expect_exit 0 cairn check --read-data
+
+if [ -n "${MAKE_CERTIFICATE:-}" ]; then
+        note "issue 10: the same for certificates: verify, list, show and processor show"
+        "$MAKE_CERTIFICATE" "$REPO" "$W/cert.json" >"$W/id" || die "make-certificate failed"
+        expect_exit 0 cairn processor show --json
+        pub=$(sed 's/.*"public_key":"\([0-9a-f]*\)".*/\1/' "$W/out")
+        # out of memory is never "not valid" (jansson reports it as a parse error)
+        forbid="is not valid" exercise certificate-verify 0 : "$CAIRN" certificate verify "$W/cert.json" \
+                --processor-key "$pub"
+        exercise certificate-list 0 : cairn certificate list --json
+        exercise certificate-show 0 : cairn certificate show "$(cut -c1-8 "$W/id")"
+        exercise processor-show 0 : cairn processor show --json
+fi

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "backend.h"
+#include "certificate.h"
 #include "damage.h"
 #include "envelope.h"
 #include "fileio.h"
@@ -458,6 +459,95 @@ static void seeds_of_storage(void) {
         seed_str("url", "bucket", "my-bucket.example");
 }
 
+/* Erasure certificates signed with the key of RFC 8032 test 1 (what
+ * fuzz-certificate verifies with): complete, partial and deferred ones with
+ * every member used, and the same bytes one edit away from canonical. */
+static void seeds_of_certificates(void) {
+        static const char sk_hex[] = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
+                                     "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+        static const CnCertificateKeeper kept[] = {{{1}, {2}}, {{3}, {4}}};
+        static const CnCertificateRetained retained[] = {{3, 12345, kept, 2}};
+        static const CnCertificateLocation done[] = {
+                {"/srv/backup/repo", CN_CERTIFICATE_LOCATION_REPOSITORY, CN_CERTIFICATE_LOCATION_DONE},
+                {"s3://bucket/replica", CN_CERTIFICATE_LOCATION_REPLICA, CN_CERTIFICATE_LOCATION_DONE},
+                {"/var/lib/cairn/keys", CN_CERTIFICATE_LOCATION_KEY_STORE, CN_CERTIFICATE_LOCATION_DONE},
+        };
+        static const CnCertificateLocation unreachable[] = {
+                {"/srv/backup/repo", CN_CERTIFICATE_LOCATION_REPOSITORY, CN_CERTIFICATE_LOCATION_DONE},
+                {"sftp://backup@host/replica", CN_CERTIFICATE_LOCATION_REPLICA, CN_CERTIFICATE_LOCATION_UNREACHABLE},
+        };
+        static const uint8_t snaps[2][CN_ID_BYTES] = {{0xaa}, {0xbb}};
+        static const CnCertificateDeferred deferred[] = {{{0x5a}, snaps, 2, 7}};
+        static const char *const residual[] = {"chunk ids in index copies made before the erasure"};
+        uint8_t sk[CN_SIGN_SECRET_BYTES], key[CN_KEY_BYTES] = {};
+        CnBuf file = CN_BUF_INIT(CN_CERTIFICATE_MAX_BYTES), env = CN_BUF_INIT(CN_CERTIFICATE_MAX_BYTES + 4096);
+        CnEnvelopeHeader h = {};
+        char id[CN_ID_HEX + 1];
+        int r;
+
+        if (cn_hex_decode(sk_hex, sk, sizeof sk) < 0)
+                die("certificate key", -EINVAL);
+        CnCertificate c = {
+                .processor_name = "cairn",
+                .scope = CN_CERTIFICATE_SCOPE_SUBJECT,
+                .reference = "ticket 4711",
+                .reason = "Art. 17: L\xc3\xb6schung \"sofort\" \\ / \xf0\x9f\x98\x80",
+                .requested_at = 1796601600,
+                .status = CN_CERTIFICATE_COMPLETE,
+                .started_at = 1796601700,
+                .completed_at = 1796601800,
+                .cryptographically_complete = true,
+                .cryptographically_complete_at = 1796601790,
+                .epoch_from = 3,
+                .epoch_to = 4,
+                .counts = {1, 2, 3, 4, 5, 6, 7, 8},
+                .retained = retained,
+                .n_retained = 1,
+                .locations = done,
+                .n_locations = 3,
+                .residual = residual,
+                .n_residual = 1,
+        };
+        memcpy(c.processor_public_key, sk + 32, CN_SIGN_PUBLIC_BYTES);
+        memset(c.processor_id, 0x33, CN_UUID_BYTES);
+        memset(c.repository, 0x55, CN_UUID_BYTES);
+        memset(c.controller, 0x44, CN_UUID_BYTES);
+        memset(c.value_pseudonym, 0x66, CN_ID_BYTES);
+        if ((r = cn_certificate_sign(&c, sk, &file, id)) < 0)
+                die("certificate", r);
+        seed_buf("certificate", "complete", &file);
+        memcpy(h.processor, c.processor_id, CN_UUID_BYTES);
+        memcpy(h.controller, c.controller, CN_UUID_BYTES);
+        cn_envelope_seal(&env, CN_MAGIC_CERTIFICATE, &h, key, file.data, file.len);
+        seed_buf("envelope", "certificate", &env);
+        /* one byte past canonical: a space after the first brace */
+        cn_buf_reset(&env);
+        cn_buf_append(&env, "{ ", 2);
+        cn_buf_append(&env, file.data + 1, file.len - 1);
+        seed_buf("certificate", "space", &env);
+
+        c.status = CN_CERTIFICATE_PARTIAL;
+        c.cryptographically_complete = false;
+        c.locations = unreachable;
+        c.n_locations = 2;
+        c.scope = CN_CERTIFICATE_SCOPE_CONTROLLER;
+        if ((r = cn_certificate_sign(&c, sk, &file, id)) < 0)
+                die("certificate", r);
+        seed_buf("certificate", "partial", &file);
+
+        c.status = CN_CERTIFICATE_DEFERRED;
+        c.deferred = deferred;
+        c.n_deferred = 1;
+        c.scope = CN_CERTIFICATE_SCOPE_PATH;
+        c.reference = NULL;
+        c.reason = NULL;
+        if ((r = cn_certificate_sign(&c, sk, &file, id)) < 0)
+                die("certificate", r);
+        seed_buf("certificate", "deferred", &file);
+        cn_buf_done(&file);
+        cn_buf_done(&env);
+}
+
 int main(int argc, char **argv) {
         if (argc != 3) {
                 fprintf(stderr, "usage: fuzz-make-seeds VECTORS_DIR OUT_DIR\n");
@@ -477,5 +567,6 @@ int main(int argc, char **argv) {
         seeds_of_encoders();
         seeds_of_repository(argv[1]);
         seeds_of_storage();
+        seeds_of_certificates();
         return 0;
 }
