@@ -21,6 +21,8 @@ case "${1:-}" in
                 # tests/servers/nginx.sh: WebDAV (tests/remote/webdav.sh); openssl makes its CA and htpasswd
                 nginx libnginx-mod-http-dav-ext openssl
                 strace  # tests/cli/prune-kill.sh kills prune at each syscall of a kind
+                # tests/privacy/cairn_reader.py: the independent reader of the erasure tests
+                python3-nacl python3-zstandard
                 # tests/fuzz/run.sh: clang with libFuzzer and the ASan/UBSan runtimes
                 # (libclang-rt-14-dev is only recommended by clang-14, so named here)
                 clang-14 libclang-rt-14-dev
