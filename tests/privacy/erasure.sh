@@ -117,6 +117,22 @@ negative_control() {
                 n=$((n + 1))
         done
         note "$1: negative control: the old copy and old key store give back all $n erased markers"
+        # Version 2 keeps every key that opens a controller's data in the key
+        # store: without one, the old copy and the password open none of it.
+        if grep -q '"version": 2' <("$PY" -c 'import json, sys
+for c in json.load(open(sys.argv[1]))["controllers"].values():
+    for r in c.get("records", []):
+        print(json.dumps(r))' "$S/neg.json"); then
+                reader "$S/noks" "$S/old-repo"
+                n=0
+                for m in "${ERASED_C[@]}" "${ERASED_N[@]}"; do
+                        if found "$m" "$S/noks"; then
+                                fail "$1: $m recovered from the old copy without any key store (version 2 records)"
+                                n=$((n + 1))
+                        fi
+                done
+                note "$1: version 2: the old copy without a key store gives back $n erased markers"
+        fi
 }
 
 # erase_and_check NAME ERASE-ARGS...: run the erasure, then the attacker
