@@ -22,8 +22,9 @@ case "${1:-}" in
                 # tests/servers/nginx.sh: WebDAV (tests/remote/webdav.sh); openssl makes its CA and htpasswd
                 nginx libnginx-mod-http-dav-ext openssl
                 strace  # tests/cli/prune-kill.sh kills prune at each syscall of a kind
-                # tests/cli/certificate.sh: the independent certificate verifier
-                python3-nacl python3-jsonschema
+                # independent implementations written from docs/FORMAT.md alone:
+                # tests/cli/verify-certificate.py and tests/privacy/cairn_reader.py
+                python3-nacl python3-jsonschema python3-zstandard
                 # tests/fuzz/run.sh: clang with libFuzzer and the ASan/UBSan runtimes
                 # (libclang-rt-14-dev is only recommended by clang-14, so named here)
                 clang-14 libclang-rt-14-dev
