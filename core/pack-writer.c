@@ -138,7 +138,7 @@ static int write_pack(CnPackWriter *w, Pack *p) {
         if (version == 2 && (r = cn_buf_put_u32(&plain, 1)) < 0)
                 return r;
         r = cn_ledger_encode_pack(&plain, p->id, version == 2 ? PACK_KEY(p) : NULL, p->n, p->entries[0].id,
-                                  sizeof *p->entries, p->keys);
+                                  sizeof *p->entries, p->keys, CN_KEY_BYTES);
         if (r >= 0)
                 r = cn_controller_seal(w->repo, c, CN_MAGIC_LEDGER, plain.data, plain.len, &obj);
         if (r < 0)

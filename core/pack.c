@@ -136,7 +136,7 @@ bad:
 }
 
 int cn_ledger_encode_pack(CnBuf *b, const uint8_t pack_id[CN_ID_BYTES], const uint8_t *pack_key, uint32_t n,
-                          const uint8_t *ids, size_t id_stride, const uint8_t *keys) {
+                          const uint8_t *ids, size_t id_stride, const uint8_t *keys, size_t key_stride) {
         int r = cn_buf_reserve(b, CN_ID_BYTES + CN_KEY_BYTES + 4 + (size_t) n * (CN_ID_BYTES + CN_KEY_BYTES));
         if (r < 0)
                 return r;
@@ -146,7 +146,7 @@ int cn_ledger_encode_pack(CnBuf *b, const uint8_t pack_id[CN_ID_BYTES], const ui
         cn_buf_put_u32(b, n);
         for (uint32_t i = 0; i < n; i++) {
                 cn_buf_append(b, ids + i * id_stride, CN_ID_BYTES);
-                cn_buf_append(b, keys + (size_t) i * CN_KEY_BYTES, CN_KEY_BYTES);
+                cn_buf_append(b, keys + i * key_stride, CN_KEY_BYTES);
         }
         return 0;
 }

@@ -72,9 +72,10 @@ typedef struct CnLedgerPack {
 int cn_ledger_decode(const uint8_t *p, size_t n, uint32_t version, CnLedgerPack **ret, size_t *ret_n);
 /* Append one pack's part: pack_id, pack_key (NULL: version 1, no key and
  * no pack count: the caller writes pack_count for version 2), count, and
- * n pairs of the id at ids + i * id_stride and the key at keys + 32 i. */
+ * n pairs of the id at ids + i * id_stride and the key at keys + i *
+ * key_stride. */
 int cn_ledger_encode_pack(CnBuf *b, const uint8_t pack_id[CN_ID_BYTES], const uint8_t *pack_key, uint32_t n,
-                          const uint8_t *ids, size_t id_stride, const uint8_t *keys);
+                          const uint8_t *ids, size_t id_stride, const uint8_t *keys, size_t key_stride);
 /* The size of a pack whose blobs end at blob_end and whose header holds
  * entries entries: writers put the header right after the last blob
  * (docs/FORMAT.md "Packs"). */

@@ -229,7 +229,7 @@ static int write_plan(Prune *p) {
 
 static bool is_other_prune(const Prune *p, const CnSessionInfo *s) {
         const char *mine = cn_store_session_name(p->store);
-        return s->kind == CN_SESSION_PRUNE && (!mine || strcmp(s->name, mine) != 0);
+        return (s->kind == CN_SESSION_PRUNE || s->kind == CN_SESSION_ERASE) && (!mine || strcmp(s->name, mine) != 0);
 }
 
 /* Which plans are ripe: every live writer session lists them. A plan
@@ -598,6 +598,8 @@ static int remove_orphan_ledgers(Prune *p) {
         return 0;
 }
 
+static int prune_store(Prune *p);
+
 static int prune_controller(Prune *p) {
         unsigned flags = CN_STORE_KEYS | CN_STORE_PRUNE | CN_STORE_ALL_LOCATIONS | (p->o->dry_run ? 0 : CN_STORE_WRITE);
         CnSessionInfo *v = NULL;
@@ -625,6 +627,13 @@ static int prune_controller(Prune *p) {
         cn_sessions_free(v, n);
         if (r < 0)
                 return r;
+        return prune_store(p);
+}
+
+/* Prune with p->store open (flags as prune_controller() opens it), its
+ * session judged alone already. */
+static int prune_store(Prune *p) {
+        int r;
         cn_store_set_pack_cache(p->store, 2);
         if ((r = cn_index_new(&p->reach)) < 0 || (r = cn_index_new(&p->walked)) < 0 || (r = walk_snapshots(p, false)) < 0 || (r = write_plan(p)) < 0 ||
             (r = judge_plans(p, !p->o->dry_run)) < 0)
@@ -653,34 +662,49 @@ static int prune_controller(Prune *p) {
         return remove_orphan_ledgers(p);
 }
 
+/* Run one controller's prune: on store when given (an erasure's, kept
+ * open), else on a store of its own. */
+static int prune_one(CnRepo *repo, CnController *c, CnStore *store, const CnPruneOptions *o, CnPruneStats *ret) {
+        Prune p = { .repo = repo, .c = c, .o = o, .st = ret, .store = store };
+        cn_buf_init_secret(&p.blob, CN_MAX_TREE_BYTES);
+        ret->controllers++;
+        int r = store ? prune_store(&p) : prune_controller(&p);
+        if (!store)
+                cn_store_free(p.store);
+        cn_store_free(p.late);
+        cn_index_free(p.reach);
+        cn_index_free(p.walked);
+        cn_snapshots_free(p.snaps, p.n_snaps);
+        cn_buf_done(&p.blob);
+        cn_damage_set_done(&p.ripe);
+        cn_damage_set_done(&p.new_plan.locations);
+        free(p.new_plan.name);
+        free(p.fate);
+        free(p.packs);
+        if (r == -EUCLEAN)
+                ret->controllers_skipped++;     /* reported: this controller is left as it was */
+        return r;
+}
+
 int cn_prune_run(CnRepo *repo, const CnPruneOptions *o, CnPruneStats *ret) {
-        int r = 0, failed = 0;
+        int failed = 0;
 
         *ret = (CnPruneStats) {};
         for (size_t i = 0; i < cn_repo_n_controllers(repo); i++) {
-                Prune p = { .repo = repo, .c = cn_repo_controller(repo, i), .o = o, .st = ret };
-                cn_buf_init_secret(&p.blob, CN_MAX_TREE_BYTES);
-                ret->controllers++;
-                r = prune_controller(&p);
-                cn_store_free(p.store);
-                cn_store_free(p.late);
-                cn_index_free(p.reach);
-                cn_index_free(p.walked);
-                cn_snapshots_free(p.snaps, p.n_snaps);
-                cn_buf_done(&p.blob);
-                cn_damage_set_done(&p.ripe);
-                cn_damage_set_done(&p.new_plan.locations);
-                free(p.new_plan.name);
-                free(p.fate);
-                free(p.packs);
-                if (r == -EUCLEAN) {
-                        /* Reported: this controller is left as it was. */
-                        ret->controllers_skipped++;
+                int r = prune_one(repo, cn_repo_controller(repo, i), NULL, o, ret);
+                if (r == -EUCLEAN)
                         failed = r;
-                        r = 0;
-                }
-                if (r < 0)
+                else if (r < 0)
                         return r;
         }
         return failed;
+}
+
+int cn_prune_store(CnRepo *repo, CnStore *store, const CnPruneOptions *o, CnPruneStats *ret) {
+        *ret = (CnPruneStats) {};
+        CnController *c = NULL;
+        for (size_t i = 0; i < cn_repo_n_controllers(repo) && !c; i++)
+                if (memcmp(cn_repo_controller(repo, i)->id, cn_store_controller(store)->id, CN_UUID_BYTES) == 0)
+                        c = cn_repo_controller(repo, i);
+        return c ? prune_one(repo, c, store, o, ret) : -EINVAL;
 }

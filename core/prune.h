@@ -68,3 +68,9 @@ typedef struct CnPruneStats {
 } CnPruneStats;
 
 int cn_prune_run(CnRepo *repo, const CnPruneOptions *o, CnPruneStats *ret);
+/* Prune the controller of store, an open store (CN_STORE_KEYS |
+ * CN_STORE_PRUNE | CN_STORE_ALL_LOCATIONS, and CN_STORE_WRITE unless
+ * o->dry_run) whose owner made sure it runs alone (an erasure, whose
+ * session is the store's): the store stays open. Returns as
+ * cn_prune_run() for that controller. */
+int cn_prune_store(CnRepo *repo, CnStore *store, const CnPruneOptions *o, CnPruneStats *ret);

@@ -67,7 +67,7 @@ int cn_session_decode(const uint8_t *p, size_t n, CnSessionInfo *ret) {
         uint32_t count;
 
         cn_reader_init(&rd, p, n);
-        if (cn_reader_u8(&rd, &kind) < 0 || (kind != CN_SESSION_WRITER && kind != CN_SESSION_PRUNE) ||
+        if (cn_reader_u8(&rd, &kind) < 0 || (kind != CN_SESSION_WRITER && kind != CN_SESSION_PRUNE && kind != CN_SESSION_ERASE) ||
             cn_reader_i64(&rd, &s.started) < 0 || cn_reader_i64(&rd, &s.refreshed) < 0 ||
             cn_reader_str(&rd, CN_MAX_LABEL_BYTES, &s.host) < 0)
                 goto bad;
@@ -215,7 +215,8 @@ typedef struct ListCtx {
  * prune's session would stop every other prune for CN_SESSION_STALE_SEC. */
 static bool prune_died_here(const CnSessionInfo *s) {
         char host[256] = "";
-        if (s->kind != CN_SESSION_PRUNE || s->pid == 0 || gethostname(host, sizeof host - 1) < 0 ||
+        if ((s->kind != CN_SESSION_PRUNE && s->kind != CN_SESSION_ERASE) || s->pid == 0 ||
+            gethostname(host, sizeof host - 1) < 0 ||
             strcmp(host, s->host) != 0)
                 return false;
         /* Our own pid counts as running: another thread of this process

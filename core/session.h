@@ -25,6 +25,7 @@
 typedef enum CnSessionKind {
         CN_SESSION_WRITER = 1,  /* backup, copy: may reuse stored chunks */
         CN_SESSION_PRUNE = 2,   /* prune: one at a time per controller */
+        CN_SESSION_ERASE = 3,   /* erasure: runs alone (docs/FORMAT.md "Erasure") */
 } CnSessionKind;
 
 /* A writer refreshes its session at least this often while it works. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -575,16 +576,36 @@ static int plan_object(CnStore *s, const char *name, const CnBuf *obj, CnReader 
         return 0;
 }
 
+/* -EBUSY when a live session of an erasure is there (docs/FORMAT.md
+ * "Deleting without a lock", writers' step 1). */
+static int erasure_running(CnStore *s) {
+        CnSessionInfo *v = NULL;
+        size_t n = 0;
+        int r = cn_sessions_list(s->repo, s->c, time(NULL), NULL, NULL, &v, &n);
+        if (r < 0)
+                return cn_store_error_is_environment(r) ? r : 0;
+        for (size_t i = 0; i < n && r == 0; i++)
+                if (v[i].kind == CN_SESSION_ERASE && !v[i].stale)
+                        r = -EBUSY;
+        cn_sessions_free(v, n);
+        return r;
+}
+
 /* Writers: a session first, so that a prune that puts a plan after this
  * store listed the plans knows this writer may not have seen it; then
  * the plans, whose locations are left out of the index like damaged ones;
  * then the session again, naming the plans seen (docs/FORMAT.md "Deleting
  * without a lock"). */
 static int load_plans(CnStore *s) {
+        CnSessionKind kind = (s->flags & CN_STORE_ERASE)   ? CN_SESSION_ERASE
+                             : (s->flags & CN_STORE_PRUNE) ? CN_SESSION_PRUNE
+                                                           : CN_SESSION_WRITER;
         int r;
-        if ((s->flags & CN_STORE_WRITE) &&
-            (r = cn_session_begin(s->repo, s->c, (s->flags & CN_STORE_PRUNE) ? CN_SESSION_PRUNE : CN_SESSION_WRITER,
-                                  &s->session)) < 0)
+        if ((s->flags & CN_STORE_WRITE) && (r = cn_session_begin(s->repo, s->c, kind, &s->session)) < 0)
+                return r;
+        /* A writer does not start while an erasure runs: of the two, at
+         * least one sees the other's session, and stops. */
+        if (s->session && kind == CN_SESSION_WRITER && (r = erasure_running(s)) != 0)
                 return r;
         r = load_objects(s, "prune", CN_MAGIC_PLAN, plan_object);
         if (r < 0)
@@ -1300,4 +1321,8 @@ const char *cn_store_ledger(CnStore *s, size_t no, const uint8_t (**ret_packs)[C
         *ret_n = no < s->n_kept ? s->kept[no].n_packs : 0;
         pthread_mutex_unlock(&s->lock);
         return name;
+}
+
+CnController *cn_store_controller(const CnStore *s) {
+        return s->c;
 }

@@ -44,6 +44,7 @@ enum {
         CN_STORE_PRUNE = 1u << 4,       /* load the deletion plans; their locations and damaged
                                          * ones are read only when no other copy is known (as
                                          * readers do); with WRITE the session is a prune's */
+        CN_STORE_ERASE = 1u << 5,       /* with PRUNE and WRITE: the session is an erasure's */
 };
 
 /* A deletion plan (docs/FORMAT.md "Deleting without a lock"), as loaded. */
@@ -98,8 +99,9 @@ void cn_store_set_workers(CnStore *s, unsigned workers);
  * read. */
 int cn_store_set_pack_cache(CnStore *s, unsigned packs);
 
-/* The repository the store reads (borrowed). */
+/* The repository the store reads, and its controller (borrowed). */
 CnRepo *cn_store_repo(const CnStore *s);
+CnController *cn_store_controller(const CnStore *s);
 
 /* The keyed id of a chunk of this controller. */
 void cn_store_chunk_id(const CnStore *s, const void *data, size_t n, uint8_t ret_id[CN_ID_BYTES]);

@@ -297,8 +297,8 @@ static void seeds_of_encoders(void) {
         seed_version("ledger", "two-keys", 1, out.data, out.len);
         cn_buf_reset(&out);
         cn_buf_put_u32(&out, 2);        /* version 2: two packs, the second a version 1 pack */
-        cn_ledger_encode_pack(&out, a, b, 1, a, CN_ID_BYTES, b);
-        cn_ledger_encode_pack(&out, b, zero, 2, a, 0, zero);
+        cn_ledger_encode_pack(&out, a, b, 1, a, CN_ID_BYTES, b, CN_KEY_BYTES);
+        cn_ledger_encode_pack(&out, b, zero, 2, a, 0, zero, 0);
         seed_version("ledger", "two-packs-v2", 2, out.data, out.len);
         cn_buf_done(&entries);
         cn_buf_done(&out);

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* erase: a controller, a data subject, a path pattern or a snapshot, for
+ * good (docs/cli/erase.md). The work is core/erase's; here are the flags,
+ * the report, the JSON. */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "erase.h"
+#include "hex.h"
+#include "macro.h"
+#include "snapshot.h"
+
+static void help(void) {
+        fputs("Usage: cairn [-r REPO] [--controller C] erase (--subject S | --path PATTERN | --snapshot ID)\n"
+              "                                        [--reason TEXT] [--reference REF] [--dry-run] [--json]\n"
+              "       cairn [-r REPO] erase --controller C [--reason TEXT] [--reference REF] [--dry-run] [--json]\n"
+              "\n"
+              "Erase for good what the request reaches: every entry tagged with a data subject\n"
+              "(backup --subject-rule), every entry whose path matches PATTERN (the syntax of\n"
+              "backup --exclude) in every snapshot, one snapshot, or, with --controller alone,\n"
+              "the whole controller. Snapshots are rewritten without it, the packs that held it\n"
+              "are rewritten, and the controller moves to a new key: no copy of the repository,\n"
+              "of any age, opens what was erased with any key cairn still holds. Chunks that\n"
+              "data outside the request still needs are kept and reported. A part a legal hold\n"
+              "keeps is deferred. A signed certificate records it ('cairn certificate show').\n"
+              "\n"
+              "      --subject S         the entries tagged with data subject S\n"
+              "      --path PATTERN      the entries whose path matches PATTERN, and below them\n"
+              "      --snapshot ID       one snapshot (an id or a unique prefix)\n"
+              "      --reason TEXT       why (goes into the certificate)\n"
+              "      --reference REF     the request's case or ticket number (certificate)\n"
+              "  -n, --dry-run           say what would be erased and kept; change nothing\n"
+              "      --json              the report as one JSON object\n"
+              "\n"
+              "Exit 0 erased at every location; 3 partial (a key store location was not\n"
+              "reached: run again) or deferred (a hold keeps part of it); 1 error.\n",
+              stdout);
+}
+
+static json_t *hex_json(const uint8_t *p, size_t n) {
+        char hex[2 * CN_ID_BYTES + 1];
+        cn_hex_encode(p, n, hex);
+        return json_string(hex);
+}
+
+static json_t *report_json(const CnEraseRequest *q, const char *controller, const CnEraseResult *r, bool dry_run) {
+        static const char *const scopes[] = { "", "snapshot", "controller", "path", "subject" };
+        json_t *kept = json_array(), *deferred = json_array(), *touched = json_array(), *locs = json_array();
+        for (size_t i = 0; i < r->n_kept_by; i++)
+                json_array_append_new(kept, json_pack("{s:o, s:s, s:b}", "snapshot",
+                                                      hex_json(r->kept_by[i].snapshot, CN_ID_BYTES), "path",
+                                                      r->kept_by[i].path, "held", r->kept_by[i].held));
+        for (size_t i = 0; i < r->n_deferred; i++) {
+                json_t *snaps = json_array();
+                for (size_t j = 0; j < r->deferred[i].n_snapshots; j++)
+                        json_array_append_new(snaps, hex_json(r->deferred[i].snapshots[j], CN_ID_BYTES));
+                json_array_append_new(deferred, json_pack("{s:o, s:o, s:I}", "hold",
+                                                          hex_json(r->deferred[i].hold, CN_ID_BYTES), "snapshots",
+                                                          snaps, "entries", (json_int_t) r->deferred[i].entries));
+        }
+        for (size_t i = 0; i < r->n_snapshots_touched; i++)
+                json_array_append_new(touched, hex_json(r->snapshots_touched[i], CN_ID_BYTES));
+        for (size_t i = 0; i < r->n_locations; i++)
+                json_array_append_new(locs, json_pack("{s:s, s:s}", "url", r->locations[i], "status",
+                                                      r->location_results[i] == 0 ? "done" : "unreachable"));
+        const CnCertificateCounts *c = &r->counts;
+        return json_pack("{s:b, s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, "
+                         "s:o, s:o, s:I, s:I, s:o, s:b, s:b, s:s?}",
+                         "dry_run", dry_run, "scope", scopes[q->scope], "value", q->value, "controller", controller,
+                         "snapshots", touched, "counts", "snapshots_deleted", (json_int_t) c->snapshots_deleted,
+                         "snapshots_rewritten", (json_int_t) c->snapshots_rewritten, "entries_erased",
+                         (json_int_t) c->entries_erased, "bytes_erased", (json_int_t) c->bytes_erased,
+                         "chunks_destroyed", (json_int_t) c->chunks_destroyed, "keys_destroyed",
+                         (json_int_t) c->keys_destroyed, "packs_deleted", (json_int_t) c->packs_deleted,
+                         "packs_rewritten", (json_int_t) c->packs_rewritten, "chunks_kept",
+                         (json_int_t) r->chunks_kept, "chunks_reached", (json_int_t) r->chunks_reached, "kept_by",
+                         kept, "deferred", deferred, "epoch_from", (json_int_t) r->epoch_from, "epoch_to",
+                         (json_int_t) r->epoch_to, "key_store_locations", locs, "controller_destroyed",
+                         r->controller_destroyed, "cryptographically_complete", r->cryptographically_complete,
+                         "certificate", r->certificate[0] ? r->certificate : NULL);
+}
+
+static void report_text(const Cli *cli, const CnEraseRequest *q, const CnEraseResult *r, bool dry_run) {
+        char a[32];
+        const char *would = dry_run ? "would be " : "";
+        const CnCertificateCounts *c = &r->counts;
+
+        cli_info(cli, "%zu snapshot%s reached: %" PRIu64 " %sremoved, %" PRIu64 " %srewritten; %" PRIu64
+                      " entr%s (%s of files) %serased\n",
+                 r->n_snapshots_touched, r->n_snapshots_touched == 1 ? "" : "s", c->snapshots_deleted, would,
+                 c->snapshots_rewritten, would, c->entries_erased, c->entries_erased == 1 ? "y" : "ies",
+                 cli_size(c->bytes_erased, a), would);
+        cli_info(cli, "%" PRIu64 " chunk%s %sdestroyed; %" PRIu64 " kept because data outside the request needs "
+                      "them%s\n",
+                 c->chunks_destroyed, c->chunks_destroyed == 1 ? "" : "s", would, r->chunks_kept,
+                 r->n_kept_by ? ":" : "");
+        for (size_t i = 0; i < r->n_kept_by; i++) {
+                char hex[CN_ID_HEX + 1];
+                cn_hex_encode(r->kept_by[i].snapshot, CN_ID_BYTES, hex);
+                cli_info(cli, "  snapshot %.8s %s%s\n", hex, CLI_ESC(r->kept_by[i].path),
+                         r->kept_by[i].held ? " (held)" : "");
+        }
+        for (size_t i = 0; i < r->n_deferred; i++) {
+                char hex[CN_ID_HEX + 1];
+                cn_hex_encode(r->deferred[i].hold, CN_ID_BYTES, hex);
+                cli_info(cli, "hold %.8s defers %zu snapshot%s (%" PRIu64 " entries): erased when it is released\n",
+                         hex, r->deferred[i].n_snapshots, r->deferred[i].n_snapshots == 1 ? "" : "s",
+                         r->deferred[i].entries);
+        }
+        if (dry_run) {
+                cli_info(cli, "--dry-run: nothing was written or deleted\n");
+                return;
+        }
+        if (r->controller_destroyed)
+                cli_info(cli, "controller erased: every object and its key store entry are gone\n");
+        else if (r->epoch_to)
+                cli_info(cli, "%" PRIu64 " packs deleted, %" PRIu64 " rewritten; key epoch %" PRIu32 " -> %" PRIu32
+                              "\n",
+                         c->packs_deleted, c->packs_rewritten, r->epoch_from, r->epoch_to);
+        for (size_t i = 0; i < r->n_locations; i++)
+                if (r->location_results[i] < 0)
+                        cli_warn("key store location %s was not reached (%s): the old key is still there; run "
+                                 "the same erase again when it is reachable",
+                                 CLI_ESC(r->locations[i]), strerror(-r->location_results[i]));
+        if (r->certificate[0])
+                cli_info(cli, "certificate %.16s ('cairn certificate show %.16s')\n", r->certificate,
+                         r->certificate);
+        (void) q;
+}
+
+int verb_erase(Cli *cli, int argc, char **argv) {
+        enum { OPT_SUBJECT = _OPT_GLOBAL_MAX, OPT_PATH, OPT_SNAPSHOT, OPT_REASON, OPT_REFERENCE };
+        static const struct option opts[] = {
+                CLI_GLOBAL_LONG,
+                { "subject", required_argument, NULL, OPT_SUBJECT },
+                { "path", required_argument, NULL, OPT_PATH },
+                { "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+                { "reason", required_argument, NULL, OPT_REASON },
+                { "reference", required_argument, NULL, OPT_REFERENCE },
+                { "dry-run", no_argument, NULL, 'n' },
+                {},
+        };
+        CnEraseRequest q = { .reason = "", .reference = "" };
+        CnEraseOptions o = { .damaged = cli_damaged, .userdata = cli };
+        const char *snapshot = NULL;
+        char who[CLI_USER_AT_HOST_MAX];
+        size_t scopes = 0;
+        int c, r;
+
+        while ((c = cli_next_option(cli, argc, argv, "n" CLI_GLOBAL_SHORT, opts)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return CLI_EXIT_OK;
+                case OPT_SUBJECT:
+                        q.scope = CN_ERASE_SUBJECT, q.value = optarg, scopes++;
+                        break;
+                case OPT_PATH:
+                        q.scope = CN_ERASE_PATH, q.value = optarg, scopes++;
+                        break;
+                case OPT_SNAPSHOT:
+                        q.scope = CN_ERASE_SNAPSHOT, snapshot = optarg, scopes++;
+                        break;
+                case OPT_REASON:
+                        q.reason = optarg;
+                        break;
+                case OPT_REFERENCE:
+                        q.reference = optarg;
+                        break;
+                case 'n':
+                        o.dry_run = true;
+                        break;
+                default:
+                        return cli_usage_error("erase", "unknown option");
+                }
+        }
+        if (optind < argc)
+                return cli_usage_error("erase", "erase takes no arguments");
+        if (scopes > 1)
+                return cli_usage_error("erase", "give one of --subject, --path and --snapshot");
+        if (scopes == 0 && !cli->controller)
+                return cli_usage_error("erase", "erase what? --subject S, --path PATTERN, --snapshot ID, or "
+                                                "--controller C for a whole controller");
+        if (!cn_certificate_text_valid(q.reason, 4096) || !cn_certificate_text_valid(q.reference, 1024))
+                return cli_usage_error("erase", "--reason (4096 bytes) and --reference (1024 bytes) are UTF-8 text "
+                                                "without control characters");
+        if (q.scope == CN_ERASE_PATH && q.value[0] != '/')
+                return cli_usage_error("erase", "--path takes an absolute pattern (starting with /)");
+        if (q.scope == CN_ERASE_SUBJECT && (!*q.value || strlen(q.value) > CN_MAX_SUBJECT_BYTES || strchr(q.value, '/')))
+                return cli_usage_error("erase", "a subject is 1 to 256 bytes without '/'");
+        r = cli_open(cli, true);
+        if (r != 0)
+                return r;
+
+        CnController *ctl = NULL;
+        CnSnapshot *list = NULL, *found = NULL;
+        size_t n = 0;
+        char value[CN_ID_HEX + 1];
+        if (q.scope == CN_ERASE_SNAPSHOT) {
+                r = cn_snapshot_list(cli->rp, NULL, cli_damaged, cli, &list, &n);
+                if (r < 0)
+                        return cli_repo_error(cli, "cannot list snapshots", r);
+                r = cn_snapshot_find(list, n, snapshot, &found);
+                if (r != 1) {
+                        cn_snapshots_free(list, n);
+                        cli_error("%s snapshot matches '%s'; 'cairn snapshots' lists them", r ? "more than one" : "no",
+                                  CLI_ESC(snapshot));
+                        return CLI_EXIT_ERROR;
+                }
+                ctl = found->controller;
+                snprintf(value, sizeof value, "%s", found->id_hex);
+                q.value = value;
+                cn_snapshots_free(list, n);
+        } else if ((r = cli_controller(cli, "erase", &ctl)) != 0)
+                return r;
+        if (scopes == 0) {
+                q.scope = CN_ERASE_CONTROLLER;
+                q.value = ctl->id_hex;
+        }
+        q.requester = cli_user_at_host(who);
+        q.created = time(NULL);
+        char ctl_hex[CN_UUID_HEX + 1], ctl_name[CN_MAX_LABEL_BYTES + 1];
+        snprintf(ctl_hex, sizeof ctl_hex, "%s", ctl->id_hex);
+        snprintf(ctl_name, sizeof ctl_name, "%s", ctl->name);
+        if (q.scope == CN_ERASE_CONTROLLER)
+                q.value = ctl_hex;      /* ctl is freed by a controller erasure */
+
+        CnEraseResult res;
+        r = cn_erase(cli->rp, ctl, &q, &o, &res);
+        if (r == -EOPNOTSUPP) {
+                cli_error("controller %s (%.8s) is of format version 1: its keys are in the repository, where "
+                          "old copies keep them, so it cannot be erased; back its data up into a new controller "
+                          "and delete this repository and its copies (docs/FORMAT.md \"Erasure\")",
+                          CLI_ESC(ctl_name), ctl_hex);
+                cn_erase_result_done(&res);
+                return CLI_EXIT_ERROR;
+        }
+        if (r == -EBUSY) {
+                cli_error("a backup, copy, prune or erasure of controller %s runs now: an erasure runs alone; "
+                          "nothing was changed, run it again when that one ends",
+                          CLI_ESC(ctl_name));
+                cn_erase_result_done(&res);
+                return CLI_EXIT_ERROR;
+        }
+        if (r == -EUCLEAN) {
+                cli_error("erase of %s stopped: something it must read does not open (said above); what was done "
+                          "is kept and the request stays: run 'cairn check', then the same erase again",
+                          CLI_ESC(ctl_name));
+                cn_erase_result_done(&res);
+                return CLI_EXIT_ERROR;
+        }
+        if (r < 0) {
+                cn_erase_result_done(&res);
+                return cli_repo_error(cli, "erase failed (what was done is kept; the same erase again resumes it)",
+                                      r);
+        }
+        if (cli->json) {
+                json_t *j = report_json(&q, ctl_hex, &res, o.dry_run);
+                char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+                json_decref(j);
+                if (!s) {
+                        cn_erase_result_done(&res);
+                        cli_error("out of memory");
+                        return CLI_EXIT_ERROR;
+                }
+                printf("%s\n", s);
+                free(s);
+        } else
+                report_text(cli, &q, &res, o.dry_run);
+        bool partial = !o.dry_run && (res.n_deferred || res.locations_failed);
+        cn_erase_result_done(&res);
+        return partial ? CLI_EXIT_PARTIAL : CLI_EXIT_OK;
+}

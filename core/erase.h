@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Erasure (docs/FORMAT.md "Erasure"): a snapshot, a path pattern, a data
+ * subject or a whole controller, so that nothing of it opens from the
+ * repository afterwards, nor from any older copy of its objects, with every
+ * key the key store still holds. Runs alone (a session of kind 3), rewrites
+ * the snapshots the request reaches, collects with no unused bytes left,
+ * moves the controller to a new key epoch and destroys the old epoch key at
+ * every key store location; a part a hold keeps is deferred. A run stopped
+ * at any point resumes with the same request. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "certificate.h"
+#include "repo.h"
+
+typedef enum CnEraseScope {
+        CN_ERASE_SNAPSHOT = 1,
+        CN_ERASE_CONTROLLER = 2,
+        CN_ERASE_PATH = 3,
+        CN_ERASE_SUBJECT = 4,
+} CnEraseScope;
+
+/* The request body (FORMAT.md "Erasure"): strings borrowed. */
+typedef struct CnEraseRequest {
+        CnEraseScope scope;
+        const char *value;              /* snapshot id (hex), controller id (hex), pattern, subject */
+        const char *reason;             /* "" or NULL: none */
+        const char *reference;
+        const char *requester;          /* user@host */
+        int64_t created;
+} CnEraseRequest;
+
+int cn_erase_request_encode(const CnEraseRequest *q, CnBuf *out);
+/* Strings point into p. -EBADMSG for a body breaking a rule. */
+int cn_erase_request_decode(const uint8_t *p, size_t n, CnEraseRequest *ret);
+
+/* A chunk kept because something outside the request needs it. */
+typedef struct CnEraseKeeper {
+        uint8_t snapshot[CN_ID_BYTES];
+        char *path;                     /* malloc'd */
+        bool held;                      /* the snapshot is kept by a hold */
+} CnEraseKeeper;
+
+typedef struct CnEraseDeferred {
+        uint8_t hold[CN_ID_BYTES];
+        uint8_t (*snapshots)[CN_ID_BYTES];
+        size_t n_snapshots;
+        uint64_t entries;
+} CnEraseDeferred;
+
+/* What an erasure found and did; cn_erase_result_done() frees it. */
+typedef struct CnEraseResult {
+        CnCertificateCounts counts;     /* entries, bytes, snapshots, chunks, keys, packs */
+        uint64_t chunks_reached, chunks_kept, bytes_kept;
+        CnEraseKeeper *kept_by;         /* at most CN_ERASE_MAX_KEEPERS */
+        size_t n_kept_by;
+        CnEraseDeferred *deferred;      /* one per hold that keeps part of it */
+        size_t n_deferred;
+        uint8_t (*snapshots_touched)[CN_ID_BYTES];
+        size_t n_snapshots_touched;
+        uint32_t epoch_from, epoch_to;  /* epoch_to 0: no epoch change (dry run, or nothing to do) */
+        size_t locations_failed;        /* key store locations that did not take the new key store */
+        char **locations;               /* every key store location, for the certificate */
+        int *location_results;          /* 0 or a negative errno, per location */
+        size_t n_locations;
+        bool controller_destroyed;
+        bool cryptographically_complete;
+        int64_t started, completed, complete_at;
+        char certificate[CN_ID_HEX + 1]; /* "" when none was issued */
+} CnEraseResult;
+
+#define CN_ERASE_MAX_KEEPERS 100
+
+void cn_erase_result_done(CnEraseResult *r);
+
+typedef struct CnEraseOptions {
+        bool dry_run;                   /* find and report the scope; write nothing */
+        CnStoreDamagedFn damaged;       /* objects that do not open; may be NULL */
+        void *userdata;
+} CnEraseOptions;
+
+/* Erase what q reaches of controller c (q->scope 2: c itself). -EBUSY
+ * another session of c is live (a backup, prune or erasure runs: retry when
+ * it ends); -EOPNOTSUPP c is a version 1 controller; -ENOENT a snapshot
+ * scope names no snapshot of c; -EUCLEAN something the collection needs
+ * does not open (a snapshot, a tree): nothing of c is deleted beyond what
+ * was rewritten, and the request stays to be resumed. A complete erasure
+ * issues a certificate (result->certificate). c may be freed (a controller
+ * erasure): use only the result afterwards. */
+int cn_erase(CnRepo *repo, CnController *c, const CnEraseRequest *q, const CnEraseOptions *o,
+             CnEraseResult *ret);
