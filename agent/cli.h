@@ -211,6 +211,7 @@ int verb_key(Cli *cli, int argc, char **argv);
 int verb_hold(Cli *cli, int argc, char **argv);
 int verb_prune(Cli *cli, int argc, char **argv);
 int verb_erase(Cli *cli, int argc, char **argv);
+int verb_keystore(Cli *cli, int argc, char **argv);
 int verb_copy(Cli *cli, int argc, char **argv);
 int verb_certificate(Cli *cli, int argc, char **argv);
 int verb_processor(Cli *cli, int argc, char **argv);

@@ -27,6 +27,7 @@ static const struct {
         { "controller", verb_controller, "list or add data controllers" },
         { "hold", verb_hold, "add, list or release legal holds" },
         { "prune", verb_prune, "delete the data no snapshot needs" },
+        { "key-store", verb_keystore, "where the keys live: list, add or remove escrow locations" },
         { "erase", verb_erase, "erase a subject, path, snapshot or controller for good, with a certificate" },
         { "copy", verb_copy, "copy snapshots from another repository into this replica of it" },
         { "certificate", verb_certificate, "list, show or verify signed erasure certificates" },

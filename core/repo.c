@@ -891,6 +891,60 @@ int cn_repo_replica_controller(CnRepo *r, const CnController *c, CnController **
         return -ENOENT;
 }
 
+/* ---- key store locations ---- */
+
+int cn_repo_key_store_add(CnRepo *r, const char *url, CnKeyStoreStatusFn fn, void *userdata) {
+        int failed = 0;
+        for (size_t i = 0; i < r->n_controllers; i++) {
+                CnController *c = r->controllers[i];
+                if (c->format != 2)
+                        continue;
+                int k = cn_keystore_add_location(c->ks, url);
+                if (k < 0)
+                        return k;
+                k = keystore_put_all(r, c, fn, userdata);
+                if (k < 0)
+                        return k;
+                failed += k;
+        }
+        return failed;
+}
+
+int cn_repo_key_store_remove(CnRepo *r, const char *url, CnKeyStoreStatusFn fn, void *userdata) {
+        char name[CN_KEYSTORE_NAME_MAX];
+        int failed = 0;
+        for (size_t i = 0; i < r->n_controllers; i++) {
+                CnController *c = r->controllers[i];
+                size_t at = SIZE_MAX;
+                for (size_t j = 0; c->format == 2 && j < c->ks->n_locations; j++)
+                        if (strcmp(c->ks->locations[j], url) == 0)
+                                at = j;
+                if (at == SIZE_MAX)
+                        continue;
+                if (c->ks->n_locations == 1)
+                        return -ENOTEMPTY;      /* the last one: the keys would be nowhere */
+                /* The copy there goes first: a copy left behind would keep
+                 * keys a later erasure destroys everywhere else. */
+                CnBackend *b, *own;
+                int k = location_backend(r, url, false, &b, &own);
+                cn_keystore_name(r->repo_id, c->id, name);
+                if (k >= 0)
+                        k = cn_backend_remove(b, name);
+                cn_backend_close(own);
+                if (k < 0 && k != -ENOENT)
+                        return k;
+                free(c->ks->locations[at]);
+                memmove(c->ks->locations + at, c->ks->locations + at + 1,
+                        (c->ks->n_locations - at - 1) * sizeof *c->ks->locations);
+                c->ks->n_locations--;
+                k = keystore_put_all(r, c, fn, userdata);
+                if (k < 0)
+                        return k;
+                failed += k;
+        }
+        return failed;
+}
+
 /* ---- objects of a controller (docs/FORMAT.md "Envelope") ---- */
 
 typedef enum KeyClass {

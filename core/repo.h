@@ -238,6 +238,15 @@ int cn_repo_epoch_drop(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *
  * leaves r. */
 int cn_repo_controller_destroy(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *userdata);
 
+/* Key store locations (docs/FORMAT.md "Key store"): add url to every
+ * version 2 controller's key store object and put it at every location
+ * (the new one included); remove url from them (the copy there is removed
+ * first: -ENOTEMPTY for a controller's last location, other errors when
+ * that copy cannot be removed) and put the rest. Both return how many
+ * puts failed (each told to fn), or < 0. */
+int cn_repo_key_store_add(CnRepo *r, const char *url, CnKeyStoreStatusFn fn, void *userdata);
+int cn_repo_key_store_remove(CnRepo *r, const char *url, CnKeyStoreStatusFn fn, void *userdata);
+
 /* Key files. id_hex names keys/<id_hex>. */
 typedef struct CnKeyInfo {
         char id_hex[CN_UUID_HEX + 1];
