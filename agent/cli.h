@@ -212,6 +212,10 @@ int verb_hold(Cli *cli, int argc, char **argv);
 int verb_prune(Cli *cli, int argc, char **argv);
 int verb_erase(Cli *cli, int argc, char **argv);
 int verb_keystore(Cli *cli, int argc, char **argv);
+/* Carry out the erasure requests that remain for controller c (deferred
+ * by holds, or stopped): the exit code (0 none or all done; 3 still
+ * deferred or partial; 1 an error, said). */
+int cli_erase_pending(Cli *cli, CnController *c);
 int verb_copy(Cli *cli, int argc, char **argv);
 int verb_certificate(Cli *cli, int argc, char **argv);
 int verb_processor(Cli *cli, int argc, char **argv);

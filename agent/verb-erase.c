@@ -35,6 +35,8 @@ static void help(void) {
               "      --reason TEXT       why (goes into the certificate)\n"
               "      --reference REF     the request's case or ticket number (certificate)\n"
               "  -n, --dry-run           say what would be erased and kept; change nothing\n"
+              "      --pending           carry out the requests that remain: deferred by a hold\n"
+              "                          ('hold release' does it too), or stopped before the end\n"
               "      --json              the report as one JSON object\n"
               "\n"
               "Exit 0 erased at every location; 3 partial (a key store location was not\n"
@@ -133,8 +135,45 @@ static void report_text(const Cli *cli, const CnEraseRequest *q, const CnEraseRe
         (void) q;
 }
 
+typedef struct PendingRun {
+        Cli *cli;
+        int exit;
+} PendingRun;
+
+static void on_pending(const CnEraseRequest *q, int result, const CnEraseResult *res, void *u) {
+        PendingRun *p = u;
+        static const char *const scopes[] = { "", "snapshot", "controller", "path", "subject" };
+        if (result < 0) {
+                cli_error("the remaining erasure of %s %s failed: %s; it stays, to be carried out by 'cairn erase "
+                          "--pending'",
+                          scopes[q->scope], CLI_ESC(q->value), strerror(-result));
+                p->exit = CLI_EXIT_ERROR;
+                return;
+        }
+        if (res->n_deferred || res->locations_failed) {
+                cli_info(p->cli, "erasure of %s %s: still %s\n", scopes[q->scope], CLI_ESC(q->value),
+                         res->n_deferred ? "deferred by a hold" : "partial (a key store location not reached)");
+                if (p->exit == CLI_EXIT_OK)
+                        p->exit = CLI_EXIT_PARTIAL;
+                return;
+        }
+        cli_info(p->cli, "erasure of %s %s carried out: %" PRIu64 " entries, %" PRIu64 " snapshots removed, %" PRIu64
+                         " rewritten; certificate %.16s\n",
+                 scopes[q->scope], CLI_ESC(q->value), res->counts.entries_erased, res->counts.snapshots_deleted,
+                 res->counts.snapshots_rewritten, res->certificate);
+}
+
+int cli_erase_pending(Cli *cli, CnController *c) {
+        PendingRun p = { .cli = cli };
+        CnEraseOptions o = { .damaged = cli_damaged, .userdata = cli };
+        int r = cn_erase_pending(cli->rp, c, &o, on_pending, &p);
+        if (r < 0 && p.exit == CLI_EXIT_OK)
+                return cli_repo_error(cli, "cannot carry out the remaining erasures", r);
+        return p.exit;
+}
+
 int verb_erase(Cli *cli, int argc, char **argv) {
-        enum { OPT_SUBJECT = _OPT_GLOBAL_MAX, OPT_PATH, OPT_SNAPSHOT, OPT_REASON, OPT_REFERENCE };
+        enum { OPT_SUBJECT = _OPT_GLOBAL_MAX, OPT_PATH, OPT_SNAPSHOT, OPT_REASON, OPT_REFERENCE, OPT_PENDING };
         static const struct option opts[] = {
                 CLI_GLOBAL_LONG,
                 { "subject", required_argument, NULL, OPT_SUBJECT },
@@ -143,8 +182,10 @@ int verb_erase(Cli *cli, int argc, char **argv) {
                 { "reason", required_argument, NULL, OPT_REASON },
                 { "reference", required_argument, NULL, OPT_REFERENCE },
                 { "dry-run", no_argument, NULL, 'n' },
+                { "pending", no_argument, NULL, OPT_PENDING },
                 {},
         };
+        bool pending = false;
         CnEraseRequest q = { .reason = "", .reference = "" };
         CnEraseOptions o = { .damaged = cli_damaged, .userdata = cli };
         const char *snapshot = NULL;
@@ -175,12 +216,30 @@ int verb_erase(Cli *cli, int argc, char **argv) {
                 case 'n':
                         o.dry_run = true;
                         break;
+                case OPT_PENDING:
+                        pending = true;
+                        break;
                 default:
                         return cli_usage_error("erase", "unknown option");
                 }
         }
         if (optind < argc)
                 return cli_usage_error("erase", "erase takes no arguments");
+        if (pending) {
+                if (scopes || o.dry_run)
+                        return cli_usage_error("erase", "--pending takes no scope and no --dry-run");
+                if ((r = cli_open(cli, true)) != 0)
+                        return r;
+                int worst = CLI_EXIT_OK;
+                for (size_t i = cn_repo_n_controllers(cli->rp); i-- > 0;) {
+                        CnController *ctl = cn_repo_controller(cli->rp, i);
+                        if (cli->controller && ctl != cn_repo_find_controller(cli->rp, cli->controller))
+                                continue;
+                        int k = cli_erase_pending(cli, ctl);
+                        worst = k == CLI_EXIT_ERROR || worst == CLI_EXIT_ERROR ? CLI_EXIT_ERROR : CN_MAX(worst, k);
+                }
+                return worst;
+        }
         if (scopes > 1)
                 return cli_usage_error("erase", "give one of --subject, --path and --snapshot");
         if (scopes == 0 && !cli->controller)

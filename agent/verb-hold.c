@@ -304,8 +304,10 @@ static int hold_release(Cli *cli, const char *spec, const char *reason) {
                 return cli_repo_error(cli, "cannot release the hold", r);
         }
         cli_info(cli, "released hold %s\n", h->id_hex);
+        CnController *c = h->controller;
         cn_holds_done(&holds);
-        return CLI_EXIT_OK;
+        /* What the hold deferred is erased now (docs/cli/erase.md). */
+        return cli_erase_pending(cli, c);
 }
 
 int verb_hold(Cli *cli, int argc, char **argv) {

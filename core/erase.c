@@ -913,7 +913,9 @@ static int run(Erase *e) {
                 return r;
         if (o->dry_run)
                 return 0;
-        if ((r = put_request(e)) < 0)
+        if (o->request_name)
+                snprintf(e->request_name, sizeof e->request_name, "%s", o->request_name);
+        else if ((r = put_request(e)) < 0)
                 return r;
         if ((r = execute(e)) < 0)
                 return r;
@@ -951,6 +953,96 @@ void cn_erase_result_done(CnEraseResult *r) {
         free(r->locations);
         free(r->location_results);
         *r = (CnEraseResult) {};
+}
+
+typedef struct Pending {
+        char *name;
+        CnEraseRequest q;
+        char *strings[4];
+} Pending;
+
+static int pending_cmp(const void *a, const void *b) {
+        const Pending *x = a, *y = b;
+        return x->q.created < y->q.created ? -1 : x->q.created > y->q.created ? 1 : strcmp(x->name, y->name);
+}
+
+int cn_erase_pending(CnRepo *repo, CnController *c, const CnEraseOptions *o, CnErasePendingFn fn, void *userdata) {
+        _cleanup_(cn_names_done) CnNames names = {};
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
+        Pending *v = NULL;
+        size_t n = 0;
+        char prefix[64];
+        int r, first = 0;
+
+        if (c->format != 2)
+                return 0;
+        snprintf(prefix, sizeof prefix, "erasures/%s/", c->id_hex);
+        r = cn_backend_list_names(cn_repo_backend(repo), prefix, &names);
+        for (size_t i = 0; r >= 0 && i < names.n; i++) {
+                CnEraseRequest q;
+                r = cn_backend_get(cn_repo_backend(repo), names.v[i], 0, CN_GET_ALL, &obj);
+                if (r >= 0)
+                        r = cn_envelope_check_content_name(names.v[i], obj.data, obj.len);
+                if (r >= 0)
+                        r = cn_controller_open(repo, c, CN_MAGIC_ERASURE, obj.data, obj.len, NULL, &body);
+                if (r >= 0)
+                        r = cn_erase_request_decode(body.data, body.len, &q);
+                if (r < 0) {
+                        if (cn_store_error_is_environment(r))
+                                break;
+                        if (o && o->damaged)
+                                o->damaged(names.v[i], r, o->userdata);
+                        r = 0;
+                        continue;
+                }
+                Pending *w = realloc(v, (n + 1) * sizeof *w);
+                if (!w) {
+                        r = -ENOMEM;
+                        break;
+                }
+                v = w;
+                Pending *p = &v[n++];
+                *p = (Pending) { .q = q, .name = strdup(names.v[i]) };
+                /* The strings lie in body, without NULs: copies. */
+                CnReader rd;
+                cn_reader_init(&rd, body.data, body.len);
+                uint8_t scope;
+                cn_reader_u8(&rd, &scope);
+                for (size_t k = 0; k < 4; k++) {
+                        const uint8_t *sp;
+                        size_t len;
+                        cn_reader_bytes32(&rd, SIZE_MAX, &sp, &len);
+                        p->strings[k] = strndup((const char *) sp, len);
+                        if (!p->strings[k] || !p->name)
+                                r = -ENOMEM;
+                }
+                p->q.value = p->strings[0], p->q.reason = p->strings[1], p->q.reference = p->strings[2],
+                p->q.requester = p->strings[3];
+        }
+        if (r >= 0 && n > 1)
+                qsort(v, n, sizeof *v, pending_cmp);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                CnEraseOptions po = o ? *o : (CnEraseOptions) {};
+                CnEraseResult res;
+                po.request_name = v[i].name;
+                int k = cn_erase(repo, c, &v[i].q, &po, &res);
+                if (fn)
+                        fn(&v[i].q, k, &res, userdata);
+                if (k < 0 && !first)
+                        first = k;
+                bool gone = res.controller_destroyed;
+                cn_erase_result_done(&res);
+                if (gone)
+                        break;  /* c is freed */
+        }
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].name);
+                for (size_t k = 0; k < 4; k++)
+                        free(v[i].strings[k]);
+        }
+        free(v);
+        return r < 0 ? r : first;
 }
 
 int cn_erase(CnRepo *repo, CnController *c, const CnEraseRequest *q, const CnEraseOptions *o, CnEraseResult *ret) {

@@ -77,6 +77,8 @@ void cn_erase_result_done(CnEraseResult *r);
 
 typedef struct CnEraseOptions {
         bool dry_run;                   /* find and report the scope; write nothing */
+        const char *request_name;       /* carry out this stored request (erasures/<ctrl>/<id>)
+                                         * instead of putting a new one: cn_erase_pending() */
         CnStoreDamagedFn damaged;       /* objects that do not open; may be NULL */
         void *userdata;
 } CnEraseOptions;
@@ -91,3 +93,11 @@ typedef struct CnEraseOptions {
  * erasure): use only the result afterwards. */
 int cn_erase(CnRepo *repo, CnController *c, const CnEraseRequest *q, const CnEraseOptions *o,
              CnEraseResult *ret);
+
+/* Requests of c that remain (erasures/<ctrl>/: deferred by a hold, or of
+ * an erasure stopped before its end), oldest first; each is carried out
+ * again with cn_erase() (what a hold still keeps stays deferred), and fn
+ * told of it. Returns the first error of cn_erase() (after trying all), 0
+ * when there was nothing to do or all went. */
+typedef void (*CnErasePendingFn)(const CnEraseRequest *q, int result, const CnEraseResult *res, void *userdata);
+int cn_erase_pending(CnRepo *repo, CnController *c, const CnEraseOptions *o, CnErasePendingFn fn, void *userdata);
