@@ -217,6 +217,9 @@ void cli_json_snapshot(FILE *f, const CnSnapshot *s) {
         cli_json_strv(f, (const char *const *) s->tags, s->n_tags);
         fprintf(f, ",\"controller\":{\"id\":\"%s\",\"name\":", s->controller->id_hex);
         cli_json_string(f, s->controller->name, strlen(s->controller->name));
-        fprintf(f, "},\"partial\":%s,\"errors\":%zu,\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
-                (s->flags & CN_SNAPSHOT_PARTIAL) ? "true" : "false", s->n_errors, s->files, s->dirs, s->bytes);
+        fprintf(f,
+                "},\"partial\":%s,\"rewritten\":%s,\"errors\":%zu,\"files\":%" PRIu64 ",\"dirs\":%" PRIu64
+                ",\"bytes\":%" PRIu64 "}",
+                (s->flags & CN_SNAPSHOT_PARTIAL) ? "true" : "false",
+                (s->flags & CN_SNAPSHOT_REWRITTEN) ? "true" : "false", s->n_errors, s->files, s->dirs, s->bytes);
 }
