@@ -6,10 +6,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "backup.h"
 #include "crypto.h"
+#include "erase.h"
 #include "format.h"
 #include "remote.h"
 #include "store.h"
@@ -51,6 +53,9 @@ int cli_global_option(Cli *cli, int c, const char *arg) {
                 return 1;
         case OPT_KEY_STORE:
                 cli->key_store = arg;
+                return 1;
+        case OPT_BREAK_GLASS:
+                cli->break_glass = arg;
                 return 1;
         case OPT_JSON:
                 cli->json = true;
@@ -637,6 +642,27 @@ int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter
         r = cn_store_open_tolerant(cli->rp, s->controller, CN_STORE_KEYS, cli_damaged, cli, ret_store);
         if (r < 0)
                 return cli_repo_error(cli, "cannot read the index", r);
+        /* What a deferred erasure reaches is restricted (docs/cli/erase.md). */
+        bool restricted;
+        r = cn_erase_restricted(cli->rp, *ret_store, s, &restricted);
+        if (r < 0)
+                return cli_repo_error(cli, "cannot read the erasure requests", r);
+        if (restricted && (!cli->break_glass || !*cli->break_glass)) {
+                cli_error("snapshot %.8s holds data an erasure request waits to erase (a legal hold defers it): "
+                          "it is restricted; read it only for a stated purpose, with --break-glass PURPOSE, "
+                          "which is logged",
+                          s->id_hex);
+                return CLI_EXIT_ERROR;
+        }
+        if (restricted) {
+                char who[CLI_USER_AT_HOST_MAX];
+                openlog("cairn", LOG_PID, LOG_AUTHPRIV);
+                syslog(LOG_NOTICE, "break-glass read of snapshot %s (controller %s) by %s: %s", s->id_hex,
+                       s->controller->id_hex, cli_user_at_host(who), cli->break_glass);
+                closelog();
+                cli_warn("break-glass read of restricted snapshot %.8s, logged (purpose: %s)", s->id_hex,
+                         CLI_ESC(cli->break_glass));
+        }
         *ret_snap = s;
         return 0;
 }

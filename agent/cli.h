@@ -37,6 +37,7 @@ typedef struct Cli {
         const char *controller;         /* --controller, CAIRN_CONTROLLER: name or id */
         const char *key_hint;           /* --key-hint, CAIRN_KEY_HINT: key file to try first */
         const char *key_store;          /* --key-store; NULL: CAIRN_KEY_STORE or the default */
+        const char *break_glass;        /* --break-glass PURPOSE: read what a deferred erasure restricts */
         bool json;
         size_t repo_problems;           /* skipped key files and controllers reported by the open */
         bool quiet;
@@ -59,6 +60,7 @@ enum {
         OPT_FILTER_TAG,
         OPT_FILTER_PATH,
         OPT_KEY_STORE,
+        OPT_BREAK_GLASS,
         _OPT_GLOBAL_MAX,
 };
 #define CLI_GLOBAL_LONG                                                         \
@@ -68,6 +70,7 @@ enum {
         { "controller", required_argument, NULL, OPT_CONTROLLER },              \
         { "key-hint", required_argument, NULL, OPT_KEY_HINT },                  \
         { "key-store", required_argument, NULL, OPT_KEY_STORE },                \
+        { "break-glass", required_argument, NULL, OPT_BREAK_GLASS },            \
         { "connections", required_argument, NULL, OPT_CONNECTIONS },            \
         { "limit-upload", required_argument, NULL, OPT_LIMIT_UPLOAD },          \
         { "quiet", no_argument, NULL, 'q' },                                    \

@@ -966,15 +966,27 @@ static int pending_cmp(const void *a, const void *b) {
         return x->q.created < y->q.created ? -1 : x->q.created > y->q.created ? 1 : strcmp(x->name, y->name);
 }
 
-int cn_erase_pending(CnRepo *repo, CnController *c, const CnEraseOptions *o, CnErasePendingFn fn, void *userdata) {
+static void pending_free(Pending *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].name);
+                for (size_t k = 0; k < 4; k++)
+                        free(v[i].strings[k]);
+        }
+        free(v);
+}
+
+/* The requests of c that remain, oldest first. */
+static int pending_load(CnRepo *repo, CnController *c, const CnEraseOptions *o, Pending **ret, size_t *ret_n) {
         _cleanup_(cn_names_done) CnNames names = {};
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         Pending *v = NULL;
         size_t n = 0;
         char prefix[64];
-        int r, first = 0;
+        int r;
 
+        *ret = NULL;
+        *ret_n = 0;
         if (c->format != 2)
                 return 0;
         snprintf(prefix, sizeof prefix, "erasures/%s/", c->id_hex);
@@ -989,9 +1001,9 @@ int cn_erase_pending(CnRepo *repo, CnController *c, const CnEraseOptions *o, CnE
                 if (r >= 0)
                         r = cn_erase_request_decode(body.data, body.len, &q);
                 if (r < 0) {
-                        if (cn_store_error_is_environment(r))
+                        if (cn_store_error_is_environment(r) && r != -ENOENT)
                                 break;
-                        if (o && o->damaged)
+                        if (r != -ENOENT && o && o->damaged)
                                 o->damaged(names.v[i], r, o->userdata);
                         r = 0;
                         continue;
@@ -1006,8 +1018,8 @@ int cn_erase_pending(CnRepo *repo, CnController *c, const CnEraseOptions *o, CnE
                 *p = (Pending) { .q = q, .name = strdup(names.v[i]) };
                 /* The strings lie in body, without NULs: copies. */
                 CnReader rd;
-                cn_reader_init(&rd, body.data, body.len);
                 uint8_t scope;
+                cn_reader_init(&rd, body.data, body.len);
                 cn_reader_u8(&rd, &scope);
                 for (size_t k = 0; k < 4; k++) {
                         const uint8_t *sp;
@@ -1020,9 +1032,25 @@ int cn_erase_pending(CnRepo *repo, CnController *c, const CnEraseOptions *o, CnE
                 p->q.value = p->strings[0], p->q.reason = p->strings[1], p->q.reference = p->strings[2],
                 p->q.requester = p->strings[3];
         }
-        if (r >= 0 && n > 1)
+        if (r < 0) {
+                pending_free(v, n);
+                return r;
+        }
+        if (n > 1)
                 qsort(v, n, sizeof *v, pending_cmp);
-        for (size_t i = 0; r >= 0 && i < n; i++) {
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+int cn_erase_pending(CnRepo *repo, CnController *c, const CnEraseOptions *o, CnErasePendingFn fn, void *userdata) {
+        Pending *v;
+        size_t n;
+        int first = 0;
+        int r = pending_load(repo, c, o, &v, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
                 CnEraseOptions po = o ? *o : (CnEraseOptions) {};
                 CnEraseResult res;
                 po.request_name = v[i].name;
@@ -1036,13 +1064,40 @@ int cn_erase_pending(CnRepo *repo, CnController *c, const CnEraseOptions *o, CnE
                 if (gone)
                         break;  /* c is freed */
         }
-        for (size_t i = 0; i < n; i++) {
-                free(v[i].name);
-                for (size_t k = 0; k < 4; k++)
-                        free(v[i].strings[k]);
+        pending_free(v, n);
+        return first;
+}
+
+/* cn_walk callback: stops at the first entry the request reaches. */
+static int restricted_entry(const char *path, const CnNode *n, void *u) {
+        return reaches_entry(u, path, strlen(path), n) ? -ECANCELED : 0;
+}
+
+int cn_erase_restricted(CnRepo *repo, CnStore *store, const CnSnapshot *s, bool *ret) {
+        Pending *v;
+        size_t n;
+        int r = pending_load(repo, s->controller, NULL, &v, &n);
+        *ret = false;
+        for (size_t i = 0; r >= 0 && i < n && !*ret; i++) {
+                Erase e = { .repo = repo, .c = s->controller, .q = &v[i].q, .store = store,
+                            .subject_len = strlen(v[i].q.value) };
+                if (v[i].q.scope == CN_ERASE_PATH && (r = cn_patterns_add(&e.pattern, v[i].q.value)) < 0)
+                        break;
+                if (removes_whole(&e, s))
+                        *ret = true;
+                else if (v[i].q.scope == CN_ERASE_PATH || v[i].q.scope == CN_ERASE_SUBJECT) {
+                        for (size_t j = 0; j < s->n_paths; j++)
+                                *ret = *ret || path_reached(&e, s->paths[j]);
+                        if (!*ret) {
+                                r = cn_walk(store, s->tree, "", restricted_entry, &e);
+                                if (r == -ECANCELED)
+                                        *ret = true, r = 0;
+                        }
+                }
+                cn_patterns_done(&e.pattern);
         }
-        free(v);
-        return r < 0 ? r : first;
+        pending_free(v, n);
+        return r;
 }
 
 int cn_erase(CnRepo *repo, CnController *c, const CnEraseRequest *q, const CnEraseOptions *o, CnEraseResult *ret) {

@@ -14,6 +14,8 @@
 
 #include "certificate.h"
 #include "repo.h"
+#include "snapshot.h"
+#include "store.h"
 
 typedef enum CnEraseScope {
         CN_ERASE_SNAPSHOT = 1,
@@ -101,3 +103,8 @@ int cn_erase(CnRepo *repo, CnController *c, const CnEraseRequest *q, const CnEra
  * when there was nothing to do or all went. */
 typedef void (*CnErasePendingFn)(const CnEraseRequest *q, int result, const CnEraseResult *res, void *userdata);
 int cn_erase_pending(CnRepo *repo, CnController *c, const CnEraseOptions *o, CnErasePendingFn fn, void *userdata);
+
+/* Whether a request that remains (deferred by a hold) reaches snapshot s,
+ * read through store: readers then refuse it unless told to break the
+ * glass (docs/cli/erase.md). */
+int cn_erase_restricted(CnRepo *repo, CnStore *store, const CnSnapshot *s, bool *ret);
