@@ -20,6 +20,7 @@
 #include "certificate.h"
 #include "damage.h"
 #include "envelope.h"
+#include "erase.h"
 #include "fileio.h"
 #include "hex.h"
 #include "hold.h"
@@ -137,6 +138,17 @@ static void seeds_of_encoders(void) {
         cn_buf_put_u32(&out, 1);
         cn_buf_append(&out, b, CN_KEY_BYTES);
         seed_version("controller", "body", 1, out.data, out.len);
+        cn_buf_reset(&out);
+
+        /* erasure requests: a subject, and a path with every text field */
+        CnEraseRequest rq = { .scope = CN_ERASE_SUBJECT, .value = "alice", .created = 1796601600 };
+        cn_erase_request_encode(&rq, &out);
+        seed_buf("erasure", "subject", &out);
+        cn_buf_reset(&out);
+        rq = (CnEraseRequest) { .scope = CN_ERASE_PATH, .value = "/home/*/mail/**", .reason = "art. 17 request",
+                                .reference = "DSR-12", .requester = "ops@appliance", .created = -1 };
+        cn_erase_request_encode(&rq, &out);
+        seed_buf("erasure", "path", &out);
         cn_buf_reset(&out);
 
         /* a key store object's body during an epoch change: two keys */
