@@ -128,6 +128,7 @@ typedef struct Erase {
         bool snap_held;
         uint64_t entries, bytes, files, dirs, others;
         uint64_t n_dropped, n_kept;     /* chunks in the sets */
+        CnNames dropped_paths;          /* rewrite: the entries the request reached in this snapshot */
         char request_name[CN_ENVELOPE_NAME_MAX];
         uint8_t *pseudonym_key;         /* secret: KDF(domain root, 4, "cndomain"), for the certificate */
         uint8_t controller[CN_UUID_BYTES];
@@ -234,9 +235,25 @@ static int walk_entry(const char *path, const CnNode *n, void *u) {
 }
 
 /* Whether path (a snapshot's path or error path) is one the request
- * reaches: it matches the pattern, or lies under a dropped directory. */
+ * reaches: it matches the pattern, or is (or lies under) an entry the
+ * rewrite of this snapshot dropped (a backed-up directory tagged with the
+ * subject names the subject). */
 static bool path_reached(Erase *e, const char *path) {
-        return e->q->scope == CN_ERASE_PATH && cn_patterns_match(&e->pattern, path);
+        if (e->q->scope == CN_ERASE_PATH && cn_patterns_match(&e->pattern, path))
+                return true;
+        size_t len = strlen(path);
+        for (size_t i = 0; i < e->dropped_paths.n; i++) {
+                size_t dl = strlen(e->dropped_paths.v[i]);
+                if (len >= dl && memcmp(path, e->dropped_paths.v[i], dl) == 0 &&
+                    (len == dl || path[dl] == '/' || dl == 1))
+                        return true;
+        }
+        return false;
+}
+
+static int rewrite_dropped(const char *path, _unused_ size_t len, _unused_ const CnNode *n, void *u) {
+        Erase *e = u;
+        return cn_names_add(&e->dropped_paths, path);
 }
 
 static int walk(Erase *e, const CnSnapshot *s, bool for_keep) {
@@ -353,7 +370,7 @@ static void filter_paths(Erase *e, char **v, size_t *n) {
 }
 
 static int rewrite_one(Erase *e, CnSnapshot *s) {
-        CnRewriteOps ops = { .drop = rewrite_drop };
+        CnRewriteOps ops = { .drop = rewrite_drop, .dropped = rewrite_dropped };
         CnRewriteStats st;
         uint8_t root[CN_ID_BYTES], failed[CN_ID_BYTES];
         int r;
@@ -361,6 +378,7 @@ static int rewrite_one(Erase *e, CnSnapshot *s) {
         /* What goes, by kind, for the new snapshot's counts. */
         if ((r = walk(e, s, false)) < 0)
                 return r;
+        cn_names_done(&e->dropped_paths);
         r = cn_tree_rewrite(e->store, s->tree, &ops, e, root, &st, failed);
         if (r < 0)
                 return r;
@@ -399,9 +417,11 @@ static int rewrite_one(Erase *e, CnSnapshot *s) {
                 n.bytes -= CN_MIN(n.bytes, st.bytes);
         }
         if (r >= 0 && (r = cn_store_flush(e->store)) >= 0 && (r = cn_store_session_check(e->store)) >= 0) {
-                if (n.n_paths == 0)
-                        r = 0;  /* nothing of it stays: removed without a successor */
-                else
+                if (n.n_paths == 0) {
+                        /* Nothing of it stays: removed without a successor. */
+                        e->res->counts.snapshots_rewritten--;
+                        e->res->counts.snapshots_deleted++;
+                } else
                         r = cn_snapshot_save(e->repo, &n);
         }
         if (r >= 0 && (n.n_paths == 0 || memcmp(n.id, s->id, CN_ID_BYTES) != 0)) {
@@ -410,6 +430,7 @@ static int rewrite_one(Erase *e, CnSnapshot *s) {
                         r = 0;
         }
         cn_snapshot_done(&n);
+        cn_names_done(&e->dropped_paths);
         return r;
 }
 
