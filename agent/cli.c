@@ -391,7 +391,9 @@ static void on_repo_problem(const CnRepoProblem *p, void *u) {
 
 int cli_open(Cli *cli, bool unlock) {
         _cleanup_(cn_secret_freep) uint8_t *pw = NULL;
-        const char *what = cli->source ? "cannot open the source repository" : "cannot open repository";
+        const char *what = cli->replica  ? "cannot open the replica"
+                           : cli->source ? "cannot open the source repository"
+                                         : "cannot open repository";
         size_t pw_len = 0;
         int r;
 

@@ -32,6 +32,7 @@ typedef struct Cli {
          * --from-password-file, --from-key-hint and CAIRN_FROM_* instead,
          * and it has no default location (docs/cli/copy.md). */
         bool source;
+        bool replica;                   /* the other repository is a replica an erasure reaches */
         const char *repo;               /* -r, CAIRN_REPOSITORY or the default */
         const char *password_file;      /* --password-file, CAIRN_PASSWORD_FILE */
         const char *controller;         /* --controller, CAIRN_CONTROLLER: name or id */

@@ -37,6 +37,9 @@ static void help(void) {
               "  -n, --dry-run           say what would be erased and kept; change nothing\n"
               "      --pending           carry out the requests that remain: deferred by a hold\n"
               "                          ('hold release' does it too), or stopped before the end\n"
+              "      --replica URL       carry it to this replica too (repeatable; its password:\n"
+              "                          --from-password-file, CAIRN_FROM_PASSWORD; its key store:\n"
+              "                          --from-key-store, else as this repository's)\n"
               "      --json              the report as one JSON object\n"
               "\n"
               "Exit 0 erased at every location; 3 partial (a key store location was not\n"
@@ -70,9 +73,13 @@ static json_t *report_json(const CnEraseRequest *q, const char *controller, cons
         for (size_t i = 0; i < r->n_locations; i++)
                 json_array_append_new(locs, json_pack("{s:s, s:s}", "url", r->locations[i], "status",
                                                       r->location_results[i] == 0 ? "done" : "unreachable"));
+        json_t *reps = json_array();
+        for (size_t i = 0; i < r->n_replicas; i++)
+                json_array_append_new(reps, json_pack("{s:s, s:s}", "url", r->replicas[i], "status",
+                                                      r->replica_results[i] == 0 ? "done" : "unreachable"));
         const CnCertificateCounts *c = &r->counts;
         return json_pack("{s:b, s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, "
-                         "s:o, s:o, s:I, s:I, s:o, s:b, s:b, s:s?}",
+                         "s:o, s:o, s:I, s:I, s:o, s:o, s:b, s:b, s:s?}",
                          "dry_run", dry_run, "scope", scopes[q->scope], "value", q->value, "controller", controller,
                          "snapshots", touched, "counts", "snapshots_deleted", (json_int_t) c->snapshots_deleted,
                          "snapshots_rewritten", (json_int_t) c->snapshots_rewritten, "entries_erased",
@@ -82,7 +89,8 @@ static json_t *report_json(const CnEraseRequest *q, const char *controller, cons
                          "packs_rewritten", (json_int_t) c->packs_rewritten, "chunks_kept",
                          (json_int_t) r->chunks_kept, "chunks_reached", (json_int_t) r->chunks_reached, "kept_by",
                          kept, "deferred", deferred, "epoch_from", (json_int_t) r->epoch_from, "epoch_to",
-                         (json_int_t) r->epoch_to, "key_store_locations", locs, "controller_destroyed",
+                         (json_int_t) r->epoch_to, "key_store_locations", locs, "replicas", reps,
+                         "controller_destroyed",
                          r->controller_destroyed, "cryptographically_complete", r->cryptographically_complete,
                          "certificate", r->certificate[0] ? r->certificate : NULL);
 }
@@ -129,10 +137,73 @@ static void report_text(const Cli *cli, const CnEraseRequest *q, const CnEraseRe
                         cli_warn("key store location %s was not reached (%s): the old key is still there; run "
                                  "the same erase again when it is reachable",
                                  CLI_ESC(r->locations[i]), strerror(-r->location_results[i]));
+        for (size_t i = 0; i < r->n_replicas; i++)
+                if (r->replica_results[i] == 0)
+                        cli_info(cli, "replica %s: erased there too\n", CLI_ESC(r->replicas[i]));
+                else
+                        cli_warn("replica %s: not erased there (%s): run 'cairn erase --pending --replica %s' when "
+                                 "it is reachable",
+                                 CLI_ESC(r->replicas[i]), strerror(-r->replica_results[i]), CLI_ESC(r->replicas[i]));
         if (r->certificate[0])
                 cli_info(cli, "certificate %.16s ('cairn certificate show %.16s')\n", r->certificate,
                          r->certificate);
         (void) q;
+}
+
+/* The replicas an erasure is carried to (--replica URL), opened as the
+ * other repository of copy is (--from-password-file, CAIRN_FROM_PASSWORD,
+ * --from-key-store). */
+#define MAX_REPLICAS 16
+typedef struct Replicas {
+        Cli *cli;
+        const Cli *opts;                /* password file, key hint, key store of the replicas */
+        const char *urls[MAX_REPLICAS];
+        size_t n;
+} Replicas;
+
+static int to_replicas(const CnEraseRequest *request, const uint8_t ctrl[CN_UUID_BYTES], uint32_t epoch,
+                       const uint8_t *key, CnEraseResult *res, void *u) {
+        Replicas *rs = u;
+        char hex[CN_UUID_HEX + 1];
+        cn_hex_encode(ctrl, CN_UUID_BYTES, hex);
+        for (size_t i = 0; i < rs->n; i++) {
+                Cli rc = { .source = true, .replica = true, .repo = rs->urls[i], .password_file = rs->opts->password_file,
+                           .key_hint = rs->opts->key_hint, .key_store = rs->opts->key_store, .quiet = rs->cli->quiet };
+                int k = cli_open(&rc, true) != 0 ? -EHOSTUNREACH : 0;
+                CnController *c = NULL;
+                for (size_t j = 0; k == 0 && j < cn_repo_n_controllers(rc.rp) && !c; j++)
+                        if (strcmp(cn_repo_controller(rc.rp, j)->id_hex, hex) == 0)
+                                c = cn_repo_controller(rc.rp, j);
+                if (k == 0 && c && key && c->epoch == epoch && cn_memeq(c->epoch_key, key, CN_KEY_BYTES))
+                        c = NULL;       /* there already */
+                else if (k == 0 && c && c->epoch >= epoch && key) {
+                        cli_error("replica %s: controller %.8s is at key epoch %" PRIu32 " there, not below %" PRIu32
+                                  ": not a replica of this repository any more",
+                                  CLI_ESC(rs->urls[i]), hex, c->epoch, epoch);
+                        k = -EXDEV;
+                }
+                if (k == 0 && c) {
+                        CnEraseOptions ro = { .damaged = cli_damaged, .userdata = &rc, .next_epoch = epoch,
+                                              .next_key = key };
+                        CnEraseRequest q = *request;
+                        CnEraseResult rr;
+                        if (!key) {     /* the controller is gone at the source: here too */
+                                q.scope = CN_ERASE_CONTROLLER;
+                                q.value = hex;
+                        }
+                        k = cn_erase(rc.rp, c, &q, &ro, &rr);
+                        if (k < 0)
+                                cli_error("replica %s: the erasure failed there: %s", CLI_ESC(rs->urls[i]), strerror(-k));
+                        else if (rr.locations_failed || rr.n_deferred)
+                                k = -EAGAIN;
+                        cn_erase_result_done(&rr);
+                }
+                cli_close(&rc);
+                int a = cn_erase_result_add_replica(res, rs->urls[i], k);
+                if (a < 0)
+                        return a;
+        }
+        return 0;
 }
 
 typedef struct PendingRun {
@@ -163,19 +234,28 @@ static void on_pending(const CnEraseRequest *q, int result, const CnEraseResult 
                  res->counts.snapshots_rewritten, res->certificate);
 }
 
-int cli_erase_pending(Cli *cli, CnController *c) {
+static int erase_pending(Cli *cli, CnController *c, Replicas *rs) {
         PendingRun p = { .cli = cli };
         CnEraseOptions o = { .damaged = cli_damaged, .userdata = cli };
+        if (rs && rs->n)
+                o.replicas = to_replicas, o.replicas_userdata = rs;
         int r = cn_erase_pending(cli->rp, c, &o, on_pending, &p);
         if (r < 0 && p.exit == CLI_EXIT_OK)
                 return cli_repo_error(cli, "cannot carry out the remaining erasures", r);
         return p.exit;
 }
 
+int cli_erase_pending(Cli *cli, CnController *c) {
+        return erase_pending(cli, c, NULL);
+}
+
 int verb_erase(Cli *cli, int argc, char **argv) {
-        enum { OPT_SUBJECT = _OPT_GLOBAL_MAX, OPT_PATH, OPT_SNAPSHOT, OPT_REASON, OPT_REFERENCE, OPT_PENDING };
+        enum { OPT_SUBJECT = _OPT_GLOBAL_MAX, OPT_PATH, OPT_SNAPSHOT, OPT_REASON, OPT_REFERENCE, OPT_PENDING,
+               OPT_REPLICA };
         static const struct option opts[] = {
                 CLI_GLOBAL_LONG,
+                CLI_FROM_LONG,
+                { "replica", required_argument, NULL, OPT_REPLICA },
                 { "subject", required_argument, NULL, OPT_SUBJECT },
                 { "path", required_argument, NULL, OPT_PATH },
                 { "snapshot", required_argument, NULL, OPT_SNAPSHOT },
@@ -186,6 +266,8 @@ int verb_erase(Cli *cli, int argc, char **argv) {
                 {},
         };
         bool pending = false;
+        Cli ropts = { .source = true };
+        Replicas rs = { .cli = cli, .opts = &ropts };
         CnEraseRequest q = { .reason = "", .reference = "" };
         CnEraseOptions o = { .damaged = cli_damaged, .userdata = cli };
         const char *snapshot = NULL;
@@ -219,7 +301,14 @@ int verb_erase(Cli *cli, int argc, char **argv) {
                 case OPT_PENDING:
                         pending = true;
                         break;
+                case OPT_REPLICA:
+                        if (rs.n == MAX_REPLICAS)
+                                return cli_usage_error("erase", "at most %d --replica", MAX_REPLICAS);
+                        rs.urls[rs.n++] = optarg;
+                        break;
                 default:
+                        if (cli_from_option(&ropts, c, optarg))
+                                break;
                         return cli_usage_error("erase", "unknown option");
                 }
         }
@@ -235,7 +324,7 @@ int verb_erase(Cli *cli, int argc, char **argv) {
                         CnController *ctl = cn_repo_controller(cli->rp, i);
                         if (cli->controller && ctl != cn_repo_find_controller(cli->rp, cli->controller))
                                 continue;
-                        int k = cli_erase_pending(cli, ctl);
+                        int k = erase_pending(cli, ctl, &rs);
                         worst = k == CLI_EXIT_ERROR || worst == CLI_EXIT_ERROR ? CLI_EXIT_ERROR : CN_MAX(worst, k);
                 }
                 return worst;
@@ -289,6 +378,10 @@ int verb_erase(Cli *cli, int argc, char **argv) {
         if (q.scope == CN_ERASE_CONTROLLER)
                 q.value = ctl_hex;      /* ctl is freed by a controller erasure */
 
+        if (rs.n && !o.dry_run) {
+                o.replicas = to_replicas;
+                o.replicas_userdata = &rs;
+        }
         CnEraseResult res;
         r = cn_erase(cli->rp, ctl, &q, &o, &res);
         if (r == -EOPNOTSUPP) {
@@ -332,6 +425,8 @@ int verb_erase(Cli *cli, int argc, char **argv) {
         } else
                 report_text(cli, &q, &res, o.dry_run);
         bool partial = !o.dry_run && (res.n_deferred || res.locations_failed);
+        for (size_t i = 0; i < res.n_replicas; i++)
+                partial = partial || res.replica_results[i] != 0;
         cn_erase_result_done(&res);
         return partial ? CLI_EXIT_PARTIAL : CLI_EXIT_OK;
 }

@@ -689,14 +689,15 @@ static int change_epoch(Erase *e, bool done) {
 
         if (c->ks->n_keys == 1) {
                 res->epoch_from = c->epoch;
-                r = cn_repo_epoch_add(e->repo, c, location_result, res);
+                r = cn_repo_epoch_add(e->repo, c, e->o->next_epoch, e->o->next_key, location_result, res);
                 if (r < 0)
                         return r;
         }
-        if (cn_keystore_key(c->ks, c->epoch + 1)) {
+        uint32_t next = cn_controller_next_epoch(c);
+        if (next) {
                 if (!res->epoch_from)
                         res->epoch_from = c->epoch;
-                if ((r = write_ledgers(e, c->epoch + 1)) < 0 || (r = cn_repo_epoch_switch(e->repo, c)) < 0)
+                if ((r = write_ledgers(e, next)) < 0 || (r = cn_repo_epoch_switch(e->repo, c)) < 0)
                         return r;
         } else if (!res->epoch_from)
                 res->epoch_from = c->ks->epochs[0];
@@ -793,7 +794,7 @@ static int issue_certificate(Erase *e) {
                 [CN_ERASE_PATH] = CN_CERTIFICATE_SCOPE_PATH,
                 [CN_ERASE_SUBJECT] = CN_CERTIFICATE_SCOPE_SUBJECT,
         };
-        size_t nl = res->n_locations + 1;
+        size_t nl = res->n_locations + res->n_replicas + 1;
         _cleanup_free_ CnCertificateLocation *loc = calloc(nl, sizeof *loc);
         _cleanup_free_ CnCertificateKeeper *keepers = calloc(res->n_kept_by + 1, sizeof *keepers);
         _cleanup_free_ CnCertificateDeferred *def = calloc(res->n_deferred + 1, sizeof *def);
@@ -826,6 +827,13 @@ static int issue_certificate(Erase *e) {
                         .status = res->location_results[i] == 0 ? CN_CERTIFICATE_LOCATION_DONE
                                                                 : CN_CERTIFICATE_LOCATION_UNREACHABLE,
                 };
+        for (size_t i = 0; i < res->n_replicas; i++)
+                loc[1 + res->n_locations + i] = (CnCertificateLocation) {
+                        .url = res->replicas[i],
+                        .kind = CN_CERTIFICATE_LOCATION_REPLICA,
+                        .status = res->replica_results[i] == 0 ? CN_CERTIFICATE_LOCATION_DONE
+                                                               : CN_CERTIFICATE_LOCATION_UNREACHABLE,
+                };
         cert.locations = loc;
         cert.n_locations = nl;
         for (size_t i = 0; i < res->n_kept_by; i++) {
@@ -845,9 +853,12 @@ static int issue_certificate(Erase *e) {
         }
         cert.deferred = def;
         cert.n_deferred = res->n_deferred;
-        cert.status = res->n_deferred              ? CN_CERTIFICATE_DEFERRED
-                      : res->locations_failed > 0 ? CN_CERTIFICATE_PARTIAL
-                                                  : CN_CERTIFICATE_COMPLETE;
+        size_t replicas_failed = 0;
+        for (size_t i = 0; i < res->n_replicas; i++)
+                replicas_failed += res->replica_results[i] != 0;
+        cert.status = res->n_deferred                                  ? CN_CERTIFICATE_DEFERRED
+                      : res->locations_failed + replicas_failed > 0 ? CN_CERTIFICATE_PARTIAL
+                                                                      : CN_CERTIFICATE_COMPLETE;
         if (cert.status != CN_CERTIFICATE_COMPLETE)
                 cert.cryptographically_complete = false;
         return cn_certificate_issue(e->repo, &cert, &file, res->certificate);
@@ -927,8 +938,8 @@ static int run(Erase *e) {
                 bool found = false;
                 for (size_t i = 0; i < e->n_snaps; i++)
                         found = found || strcmp(e->snaps[i].id_hex, e->q->value) == 0;
-                if (!found)
-                        return -ENOENT;
+                if (!found && !o->next_key)
+                        return -ENOENT; /* (a replica may lack it: it still follows the epoch change) */
         }
         if ((r = find_scope(e)) < 0)
                 return r;
@@ -958,7 +969,34 @@ static int run(Erase *e) {
         }
         if (r < 0)
                 return r;
-        return issue_certificate(e);
+        if (o->replicas) {
+                r = o->replicas(e->q, e->controller, e->c ? e->c->epoch : 0, e->c ? e->c->epoch_key : NULL, e->res,
+                                o->replicas_userdata);
+                if (r < 0)
+                        return r;
+                bool failed = false;
+                for (size_t i = 0; i < e->res->n_replicas; i++)
+                        failed = failed || e->res->replica_results[i] != 0;
+                /* The request stays, for 'erase --pending' to take to them. */
+                if (failed && e->c && !deferred && (r = put_request(e)) < 0)
+                        return r;
+        }
+        return o->next_key ? 0 : issue_certificate(e);
+}
+
+int cn_erase_result_add_replica(CnEraseResult *r, const char *url, int result) {
+        char **v = realloc(r->replicas, (r->n_replicas + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        r->replicas = v;
+        int *w = realloc(r->replica_results, (r->n_replicas + 1) * sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        r->replica_results = w;
+        if (!(v[r->n_replicas] = strdup(url)))
+                return -ENOMEM;
+        w[r->n_replicas++] = result;
+        return 0;
 }
 
 void cn_erase_result_done(CnEraseResult *r) {
@@ -973,6 +1011,10 @@ void cn_erase_result_done(CnEraseResult *r) {
                 free(r->locations[i]);
         free(r->locations);
         free(r->location_results);
+        for (size_t i = 0; i < r->n_replicas; i++)
+                free(r->replicas[i]);
+        free(r->replicas);
+        free(r->replica_results);
         *r = (CnEraseResult) {};
 }
 

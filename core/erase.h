@@ -67,6 +67,9 @@ typedef struct CnEraseResult {
         char **locations;               /* every key store location, for the certificate */
         int *location_results;          /* 0 or a negative errno, per location */
         size_t n_locations;
+        char **replicas;                /* replicas the erasure was carried to (options.replicas) */
+        int *replica_results;           /* 0, or a negative errno: not reached, or failed there */
+        size_t n_replicas;
         bool controller_destroyed;
         bool cryptographically_complete;
         int64_t started, completed, complete_at;
@@ -76,11 +79,27 @@ typedef struct CnEraseResult {
 #define CN_ERASE_MAX_KEEPERS 100
 
 void cn_erase_result_done(CnEraseResult *r);
+/* Note the outcome at replica url (options.replicas). */
+int cn_erase_result_add_replica(CnEraseResult *r, const char *url, int result);
 
 typedef struct CnEraseOptions {
         bool dry_run;                   /* find and report the scope; write nothing */
         const char *request_name;       /* carry out this stored request (erasures/<ctrl>/<id>)
                                          * instead of putting a new one: cn_erase_pending() */
+        /* A replica following its source (FORMAT.md "Erasure", replicas):
+         * move to this epoch and key (the source's, after its erasure)
+         * instead of a new random one; issue no certificate (the source's
+         * names the replica). next_key NULL: a new epoch key of its own. */
+        uint32_t next_epoch;
+        const uint8_t *next_key;
+        /* Called after the epoch change (or the controller's end), before
+         * the certificate: the erasure at each replica, by cn_erase() there
+         * with next_epoch and next_key the ones given (key NULL: the
+         * controller is gone), each outcome noted with
+         * cn_erase_result_add_replica(). */
+        int (*replicas)(const CnEraseRequest *q, const uint8_t controller[CN_UUID_BYTES], uint32_t epoch,
+                        const uint8_t *key, CnEraseResult *res, void *userdata);
+        void *replicas_userdata;
         CnStoreDamagedFn damaged;       /* objects that do not open; may be NULL */
         void *userdata;
 } CnEraseOptions;

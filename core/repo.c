@@ -1068,15 +1068,29 @@ int cn_controller_open(const CnRepo *r, const CnController *c, const char magic[
 
 /* ---- epochs (docs/FORMAT.md "Erasure") ---- */
 
-int cn_repo_epoch_add(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *userdata) {
-        _cleanup_secret_ uint8_t *key = cn_secret_new(CN_KEY_BYTES);
-        if (!key)
+uint32_t cn_controller_next_epoch(const CnController *c) {
+        for (size_t i = 0; c->format == 2 && i < c->ks->n_keys; i++)
+                if (c->ks->epochs[i] > c->epoch)
+                        return c->ks->epochs[i];
+        return 0;
+}
+
+int cn_repo_epoch_add(CnRepo *r, CnController *c, uint32_t epoch, const uint8_t *key, CnKeyStoreStatusFn fn,
+                      void *userdata) {
+        _cleanup_secret_ uint8_t *fresh = cn_secret_new(CN_KEY_BYTES);
+        if (!fresh)
                 return -ENOMEM;
         if (c->format != 2)
                 return -EOPNOTSUPP;
-        if (c->ks->n_keys == 1) {
-                cn_random(key, CN_KEY_BYTES);
-                int k = cn_keystore_add_key(c->ks, c->epoch + 1, key);
+        if (!cn_controller_next_epoch(c)) {
+                if (!key) {
+                        cn_random(fresh, CN_KEY_BYTES);
+                        key = fresh;
+                        epoch = c->epoch + 1;
+                }
+                if (epoch <= c->epoch)
+                        return -EINVAL;
+                int k = cn_keystore_add_key(c->ks, epoch, key);
                 if (k < 0)
                         return k;
         }
@@ -1086,8 +1100,8 @@ int cn_repo_epoch_add(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *u
 int cn_repo_epoch_switch(CnRepo *r, CnController *c) {
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         char path[16 + CN_UUID_HEX];
-        uint32_t next = c->epoch + 1;
-        const uint8_t *key = c->format == 2 ? cn_keystore_key(c->ks, next) : NULL;
+        uint32_t next = cn_controller_next_epoch(c);
+        const uint8_t *key = next ? cn_keystore_key(c->ks, next) : NULL;
         int k;
 
         if (!key)

@@ -222,11 +222,16 @@ int cn_controller_open(const CnRepo *r, const CnController *c, const char magic[
 
 /* What became of one key store location: 0 or a negative errno. */
 typedef void (*CnKeyStoreStatusFn)(const char *url, int result, void *userdata);
-/* Step 6: add a new random key for epoch c->epoch + 1 (unless the key
- * store holds it already: a resumed erasure) and put the key store at
- * every location. Returns how many locations did not take it (each told
- * to fn), or < 0. */
-int cn_repo_epoch_add(CnRepo *r, CnController *c, CnKeyStoreStatusFn fn, void *userdata);
+/* The epoch the key store holds a key of above c's current one (an
+ * erasure's epoch change under way), or 0. */
+uint32_t cn_controller_next_epoch(const CnController *c);
+/* Step 6: add the key of the next epoch (unless the key store holds one
+ * already: a resumed erasure): key NULL, a new random one for c->epoch + 1;
+ * else key for epoch (above c's: a replica following its source's epoch
+ * change). Then put the key store at every location. Returns how many
+ * locations did not take it (each told to fn), or < 0. */
+int cn_repo_epoch_add(CnRepo *r, CnController *c, uint32_t epoch, const uint8_t *key, CnKeyStoreStatusFn fn,
+                      void *userdata);
 /* Step 8: put controllers/<ctrl> sealed under the next epoch's record key;
  * c moves to that epoch (its keys with it). -ENOKEY no next key held. */
 int cn_repo_epoch_switch(CnRepo *r, CnController *c);
