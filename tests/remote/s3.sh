@@ -10,7 +10,9 @@
 #     whose 16 MiB packs go up as multipart uploads; credentials from a
 #     shared credentials file; a gs:// round trip of both trees;
 #   - copy (issue 9 item 5): a local repository to a replica on S3 and the
-#     S3 repository to a local replica, each restored and compared;
+#     S3 repository to a local replica, each restored and compared; an
+#     erasure carried to the S3 replica: partial while it is unreachable,
+#     completed by erase --pending (issue 10);
 #   - four backups as four hosts into one bucket at once (no lock), then
 #     check --read-data and every snapshot restores;
 #   - prune in a loop while three hosts back up changing trees, then
@@ -101,6 +103,22 @@ expect_exit 0 "$CAIRN" -r "$W/local-src" init
 expect_exit 0 "$CAIRN" -r "$W/local-src" backup "$W/simple" "$W/hostile"
 copy_and_compare "$W/local-src" "s3://$BUCKET/replica" local-to-s3
 copy_and_compare "$REPO" "$W/local-replica" s3-to-local
+
+# ---- an erasure carried to the S3 replica (issue 10): unreachable first
+# (the endpoint a closed port), so partial; then --pending completes it
+note "erase: an unreachable S3 replica makes it partial, --pending completes it"
+check_exit 3 env CAIRN_S3_ENDPOINT=http://127.0.0.1:1 CAIRN_RETRY_SECONDS=2 \
+        "$CAIRN" -r "$W/local-src" erase --path "$W/simple/**" --replica "s3://$BUCKET/replica" || true
+grep -q "not erased there" "$W/err" || fail "the unreachable S3 replica is not named: $(cat "$W/err")"
+expect_exit 0 "$CAIRN" -r "s3://$BUCKET/replica" ls latest
+grep -q -F "$W/simple/" "$W/out" || fail "the S3 replica lost the files before it was reached"
+expect_exit 0 "$CAIRN" -r "$W/local-src" erase --pending --replica "s3://$BUCKET/replica"
+expect_exit 0 "$CAIRN" -r "s3://$BUCKET/replica" ls latest
+grep -q -F "$W/simple/" "$W/out" && fail "the S3 replica still lists erased files after --pending"
+expect_exit 0 "$CAIRN" -r "s3://$BUCKET/replica" check --read-data
+expect_exit 0 "$CAIRN" -r "$W/local-src" certificate list --json
+grep -q '"status":"partial"' "$W/out" || fail "no partial certificate for the unreachable replica"
+grep -q '"status":"complete"' "$W/out" || fail "no complete certificate after --pending"
 unset CAIRN_FROM_PASSWORD
 
 # ---- many agents, one bucket: four backups as four hosts at once, no lock;
