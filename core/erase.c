@@ -854,13 +854,47 @@ static int alone(Erase *e) {
         return r;
 }
 
+/* A request of the same scope and value is this erasure's, put by a run
+ * stopped before its end (or deferred by a hold): 1 and its name in
+ * e->request_name, so that the run carries it on and removes it when done,
+ * instead of leaving it behind for good (it names what was erased). body
+ * is this run's request; both start with scope and value. */
+static int find_request(Erase *e, const CnBuf *body) {
+        _cleanup_(cn_names_done) CnNames names = {};
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf other = CN_BUF_INIT_SECRET(CN_MAX_META_BYTES);
+        const size_t head = 1 + 4 + strlen(e->q->value);
+        int r;
+
+        if ((r = list_kind(e, "erasures", &names)) < 0)
+                return r;
+        for (size_t i = 0; i < names.n; i++) {
+                CnEnvelopeHeader h;
+                CnEraseRequest q;
+                r = cn_backend_get(cn_repo_backend(e->repo), names.v[i], 0, CN_GET_ALL, &obj);
+                if (r >= 0)
+                        r = cn_controller_open(e->repo, e->c, CN_MAGIC_ERASURE, obj.data, obj.len, &h, &other);
+                if (r < 0 && r != -ENOENT && cn_store_error_is_environment(r))
+                        return r;
+                if (r < 0 || cn_erase_request_decode(other.data, other.len, &q) < 0 || other.len < head ||
+                    memcmp(other.data, body->data, head) != 0)
+                        continue;
+                snprintf(e->request_name, sizeof e->request_name, "%s", names.v[i]);
+                return 1;
+        }
+        return 0;
+}
+
 static int put_request(Erase *e) {
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         uint8_t id[CN_ID_BYTES];
         int r;
-        if ((r = cn_erase_request_encode(e->q, &body)) < 0 ||
-            (r = cn_controller_seal(e->repo, e->c, CN_MAGIC_ERASURE, body.data, body.len, &obj)) < 0)
+        if ((r = cn_erase_request_encode(e->q, &body)) < 0 || (r = find_request(e, &body)) < 0)
+                return r;
+        if (r > 0)
+                return 0;       /* an earlier run's, carried on */
+        if ((r = cn_controller_seal(e->repo, e->c, CN_MAGIC_ERASURE, body.data, body.len, &obj)) < 0)
                 return r;
         cn_envelope_content_name("erasures", e->c->id_hex, obj.data, obj.len, id, e->request_name);
         return cn_backend_put(cn_repo_backend(e->repo), e->request_name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
