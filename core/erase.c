@@ -239,6 +239,15 @@ static bool path_reached(Erase *e, const char *path) {
         return e->q->scope == CN_ERASE_PATH && cn_patterns_match(&e->pattern, path);
 }
 
+/* Whether the request reaches every path of s: rewritten, it would hold
+ * nothing, so it is removed without a successor (rewrite_one()). */
+static bool reaches_every_path(Erase *e, const CnSnapshot *s) {
+        for (size_t j = 0; j < s->n_paths; j++)
+                if (!path_reached(e, s->paths[j]))
+                        return false;
+        return true;
+}
+
 static int walk(Erase *e, const CnSnapshot *s, bool for_keep) {
         e->at = s;
         e->drop_dir = drop_dir_free(e);
@@ -313,7 +322,7 @@ static int find_scope(Erase *e) {
                 }
                 res->counts.entries_erased += e->entries;
                 res->counts.bytes_erased += e->bytes;
-                if (removes_whole(e, s))
+                if (removes_whole(e, s) || reaches_every_path(e, s))
                         res->counts.snapshots_deleted++;
                 else
                         res->counts.snapshots_rewritten++;
