@@ -236,7 +236,16 @@ static int walk_entry(const char *path, const CnNode *n, void *u) {
 /* Whether path (a snapshot's path or error path) is one the request
  * reaches: it matches the pattern, or lies under a dropped directory. */
 static bool path_reached(Erase *e, const char *path) {
-        return e->q->scope == CN_ERASE_PATH && cn_patterns_match(&e->pattern, path);
+        if (e->q->scope != CN_ERASE_PATH)
+                return false;
+        /* "/a/b/c" is reached if "/a", "/a/b" or "/a/b/c" matches. */
+        for (size_t len = 1;; len++)
+                if (path[len] == '/' || path[len] == '\0') {
+                        if (cn_patterns_match_len(&e->pattern, path, len))
+                                return true;
+                        if (path[len] == '\0')
+                                return false;
+                }
 }
 
 /* Whether the request reaches every path of s: rewritten, it would hold
