@@ -81,7 +81,8 @@ static json_t *report_json(const CnEraseRequest *q, const char *controller, cons
                          (json_int_t) r->chunks_kept, "chunks_reached", (json_int_t) r->chunks_reached, "kept_by",
                          kept, "deferred", deferred, "epoch_from", (json_int_t) r->epoch_from, "epoch_to",
                          (json_int_t) r->epoch_to, "key_store_locations", locs, "controller_destroyed",
-                         r->controller_destroyed, "cryptographically_complete", r->cryptographically_complete,
+                         r->controller_destroyed, "cryptographically_complete",
+                         r->cryptographically_complete && !r->n_deferred, /* as the certificate says */
                          "certificate", r->certificate[0] ? r->certificate : NULL);
 }
 
