@@ -610,12 +610,10 @@ CnSnapshot *cli_find_snapshot(CnSnapshot *list, size_t n, const char *spec) {
         return NULL;
 }
 
-int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
-                      CnStore **ret_store) {
-        const CnSnapshot *s = NULL;
-        int r = cli_open(cli, true);
-        if (r != 0)
-                return r;
+int cli_select_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter, CnSnapshot **list, size_t *n,
+                        CnSnapshot **ret_snap) {
+        CnSnapshot *s = NULL;
+        int r;
         CnController *only = NULL;
         if (cli->controller && (r = cli_controller(cli, "", &only)) != 0)
                 return r;
@@ -641,6 +639,19 @@ int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter
                 }
         } else if (!(s = cli_find_snapshot(*list, *n, spec)))
                 return CLI_EXIT_ERROR;
+        *ret_snap = s;
+        return 0;
+}
+
+int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
+                      CnStore **ret_store) {
+        CnSnapshot *s = NULL;
+        int r = cli_open(cli, true);
+        if (r != 0)
+                return r;
+        r = cli_select_snapshot(cli, spec, filter, list, n, &s);
+        if (r != 0)
+                return r;
         r = cn_store_open_tolerant(cli->rp, s->controller, CN_STORE_KEYS, cli_damaged, cli, ret_store);
         if (r < 0)
                 return cli_repo_error(cli, "cannot read the index", r);

@@ -186,12 +186,16 @@ int cli_load_snapshots(Cli *cli, CnController *c, CnSnapshot **ret, size_t *ret_
 /* The snapshot spec ("latest" or an id prefix) names in list; else print
  * why not (none, ambiguous: how many, not an id) and return NULL. */
 CnSnapshot *cli_find_snapshot(CnSnapshot *list, size_t n, const char *spec);
-/* Open the repository and find spec: "latest" of --controller (or of the
+/* In the open repository, find spec: "latest" of --controller (or of the
  * only controller; with several and none named: exit 2), the newest that
  * filter (may be NULL) matches; or an id prefix (filter ignored) of
  * any controller's snapshot (of --controller's only, when given). Fills *list (free with
- * cn_snapshots_free), *ret_snap (in list) and a store of the snapshot's
- * controller with its keys. Returns 0 or the exit code, after printing. */
+ * cn_snapshots_free) and *ret_snap (in list). Returns 0 or the exit code,
+ * after printing. */
+int cli_select_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter, CnSnapshot **list, size_t *n,
+                        CnSnapshot **ret_snap);
+/* Open the repository, cli_select_snapshot(), and open a store of the
+ * snapshot's controller with its keys. */
 int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
                       CnStore **ret_store);
 

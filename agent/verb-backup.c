@@ -359,6 +359,13 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 ret = CLI_EXIT_ERROR;
                 goto out;
         }
+        if (r == -EBUSY) {
+                cli_error("an erasure of controller %s runs now, and no backup of it starts while it runs: no "
+                          "snapshot was saved; run the backup again when the erasure ends",
+                          CLI_ESC(ctl->name));
+                ret = CLI_EXIT_ERROR;
+                goto out;
+        }
         if (r < 0) {
                 ret = cli_repo_error(cli, "backup failed, no snapshot was saved", r);
                 goto out;

@@ -31,7 +31,7 @@ static void help(void) {
               "\n"
               "      --subject S         the entries tagged with data subject S\n"
               "      --path PATTERN      the entries whose path matches PATTERN, and below them\n"
-              "      --snapshot ID       one snapshot (an id or a unique prefix)\n"
+              "      --snapshot ID       one snapshot (an id, a unique prefix of one, or latest)\n"
               "      --reason TEXT       why (goes into the certificate)\n"
               "      --reference REF     the request's case or ticket number (certificate)\n"
               "  -n, --dry-run           say what would be erased and kept; change nothing\n"
@@ -90,8 +90,8 @@ static json_t *report_json(const CnEraseRequest *q, const char *controller, cons
                          (json_int_t) r->chunks_kept, "chunks_reached", (json_int_t) r->chunks_reached, "kept_by",
                          kept, "deferred", deferred, "epoch_from", (json_int_t) r->epoch_from, "epoch_to",
                          (json_int_t) r->epoch_to, "key_store_locations", locs, "replicas", reps,
-                         "controller_destroyed",
-                         r->controller_destroyed, "cryptographically_complete", r->cryptographically_complete,
+                         "controller_destroyed", r->controller_destroyed, "cryptographically_complete",
+                         r->cryptographically_complete && !r->n_deferred, /* as the certificate says */
                          "certificate", r->certificate[0] ? r->certificate : NULL);
 }
 
@@ -350,15 +350,11 @@ int verb_erase(Cli *cli, int argc, char **argv) {
         size_t n = 0;
         char value[CN_ID_HEX + 1];
         if (q.scope == CN_ERASE_SNAPSHOT) {
-                r = cn_snapshot_list(cli->rp, NULL, cli_damaged, cli, &list, &n);
-                if (r < 0)
-                        return cli_repo_error(cli, "cannot list snapshots", r);
-                r = cn_snapshot_find(list, n, snapshot, &found);
-                if (r != 1) {
+                /* Of --controller's snapshots only, when given; 'latest' of one controller. */
+                r = cli_select_snapshot(cli, snapshot, NULL, &list, &n, &found);
+                if (r != 0) {
                         cn_snapshots_free(list, n);
-                        cli_error("%s snapshot matches '%s'; 'cairn snapshots' lists them", r ? "more than one" : "no",
-                                  CLI_ESC(snapshot));
-                        return CLI_EXIT_ERROR;
+                        return r;
                 }
                 ctl = found->controller;
                 snprintf(value, sizeof value, "%s", found->id_hex);

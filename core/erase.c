@@ -239,21 +239,37 @@ static int walk_entry(const char *path, const CnNode *n, void *u) {
  * rewrite of this snapshot dropped (a backed-up directory tagged with the
  * subject names the subject). */
 static bool path_reached(Erase *e, const char *path) {
-        if (e->q->scope == CN_ERASE_PATH && cn_patterns_match(&e->pattern, path))
-                return true;
-        size_t len = strlen(path);
+        size_t n = strlen(path);
         for (size_t i = 0; i < e->dropped_paths.n; i++) {
                 size_t dl = strlen(e->dropped_paths.v[i]);
-                if (len >= dl && memcmp(path, e->dropped_paths.v[i], dl) == 0 &&
-                    (len == dl || path[dl] == '/' || dl == 1))
+                if (n >= dl && memcmp(path, e->dropped_paths.v[i], dl) == 0 &&
+                    (n == dl || path[dl] == '/' || dl == 1))
                         return true;
         }
-        return false;
+        if (e->q->scope != CN_ERASE_PATH)
+                return false;
+        /* "/a/b/c" is reached if "/a", "/a/b" or "/a/b/c" matches. */
+        for (size_t len = 1;; len++)
+                if (path[len] == '/' || path[len] == '\0') {
+                        if (cn_patterns_match_len(&e->pattern, path, len))
+                                return true;
+                        if (path[len] == '\0')
+                                return false;
+                }
 }
 
 static int rewrite_dropped(const char *path, _unused_ size_t len, _unused_ const CnNode *n, void *u) {
         Erase *e = u;
         return cn_names_add(&e->dropped_paths, path);
+}
+
+/* Whether the request reaches every path of s: rewritten, it would hold
+ * nothing, so it is removed without a successor (rewrite_one()). */
+static bool reaches_every_path(Erase *e, const CnSnapshot *s) {
+        for (size_t j = 0; j < s->n_paths; j++)
+                if (!path_reached(e, s->paths[j]))
+                        return false;
+        return true;
 }
 
 static int walk(Erase *e, const CnSnapshot *s, bool for_keep) {
@@ -330,7 +346,7 @@ static int find_scope(Erase *e) {
                 }
                 res->counts.entries_erased += e->entries;
                 res->counts.bytes_erased += e->bytes;
-                if (removes_whole(e, s))
+                if (removes_whole(e, s) || reaches_every_path(e, s))
                         res->counts.snapshots_deleted++;
                 else
                         res->counts.snapshots_rewritten++;
@@ -418,9 +434,12 @@ static int rewrite_one(Erase *e, CnSnapshot *s) {
         }
         if (r >= 0 && (r = cn_store_flush(e->store)) >= 0 && (r = cn_store_session_check(e->store)) >= 0) {
                 if (n.n_paths == 0) {
-                        /* Nothing of it stays: removed without a successor. */
-                        e->res->counts.snapshots_rewritten--;
-                        e->res->counts.snapshots_deleted++;
+                        /* Nothing of it stays: removed without a successor (a
+                         * path scope counted it so already: find_scope()). */
+                        if (e->q->scope != CN_ERASE_PATH) {
+                                e->res->counts.snapshots_rewritten--;
+                                e->res->counts.snapshots_deleted++;
+                        }
                 } else
                         r = cn_snapshot_save(e->repo, &n);
         }
@@ -886,13 +905,47 @@ static int alone(Erase *e) {
         return r;
 }
 
+/* A request of the same scope and value is this erasure's, put by a run
+ * stopped before its end (or deferred by a hold): 1 and its name in
+ * e->request_name, so that the run carries it on and removes it when done,
+ * instead of leaving it behind for good (it names what was erased). body
+ * is this run's request; both start with scope and value. */
+static int find_request(Erase *e, const CnBuf *body) {
+        _cleanup_(cn_names_done) CnNames names = {};
+        _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
+        _cleanup_(cn_buf_donep) CnBuf other = CN_BUF_INIT_SECRET(CN_MAX_META_BYTES);
+        const size_t head = 1 + 4 + strlen(e->q->value);
+        int r;
+
+        if ((r = list_kind(e, "erasures", &names)) < 0)
+                return r;
+        for (size_t i = 0; i < names.n; i++) {
+                CnEnvelopeHeader h;
+                CnEraseRequest q;
+                r = cn_backend_get(cn_repo_backend(e->repo), names.v[i], 0, CN_GET_ALL, &obj);
+                if (r >= 0)
+                        r = cn_controller_open(e->repo, e->c, CN_MAGIC_ERASURE, obj.data, obj.len, &h, &other);
+                if (r < 0 && r != -ENOENT && cn_store_error_is_environment(r))
+                        return r;
+                if (r < 0 || cn_erase_request_decode(other.data, other.len, &q) < 0 || other.len < head ||
+                    memcmp(other.data, body->data, head) != 0)
+                        continue;
+                snprintf(e->request_name, sizeof e->request_name, "%s", names.v[i]);
+                return 1;
+        }
+        return 0;
+}
+
 static int put_request(Erase *e) {
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_META_BYTES);
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(CN_MAX_META_BYTES);
         uint8_t id[CN_ID_BYTES];
         int r;
-        if ((r = cn_erase_request_encode(e->q, &body)) < 0 ||
-            (r = cn_controller_seal(e->repo, e->c, CN_MAGIC_ERASURE, body.data, body.len, &obj)) < 0)
+        if ((r = cn_erase_request_encode(e->q, &body)) < 0 || (r = find_request(e, &body)) < 0)
+                return r;
+        if (r > 0)
+                return 0;       /* an earlier run's, carried on */
+        if ((r = cn_controller_seal(e->repo, e->c, CN_MAGIC_ERASURE, body.data, body.len, &obj)) < 0)
                 return r;
         cn_envelope_content_name("erasures", e->c->id_hex, obj.data, obj.len, id, e->request_name);
         return cn_backend_put(cn_repo_backend(e->repo), e->request_name, obj.data, obj.len, CN_PUT_EXCLUSIVE);
