@@ -316,6 +316,17 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 ret = r;
                 goto out;
         }
+        /* Nor its key store: an old copy of it, kept in a backup, would
+         * bring back keys an erasure destroyed (docs/PRIVACY.md). */
+        for (size_t i = 0; ctl->format == 2 && i < ctl->ks->n_locations; i++) {
+                const char *ks = ctl->ks->locations[i];
+                if (strncmp(ks, "local:", 6) == 0)
+                        ks += 6;
+                if (ks[0] == '/' && strcmp(ks, "/") != 0 && (r = cn_patterns_add_literal(&excludes, ks)) < 0) {
+                        cli_error("cannot exclude the key store %s from the backup: %s", CLI_ESC(ks), strerror(-r));
+                        goto out;
+                }
+        }
         r = cli_load_snapshots(cli, ctl, &list, &n_list);
         if (r != 0) {
                 ret = r;

@@ -59,4 +59,13 @@ expect_exit 0 cairn snapshots --json
 first=$(grep -o '"id":"[0-9a-f]*","short_id"' "$W/out" | head -n 1 | cut -d'"' -f4)
 expect_exit 0 cairn restore "$first" --target "$W/restored"
 diff -r -- "$src" "$W/restored$src" >&2 || die "the privacy fixture did not restore (diff above)"
+
+note "issue 10: a backup never takes the key store in (nor the repository)"
+mkdir -p "$W/tree"
+printf 'x\n' >"$W/tree/f"
+expect_exit 0 env CAIRN_KEY_STORE="$W/tree/ks" "$CAIRN" -r "$W/tree/repo" init
+expect_exit 0 env CAIRN_KEY_STORE="$W/tree/ks" "$CAIRN" -r "$W/tree/repo" backup "$W/tree"
+expect_exit 0 env CAIRN_KEY_STORE="$W/tree/ks" "$CAIRN" -r "$W/tree/repo" ls latest
+grep -q "$W/tree/f" "$W/out" || fail "the file next to the key store was not backed up"
+grep -q -e "$W/tree/ks" -e "$W/tree/repo" "$W/out" && fail "the key store or the repository was backed up: $(cat "$W/out")"
 note "done"
