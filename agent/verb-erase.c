@@ -360,7 +360,7 @@ int verb_erase(Cli *cli, int argc, char **argv) {
                 snprintf(value, sizeof value, "%s", found->id_hex);
                 q.value = value;
                 cn_snapshots_free(list, n);
-        } else if ((r = cli_controller(cli, "erase", &ctl)) != 0)
+        } else if ((r = cli_controller(cli, "an erasure is of one of them", &ctl)) != 0)
                 return r;
         if (scopes == 0) {
                 q.scope = CN_ERASE_CONTROLLER;
