@@ -117,6 +117,7 @@ typedef struct Erase {
         CnHolds holds;
         bool *held;                     /* per snapshot */
         bool *reached;                  /* per snapshot: the request reaches it */
+        bool *gone;                     /* ...removed without a successor (not held) */
         CnIndex *dropped_chunks;        /* chunks of the entries the request reaches */
         CnIndex *kept_chunks;           /* ...that something outside it needs */
         uint64_t dropped_bytes_of_kept;
@@ -199,6 +200,9 @@ static int walk_entry(const char *path, const CnNode *n, void *u) {
         if (!e->for_keep) {
                 if (!drop)
                         return 0;
+                /* The entries the request reaches, not those below them. */
+                if (!e->drop_dir && !removes_whole(e, e->at) && (r = cn_names_add(&e->dropped_paths, path)) < 0)
+                        return r;
                 if (!e->drop_dir && n->type == CN_NODE_DIR) {
                         if (!(e->drop_dir = strdup(path)))
                                 return -ENOMEM;
@@ -258,13 +262,9 @@ static bool path_reached(Erase *e, const char *path) {
                 }
 }
 
-static int rewrite_dropped(const char *path, _unused_ size_t len, _unused_ const CnNode *n, void *u) {
-        Erase *e = u;
-        return cn_names_add(&e->dropped_paths, path);
-}
-
-/* Whether the request reaches every path of s: rewritten, it would hold
- * nothing, so it is removed without a successor (rewrite_one()). */
+/* Whether the request reaches every path of s (after its first walk, which
+ * gathers the entries it reaches): rewritten, it would hold nothing, so it
+ * is removed without a successor, and no tree of it is written (execute()). */
 static bool reaches_every_path(Erase *e, const CnSnapshot *s) {
         for (size_t j = 0; j < s->n_paths; j++)
                 if (!path_reached(e, s->paths[j]))
@@ -275,6 +275,8 @@ static bool reaches_every_path(Erase *e, const CnSnapshot *s) {
 static int walk(Erase *e, const CnSnapshot *s, bool for_keep) {
         e->at = s;
         e->drop_dir = drop_dir_free(e);
+        if (!for_keep)
+                cn_names_done(&e->dropped_paths);
         e->for_keep = for_keep;
         e->entries = e->bytes = e->files = e->dirs = e->others = 0;
         return cn_walk(e->store, s->tree, "", walk_entry, e);
@@ -316,20 +318,21 @@ static int find_scope(Erase *e) {
 
         e->held = calloc(e->n_snaps ? e->n_snaps : 1, sizeof *e->held);
         e->reached = calloc(e->n_snaps ? e->n_snaps : 1, sizeof *e->reached);
-        if (!e->held || !e->reached)
+        e->gone = calloc(e->n_snaps ? e->n_snaps : 1, sizeof *e->gone);
+        if (!e->held || !e->reached || !e->gone)
                 return -ENOMEM;
         for (size_t i = 0; i < e->n_snaps; i++) {
                 const CnSnapshot *s = &e->snaps[i];
                 bool paths = false;
-                for (size_t j = 0; j < s->n_paths; j++)
-                        paths = paths || path_reached(e, s->paths[j]);
-                for (size_t j = 0; j < s->n_errors; j++)
-                        paths = paths || path_reached(e, s->errors[j].path);
                 e->held[i] = cn_hold_covers_snapshot(&e->holds, s);
                 if (e->q->scope == CN_ERASE_SNAPSHOT && !removes_whole(e, s))
                         continue;
                 if ((r = walk(e, s, false)) < 0)
                         return r;
+                for (size_t j = 0; j < s->n_paths; j++)
+                        paths = paths || path_reached(e, s->paths[j]);
+                for (size_t j = 0; j < s->n_errors; j++)
+                        paths = paths || path_reached(e, s->errors[j].path);
                 e->reached[i] = e->entries > 0 || paths || removes_whole(e, s);
                 if (!e->reached[i])
                         continue;
@@ -346,7 +349,8 @@ static int find_scope(Erase *e) {
                 }
                 res->counts.entries_erased += e->entries;
                 res->counts.bytes_erased += e->bytes;
-                if (removes_whole(e, s) || reaches_every_path(e, s))
+                e->gone[i] = removes_whole(e, s) || reaches_every_path(e, s);
+                if (e->gone[i])
                         res->counts.snapshots_deleted++;
                 else
                         res->counts.snapshots_rewritten++;
@@ -355,7 +359,7 @@ static int find_scope(Erase *e) {
          * covers them whole. */
         for (size_t i = 0; i < e->n_snaps; i++) {
                 const CnSnapshot *s = &e->snaps[i];
-                if (e->reached[i] && !e->held[i] && removes_whole(e, s))
+                if (e->gone[i])
                         continue;
                 e->snap_held = e->held[i];
                 if ((r = walk(e, s, true)) < 0)
@@ -386,15 +390,15 @@ static void filter_paths(Erase *e, char **v, size_t *n) {
 }
 
 static int rewrite_one(Erase *e, CnSnapshot *s) {
-        CnRewriteOps ops = { .drop = rewrite_drop, .dropped = rewrite_dropped };
+        CnRewriteOps ops = { .drop = rewrite_drop };
         CnRewriteStats st;
         uint8_t root[CN_ID_BYTES], failed[CN_ID_BYTES];
         int r;
 
-        /* What goes, by kind, for the new snapshot's counts. */
+        /* What goes, by kind, for the new snapshot's counts, and the
+         * entries it reaches (path_reached()). */
         if ((r = walk(e, s, false)) < 0)
                 return r;
-        cn_names_done(&e->dropped_paths);
         r = cn_tree_rewrite(e->store, s->tree, &ops, e, root, &st, failed);
         if (r < 0)
                 return r;
@@ -432,18 +436,10 @@ static int rewrite_one(Erase *e, CnSnapshot *s) {
                 n.others -= CN_MIN(n.others, e->others);
                 n.bytes -= CN_MIN(n.bytes, st.bytes);
         }
-        if (r >= 0 && (r = cn_store_flush(e->store)) >= 0 && (r = cn_store_session_check(e->store)) >= 0) {
-                if (n.n_paths == 0) {
-                        /* Nothing of it stays: removed without a successor (a
-                         * path scope counted it so already: find_scope()). */
-                        if (e->q->scope != CN_ERASE_PATH) {
-                                e->res->counts.snapshots_rewritten--;
-                                e->res->counts.snapshots_deleted++;
-                        }
-                } else
-                        r = cn_snapshot_save(e->repo, &n);
-        }
-        if (r >= 0 && (n.n_paths == 0 || memcmp(n.id, s->id, CN_ID_BYTES) != 0)) {
+        /* A path stays (else the snapshot is gone: execute()). */
+        if (r >= 0 && (r = cn_store_flush(e->store)) >= 0 && (r = cn_store_session_check(e->store)) >= 0)
+                r = cn_snapshot_save(e->repo, &n);
+        if (r >= 0 && memcmp(n.id, s->id, CN_ID_BYTES) != 0) {
                 r = cn_snapshot_remove(e->repo, s);
                 if (r == -ENOENT)
                         r = 0;
@@ -459,7 +455,7 @@ static int execute(Erase *e) {
                 CnSnapshot *s = &e->snaps[i];
                 if (!e->reached[i] || e->held[i])
                         continue;
-                if (removes_whole(e, s)) {
+                if (e->gone[i]) {
                         r = cn_snapshot_remove(e->repo, s);
                         if (r < 0 && r != -ENOENT)
                                 return r;
@@ -1228,6 +1224,7 @@ int cn_erase(CnRepo *repo, CnController *c, const CnEraseRequest *q, const CnEra
         cn_holds_done(&e.holds);
         free(e.held);
         free(e.reached);
+        free(e.gone);
         free(e.drop_dir);
         cn_secret_free(e.pseudonym_key);
         cn_index_free(e.dropped_chunks);

@@ -15,7 +15,8 @@
 #       ks_keys                   how many epoch keys it holds (from its size)
 #       one_epoch WHAT            fail unless the key store holds one key, the
 #                                 record, every ledger and snapshot are at one
-#                                 epoch, and no request, session or plan is left
+#                                 epoch, no request, session or plan is left
+#                                 and no blob nothing needs
 #       tree_without NAME DIR SUB...
 #                                 $W/exp/NAME: a copy of DIR without DIR/SUB...
 #       restore_equals ID DIR EXP restore ID's DIR and compare it with EXP
@@ -82,6 +83,10 @@ one_epoch() {
         [ "$(objects erasures)" = 0 ] || fail "$what: $(objects erasures) erasure request(s) left after the erasure finished"
         [ "$(objects writers)" = 0 ] || fail "$what: $(objects writers) session(s) left"
         [ "$(objects prune)" = 0 ] || fail "$what: $(objects prune) plan(s) left"
+        # collected with no unused bytes left (FORMAT.md "Erasure", step 4)
+        check_exit 0 cairn prune --max-unused 0 --dry-run --json || return
+        [ "$(json_num blobs_unreachable "$W/out")" = 0 ] && [ "$(json_num blobs_duplicate "$W/out")" = 0 ] ||
+                fail "$what: the erasure left blobs nothing needs: $(cat "$W/out")"
 }
 
 tree_without() {
