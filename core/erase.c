@@ -111,6 +111,7 @@ typedef struct Erase {
         CnEraseResult *res;
         CnStore *store;
         CnPatterns pattern;             /* CN_ERASE_PATH */
+        bool root_reached;              /* ...matches "/": every entry */
         size_t subject_len;             /* CN_ERASE_SUBJECT */
         CnSnapshot *snaps;
         size_t n_snaps;
@@ -138,7 +139,8 @@ typedef struct Erase {
 static bool reaches_entry(Erase *e, const char *path, size_t len, const CnNode *n) {
         switch (e->q->scope) {
         case CN_ERASE_PATH:
-                return cn_patterns_match_len(&e->pattern, path, len);
+                /* The root is no entry: a pattern that matches it reaches all below. */
+                return e->root_reached || cn_patterns_match_len(&e->pattern, path, len);
         case CN_ERASE_SUBJECT:
                 return cn_node_has_subject(n, e->q->value, e->subject_len);
         case CN_ERASE_SNAPSHOT:
@@ -252,6 +254,8 @@ static bool path_reached(Erase *e, const char *path) {
         }
         if (e->q->scope != CN_ERASE_PATH)
                 return false;
+        if (e->root_reached)
+                return true;
         /* "/a/b/c" is reached if "/a", "/a/b" or "/a/b/c" matches. */
         for (size_t len = 1;; len++)
                 if (path[len] == '/' || path[len] == '\0') {
@@ -964,6 +968,7 @@ static int run(Erase *e) {
                 return r;
         if (e->q->scope == CN_ERASE_PATH && (r = cn_patterns_add(&e->pattern, e->q->value)) < 0)
                 return r;
+        e->root_reached = e->q->scope == CN_ERASE_PATH && cn_patterns_match(&e->pattern, "/");
         e->subject_len = strlen(e->q->value);
         if ((r = cn_index_new(&e->dropped_chunks)) < 0 || (r = cn_index_new(&e->kept_chunks)) < 0)
                 return r;
