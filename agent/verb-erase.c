@@ -249,6 +249,25 @@ int cli_erase_pending(Cli *cli, CnController *c) {
         return erase_pending(cli, c, NULL);
 }
 
+/* Whether the absolute pattern p can match a path as snapshots store them:
+ * no empty component ("//"), no "." or ".." (a trailing '/' is allowed:
+ * "dir/" is dir). A typo there would erase nothing, and say so in a
+ * certificate. */
+static bool path_pattern_plain(const char *p) {
+        size_t n = strlen(p);
+        while (n > 1 && p[n - 1] == '/')
+                n--;
+        for (size_t i = 1, start = 1; i <= n && n > 1; i++)
+                if (i == n || p[i] == '/') {
+                        size_t len = i - start;
+                        if (len == 0 || (len == 1 && p[start] == '.') ||
+                            (len == 2 && p[start] == '.' && p[start + 1] == '.'))
+                                return false;
+                        start = i + 1;
+                }
+        return true;
+}
+
 int verb_erase(Cli *cli, int argc, char **argv) {
         enum { OPT_SUBJECT = _OPT_GLOBAL_MAX, OPT_PATH, OPT_SNAPSHOT, OPT_REASON, OPT_REFERENCE, OPT_PENDING,
                OPT_REPLICA };
@@ -339,6 +358,9 @@ int verb_erase(Cli *cli, int argc, char **argv) {
                                                 "without control characters");
         if (q.scope == CN_ERASE_PATH && q.value[0] != '/')
                 return cli_usage_error("erase", "--path takes an absolute pattern (starting with /)");
+        if (q.scope == CN_ERASE_PATH && !path_pattern_plain(q.value))
+                return cli_usage_error("erase", "--path: a pattern with an empty, '.' or '..' component matches no "
+                                                "path a snapshot holds; write it as 'cairn ls' shows paths");
         if (q.scope == CN_ERASE_SUBJECT && (!*q.value || strlen(q.value) > CN_MAX_SUBJECT_BYTES || strchr(q.value, '/')))
                 return cli_usage_error("erase", "a subject is 1 to 256 bytes without '/'");
         r = cli_open(cli, true);

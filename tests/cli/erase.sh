@@ -63,6 +63,11 @@ expect_exit 0 cairn erase --path "$src/secret" --dry-run
 grep -q -- '--dry-run: nothing was written or deleted' "$W/out" && grep -q 'would be erased' "$W/out" ||
         fail "erase --dry-run text: $(cat "$W/out")"
 
+note "--path / reaches every entry: every snapshot would go"
+expect_exit 0 cairn erase --path / --dry-run --json
+[ "$(jget "$W/out" '(j["counts"]["snapshots_deleted"], j["counts"]["snapshots_rewritten"], j["counts"]["bytes_erased"])')" = \
+        "(2, 0, $((2 * (1500000 + 120000 + 90000 + 7000 + 120000) + 5000)))" ] || fail "erase --path / --dry-run: $(cat "$W/out")"
+
 note "--dry-run reports what the erasure then does"
 expect_exit 0 cairn erase --path "$src/secret" --json --reason "request 7" --reference "DSR-7"
 cp -- "$W/out" "$W/real.json"
@@ -298,6 +303,9 @@ bad 1 "is not a snapshot" --snapshot zz
 bad 1 "is not a snapshot" --snapshot ''
 bad 2 "absolute pattern" --path relative/x
 bad 2 "absolute pattern" --path ''
+bad 2 "an empty, '.' or '..' component matches no path" --path "$src//keep"
+bad 2 "an empty, '.' or '..' component matches no path" --path "$src/./keep"
+bad 2 "an empty, '.' or '..' component matches no path" --path "$src/keep/.."
 bad 2 "without '/'" --subject a/b
 bad 2 "without '/'" --subject ''
 bad 2 "without '/'" --subject "$(head -c 257 /dev/zero | tr '\0' s)"
