@@ -136,6 +136,18 @@ typedef struct Erase {
         uint8_t controller[CN_UUID_BYTES];
 } Erase;
 
+/* The pattern of a path scope, the length of a subject. */
+static int scope_init(Erase *e) {
+        int r;
+        e->subject_len = strlen(e->q->value);
+        if (e->q->scope != CN_ERASE_PATH)
+                return 0;
+        if ((r = cn_patterns_add(&e->pattern, e->q->value)) < 0)
+                return r;
+        e->root_reached = cn_patterns_match(&e->pattern, "/");
+        return 0;
+}
+
 static bool reaches_entry(Erase *e, const char *path, size_t len, const CnNode *n) {
         switch (e->q->scope) {
         case CN_ERASE_PATH:
@@ -966,10 +978,8 @@ static int run(Erase *e) {
                 return -ENOMEM;
         if ((r = cn_kdf_derive(e->pseudonym_key, CN_KEY_BYTES, CN_SUBKEY_PSEUDONYM, CN_KDF_CTX_DOMAIN, e->c->root)) < 0)
                 return r;
-        if (e->q->scope == CN_ERASE_PATH && (r = cn_patterns_add(&e->pattern, e->q->value)) < 0)
+        if ((r = scope_init(e)) < 0)
                 return r;
-        e->root_reached = e->q->scope == CN_ERASE_PATH && cn_patterns_match(&e->pattern, "/");
-        e->subject_len = strlen(e->q->value);
         if ((r = cn_index_new(&e->dropped_chunks)) < 0 || (r = cn_index_new(&e->kept_chunks)) < 0)
                 return r;
         r = cn_store_open_tolerant(e->repo, e->c, flags, o->damaged, o->userdata, &e->store);
@@ -1196,9 +1206,8 @@ int cn_erase_restricted(CnRepo *repo, CnStore *store, const CnSnapshot *s, bool 
         int r = pending_load(repo, s->controller, NULL, &v, &n);
         *ret = false;
         for (size_t i = 0; r >= 0 && i < n && !*ret; i++) {
-                Erase e = { .repo = repo, .c = s->controller, .q = &v[i].q, .store = store,
-                            .subject_len = strlen(v[i].q.value) };
-                if (v[i].q.scope == CN_ERASE_PATH && (r = cn_patterns_add(&e.pattern, v[i].q.value)) < 0)
+                Erase e = { .repo = repo, .c = s->controller, .q = &v[i].q, .store = store };
+                if ((r = scope_init(&e)) < 0)
                         break;
                 if (removes_whole(&e, s))
                         *ret = true;
