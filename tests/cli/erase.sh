@@ -335,6 +335,38 @@ expect_exit 0 cairn --controller other erase --snapshot latest --json
 [ "$(jget "$W/out" '(j["snapshots"], j["counts"]["snapshots_deleted"])')" = "(['$theirs'], 1)" ] ||
         fail "--controller other erase --snapshot latest: $(cat "$W/out")"
 
+note "a data subject: --dry-run says what the erasure does; a snapshot of the subject's directory alone goes whole"
+REPO=$W/subject
+expect_exit 0 cairn init
+ctl=$(basename -- "$REPO"/controllers/*)
+h=$src/people
+mkdir -p "$h/alice/docs" "$h/bob"
+rand_file "$h/alice/docs/a" 3000
+rand_file "$h/bob/b" 3000
+expect_exit 0 cairn backup --subject-rule "$h/{subject}/**" "$h/alice/docs"
+expect_exit 0 cairn backup --subject-rule "$h/{subject}/**" "$h"
+expect_exit 0 cairn erase --subject alice --dry-run --json
+cp -- "$W/out" "$W/dry.json"
+expect_exit 0 cairn erase --subject alice --json
+same_counts "$W/dry.json" "$W/out" snapshots snapshots_deleted snapshots_rewritten entries_erased bytes_erased \
+        chunks_destroyed chunks_kept chunks_reached ||
+        fail "erase --subject: the dry run and the erasure report differ: $(cat "$W/dry.json") / $(cat "$W/out")"
+[ "$(jget "$W/out" '(j["counts"]["snapshots_deleted"], j["counts"]["snapshots_rewritten"])')" = "(1, 1)" ] ||
+        fail "erase --subject alice: $(cat "$W/out")"
+expect_exit 0 cairn snapshots --json
+! grep -q alice "$W/out" || fail "a snapshot still names alice: $(cat "$W/out")"
+one_epoch "erasure of a subject"
+
+note "--path / deferred by a hold: the held snapshot is restricted, the others go"
+expect_exit 0 cairn backup "$h"
+expect_exit 0 cairn hold add --snapshot latest --reason "litigation"
+expect_exit 3 cairn erase --path / --json
+[ "$(jget "$W/out" '(j["counts"]["snapshots_deleted"], len(j["deferred"]))')" = "(1, 1)" ] ||
+        fail "erase --path / beside a hold: $(cat "$W/out")"
+expect_exit 1 cairn ls latest
+grep -q 'it is restricted; read it only for a stated purpose, with --break-glass' "$W/err" ||
+        fail "ls of a snapshot a deferred '--path /' reaches: $(cat "$W/err")"
+
 note "a version 1 controller is refused, nothing changed"
 REPO=$W/v1
 cp -a -- "$SRCDIR/tests/vectors/repo-v1" "$REPO"
