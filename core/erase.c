@@ -1239,6 +1239,7 @@ int cn_erase(CnRepo *repo, CnController *c, const CnEraseRequest *q, const CnEra
         free(e.held);
         free(e.reached);
         free(e.gone);
+        cn_names_done(&e.dropped_paths);
         free(e.drop_dir);
         cn_secret_free(e.pseudonym_key);
         cn_index_free(e.dropped_chunks);
