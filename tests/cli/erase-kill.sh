@@ -14,6 +14,8 @@
 # and no request, session or plan is left.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
+# shellcheck source=prune-lib.sh
+. "$(dirname -- "$0")/prune-lib.sh"
 # shellcheck source=erase-lib.sh
 . "$(dirname -- "$0")/erase-lib.sh"
 
@@ -23,35 +25,13 @@ strace -f -o /dev/null true 2>/dev/null || skip "strace cannot trace here (ptrac
 DELETES=unlink,unlinkat
 PUTS=rename,renameat,renameat2,link,linkat
 
-# killed SET N CMD...: CMD under strace, SIGKILLed at its N-th call of SET
-# (per thread); its exit code in $rc (137: killed). LeakSanitizer cannot run
-# under ptrace.
-killed() {
-        local set=$1 n=$2
-        shift 2
-        rc=0
-        ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0" \
-                strace -f -o /dev/null -e trace="$set" -e inject="$set:signal=KILL:when=$n" "$@" \
-                >"$W/killed.out" 2>"$W/killed.err" || rc=$?
-}
 
 # The privacy reader (tests/privacy/cairn_reader.py, written from FORMAT.md
 # alone), if PyNaCl and zstandard are there: given the repository after
 # the resumed erasure, its copy before the erasure and its copy right after
 # the kill, with the key store as it ends, it recovers no erased marker.
-READER=$SRCDIR/tests/privacy/cairn_reader.py
-PY=
-for p in /usr/bin/python3 python3; do
-        if "$p" -c 'import nacl.bindings, nacl.pwhash.argon2id, zstandard' 2>/dev/null; then
-                PY=$p
-                break
-        fi
-done
+reader_python
 [ -n "$PY" ] || note "no python3 with PyNaCl and zstandard: old copies not read (restore and ls still checked)"
-
-rand_hex() {
-        head -c "$1" /dev/urandom | od -An -v -tx1 | tr -d ' \n'
-}
 
 # marked FILE BYTES: random bytes around a random marker, printed
 marked() {

@@ -30,6 +30,9 @@
 #                                 PATHS (words, relative to $W) as HOST with
 #                                 the tags; print the new snapshot's id
 #       snapshot_ids ARGS...      the ids 'snapshots ARGS' lists, oldest first, on one line
+#       rand_file PATH BYTES, rand_hex BYTES   random content, random hex
+#       reader_python             READER and PY for tests/privacy/cairn_reader.py
+#                                 (PY "" without PyNaCl and zstandard)
 #
 # Meson runs each scenario with CAIRN (the binary) and SRCDIR (the source
 # root) in the environment. Exit 0 passes, 77 skips, anything else fails.
@@ -141,6 +144,25 @@ count_json() {
 # rand_file PATH BYTES
 rand_file() {
         head -c "$2" /dev/urandom >"$1"
+}
+
+# rand_hex BYTES: that many random bytes in hex
+rand_hex() {
+        head -c "$1" /dev/urandom | od -An -v -tx1 | tr -d ' \n'
+}
+
+# reader_python: READER, the privacy reader (tests/privacy/cairn_reader.py),
+# and PY, a python3 with what it needs (PyNaCl, zstandard), or "" if none.
+reader_python() {
+        local p
+        READER=$SRCDIR/tests/privacy/cairn_reader.py
+        PY=
+        for p in /usr/bin/python3 python3; do
+                if "$p" -c 'import nacl.bindings, nacl.pwhash.argon2id, zstandard' 2>/dev/null; then
+                        PY=$p
+                        return
+                fi
+        done
 }
 
 # make_simple_tree DIR: files, nested and empty dirs, symlinks, a hard link,

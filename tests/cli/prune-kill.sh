@@ -27,16 +27,6 @@ strace -f -o /dev/null true 2>/dev/null || skip "strace cannot trace here (ptrac
 DELETES=unlink,unlinkat
 PUTS=rename,renameat,renameat2,link,linkat
 
-# killed SET N CMD...: run CMD under strace, SIGKILLed at its N-th call of
-# a syscall of SET; the exit code in $rc (137: killed).
-killed() {
-        local set=$1 n=$2
-        shift 2
-        rc=0
-        traced -e trace="$set" -e inject="$set:signal=KILL:when=$n" "$@" \
-                >"$W/killed.out" 2>"$W/killed.err" || rc=$?
-}
-
 objects() {
         find "$REPO/$1" -type f ! -name '.tmp-*' 2>/dev/null | wc -l
 }

@@ -23,6 +23,10 @@
 #       json_sum KEY FILE...      the sum of every "KEY":N in the FILEs
 #       traced ARGS...            strace -f -o /dev/null ARGS... (LeakSanitizer,
 #                                 which cannot run under ptrace, off)
+#       killed SET N CMD...       CMD traced, SIGKILLed at its N-th call of a
+#                                 syscall of SET (strace counts per thread);
+#                                 its exit code in $rc (137: killed), its
+#                                 output in $W/killed.out and .err
 
 mkdir -p "$W/states" "$W/rs"
 
@@ -109,4 +113,13 @@ json_sum() {
 
 traced() {
         ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0" strace -f -o /dev/null "$@"
+}
+
+# shellcheck disable=SC2034 # rc is for the caller
+killed() {
+        local set=$1 n=$2
+        shift 2
+        rc=0
+        traced -e trace="$set" -e inject="$set:signal=KILL:when=$n" "$@" \
+                >"$W/killed.out" 2>"$W/killed.err" || rc=$?
 }

@@ -24,14 +24,7 @@
 # shellcheck source-path=SCRIPTDIR source=../cli/lib.sh
 . "$(dirname -- "$0")/../cli/lib.sh"
 
-READER=$SRCDIR/tests/privacy/cairn_reader.py
-PY=
-for p in /usr/bin/python3 python3; do
-        if "$p" -c 'import nacl.bindings, nacl.pwhash.argon2id, zstandard' 2>/dev/null; then
-                PY=$p
-                break
-        fi
-done
+reader_python
 [ -n "$PY" ] || skip "no python3 with PyNaCl and zstandard: install python3-nacl python3-zstandard (packaging/install-deps.sh --test)"
 note "reader's KDF checked against libsodium"
 "$PY" "$READER" --self-test || die "cairn_reader.py's KDF disagrees with libsodium"
@@ -41,10 +34,6 @@ HAVE_ERASE=false
 HAVE_SUBJECT=false
 "$CAIRN" backup --help 2>&1 | grep -q -- '--subject-rule' && HAVE_SUBJECT=true
 missing=()
-
-rand_hex() {    # rand_hex BYTES: that many random bytes in hex
-        head -c "$1" /dev/urandom | od -An -v -tx1 | tr -d ' \n'
-}
 
 # The canaries of the current scenario. Erased ones: content markers in
 # ERASED_C, name markers in ERASED_N; kept ones: their source paths in KEPT,
