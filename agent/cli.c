@@ -448,6 +448,12 @@ int cli_controller(Cli *cli, const char *why, CnController **ret) {
                 *ret = cn_repo_controller(cli->rp, 0);
                 return 0;
         }
+        if (n == 0) {
+                cli_error("the repository at %s has no data controller any more (each was erased): add one with "
+                          "'cairn controller add NAME'",
+                          CLI_ESC(cn_backend_url(cli->backend)));
+                return CLI_EXIT_ERROR;
+        }
         /* Several: a guess would put one customer's data under another's keys. */
         fprintf(stderr, "cairn: the repository at %s has %zu data controllers (", CLI_ESC(cn_backend_url(cli->backend)),
                 n);

@@ -33,6 +33,7 @@ struct CnRepo {
         const CnRepoOpenOptions *opts;          /* borrowed, during cn_repo_open_with() only */
         char *ks_url;                           /* the key store location read (FORMAT.md "Key store") */
         size_t n_keyless;                       /* controllers the key store had no key for */
+        size_t n_records;                       /* controllers/ objects listed */
         CnBackend *ks_backend;                  /* opened at the first need */
 };
 
@@ -620,6 +621,11 @@ static int controller_epoch_key(CnRepo *r, const uint8_t id[CN_UUID_BYTES], uint
         k = cn_keystore_init(ks, r->repo_id, id);
         if (k >= 0)
                 k = cn_keystore_read(b, ks_key, r->processor_id, ks);
+        /* Read where it does not say it is kept (a moved or copied key
+         * store): that location is one from now on, so that an erasure
+         * destroys the old key there too. */
+        if (k >= 0 && r->ks_url && cn_keystore_add_location(ks, r->ks_url) == -E2BIG)
+                k = -EBADMSG;
         if (k >= 0 && !cn_keystore_key(ks, epoch))
                 k = -ENOKEY;
         if (k < 0) {
@@ -1152,6 +1158,7 @@ static int load_controllers(CnRepo *r) {
         k = cn_backend_list_names(r->backend, "controllers/", &l);
         if (k < 0)
                 return k;
+        r->n_records = l.n;
         for (size_t i = 0; i < l.n; i++) {
                 CnController *c;
                 k = cn_backend_get(r->backend, l.v[i], 0, CN_GET_ALL, &obj);
@@ -1526,7 +1533,9 @@ int cn_repo_open_with(CnBackend *b, const char *pw, size_t pw_len, const CnRepoO
         k = load_controllers(r);
         if (k < 0)
                 return k;
-        if (r->n_controllers == 0)
+        /* None at all (every one erased) is a repository still, whose
+         * certificates outlive them; none that opens of several is not. */
+        if (r->n_controllers == 0 && r->n_records > 0)
                 return r->n_keyless ? -ENOKEY : -EBADMSG;
         r->opts = NULL;
         *ret = TAKE_PTR(r);
