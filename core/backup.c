@@ -1079,8 +1079,10 @@ static int backup_virtual(Backup *b, const char *prefix, char *const *paths, siz
                         bool skip;
                         b->root_dev = st.st_dev;
                         r = backup_entry(b, dirfd, cname, clen, &st, pn, nd, &skip);
-                        if (r < 0)
+                        if (r < 0) {
+                                cn_node_done(nd);       /* not counted in n_nodes yet */
                                 goto out;
+                        }
                         if (!skip)
                                 n_nodes++;
                 } else {
