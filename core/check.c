@@ -79,10 +79,6 @@ static int ledgered_packs(Check *k, CnIndex **ret) {
         return 0;
 }
 
-static bool set_has(const CnIndex *set, const uint8_t id[CN_ID_BYTES]) {
-        return cn_index_contains(set, id);
-}
-
 static void report_id(Check *k, CnCheckKind kind, const uint8_t id[CN_ID_BYTES], int error) {
         char hex[CN_ID_HEX + 1];
         cn_hex_encode(id, CN_ID_BYTES, hex);
@@ -293,7 +289,7 @@ static int check_packs(Check *k, bool read_data) {
                         continue;
                 if (k->c->format == 2 && !ledgered && (r = ledgered_packs(k, &ledgered)) < 0)
                         return r;
-                if (k->c->format == 2 && !set_has(ledgered, k->packs[i].id))
+                if (k->c->format == 2 && !cn_index_contains(ledgered, k->packs[i].id))
                         report(k, CN_CHECK_KEYLESS_PACK, k->packs[i].name, -ENOKEY);
                 else
                         report(k, CN_CHECK_ORPHAN_PACK, k->packs[i].name, 0);
