@@ -511,6 +511,65 @@ void cli_damaged(const char *name, int error, _unused_ void *userdata) {
                           : "what it holds is read from elsewhere or stored again");
 }
 
+static void audit(Cli *cli, CnController *c, CnAuditEvent *e, bool all) {
+        int r = e ? 0 : -ENOMEM;
+        if (r == 0)
+                r = all ? cn_audit_append_all(cli->rp, e) : cn_audit_append(cli->rp, c, e, NULL);
+        if (r < 0)
+                cli_warn("the audit log could not record this %s: %s (%s); the %s itself stands", cli->verb ?: "operation",
+                         strerror(-r), cn_backend_last_error(), cli->verb ?: "operation");
+        cn_audit_event_free(e);
+}
+
+CnAuditEvent *cli_audit_event(CnAuditKind kind, const char *action) {
+        CnAuditEvent *e = NULL;
+        if (cn_audit_event_new(kind, CN_AUDIT_OK, &e) < 0)
+                return NULL;
+        if (action)
+                (void) cn_audit_event_text(e, CN_AUDIT_F_ACTION, action);
+        return e;
+}
+
+void cli_audit(Cli *cli, CnController *c, CnAuditEvent *e) {
+        audit(cli, c, e, false);
+}
+
+void cli_audit_all(Cli *cli, CnAuditEvent *e) {
+        audit(cli, NULL, e, true);
+}
+
+void cli_audit_snapshots(Cli *cli, CnRepo *rp, CnController *c, CnAuditKind kind, const char *action,
+                         const char *url, const CnSnapshot *const *v, size_t n) {
+        /* room for the host, user, action, url and count */
+        const size_t per_entry = CN_AUDIT_MAX_FIELDS - 8;
+        CnRepo *saved = cli->rp;
+        size_t mine = 0;
+        for (size_t i = 0; i < n; i++)
+                mine += memcmp(v[i]->controller->id, c->id, CN_UUID_BYTES) == 0;
+        cli->rp = rp;
+        for (size_t i = 0, done = 0; done < mine;) {
+                CnAuditEvent *e = NULL;
+                size_t k = 0;
+                if (cn_audit_event_new(kind, CN_AUDIT_OK, &e) >= 0) {
+                        (void) cn_audit_event_text(e, CN_AUDIT_F_ACTION, action);
+                        if (url)
+                                (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_URL, url, strlen(url));
+                        (void) cn_audit_event_u64(e, CN_AUDIT_F_SNAPSHOTS, mine);
+                }
+                for (; i < n && k < per_entry; i++)
+                        if (memcmp(v[i]->controller->id, c->id, CN_UUID_BYTES) == 0) {
+                                if (e)
+                                        (void) cn_audit_event_id(e, CN_AUDIT_F_SNAPSHOT, v[i]->id);
+                                k++;
+                        }
+                done += k;
+                cli_audit(cli, c, e);
+                if (k == 0)
+                        break;
+        }
+        cli->rp = saved;
+}
+
 bool cli_from_option(Cli *src, int c, const char *arg) {
         switch (c) {
         case OPT_FROM_PASSWORD_FILE:
@@ -681,6 +740,14 @@ int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter
                 closelog();
                 cli_warn("break-glass read of restricted snapshot %.8s, logged (purpose: %s)", s->id_hex,
                          CLI_ESC(cli->break_glass));
+                CnAuditEvent *e = NULL;
+                if (cn_audit_event_new(CN_AUDIT_BREAK_GLASS, CN_AUDIT_OK, &e) >= 0) {
+                        (void) cn_audit_event_text(e, CN_AUDIT_F_ACTION, cli->verb ?: "read");
+                        (void) cn_audit_event_id(e, CN_AUDIT_F_SNAPSHOT, s->id);
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_TEXT, cli->break_glass,
+                                                        strlen(cli->break_glass));
+                }
+                cli_audit(cli, s->controller, e);
         }
         *ret_snap = s;
         return 0;

@@ -11,6 +11,7 @@
 
 #include "backend.h"
 #include "prune.h"
+#include "audit.h"
 #include "repo.h"
 #include "snapshot.h"
 #include "store.h"
@@ -42,6 +43,7 @@ typedef struct Cli {
         bool json;
         size_t repo_problems;           /* skipped key files and controllers reported by the open */
         bool quiet;
+        const char *verb;               /* the verb running ("backup"), for the audit log */
         int verbose;
         CnBackend *backend;
         CnRepo *rp;
@@ -227,6 +229,22 @@ int cli_erase_pending(Cli *cli, CnController *c);
 int verb_copy(Cli *cli, int argc, char **argv);
 int verb_certificate(Cli *cli, int argc, char **argv);
 int verb_processor(Cli *cli, int argc, char **argv);
+int verb_audit(Cli *cli, int argc, char **argv);
+
+/* Append e to c's audit log (c NULL: to the one e is bound to); on
+ * failure warn: the operation's own result stands. e is freed (NULL: an
+ * event that could not be made, warned about the same way). */
+void cli_audit(Cli *cli, CnController *c, CnAuditEvent *e);
+/* A new event of kind, outcome ok, with the action (may be NULL); NULL:
+ * no memory (cli_audit() says so). */
+CnAuditEvent *cli_audit_event(CnAuditKind kind, const char *action);
+/* The same, to every controller's log (repository-wide events). */
+void cli_audit_all(Cli *cli, CnAuditEvent *e);
+/* Entries of kind for the snapshots of v that are c's (by id), in rp's
+ * log of c: at most 56 snapshot ids an entry, each with the action, url
+ * (a pseudonym; may be NULL) and how many there are in all. */
+void cli_audit_snapshots(Cli *cli, CnRepo *rp, CnController *c, CnAuditKind kind, const char *action,
+                         const char *url, const CnSnapshot *const *v, size_t n);
 
 /* The options of a source repository (copy, init --replica-of), and their
  * parser: true if c was one of them, taken into src. */

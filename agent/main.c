@@ -32,6 +32,7 @@ static const struct {
         { "copy", verb_copy, "copy snapshots from another repository into this replica of it" },
         { "certificate", verb_certificate, "list, show or verify signed erasure certificates" },
         { "processor", verb_processor, "show the processor's identity and public key" },
+        { "audit", verb_audit, "show, verify or checkpoint the tamper-evident audit log" },
 };
 
 static void usage(FILE *f) {
@@ -115,6 +116,7 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++)
                 if (strcmp(argv[i], verbs[v].name) == 0) {
+                        cli.verb = verbs[v].name;
                         int r = verbs[v].fn(&cli, argc - i, argv + i);
                         cli_close(&cli);
                         if (fflush(stdout) != 0 && r == 0) {

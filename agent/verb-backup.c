@@ -97,6 +97,26 @@ static void strv_free(char **v, size_t n) {
         free(v);
 }
 
+/* The audit entry of a backup: its outcome, snapshot and counts, the
+ * paths it read (pseudonyms) and the host it names. */
+static void audit(Cli *cli, CnController *ctl, const CnBackupOptions *o, int r, const CnSnapshot *snap) {
+        CnAuditEvent *e = NULL;
+        if (cn_audit_event_new(CN_AUDIT_BACKUP, r < 0 ? CN_AUDIT_FAILED : CN_AUDIT_OK, &e) >= 0) {
+                if (r >= 0) {
+                        (void) cn_audit_event_id(e, CN_AUDIT_F_SNAPSHOT, snap->id);
+                        (void) cn_audit_event_u64(e, CN_AUDIT_F_FILES, snap->files);
+                        (void) cn_audit_event_u64(e, CN_AUDIT_F_BYTES, snap->bytes);
+                }
+                (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_NAME, o->hostname, strlen(o->hostname));
+                if (o->stdin_fd >= 0)
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_PATH, o->stdin_filename,
+                                                        strlen(o->stdin_filename));
+                for (size_t i = 0; i < o->n_paths; i++)
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_PATH, o->paths[i], strlen(o->paths[i]));
+        }
+        cli_audit(cli, ctl, e);
+}
+
 int verb_backup(Cli *cli, int argc, char **argv) {
         enum { OPT_EXCLUDE_FILE = _OPT_GLOBAL_MAX, OPT_TAG, OPT_HOST, OPT_STDIN, OPT_STDIN_NAME, OPT_PARENT, OPT_FORCE, OPT_COMPRESSION, OPT_EXCLUDE_NODUMP, OPT_SUBJECT_RULE, OPT_SUBJECT };
         static const struct option opts[] = {
@@ -362,6 +382,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 .userdata = &w,
         };
         r = cn_backup_run(cli->rp, ctl, &o, &snap);
+        audit(cli, ctl, &o, r, &snap);
         if (r == -ESTALE) {
                 cli_error("backup stopped for longer than %d hours, so a prune took it for a dead one and may "
                           "have deleted data it reuses: no snapshot was saved; run the backup again (what it "

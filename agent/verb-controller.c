@@ -47,6 +47,10 @@ int verb_controller(Cli *cli, int argc, char **argv) {
                         return cli_usage_error("controller", "the name must be 1 to 1024 bytes");
                 if (r < 0)
                         return cli_repo_error(cli, "cannot add the controller", r);
+                CnAuditEvent *e = cli_audit_event(CN_AUDIT_INIT, "controller");
+                if (e)
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_NAME, ctl->name, strlen(ctl->name));
+                cli_audit(cli, ctl, e);
                 if (cli->json)
                         printf("{\"id\":\"%s\"}\n", ctl->id_hex);
                 else

@@ -231,6 +231,15 @@ int verb_copy(Cli *cli, int argc, char **argv) {
         r = cn_copy_run(src.rp, cli->rp, list, selected, &o, &st, &fail);
         if (rp.oom)
                 goto oom;
+        /* Both logs: the source's says what left, the replica's what came. */
+        for (size_t i = 0; i < cn_repo_n_controllers(src.rp) && rp.n_copied; i++) {
+                CnController *sc = cn_repo_controller(src.rp, i), *dc;
+                cli_audit_snapshots(&src, src.rp, sc, CN_AUDIT_COPY, "send", cn_backend_url(cli->backend), rp.copied,
+                                    rp.n_copied);
+                if ((dc = cn_repo_find_controller(cli->rp, sc->id_hex)))
+                        cli_audit_snapshots(cli, cli->rp, dc, CN_AUDIT_COPY, "receive", cn_backend_url(src.backend),
+                                            rp.copied, rp.n_copied);
+        }
         if (r < 0) {
                 if (st.snapshots_copied || st.blobs_sent || st.holds_copied)
                         print_report(&rp, &st, false);

@@ -55,8 +55,16 @@ int verb_dump(Cli *cli, int argc, char **argv) {
                           s->id_hex, s->id_hex, CLI_ESC(path));
                 goto out;
         }
-        if (r >= 0)
+        if (r >= 0) {
+                CnAuditEvent *e = NULL;
                 r = cn_dump_file(store, &node, STDOUT_FILENO);
+                if (cn_audit_event_new(CN_AUDIT_DUMP, r < 0 && r != -EPIPE ? CN_AUDIT_FAILED : CN_AUDIT_OK, &e) >= 0) {
+                        (void) cn_audit_event_id(e, CN_AUDIT_F_SNAPSHOT, s->id);
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_PATH, path, strlen(path));
+                        (void) cn_audit_event_u64(e, CN_AUDIT_F_BYTES, node.size);
+                }
+                cli_audit(cli, s->controller, e);
+        }
         if (r == -EPIPE) {
                 ret = CLI_EXIT_OK;      /* the reader stopped early: not our failure */
                 goto out;

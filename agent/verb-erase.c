@@ -400,8 +400,48 @@ int verb_erase(Cli *cli, int argc, char **argv) {
                 o.replicas = to_replicas;
                 o.replicas_userdata = &rs;
         }
+        /* Its audit entry is bound to the controller before the erasure:
+         * a controller erasure takes the pseudonym key with it. */
+        static const unsigned value_field[] = { 0, CN_AUDIT_F_SNAPSHOT, CN_AUDIT_F_NAME, CN_AUDIT_F_PATH,
+                                                CN_AUDIT_F_SUBJECT };
+        static const char *const scope_names[] = { "", "snapshot", "controller", "path", "subject" };
+        CnAuditEvent *ev = NULL;
+        if (!o.dry_run && cn_audit_event_new(CN_AUDIT_ERASURE, CN_AUDIT_OK, &ev) >= 0) {
+                uint8_t id[CN_ID_BYTES];
+                (void) cn_audit_event_text(ev, CN_AUDIT_F_SCOPE, scope_names[q.scope]);
+                if (q.scope == CN_ERASE_SNAPSHOT && cn_hex_decode(q.value, id, CN_ID_BYTES) == 0)
+                        (void) cn_audit_event_id(ev, CN_AUDIT_F_SNAPSHOT, id);
+                else if (q.scope != CN_ERASE_SNAPSHOT)
+                        (void) cn_audit_event_pseudonym(ev, value_field[q.scope], q.value, strlen(q.value));
+                if (q.reason && *q.reason)
+                        (void) cn_audit_event_pseudonym(ev, CN_AUDIT_F_TEXT, q.reason, strlen(q.reason));
+                if (q.reference && *q.reference)
+                        (void) cn_audit_event_pseudonym(ev, CN_AUDIT_F_TEXT, q.reference, strlen(q.reference));
+                if (cn_audit_event_bind(ev, ctl) < 0)
+                        ev = cn_audit_event_free(ev);
+        }
         CnEraseResult res;
         r = cn_erase(cli->rp, ctl, &q, &o, &res);
+        if (!o.dry_run) {
+                bool part = res.n_deferred || res.locations_failed;
+                for (size_t i = 0; r >= 0 && i < res.n_replicas; i++)
+                        part = part || res.replica_results[i] != 0;
+                if (ev) {
+                        uint8_t cert[CN_ID_BYTES];
+                        cn_audit_event_set_outcome(ev, r < 0 ? CN_AUDIT_FAILED : part ? CN_AUDIT_PARTIAL : CN_AUDIT_OK);
+                        if (r >= 0 && res.certificate[0] && cn_hex_decode(res.certificate, cert, CN_ID_BYTES) == 0)
+                                (void) cn_audit_event_id(ev, CN_AUDIT_F_CERTIFICATE, cert);
+                        if (r >= 0) {
+                                (void) cn_audit_event_u64(ev, CN_AUDIT_F_FILES, res.counts.entries_erased);
+                                (void) cn_audit_event_u64(ev, CN_AUDIT_F_BYTES, res.counts.bytes_erased);
+                                (void) cn_audit_event_u64(ev, CN_AUDIT_F_SNAPSHOTS,
+                                                          res.counts.snapshots_deleted + res.counts.snapshots_rewritten);
+                                if (res.epoch_to)
+                                        (void) cn_audit_event_u64(ev, CN_AUDIT_F_EPOCH, res.epoch_to);
+                        }
+                }
+                cli_audit(cli, NULL, ev);
+        }
         if (r == -EOPNOTSUPP) {
                 cli_error("controller %s (%.8s) is of format version 1: its keys are in the repository, where "
                           "old copies keep them, so it cannot be erased; back its data up into a new controller "

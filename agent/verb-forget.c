@@ -569,12 +569,17 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                 printf("]\n");
         fflush(stdout);
 
+        /* What this forget removed, for the audit log. */
+        const CnSnapshot **gone = dry_run ? NULL : calloc(n ? n : 1, sizeof *gone);
+        size_t n_gone = 0;
         for (size_t g = 0; g < n_groups && !dry_run; g++)
                 for (size_t i = 0; i < groups[g].n; i++) {
                         const CnSnapshot *s = decisions[g][i].snapshot;
                         if (decisions[g][i].keep)
                                 continue;
                         r = cn_snapshot_remove(cli->rp, s);
+                        if (r >= 0 && gone)
+                                gone[n_gone++] = s;
                         if (r >= 0 || r == -ENOENT) {
                                 removed++; /* gone already: another forget took it */
                                 continue;
@@ -585,6 +590,10 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                                  s->controller->id_hex, s->id_hex);
                         (void) cli_repo_error(cli, what, r);
                 }
+        for (size_t i = 0; i < cn_repo_n_controllers(cli->rp) && n_gone; i++)
+                cli_audit_snapshots(cli, cli->rp, cn_repo_controller(cli->rp, i), CN_AUDIT_FORGET, "remove", NULL,
+                                    gone, n_gone);
+        free(gone);
         if (dry_run)
                 cli_info(cli, "\n--dry-run: %zu snapshot%s would be removed; nothing was removed\n", to_remove,
                          to_remove == 1 ? "" : "s");

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "hex.h"
 #include "hold.h"
 #include "macro.h"
 
@@ -259,6 +260,23 @@ static int hold_add(Cli *cli, const char *snapshot, bool controller_scope, const
         r = cn_hold_save(cli->rp, &h);
         if (r < 0)
                 return cli_repo_error(cli, "cannot add the hold", r);
+        CnAuditEvent *e = cli_audit_event(CN_AUDIT_HOLD, "add");
+        if (e) {
+                static const char *const scopes[] = {"", "snapshot", "controller", "path", "tag"};
+                uint8_t id[CN_ID_BYTES];
+                (void) cn_audit_event_id(e, CN_AUDIT_F_HOLD, h.id);
+                (void) cn_audit_event_text(e, CN_AUDIT_F_SCOPE, scopes[h.scope]);
+                if (h.scope == CN_HOLD_SNAPSHOT && cn_hex_decode(h.value, id, CN_ID_BYTES) == 0)
+                        (void) cn_audit_event_id(e, CN_AUDIT_F_SNAPSHOT, id);
+                else if (h.scope == CN_HOLD_PATH)
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_PATH, h.value, strlen(h.value));
+                else if (h.scope == CN_HOLD_TAG)
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_NAME, h.value, strlen(h.value));
+                (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_TEXT, h.reason, strlen(h.reason));
+                if (h.reference && *h.reference)
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_TEXT, h.reference, strlen(h.reference));
+        }
+        cli_audit(cli, h.controller, e);
         if (cli->json)
                 printf("{\"id\":\"%s\"}\n", h.id_hex);
         else
@@ -305,6 +323,12 @@ static int hold_release(Cli *cli, const char *spec, const char *reason) {
         }
         cli_info(cli, "released hold %s\n", h->id_hex);
         CnController *c = h->controller;
+        CnAuditEvent *e = cli_audit_event(CN_AUDIT_RELEASE, "release");
+        if (e) {
+                (void) cn_audit_event_id(e, CN_AUDIT_F_HOLD, h->id);
+                (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_TEXT, reason, strlen(reason));
+        }
+        cli_audit(cli, c, e);
         cn_holds_done(&holds);
         /* What the hold deferred is erased now (docs/cli/erase.md). */
         return cli_erase_pending(cli, c);

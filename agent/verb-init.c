@@ -130,6 +130,16 @@ int verb_init(Cli *cli, int argc, char **argv) {
                 return cli_repo_error(cli, "cannot create repository", r);
         CnController *ctl = cn_repo_controller(cli->rp, 0);
         size_t n = cn_repo_n_controllers(cli->rp);
+        for (size_t i = 0; i < n; i++) {
+                CnController *each = cn_repo_controller(cli->rp, i);
+                CnAuditEvent *e = cli_audit_event(CN_AUDIT_INIT, src.repo ? "replica" : "repository");
+                if (e) {
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_NAME, each->name, strlen(each->name));
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_URL, cn_backend_url(cli->backend),
+                                                        strlen(cn_backend_url(cli->backend)));
+                }
+                cli_audit(cli, each, e);
+        }
         const char *ks = cn_repo_key_store(cli->rp) ? cn_repo_key_store(cli->rp) : "(none)";
         cn_hex_encode(cn_repo_id(cli->rp), CN_UUID_BYTES, idhex);
         if (cli->json) {

@@ -20,6 +20,15 @@ static void help(void) {
               stdout);
 }
 
+/* Passwords open every controller's data: each controller's log has it.
+ * The key file's id is a pseudonym (a NAME), as its label would be. */
+static void audit_key(Cli *cli, const char *action, const char *id) {
+        CnAuditEvent *e = cli_audit_event(CN_AUDIT_KEY, action);
+        if (e && id)
+                (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_NAME, id, strlen(id));
+        cli_audit_all(cli, e);
+}
+
 int verb_key(Cli *cli, int argc, char **argv) {
         enum { OPT_NEW_FILE = _OPT_GLOBAL_MAX, OPT_LABEL };
         static const struct option opts[] = {
@@ -102,6 +111,7 @@ int verb_key(Cli *cli, int argc, char **argv) {
                 if (r < 0)
                         return cli_repo_error(cli, "cannot remove the key", r);
                 cli_info(cli, "removed key %s\n", CLI_ESC(argv[optind + 1]));
+                audit_key(cli, "remove", argv[optind + 1]);
                 return CLI_EXIT_OK;
         }
 
@@ -119,11 +129,13 @@ int verb_key(Cli *cli, int argc, char **argv) {
                 if (r < 0)
                         return cli_repo_error(cli, "cannot add the key", r);
                 cli_info(cli, "added key %s\n", id);
+                audit_key(cli, "add", id);
                 return CLI_EXIT_OK;
         }
         r = cn_repo_key_passwd(cli->rp, (const char *) pw, pw_len, NULL);
         if (r < 0)
                 return cli_repo_error(cli, "cannot change the password", r);
         cli_info(cli, "password changed; the old password no longer opens the repository\n");
+        audit_key(cli, "passwd", NULL);
         return CLI_EXIT_OK;
 }

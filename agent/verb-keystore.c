@@ -118,6 +118,15 @@ int verb_keystore(Cli *cli, int argc, char **argv) {
                           r == -E2BIG ? "a key store has at most 16 locations" : "not a valid URL");
                 return CLI_EXIT_ERROR;
         }
+        if (r >= 0) {
+                CnAuditEvent *e = cli_audit_event(CN_AUDIT_KEY, is_add ? "key-store-add" : "key-store-remove");
+                if (e) {
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_URL, url, strlen(url));
+                        if (r > 0)
+                                cn_audit_event_set_outcome(e, CN_AUDIT_PARTIAL);
+                }
+                cli_audit_all(cli, e);
+        }
         if (r < 0)
                 return cli_repo_error(cli, is_add ? "cannot add the key store location" :
                                                     "cannot remove the key store location", r);

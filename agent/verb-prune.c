@@ -147,6 +147,15 @@ int cli_prune(Cli *cli, const CnPruneOptions *opts) {
                 return cli_repo_error(cli, "prune failed (what it deleted is gone, the rest is as it was; run "
                                            "prune again)",
                                       r);
+        if (!o.dry_run && st.controllers_skipped < st.controllers) {
+                CnAuditEvent *e = NULL;
+                if (cn_audit_event_new(CN_AUDIT_PRUNE, r < 0 || st.controllers_skipped ? CN_AUDIT_PARTIAL : CN_AUDIT_OK,
+                                       &e) >= 0) {
+                        (void) cn_audit_event_u64(e, CN_AUDIT_F_BYTES, st.bytes_deleted);
+                        (void) cn_audit_event_u64(e, CN_AUDIT_F_SNAPSHOTS, st.snapshots);
+                }
+                cli_audit_all(cli, e);
+        }
         if (cli->json)
                 print_json(&st, o.dry_run);
         else if (st.controllers_skipped < st.controllers)

@@ -176,6 +176,18 @@ int verb_restore(Cli *cli, int argc, char **argv) {
         };
         CnRestoreStats st;
         r = cn_restore_run(store, s, &o, &st);
+        CnAuditEvent *e = NULL;
+        if (cn_audit_event_new(CN_AUDIT_RESTORE, r < 0 ? CN_AUDIT_FAILED : st.errors ? CN_AUDIT_PARTIAL : CN_AUDIT_OK,
+                               &e) >= 0) {
+                (void) cn_audit_event_id(e, CN_AUDIT_F_SNAPSHOT, s->id);
+                (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_PATH, sub ? sub : "/", strlen(sub ? sub : "/"));
+                (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_URL, target, strlen(target));
+                if (r >= 0) {
+                        (void) cn_audit_event_u64(e, CN_AUDIT_F_FILES, st.files);
+                        (void) cn_audit_event_u64(e, CN_AUDIT_F_BYTES, st.bytes);
+                }
+        }
+        cli_audit(cli, s->controller, e);
         if (r == -ESTALE) {
                 cli_error("restore into %s stopped: a directory of the target was moved or replaced while "
                           "restoring (listed above); check what else writes there and restore again",

@@ -799,6 +799,8 @@ static const char *const residual[] = {
         "holds and releases of the controller (their reasons, references and path patterns) are sealed under "
         "a key the erasure does not change: old copies still show them to anyone holding a password",
         "writer sessions of the controller name hosts and process ids, under the same key",
+        "the controller's audit log keeps its entries (what was done, when, to which snapshot ids), with hosts, "
+        "paths, subjects and names only as pseudonyms that the controller's keys resolve",
         "the number, sizes and times of the repository's objects are visible to anyone who can read the "
         "storage",
 };

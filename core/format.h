@@ -37,6 +37,7 @@
 #define CN_MAGIC_KEYSTORE "CAIRNKST"
 #define CN_MAGIC_ERASURE "CAIRNERQ"
 #define CN_MAGIC_CERTIFICATE "CAIRNCRT"
+#define CN_MAGIC_AUDIT "CAIRNAUD"
 #define CN_MAGIC_PACK "CAIRNPAK"
 #define CN_MAGIC_PACK_HEADER "CAIRNPKH"
 #define CN_MAGIC_PACK_TRAILER "CNPKEND1"
@@ -50,6 +51,7 @@
 #define CN_SUBKEY_CONFIG 1              /* seals config */
 #define CN_SUBKEY_CONTROLLER_WRAP 2     /* seals controllers/<id> of version 1 */
 #define CN_SUBKEY_KEYSTORE 3            /* seals key store objects */
+#define CN_SUBKEY_AUDIT 4               /* seals audit/<ctrl>/<seq> */
 #define CN_KDF_CTX_EPOCH "cnepoch_"
 #define CN_SUBKEY_RECORD 1              /* seals controllers/<id> of version 2 */
 #define CN_SUBKEY_LEDGER 2              /* seals ledgers of version 2 */
@@ -58,7 +60,7 @@
 #define CN_SUBKEY_CHUNK_ID 1            /* HMAC key of chunk ids */
 #define CN_SUBKEY_CHUNKER 2             /* gear table seed */
 #define CN_SUBKEY_METADATA 3            /* seals holds, sessions; v1: pack headers, index, snapshots, damage, plans */
-#define CN_SUBKEY_PSEUDONYM 4           /* audit-log pseudonyms (reserved) */
+#define CN_SUBKEY_PSEUDONYM 4           /* audit-log and certificate pseudonyms */
 #define CN_KDF_CTX_GEAR "cngeartb"      /* chunker key -> gear table, subkeys 0..31 */
 
 /* Blob types in packs. */

@@ -101,6 +101,9 @@ const uint8_t *cn_repo_processor_secret_key(const CnRepo *r) {
 int cn_repo_config_key(const CnRepo *r, uint8_t ret[CN_KEY_BYTES]) {
         return cn_kdf_derive(ret, CN_KEY_BYTES, CN_SUBKEY_CONFIG, CN_KDF_CTX_MASTER, r->master);
 }
+int cn_repo_audit_key(const CnRepo *r, uint8_t ret[CN_KEY_BYTES]) {
+        return cn_kdf_derive(ret, CN_KEY_BYTES, CN_SUBKEY_AUDIT, CN_KDF_CTX_MASTER, r->master);
+}
 size_t cn_repo_n_controllers(const CnRepo *r) {
         return r->n_controllers;
 }

@@ -166,6 +166,8 @@ const uint8_t *cn_repo_processor_secret_key(const CnRepo *r);
 /* The key that seals config, KDF(master, 1, "cnmaster"), into ret (the
  * caller's secret memory): certificates/ are sealed under it too. */
 int cn_repo_config_key(const CnRepo *r, uint8_t ret[CN_KEY_BYTES]);
+/* The key that seals the audit log, KDF(master, 4, "cnmaster"), likewise. */
+int cn_repo_audit_key(const CnRepo *r, uint8_t ret[CN_KEY_BYTES]);
 
 /* Controllers in order of id (as loaded; one added in this session comes
  * last). None is the "default": callers that act for one must be told which

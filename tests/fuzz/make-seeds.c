@@ -23,6 +23,7 @@
 #include "erase.h"
 #include "fileio.h"
 #include "hex.h"
+#include "audit.h"
 #include "hold.h"
 #include "keystore.h"
 #include "macro.h"
@@ -178,6 +179,26 @@ static void seeds_of_encoders(void) {
         seed_buf("envelope", "snapshot", &env);
         cn_buf_reset(&out);
         cn_buf_reset(&env);
+
+        /* audit entries */
+        CnAuditItem items[4] = { { .field = CN_AUDIT_F_HOST, .len = CN_ID_BYTES },
+                                 { .field = CN_AUDIT_F_SNAPSHOT, .len = CN_ID_BYTES },
+                                 { .field = CN_AUDIT_F_FILES, .len = 8, .value = { 3 } },
+                                 { .field = CN_AUDIT_F_ACTION, .len = 4, .value = "send" } };
+        memcpy(items[1].value, a, CN_ID_BYTES);
+        CnAuditEntry ae = { .seq = 7, .time = 1700000000, .kind = CN_AUDIT_COPY, .outcome = CN_AUDIT_OK,
+                            .items = items, .n_items = 4 };
+        memcpy(ae.prev, b, CN_ID_BYTES);
+        if ((r = cn_audit_entry_encode(&ae, &out)) < 0)
+                die("audit", r);
+        seed_buf("audit", "encoded", &out);
+        cn_buf_reset(&out);
+        ae.n_items = 0;
+        ae.seq = 0;
+        memset(ae.prev, 0, CN_ID_BYTES);
+        cn_audit_entry_encode(&ae, &out);
+        seed_buf("audit", "empty", &out);
+        cn_buf_reset(&out);
 
         /* holds */
         CnHold hold = { .scope = CN_HOLD_PATH, .value = "/srv/mail/**", .reason = "litigation", .reference = "",

@@ -215,6 +215,7 @@ class Reader:
                 self.snapshots = []
                 self.others = []          # (object, plaintext) of damage, holds, sessions...
                 self.tree_cache = {}      # tree id -> (entries, ids of its blobs)
+                self.audit = {}           # ctrl hex -> {seq: (entry, hash of stored bytes)}
 
         def report(self, what):
                 self.reports.append(what)
@@ -543,6 +544,45 @@ class Reader:
                                                      version=h["version"], epoch=h["epoch"],
                                                      body=sname(body)))
 
+        # --- audit log (FORMAT.md "Audit log"): every entry that opens, and
+        # whether each controller's chain of the current copy holds
+        def open_audit(self):
+                keys = [kdf(m, 4, b"cnmaster") for m in self.masters]
+                for o in self.of_kind("audit"):
+                        parts = o.rel.split(os.sep)
+                        h = env_header(o.data)
+                        k, body = env_open(o.data, keys) if h and h["magic"] == b"CAIRNAUD" else (None, None)
+                        self.tally("audit entry", body is not None, o)
+                        if body is None or len(parts) != 3:
+                                continue
+                        try:
+                                e = parse_audit_entry(body)
+                        except Damaged as x:
+                                self.report(f"{o.rel}: {x}")
+                                continue
+                        self.others.append((o, body))
+                        if "current" in o.where:
+                                self.audit.setdefault(h["controller"].hex(), {})[parts[2]] = (
+                                        e, hashlib.sha256(o.data).digest())
+
+        def audit_result(self):
+                out = {}
+                for ctrl, entries in self.audit.items():
+                        prev, ok, n = bytes(32), True, 0
+                        while True:
+                                x = entries.get(f"{n:016x}")
+                                if x is None:
+                                        break
+                                e, h = x
+                                if e["seq"] != n or e["prev"] != prev:
+                                        ok = False
+                                        break
+                                prev, n = h, n + 1
+                        ok = ok and n == len(entries)
+                        out[ctrl] = dict(entries=len(entries), chained=n, intact=ok,
+                                         kinds=[entries[k][0]["kind"] for k in sorted(entries)])
+                return out
+
         # --- trees (FORMAT.md "Trees")
         def tree_entries(self, tid, seen_ids):
                 """The entries of a plain tree or of a tree list's leaves, or
@@ -615,6 +655,7 @@ class Reader:
                 self.open_packs()
                 self.open_snapshots()
                 self.open_others()
+                self.open_audit()
 
         def result(self):
                 ctrls = {}
@@ -663,6 +704,7 @@ class Reader:
                         data_chunks=sum(1 for t, _, _ in self.blobs.values() if t == 1),
                         tree_blobs=sum(1 for t, _, _ in self.blobs.values() if t == 2),
                         controllers=ctrls,
+                        audit=self.audit_result(),
                         reports=list(dict.fromkeys(self.reports)))
 
         def counts(self):
@@ -685,6 +727,26 @@ def hexname(name, n):
 
 def sname(b):
         return b.decode("utf-8", "surrogateescape")
+
+
+def parse_audit_entry(body):
+        """An audit entry body: seq prev time kind outcome count fields."""
+        r = Rd(body)
+        e = dict(seq=r.u64(), prev=r.take(32), time=r.i64(), kind=r.u8(), outcome=r.u8(), fields=[])
+        n = r.u8()
+        if e["kind"] == 0 or n > 64:
+                raise Damaged("audit entry: kind 0 or over 64 fields")
+        for _ in range(n):
+                tag, ln = r.u8(), r.u8()
+                v = r.take(ln)
+                size = 32 if 1 <= tag < 64 else 8 if 64 <= tag < 96 else None
+                if (size is not None and ln != size) or (size is None and not (96 <= tag < 128 and 1 <= ln)):
+                        raise Damaged(f"audit entry: field {tag} of {ln} bytes")
+                if 96 <= tag < 128 and any(c < 0x20 or c > 0x7e for c in v):
+                        raise Damaged("audit entry: text outside 0x20-0x7e")
+                e["fields"].append((tag, v))
+        r.end()
+        return e
 
 
 def parse_snapshot(body):
