@@ -209,11 +209,49 @@ static int to_replicas(const CnEraseRequest *request, const uint8_t ctrl[CN_UUID
 typedef struct PendingRun {
         Cli *cli;
         int exit;
+        /* bound to the controller before it runs (one of the requests may
+         * erase the controller): the entries are copies of it */
+        CnAuditEvent *audit;
 } PendingRun;
+
+/* The audit entry of an erasure (its request's value is in the event
+ * already, as a pseudonym, or it is not: the certificate has it). */
+static void audit_erasure(Cli *cli, CnAuditEvent *ev, const CnEraseRequest *q, int r, const CnEraseResult *res) {
+        static const char *const scopes[] = { "", "snapshot", "controller", "path", "subject" };
+        uint8_t id[CN_ID_BYTES];
+        bool part = false;
+
+        if (!ev) {
+                cli_audit(cli, NULL, NULL);
+                return;
+        }
+        (void) cn_audit_event_text(ev, CN_AUDIT_F_SCOPE, scopes[q->scope]);
+        if (q->scope == CN_ERASE_SNAPSHOT && cn_hex_decode(q->value, id, CN_ID_BYTES) == 0)
+                (void) cn_audit_event_id(ev, CN_AUDIT_F_SNAPSHOT, id);
+        if (r >= 0) {
+                part = res->n_deferred || res->locations_failed;
+                for (size_t i = 0; i < res->n_replicas; i++)
+                        part = part || res->replica_results[i] != 0;
+                if (res->certificate[0] && cn_hex_decode(res->certificate, id, CN_ID_BYTES) == 0)
+                        (void) cn_audit_event_id(ev, CN_AUDIT_F_CERTIFICATE, id);
+                (void) cn_audit_event_u64(ev, CN_AUDIT_F_FILES, res->counts.entries_erased);
+                (void) cn_audit_event_u64(ev, CN_AUDIT_F_BYTES, res->counts.bytes_erased);
+                (void) cn_audit_event_u64(ev, CN_AUDIT_F_SNAPSHOTS,
+                                          res->counts.snapshots_deleted + res->counts.snapshots_rewritten);
+                if (res->epoch_to)
+                        (void) cn_audit_event_u64(ev, CN_AUDIT_F_EPOCH, res->epoch_to);
+        }
+        cn_audit_event_set_outcome(ev, r < 0 ? CN_AUDIT_FAILED : part ? CN_AUDIT_PARTIAL : CN_AUDIT_OK);
+        cli_audit(cli, NULL, ev);
+}
 
 static void on_pending(const CnEraseRequest *q, int result, const CnEraseResult *res, void *u) {
         PendingRun *p = u;
         static const char *const scopes[] = { "", "snapshot", "controller", "path", "subject" };
+        CnAuditEvent *ev = NULL;
+        if (p->audit && cn_audit_event_copy(p->audit, &ev) < 0)
+                ev = NULL;
+        audit_erasure(p->cli, ev, q, result, res);
         if (result < 0) {
                 cli_error("the remaining erasure of %s %s failed: %s; it stays, to be carried out by 'cairn erase "
                           "--pending'",
@@ -235,11 +273,14 @@ static void on_pending(const CnEraseRequest *q, int result, const CnEraseResult 
 }
 
 static int erase_pending(Cli *cli, CnController *c, Replicas *rs) {
-        PendingRun p = { .cli = cli };
+        PendingRun p = { .cli = cli, .audit = cli_audit_event(CN_AUDIT_ERASURE, "pending") };
         CnEraseOptions o = { .damaged = cli_damaged, .userdata = cli };
+        if (p.audit && cn_audit_event_bind(p.audit, c) < 0)
+                p.audit = cn_audit_event_free(p.audit);
         if (rs && rs->n)
                 o.replicas = to_replicas, o.replicas_userdata = rs;
         int r = cn_erase_pending(cli->rp, c, &o, on_pending, &p);
+        cn_audit_event_free(p.audit);
         if (r < 0 && p.exit == CLI_EXIT_OK)
                 return cli_repo_error(cli, "cannot carry out the remaining erasures", r);
         return p.exit;
@@ -404,14 +445,9 @@ int verb_erase(Cli *cli, int argc, char **argv) {
          * a controller erasure takes the pseudonym key with it. */
         static const unsigned value_field[] = { 0, CN_AUDIT_F_SNAPSHOT, CN_AUDIT_F_NAME, CN_AUDIT_F_PATH,
                                                 CN_AUDIT_F_SUBJECT };
-        static const char *const scope_names[] = { "", "snapshot", "controller", "path", "subject" };
         CnAuditEvent *ev = NULL;
         if (!o.dry_run && cn_audit_event_new(CN_AUDIT_ERASURE, CN_AUDIT_OK, &ev) >= 0) {
-                uint8_t id[CN_ID_BYTES];
-                (void) cn_audit_event_text(ev, CN_AUDIT_F_SCOPE, scope_names[q.scope]);
-                if (q.scope == CN_ERASE_SNAPSHOT && cn_hex_decode(q.value, id, CN_ID_BYTES) == 0)
-                        (void) cn_audit_event_id(ev, CN_AUDIT_F_SNAPSHOT, id);
-                else if (q.scope != CN_ERASE_SNAPSHOT)
+                if (q.scope != CN_ERASE_SNAPSHOT)
                         (void) cn_audit_event_pseudonym(ev, value_field[q.scope], q.value, strlen(q.value));
                 if (q.reason && *q.reason)
                         (void) cn_audit_event_pseudonym(ev, CN_AUDIT_F_TEXT, q.reason, strlen(q.reason));
@@ -422,26 +458,8 @@ int verb_erase(Cli *cli, int argc, char **argv) {
         }
         CnEraseResult res;
         r = cn_erase(cli->rp, ctl, &q, &o, &res);
-        if (!o.dry_run) {
-                bool part = res.n_deferred || res.locations_failed;
-                for (size_t i = 0; r >= 0 && i < res.n_replicas; i++)
-                        part = part || res.replica_results[i] != 0;
-                if (ev) {
-                        uint8_t cert[CN_ID_BYTES];
-                        cn_audit_event_set_outcome(ev, r < 0 ? CN_AUDIT_FAILED : part ? CN_AUDIT_PARTIAL : CN_AUDIT_OK);
-                        if (r >= 0 && res.certificate[0] && cn_hex_decode(res.certificate, cert, CN_ID_BYTES) == 0)
-                                (void) cn_audit_event_id(ev, CN_AUDIT_F_CERTIFICATE, cert);
-                        if (r >= 0) {
-                                (void) cn_audit_event_u64(ev, CN_AUDIT_F_FILES, res.counts.entries_erased);
-                                (void) cn_audit_event_u64(ev, CN_AUDIT_F_BYTES, res.counts.bytes_erased);
-                                (void) cn_audit_event_u64(ev, CN_AUDIT_F_SNAPSHOTS,
-                                                          res.counts.snapshots_deleted + res.counts.snapshots_rewritten);
-                                if (res.epoch_to)
-                                        (void) cn_audit_event_u64(ev, CN_AUDIT_F_EPOCH, res.epoch_to);
-                        }
-                }
-                cli_audit(cli, NULL, ev);
-        }
+        if (!o.dry_run)
+                audit_erasure(cli, ev, &q, r, &res);
         if (r == -EOPNOTSUPP) {
                 cli_error("controller %s (%.8s) is of format version 1: its keys are in the repository, where "
                           "old copies keep them, so it cannot be erased; back its data up into a new controller "

@@ -6,7 +6,9 @@
 # docs/FORMAT.md in hand ($ctl: the controller's id):
 #
 #       fingerprint DIR...        every file below each DIR with the sha256 of
-#                                 its bytes, and its mode, one a line, sorted
+#                                 its bytes, and its mode, one a line, sorted;
+#                                 not the audit log (a refused erasure adds
+#                                 its entry there)
 #       objects KIND              how many objects KIND/$ctl holds (no .tmp-*)
 #       epoch_of FILE             the envelope's epoch (u32 at byte 44)
 #       epochs KIND               the distinct epochs of KIND/$ctl's objects
@@ -25,8 +27,8 @@ fingerprint() {
         local d
         for d in "$@"; do
                 [ -d "$d" ] || continue
-                (cd -- "$d" && find . -printf '%y %m %P\n' | sort &&
-                        find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
+                (cd -- "$d" && find . -path ./audit -prune -o -printf '%y %m %P\n' | sort &&
+                        find . -path ./audit -prune -o -type f -print0 | sort -z | xargs -0 -r sha256sum)
         done
 }
 
