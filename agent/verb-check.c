@@ -10,7 +10,8 @@ static void help(void) {
         fputs("Usage: cairn [-r REPO] check [--read-data]\n"
               "\n"
               "Verify the repository: every index, key ledger and snapshot opens, every pack\n"
-              "the index names is there, every snapshot's trees and file chunks are present.\n"
+              "the index names is there, every snapshot's trees and file chunks are present,\n"
+              "every audit log is an unbroken chain ('cairn audit verify').\n"
               "With --read-data, also read every pack and authenticate every chunk.\n"
               "Each problem is listed with the snapshots and files it affects; exit 1 if any.\n"
               "Chunk copies found unreadable are recorded in the repository, so that the next\n"
@@ -44,6 +45,8 @@ static const char *kind_text(CnCheckKind k) {
                 return "skipped object";
         case CN_CHECK_KEYLESS_PACK:
                 return "pack without keys";
+        case CN_CHECK_BROKEN_AUDIT:
+                return "broken audit log";
         }
         return "problem";
 }
@@ -78,8 +81,8 @@ static void on_problem(const CnCheckProblem *p, void *u) {
                         printf(",\"path\":");
                         cli_json_string(stdout, p->path, strlen(p->path));
                 }
-                if (p->error) {
-                        const char *why = cli_damage_reason(p->error);
+                if (p->error || p->detail) {
+                        const char *why = p->detail ? p->detail : cli_damage_reason(p->error);
                         printf(",\"error\":");
                         cli_json_string(stdout, why, strlen(why));
                 }
@@ -100,6 +103,11 @@ static void on_problem(const CnCheckProblem *p, void *u) {
                 return;
         }
         switch (p->kind) {
+        case CN_CHECK_BROKEN_AUDIT:
+                printf("error: the audit log of controller %s is broken at %s: it %s ('cairn audit verify' says "
+                       "more; restore the entry from a copy of the repository, or keep it as evidence)\n",
+                       CLI_ESC(p->controller), CLI_ESC(p->object), p->detail);
+                return;
         case CN_CHECK_KEYLESS_PACK:
                 printf("error: %s (controller %s): no ledger holds the keys of this pack (its ledger is lost or "
                        "damaged, as said above): its chunks cannot be read; the next backup of a file holding "
@@ -162,9 +170,10 @@ int verb_check(Cli *cli, int argc, char **argv) {
         if (cli->json)
                 printf("{\"controllers\":%" PRIu64 ",\"snapshots\":%" PRIu64 ",\"packs\":%" PRIu64
                        ",\"blobs\":%" PRIu64 ",\"trees\":%" PRIu64 ",\"packs_read\":%" PRIu64
-                       ",\"bytes_read\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"chunks_unreadable\":%" PRIu64 "}\n",
+                       ",\"bytes_read\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"chunks_unreadable\":%" PRIu64
+                       ",\"audit_logs\":%" PRIu64 ",\"audit_entries\":%" PRIu64 "}\n",
                        st.controllers, st.snapshots, st.packs, st.blobs, st.trees, st.packs_read, st.bytes_read,
-                       st.errors, st.blobs_bad);
+                       st.errors, st.blobs_bad, st.audit_logs, st.audit_entries);
         else {
                 if (st.blobs_bad)
                         cli_info(cli,
@@ -173,8 +182,8 @@ int verb_check(Cli *cli, int argc, char **argv) {
                                  st.blobs_bad, st.blobs_bad == 1 ? "y is" : "ies are");
                 cli_info(cli,
                          "checked %" PRIu64 " controller(s), %" PRIu64 " snapshots, %" PRIu64 " packs, %" PRIu64
-                         " chunks, %" PRIu64 " trees%s%s: %s\n",
-                         st.controllers, st.snapshots, st.packs, st.blobs, st.trees,
+                         " chunks, %" PRIu64 " trees, %" PRIu64 " audit entries%s%s: %s\n",
+                         st.controllers, st.snapshots, st.packs, st.blobs, st.trees, st.audit_entries,
                          read_data ? "; read " : "", read_data ? cli_size(st.bytes_read, sz) : "",
                          st.errors ? "ERRORS FOUND" : "no errors");
         }

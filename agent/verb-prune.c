@@ -147,7 +147,9 @@ int cli_prune(Cli *cli, const CnPruneOptions *opts) {
                 return cli_repo_error(cli, "prune failed (what it deleted is gone, the rest is as it was; run "
                                            "prune again)",
                                       r);
-        if (!o.dry_run && st.controllers_skipped < st.controllers) {
+        /* A prune that changed something is in the audit log; one with
+         * nothing to do leaves the repository as it was. */
+        if (!o.dry_run && (st.blobs_deleted || st.packs_deleted || st.packs_repacked || st.plans_written)) {
                 CnAuditEvent *e = NULL;
                 if (cn_audit_event_new(CN_AUDIT_PRUNE, r < 0 || st.controllers_skipped ? CN_AUDIT_PARTIAL : CN_AUDIT_OK,
                                        &e) >= 0) {

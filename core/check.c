@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "format.h"
 #include "hex.h"
 #include "hold.h"
@@ -474,6 +475,34 @@ static void on_damaged_listed(const char *name, int error, void *u) {
         d->fn(&p, d->u);
 }
 
+/* Every audit log, of the controllers there are and of erased ones
+ * (docs/FORMAT.md "Audit log"): a broken one is an error. */
+static int check_audit(CnRepo *repo, CnCheckFn fn, void *u, CnCheckStats *ret) {
+        _cleanup_free_ uint8_t(*ids)[CN_UUID_BYTES] = NULL;
+        size_t n = 0;
+        int r = cn_audit_controllers(repo, &ids, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(cn_audit_log_done) CnAuditLog l = {};
+                char hex[CN_UUID_HEX + 1], name[64];
+                if ((r = cn_audit_load(repo, ids[i], &l)) < 0)
+                        return r;
+                ret->audit_logs++;
+                ret->audit_entries += l.n;
+                if (!l.broken)
+                        continue;
+                cn_hex_encode(ids[i], CN_UUID_BYTES, hex);
+                snprintf(name, sizeof name, CN_AUDIT_FOLDER "%s/%016llx", hex, (unsigned long long) l.broken_seq);
+                CnController *c = cn_repo_find_controller(repo, hex);
+                CnCheckProblem p = { .kind = CN_CHECK_BROKEN_AUDIT, .controller = c ? c->name : hex, .object = name,
+                                     .detail = l.why };
+                ret->errors++;
+                fn(&p, u);
+        }
+        return 0;
+}
+
 int cn_check_run(CnRepo *repo, bool read_data, CnCheckFn fn, void *u, CnCheckStats *ret) {
         SnapshotDamage d = { .repo = repo, .fn = fn, .u = u, .stats = ret };
         CnSnapshot *snaps = NULL;
@@ -522,5 +551,5 @@ int cn_check_run(CnRepo *repo, bool read_data, CnCheckFn fn, void *u, CnCheckSta
                 cn_buf_done(&k.blob);
         }
         cn_snapshots_free(snaps, n);
-        return r;
+        return r < 0 ? r : check_audit(repo, fn, u, ret);
 }

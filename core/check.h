@@ -20,6 +20,7 @@ typedef enum CnCheckKind {
         CN_CHECK_NOT_RECORDED,          /* the damage found could not be recorded; object = damage/<ctrl>/ */
         CN_CHECK_REPO_OBJECT,           /* a key file or controller record every open skips; repo_problem */
         CN_CHECK_KEYLESS_PACK,          /* version 2: a pack no ledger holds the keys of; object */
+        CN_CHECK_BROKEN_AUDIT,          /* an audit log broken at entry object (its name), why in detail */
 } CnCheckKind;
 
 typedef struct CnCheckProblem {
@@ -30,12 +31,14 @@ typedef struct CnCheckProblem {
         const char *path;               /* CN_CHECK_AFFECTED */
         int error;                      /* negative errno, when there is one */
         const CnRepoProblem *repo_problem;      /* CN_CHECK_REPO_OBJECT: which and why */
+        const char *detail;             /* CN_CHECK_BROKEN_AUDIT: a phrase saying why */
 } CnCheckProblem;
 
 typedef void (*CnCheckFn)(const CnCheckProblem *p, void *userdata);
 
 typedef struct CnCheckStats {
         uint64_t controllers, snapshots, packs, blobs, trees;
+        uint64_t audit_logs, audit_entries;
         uint64_t packs_read, bytes_read;
         uint64_t errors;                /* problems other than notes */
         uint64_t blobs_bad;             /* copies unreadable: damaged, recorded so, or without a key */

@@ -177,3 +177,11 @@ grep -q "^$other: 5 entries, .*: intact$" "$W/out" || fail "erased controller's 
 expect_exit 0 cairn --controller "$other" audit show
 grep -q ' erasure .*scope=controller' "$W/out" || fail "controller erasure entry: $(cat "$W/out")"
 expect_exit 1 cairn --controller "$other" audit show --resolve x
+
+note "item 2: check finds a broken audit log too"
+expect_exit 0 cairn check
+grep -q ' audit entries: no errors' "$W/out" || fail "check does not count audit entries: $(cat "$W/out")"
+rm "$dir/0000000000000002"
+expect_exit 1 cairn check
+grep -q "audit log of controller default is broken at audit/$ctl/0000000000000002" "$W/out" ||
+        fail "check on a deleted entry: $(cat "$W/out")"
