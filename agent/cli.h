@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "backend.h"
+#include "location.h"
 #include "prune.h"
 #include "audit.h"
 #include "repo.h"
@@ -22,6 +23,7 @@ enum {
         CLI_EXIT_ERROR = 1,
         CLI_EXIT_USAGE = 2,
         CLI_EXIT_PARTIAL = 3,
+        CLI_EXIT_REFUSED = 4,           /* the location gate refused (docs/cli/location.md) */
         CLI_EXIT_NO_REPO = 10,
         CLI_EXIT_WRONG_PASSWORD = 12,
         CLI_EXIT_INTERRUPTED = 130,
@@ -245,6 +247,31 @@ void cli_audit_all(Cli *cli, CnAuditEvent *e);
  * (a pseudonym; may be NULL) and how many there are in all. */
 void cli_audit_snapshots(Cli *cli, CnRepo *rp, CnController *c, CnAuditKind kind, const char *action,
                          const char *url, const CnSnapshot *const *v, size_t n);
+
+int verb_location(Cli *cli, int argc, char **argv);
+int verb_records(Cli *cli, int argc, char **argv);
+
+/* Locations (verb-location.c). The fields of a location for verb: a usage
+ * error (exit 2, said) unless each given one (NULL: not given) follows its
+ * rule; else 0. */
+int cli_location_check(const char *verb, const char *name, const char *provider, const char *region,
+                       const char *note);
+/* Record location name of the open repository (refused, exit 1, when one of
+ * that name is recorded) and authorise it for the n controllers; says what
+ * it did. ret_json (may be NULL): {location, authorised: [...]}. 0 or an
+ * exit code, after saying why. */
+int cli_location_record(Cli *cli, const char *name, const char *provider, const char *region, const char *note,
+                        CnController *const *controllers, size_t n, json_t **ret_json);
+/* The location gate refused op ("backup", "copy", "replica creation") for
+ * ref->controller, whose grants are in the repository grants has open, to
+ * place data in the repository at dest_url: one line saying who, where,
+ * what became of the operation (outcome: "no snapshot was saved") and the
+ * command that authorises it. Returns CLI_EXIT_REFUSED. */
+int cli_location_refused(Cli *grants, const char *op, const char *outcome, const CnLocationRefusal *ref,
+                         const char *dest_url);
+/* Why the gate refuses, in words, for lists: "location x (provider p,
+ * region r) is not authorised". */
+const char *cli_location_refusal_text(const CnLocationRefusal *ref, char *buf, size_t size);
 
 /* The options of a source repository (copy, init --replica-of), and their
  * parser: true if c was one of them, taken into src. */

@@ -33,6 +33,8 @@ static const struct {
         { "certificate", verb_certificate, "list, show or verify signed erasure certificates" },
         { "processor", verb_processor, "show the processor's identity and public key" },
         { "audit", verb_audit, "show, verify or checkpoint the tamper-evident audit log" },
+        { "location", verb_location, "where the repository lives and where each controller allows its data" },
+        { "records", verb_records, "the record of processing kept for each controller (GDPR art. 30(2))" },
 };
 
 static void usage(FILE *f) {
@@ -66,7 +68,7 @@ static void usage(FILE *f) {
               "      --version           print the version\n"
               "\n"
               "Exit codes: 0 ok, 1 error, 2 usage error, 3 backup incomplete (some files unreadable),\n"
-              "10 no repository, 12 wrong password, 130 interrupted.\n",
+              "4 refused by the location gate, 10 no repository, 12 wrong password, 130 interrupted.\n",
               f);
 }
 

@@ -39,7 +39,8 @@ static void help(void) {
               "\n"
               "Exit 0: done; 3: snapshot saved but some entries could not be read, or changed while\n"
               "read (listed on stderr and recorded in the snapshot), or were stored without a data\n"
-              "subject their path gives (listed on stderr); 1: nothing was saved.\n",
+              "subject their path gives (listed on stderr); 1: nothing was saved; 4: refused by\n"
+              "the location gate (docs/cli/location.md), nothing was saved.\n",
               stdout);
 }
 
@@ -361,6 +362,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 parent = cn_backup_find_parent(list, n_list, host, paths, n_paths);
 
         struct passwd *pw = getpwuid(geteuid());
+        CnLocationRefusal refusal = {};
         CnBackupOptions o = {
                 .paths = paths,
                 .n_paths = n_paths,
@@ -379,9 +381,15 @@ int verb_backup(Cli *cli, int argc, char **argv) {
                 .verify_existing = force,
                 .on_error = on_error,
                 .on_damaged = cli_damaged,
+                .refusal = &refusal,
                 .userdata = &w,
         };
         r = cn_backup_run(cli->rp, ctl, &o, &snap);
+        if (r == -EPERM) {
+                ret = cli_location_refused(cli, "backup", "no snapshot was saved", &refusal,
+                                           cn_backend_url(cli->backend));
+                goto out;
+        }
         audit(cli, ctl, &o, r, &snap);
         if (r == -ESTALE) {
                 cli_error("backup stopped for longer than %d hours, so a prune took it for a dead one and may "

@@ -66,10 +66,10 @@ static void print_report(const Report *rp, const CnCopyStats *st, bool done) {
                 printf("{\"done\":%s,\"snapshots_copied\":%" PRIu64 ",\"snapshots_skipped\":%" PRIu64
                        ",\"blobs_sent\":%" PRIu64 ",\"bytes_sent\":%" PRIu64 ",\"packs_written\":%" PRIu64
                        ",\"trees_read\":%" PRIu64 ",\"reads\":%" PRIu64 ",\"bytes_read\":%" PRIu64
-                       ",\"holds_copied\":%" PRIu64 ",\"controllers_added\":%" PRIu64,
+                       ",\"holds_copied\":%" PRIu64 ",\"grants_copied\":%" PRIu64 ",\"controllers_added\":%" PRIu64,
                        done ? "true" : "false", st->snapshots_copied, st->snapshots_skipped, st->blobs_sent,
                        st->bytes_sent, st->packs_written, st->trees_read, st->reads, st->bytes_read, st->holds_copied,
-                       st->controllers_added);
+                       st->grants_copied, st->controllers_added);
                 json_ids("copied", rp->copied, rp->n_copied);
                 json_ids("skipped", rp->skipped, rp->n_skipped);
                 printf("}\n");
@@ -83,6 +83,9 @@ static void print_report(const Report *rp, const CnCopyStats *st, bool done) {
                  st->snapshots_skipped, st->holds_copied, st->holds_copied == 1 ? "" : "s", st->blobs_sent,
                  st->blobs_sent == 1 ? "" : "s", cli_size(st->bytes_sent, a), st->packs_written,
                  st->packs_written == 1 ? "" : "s", cli_size(st->bytes_read, b), st->reads, st->reads == 1 ? "" : "s");
+        if (st->grants_copied)
+                cli_info(rp->cli, "copied %" PRIu64 " location authorisation%s or revocation%s\n", st->grants_copied,
+                         st->grants_copied == 1 ? "" : "s", st->grants_copied == 1 ? "" : "s");
         if (st->controllers_added)
                 cli_info(rp->cli, "added %" PRIu64 " controller%s the destination lacked\n", st->controllers_added,
                          st->controllers_added == 1 ? "" : "s");
@@ -114,6 +117,9 @@ static int copy_error(Cli *cli, Cli *src, int r, const CnCopyFailure *f) {
                           CLI_ESC(c->name), c->id_hex, c->epoch, src_url, d ? d->epoch : 0, dst_url);
                 return CLI_EXIT_ERROR;
         }
+        if (r == -EPERM)
+                return cli_location_refused(src, "copy", "no snapshot was copied", &f->refusal,
+                                            cn_backend_url(cli->backend));
         if (r == -ESTALE) {
                 cli_error("copy stopped for longer than %d hours, so a prune at %s took it for a dead writer and "
                           "may have deleted data it reuses: no snapshot was put after that; run copy again (what "
@@ -241,7 +247,7 @@ int verb_copy(Cli *cli, int argc, char **argv) {
                                             rp.copied, rp.n_copied);
         }
         if (r < 0) {
-                if (st.snapshots_copied || st.blobs_sent || st.holds_copied)
+                if (st.snapshots_copied || st.blobs_sent || st.holds_copied || st.grants_copied)
                         print_report(&rp, &st, false);
                 ret = copy_error(cli, &src, r, &fail);
                 goto out;

@@ -11,7 +11,9 @@
 
 static void help(void) {
         fputs("Usage: cairn [-r REPO] init [--controller NAME] [--processor NAME]\n"
+              "                              [--location NAME --provider P --region R [--note T]]\n"
               "       cairn [-r REPO] init --replica-of SRC [--from-password-file F] [--from-key-hint ID]\n"
+              "                              [--location NAME --provider P --region R [--note T]]\n"
               "\n"
               "Create an encrypted repository with one data controller (\"default\" unless\n"
               "--controller or CAIRN_CONTROLLER names it) and a processor identity with its\n"
@@ -21,7 +23,12 @@ static void help(void) {
               "\n"
               "      --replica-of SRC  make a replica of the repository SRC, for 'cairn copy':\n"
               "                        its own password and keys, SRC's processor and data\n"
-              "                        controllers (so the same chunks have the same ids)\n" CLI_FROM_HELP,
+              "                        controllers (so the same chunks have the same ids)\n" CLI_FROM_HELP
+              "      --location NAME   record where the repository lives ('cairn location'), with\n"
+              "      --provider P      its provider and\n"
+              "      --region R        region; a new repository's controller authorises it. A\n"
+              "                        replica is created only where every controller of SRC\n"
+              "                        authorised it (exit 4 otherwise, nothing created)\n",
               stdout);
 }
 
@@ -55,15 +62,37 @@ static int not_empty(Cli *cli) {
         return CLI_EXIT_ERROR;
 }
 
+/* Whether every controller of src authorised the location a replica at url
+ * would live at (none: it records no location): 0, or the exit code after
+ * saying why not. */
+static int replica_gate(Cli *src, const char *url, const char *name, const char *provider, const char *region) {
+        CnLocation at = { .name = (char *) name, .provider = (char *) provider, .region = (char *) region };
+        CnLocations where = { .v = &at, .n = name ? 1 : 0 };
+        for (size_t i = 0; i < cn_repo_n_controllers(src->rp); i++) {
+                CnLocationRefusal ref;
+                int r = cn_location_gate_with(src->rp, cn_repo_controller(src->rp, i), &where, &ref);
+                if (r == -EPERM)
+                        return cli_location_refused(src, "replica creation", "nothing was created", &ref, url);
+                if (r < 0)
+                        return cli_repo_error(src, "cannot read the locations the controllers authorised", r);
+        }
+        return 0;
+}
+
 int verb_init(Cli *cli, int argc, char **argv) {
-        enum { OPT_REPLICA_OF = _OPT_GLOBAL_MAX };
+        enum { OPT_REPLICA_OF = _OPT_GLOBAL_MAX, OPT_LOCATION, OPT_PROVIDER, OPT_REGION, OPT_NOTE };
         static const struct option opts[] = {
                 CLI_GLOBAL_LONG,
                 CLI_FROM_LONG,
                 { "processor", required_argument, NULL, 'p' },
                 { "replica-of", required_argument, NULL, OPT_REPLICA_OF },
+                { "location", required_argument, NULL, OPT_LOCATION },
+                { "provider", required_argument, NULL, OPT_PROVIDER },
+                { "region", required_argument, NULL, OPT_REGION },
+                { "note", required_argument, NULL, OPT_NOTE },
                 {},
         };
+        const char *location = NULL, *provider = NULL, *region = NULL, *note = NULL;
         _cleanup_(cli_close) Cli src = { .source = true };
         _cleanup_(cn_secret_freep) uint8_t *pw = NULL;
         CnRepoInitOptions o = {};
@@ -80,6 +109,14 @@ int verb_init(Cli *cli, int argc, char **argv) {
                         o.processor_name = optarg;
                 else if (c == OPT_REPLICA_OF)
                         src.repo = optarg;
+                else if (c == OPT_LOCATION)
+                        location = optarg;
+                else if (c == OPT_PROVIDER)
+                        provider = optarg;
+                else if (c == OPT_REGION)
+                        region = optarg;
+                else if (c == OPT_NOTE)
+                        note = optarg;
                 else if (!cli_from_option(&src, c, optarg))
                         return cli_usage_error("init", "unknown option");
         }
@@ -89,6 +126,12 @@ int verb_init(Cli *cli, int argc, char **argv) {
                 return cli_usage_error("init", "--from-password-file and --from-key-hint go with --replica-of");
         if (src.repo && o.processor_name)
                 return cli_usage_error("init", "a replica has its source's processor: drop --processor");
+        if (!location && (provider || region || note))
+                return cli_usage_error("init", "--provider, --region and --note go with --location NAME");
+        if (location && (!provider || !region))
+                return cli_usage_error("init", "--location needs --provider P and --region R");
+        if (location && (r = cli_location_check("init", location, provider, region, note)) != 0)
+                return r;
         o.key_label = cli_user_at_host(label);
 
         cli_resolve(cli);
@@ -100,6 +143,11 @@ int verb_init(Cli *cli, int argc, char **argv) {
         if (src.repo) {
                 /* The source first: its password is asked before the new one. */
                 r = cli_open(&src, true);
+                if (r != 0)
+                        return r;
+                /* The location gate, before anything is created: where the
+                 * replica lives, against what each controller authorised. */
+                r = replica_gate(&src, cli->repo, location, provider, region);
                 if (r != 0)
                         return r;
         }
@@ -139,6 +187,15 @@ int verb_init(Cli *cli, int argc, char **argv) {
                                                         strlen(cn_backend_url(cli->backend)));
                 }
                 cli_audit(cli, each, e);
+        }
+        /* Where it lives; a new repository's own controller authorises it
+         * (a replica's authorisations are its source's, carried by copy). */
+        if (location && (r = cli_location_record(cli, location, provider, region, note, &ctl, src.repo ? 0 : 1,
+                                                 NULL)) != 0) {
+                cli_error("the repository at %s was created, but without its location: record it with 'cairn -r "
+                          "%s location add %s ...'",
+                          CLI_ESC(cn_backend_url(cli->backend)), CLI_ESC(cn_backend_url(cli->backend)), location);
+                return r;
         }
         const char *ks = cn_repo_key_store(cli->rp) ? cn_repo_key_store(cli->rp) : "(none)";
         cn_hex_encode(cn_repo_id(cli->rp), CN_UUID_BYTES, idhex);

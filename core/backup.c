@@ -1187,6 +1187,10 @@ int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSna
         int64_t t0 = mono_ns();
         int r;
 
+        /* Where the data would live, before a file is read or a session put. */
+        r = cn_location_gate(repo, c, repo, o->refusal);
+        if (r < 0)
+                return r;
         r = cn_store_open_tolerant(repo, c, CN_STORE_KEYS | CN_STORE_WRITE | (o->verify_existing ? CN_STORE_VERIFY : 0),
                                    o->on_damaged, o->userdata, &store);
         if (r < 0)
@@ -1288,6 +1292,9 @@ int cn_backup_run(CnRepo *repo, CnController *c, const CnBackupOptions *o, CnSna
         /* The chunks it reuses are still there unless a prune took this
          * backup for a dead one (docs/FORMAT.md "Deleting without a lock"). */
         r = cn_store_session_check(store);
+        /* Again: a location recorded or a grant revoked meanwhile. */
+        if (r >= 0)
+                r = cn_location_gate(repo, c, repo, o->refusal);
         if (r < 0)
                 goto out;
         r = cn_snapshot_save(repo, &snap);

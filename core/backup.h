@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "location.h"
 #include "pattern.h"
 #include "snapshot.h"
 #include "subject.h"
@@ -39,6 +40,7 @@ typedef struct CnBackupOptions {
         bool verify_existing;           /* read back every stored chunk reused (CN_STORE_VERIFY) */
         CnSourceErrorFn on_error;
         CnStoreDamagedFn on_damaged;    /* damaged repository objects read around; may be NULL */
+        CnLocationRefusal *refusal;     /* why the location gate refused (-EPERM); may be NULL */
         /* Tests only, NULL otherwise: called with each regular file's fd
          * after its metadata and extents are read, before its content is. */
         void (*before_read)(int fd, void *userdata);
@@ -46,6 +48,9 @@ typedef struct CnBackupOptions {
 } CnBackupOptions;
 
 /* Store everything and save the snapshot (ret, owned by the caller).
+ * The location gate (core/location.h) is checked first, before anything
+ * is read or written, and again before the snapshot is saved: -EPERM, and
+ * o->refusal says why, when c has not authorised where repo lives.
  * Unreadable source entries are reported through on_error, recorded in the
  * snapshot and flag it CN_SNAPSHOT_PARTIAL; they do not fail the run.
  * Repository errors do: nothing is saved and the packs already written are

@@ -9,6 +9,7 @@
 #include "envelope.h"
 #include "hex.h"
 #include "hold.h"
+#include "location.h"
 #include "macro.h"
 #include "pack.h"
 #include "tree.h"
@@ -200,6 +201,10 @@ static int commit(Copy *k) {
          * without a lock"): then no snapshot may be put. */
         if (r >= 0)
                 r = cn_store_session_check(k->to);
+        /* The gate again: a location dst recorded or a grant src revoked
+         * meanwhile stops the snapshots (what was sent stays unnamed). */
+        if (r >= 0)
+                r = cn_location_gate(k->src, k->c, k->dst, k->fail ? &k->fail->refusal : NULL);
         if (r < 0)
                 return r;
         k->sent_bytes = 0;
@@ -273,15 +278,18 @@ static int walk_snapshot(Copy *k, const CnSnapshot *s) {
         return r;
 }
 
-/* Copy the holds and releases of controller k->c that dst lacks, as they
- * are: the replica honours the same legal holds. */
-static int copy_holds(Copy *k) {
+/* Copy the objects under <folder>/<ctrl>/ of controller k->c that dst
+ * lacks, as they are, each checked by read (as its loader checks it): the
+ * replica honours the same legal holds, and the same location grants gate
+ * a backup into it. */
+static int copy_objects(Copy *k, const char *folder, int (*read)(CnRepo *, CnController *, const char *, CnBuf *),
+                        uint64_t *copied) {
         _cleanup_(cn_names_done) CnNames l = {};
         _cleanup_(cn_index_freep) CnIndex *have = NULL;
         char prefix[16 + CN_UUID_HEX];
         int r;
 
-        snprintf(prefix, sizeof prefix, "holds/%s/", k->c->id_hex);
+        snprintf(prefix, sizeof prefix, "%s/%s/", folder, k->c->id_hex);
         r = cn_index_new(&have);
         if (r >= 0)
                 r = list_ids(cn_repo_backend(k->dst), prefix, have);
@@ -291,13 +299,13 @@ static int copy_holds(Copy *k) {
                 uint8_t id[CN_ID_BYTES];
                 if (cn_hex_decode(l.v[i] + strlen(prefix), id, CN_ID_BYTES) >= 0 && set_has(have, id))
                         continue;
-                r = cn_hold_read_object(k->src, k->c, l.v[i], &k->obj);
+                r = read(k->src, k->c, l.v[i], &k->obj);
                 if (r == -ENOENT) {
                         r = 0;
                         continue;
                 }
                 if (r < 0 && !cn_store_error_is_environment(r) && k->o->damaged) {
-                        /* Not a hold this cairn can read: reported, never copied. */
+                        /* Not an object this cairn can read: reported, never copied. */
                         k->o->damaged(l.v[i], r, k->o->userdata);
                         r = 0;
                         continue;
@@ -305,7 +313,7 @@ static int copy_holds(Copy *k) {
                 if (r >= 0)
                         r = cn_backend_put(cn_repo_backend(k->dst), l.v[i], k->obj.data, k->obj.len, CN_PUT_EXCLUSIVE);
                 if (r >= 0)
-                        k->stats->holds_copied++;
+                        (*copied)++;
                 else if (r == -EEXIST)
                         r = 0;
                 if (r < 0)
@@ -319,7 +327,9 @@ static int copy_controller(Copy *k, CnSnapshot *snaps, size_t n) {
         size_t todo = 0;
         int r;
 
-        r = copy_holds(k);
+        r = copy_objects(k, "holds", cn_hold_read_object, &k->stats->holds_copied);
+        if (r >= 0)
+                r = copy_objects(k, "grants", cn_grant_read_object, &k->stats->grants_copied);
         if (r < 0)
                 return r;
         snprintf(prefix, sizeof prefix, "snapshots/%s/", k->c->id_hex);
@@ -391,17 +401,23 @@ int cn_copy_run(CnRepo *src, CnRepo *dst, CnSnapshot *snaps, size_t n, const CnC
                 *fail = (CnCopyFailure){};
         if (!cn_repo_same_processor(src, dst))
                 return -EXDEV;
-        /* Every controller first: a destination that is not a replica gets nothing. */
+        /* Every controller first: a destination that is not a replica, or
+         * that lives where a controller has not authorised, gets nothing. */
+        _cleanup_(cn_locations_done) CnLocations at = {};
+        r = cn_locations_load(dst, NULL, NULL, &at);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < n_scope; i++) {
                 CnController *c = o->controller ? o->controller : cn_repo_controller(src, i), *d;
                 r = cn_repo_replica_controller(dst, c, &d);
-                if (r < 0 && r != -ENOENT) {
+                if (r >= 0 || r == -ENOENT)
+                        r = cn_location_gate_with(src, c, &at, fail ? &fail->refusal : NULL);
+                if (r < 0) {
                         if (fail)
                                 fail->controller = c;
                         return r;
                 }
         }
-        r = 0;
         k.key = cn_secret_new(CN_KEY_BYTES);
         if (!k.key)
                 return -ENOMEM;

@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "location.h"
 #include "repo.h"
 #include "snapshot.h"
 #include "store.h"
@@ -27,6 +28,7 @@ typedef struct CnCopyStats {
         uint64_t trees_read;                          /* tree blobs read in the source */
         uint64_t reads, bytes_read;                   /* ranged reads of source packs */
         uint64_t holds_copied;
+        uint64_t grants_copied;                       /* grants and revocations of locations */
         uint64_t controllers_added; /* controllers the destination lacked */
 } CnCopyStats;
 
@@ -45,14 +47,18 @@ typedef struct CnCopyOptions {
 typedef struct CnCopyFailure {
         const CnController *controller;
         char object[160];
+        CnLocationRefusal refusal;      /* -EPERM: why the location gate refused */
 } CnCopyFailure;
 
 /* Copy snapshots snaps (n of them, each of a controller of src in scope;
- * oldest first is best) and the holds and releases of every controller in
- * scope from src to its replica dst. First, before anything is written,
- * every controller in scope is checked: -EXDEV dst is not a replica of
- * src (another processor, or a controller of the same id with other keys);
- * -EKEYEXPIRED a controller is at another key epoch in dst. A controller in
+ * oldest first is best), the holds and releases, and the location grants
+ * and revocations of every controller in scope from src to its replica
+ * dst. First, before anything is written, every controller in scope is
+ * checked: -EXDEV dst is not a replica of src (another processor, or a
+ * controller of the same id with other keys); -EKEYEXPIRED a controller is
+ * at another key epoch in dst; -EPERM the location gate refuses it (its
+ * grants in src against the locations dst records: fail->refusal says
+ * why), checked again before each batch of snapshots is put. A controller in
  * scope that dst lacks is then added to it (cn_repo_controller_import()).
  * Errors of either repository fail the copy (fail says where, may be
  * NULL): -ENOENT a blob a snapshot names is not in src, -EBADMSG a source

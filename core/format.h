@@ -38,6 +38,10 @@
 #define CN_MAGIC_ERASURE "CAIRNERQ"
 #define CN_MAGIC_CERTIFICATE "CAIRNCRT"
 #define CN_MAGIC_AUDIT "CAIRNAUD"
+#define CN_MAGIC_LOCATION "CAIRNLOC"            /* locations/<id>: where the repository lives */
+#define CN_MAGIC_LOCATION_REMOVAL "CAIRNLRM"    /* locations/<id>: the removal of one */
+#define CN_MAGIC_GRANT "CAIRNGRT"               /* grants/<ctrl>/<id>: a location ctrl authorised */
+#define CN_MAGIC_GRANT_REVOKE "CAIRNGRV"        /* grants/<ctrl>/<id>: the revocation of a grant */
 #define CN_MAGIC_PACK "CAIRNPAK"
 #define CN_MAGIC_PACK_HEADER "CAIRNPKH"
 #define CN_MAGIC_PACK_TRAILER "CNPKEND1"
