@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "records.h"
 #include "utf8.h"
 
 /* Never printed as themselves: the C0 and C1 controls and DEL (cursor
@@ -159,30 +160,7 @@ void cli_short_id(const char *hex, char buf[9]) {
 }
 
 json_t *cli_json_text(const char *s) {
-        json_t *j = json_string(s);
-        if (j)
-                return j;
-        /* Not UTF-8: each byte that is not becomes U+FFFD (3 bytes). */
-        size_t n = strlen(s);
-        char *t = malloc(3 * n + 1), *o = t;
-        if (!t)
-                return NULL;
-        for (size_t i = 0, len; i < n; i += len) {
-                uint32_t cp;
-                len = cn_utf8_decode((const unsigned char *) s + i, n - i, &cp);
-                if (len == 0) {
-                        memcpy(o, "\xef\xbf\xbd", 3);
-                        o += 3;
-                        len = 1;
-                } else {
-                        memcpy(o, s + i, len);
-                        o += len;
-                }
-        }
-        *o = 0;
-        j = json_string(t);
-        free(t);
-        return j;
+        return cn_json_text(s);
 }
 
 int cli_json_print(json_t *j) {

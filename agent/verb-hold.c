@@ -22,20 +22,6 @@ static void help(void) {
               stdout);
 }
 
-static const char *scope_name(CnHoldScope s) {
-        switch (s) {
-        case CN_HOLD_SNAPSHOT:
-                return "snapshot";
-        case CN_HOLD_CONTROLLER:
-                return "controller";
-        case CN_HOLD_PATH:
-                return "path";
-        case CN_HOLD_TAG:
-                return "tag";
-        }
-        return "?";
-}
-
 /* "YYYY-MM-DD" as 00:00 UTC of that day. */
 static int parse_date(const char *s, int64_t *ret) {
         struct tm tm = {};
@@ -108,7 +94,7 @@ static void list_json(const CnHolds *holds, int64_t now) {
                 printf("%s{\"id\":\"%s\",\"short_id\":\"%.8s\",\"controller\":{\"id\":\"%s\",\"name\":", i ? "," : "",
                        h->id_hex, h->id_hex, h->controller->id_hex);
                 cli_json_string(stdout, h->controller->name, strlen(h->controller->name));
-                printf("},\"scope\":\"%s\",\"value\":", scope_name(h->scope));
+                printf("},\"scope\":\"%s\",\"value\":", cn_hold_scope_name(h->scope));
                 cli_json_string(stdout, h->value, strlen(h->value));
                 printf(",\"reason\":");
                 cli_json_string(stdout, h->reason, strlen(h->reason));
@@ -149,7 +135,7 @@ static void list_text(const CnHolds *holds, int64_t now) {
                 else if (h->scope == CN_HOLD_SNAPSHOT)
                         snprintf(scope, sizeof scope, "snapshot %.8s", h->value);
                 else
-                        snprintf(scope, sizeof scope, "%s %s", scope_name(h->scope), CLI_ESC(h->value));
+                        snprintf(scope, sizeof scope, "%s %s", cn_hold_scope_name(h->scope), CLI_ESC(h->value));
                 printf("%.8s  %-19s  %-12s  %-10s  %-24s  ", h->id_hex, cli_time(h->created, t),
                        CLI_ESC(h->controller->name), status, scope);
                 cli_print_escaped(stdout, h->reason, strlen(h->reason));
@@ -285,7 +271,7 @@ static int hold_add(Cli *cli, const char *snapshot, bool controller_scope, const
         if (cli->verbose && h.scope == CN_HOLD_CONTROLLER)
                 fprintf(stderr, "added a hold on controller %s\n", CLI_ESC(h.controller->name));
         else if (cli->verbose)
-                fprintf(stderr, "added a hold on %s %s of controller %s\n", scope_name(h.scope), CLI_ESC(h.value),
+                fprintf(stderr, "added a hold on %s %s of controller %s\n", cn_hold_scope_name(h.scope), CLI_ESC(h.value),
                         CLI_ESC(h.controller->name));
         return CLI_EXIT_OK;
 }

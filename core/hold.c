@@ -15,6 +15,20 @@
  * (about 71 KiB) sealed, with room to spare. */
 #define MAX_HOLD_OBJECT_BYTES (1u << 20)
 
+const char *cn_hold_scope_name(CnHoldScope s) {
+        switch (s) {
+        case CN_HOLD_SNAPSHOT:
+                return "snapshot";
+        case CN_HOLD_CONTROLLER:
+                return "controller";
+        case CN_HOLD_PATH:
+                return "path";
+        case CN_HOLD_TAG:
+                return "tag";
+        }
+        return "?";
+}
+
 void cn_hold_release_done(CnHoldRelease *r) {
         free(r->reason);
         free(r->creator);

@@ -62,6 +62,9 @@ typedef struct CnHolds {
         size_t n_releases;
 } CnHolds;
 
+/* "snapshot", "controller", "path", "tag"; "?" for another value. */
+const char *cn_hold_scope_name(CnHoldScope s);
+
 void cn_hold_done(CnHold *h);
 void cn_hold_release_done(CnHoldRelease *r);
 void cn_holds_done(CnHolds *h);
