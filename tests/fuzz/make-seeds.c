@@ -26,6 +26,7 @@
 #include "audit.h"
 #include "hold.h"
 #include "keystore.h"
+#include "location.h"
 #include "macro.h"
 #include "pack.h"
 #include "repo.h"
@@ -214,6 +215,24 @@ static void seeds_of_encoders(void) {
         cn_hold_encode(&hold, &out);
         seed_buf("hold", "tag", &out);
         cn_buf_reset(&out);
+        /* locations and grants, removals and revocations */
+        CnLocation loc = { .name = "gcp-us", .provider = "Google Cloud", .region = "us-east1", .note = "",
+                           .creator = "", .created = -1 };
+        if ((r = cn_location_encode(&loc, &out)) < 0)
+                die("location", r);
+        seed_buf("location", "encoded", &out);
+        cn_envelope_seal(&env, CN_MAGIC_LOCATION, &h, key, out.data, out.len);
+        seed_buf("envelope", "location", &env);
+        cn_buf_reset(&out);
+        cn_buf_reset(&env);
+        CnLocationEnd end = { .creator = "ops@host", .created = 1700000002 };
+        memcpy(end.target, a, CN_ID_BYTES);
+        cn_location_end_encode(&end, &out);
+        seed_buf("location-end", "encoded", &out);
+        cn_envelope_seal(&env, CN_MAGIC_GRANT_REVOKE, &h, key, out.data, out.len);
+        seed_buf("envelope", "grant-revoke", &env);
+        cn_buf_reset(&out);
+        cn_buf_reset(&env);
         CnHoldRelease rel = { .reason = "closed", .creator = "ops", .created = 1700000001 };
         memcpy(rel.hold, a, CN_ID_BYTES);
         cn_hold_release_encode(&rel, &out);
@@ -593,6 +612,8 @@ int main(int argc, char **argv) {
         seed_hex(argv[1], "damage-body-v1.hex", "damage", "vector-v1");
         seed_hex(argv[1], "hold-body-v1.hex", "hold", "vector-v1");
         seed_hex(argv[1], "hold-release-body-v1.hex", "hold-release", "vector-v1");
+        seed_hex(argv[1], "location-body-v1.hex", "location", "vector-v1");
+        seed_hex(argv[1], "location-end-body-v1.hex", "location-end", "vector-v1");
         seed_hex(argv[1], "tree-v1.hex", "tree", "vector-v1");
         seed_hex(argv[1], "tree-v2.hex", "tree", "vector-v2");
         seed_hex(argv[1], "tree-v3.hex", "tree", "vector-v3");

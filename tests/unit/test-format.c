@@ -15,6 +15,7 @@
 #include "envelope.h"
 #include "fileio.h"
 #include "hold.h"
+#include "location.h"
 #include "format.h"
 #include "hex.h"
 #include "macro.h"
@@ -1244,4 +1245,43 @@ Test(hold, bodies_match_golden_vectors, .init = init) {
         cn_buf_done(&renc);
         cn_buf_done(&gold);
         cn_buf_done(&rgold);
+}
+
+/* Location and end bodies (FORMAT.md "Locations"): pinned by vectors, each
+ * decodes back to what was encoded. */
+Test(location, bodies_match_golden_vectors, .init = init) {
+        CnLocation l = { .name = "aws-eu", .provider = "AWS", .region = "eu-central-1",
+                         .note = "DPA 2026-17", .creator = "root@appliance", .created = 1796601600 }, back = {};
+        CnLocationEnd e = { .creator = "ops@appliance", .created = 1830384000 }, eback = {};
+        CnBuf enc = CN_BUF_INIT(4096), eenc = CN_BUF_INIT(4096), gold, egold;
+
+        memset(e.target, 0x5a, CN_ID_BYTES);
+        cr_assert_eq(cn_location_encode(&l, &enc), 0);
+        maybe_write_vector("location-body-v1.hex", &enc);
+        read_vector("location-body-v1.hex", &gold);
+        cr_assert_eq(gold.len, enc.len);
+        cr_assert_eq(memcmp(gold.data, enc.data, enc.len), 0);
+        cr_assert_eq(cn_location_decode(gold.data, gold.len, &back), 0);
+        cr_assert_str_eq(back.name, l.name);
+        cr_assert_str_eq(back.provider, l.provider);
+        cr_assert_str_eq(back.region, l.region);
+        cr_assert_str_eq(back.note, l.note);
+        cr_assert_str_eq(back.creator, l.creator);
+        cr_assert_eq(back.created, l.created);
+
+        cr_assert_eq(cn_location_end_encode(&e, &eenc), 0);
+        maybe_write_vector("location-end-body-v1.hex", &eenc);
+        read_vector("location-end-body-v1.hex", &egold);
+        cr_assert_eq(egold.len, eenc.len);
+        cr_assert_eq(memcmp(egold.data, eenc.data, eenc.len), 0);
+        cr_assert_eq(cn_location_end_decode(egold.data, egold.len, &eback), 0);
+        cr_assert_eq(memcmp(eback.target, e.target, CN_ID_BYTES), 0);
+        cr_assert_str_eq(eback.creator, e.creator);
+        cr_assert_eq(eback.created, e.created);
+        cn_location_done(&back);
+        cn_location_end_done(&eback);
+        cn_buf_done(&enc);
+        cn_buf_done(&eenc);
+        cn_buf_done(&gold);
+        cn_buf_done(&egold);
 }
