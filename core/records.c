@@ -56,6 +56,40 @@ static int set(json_t *o, const char *key, json_t *v) {
         return v && json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
 }
 
+typedef struct Keyed {
+        const char *key;
+        size_t order;
+        json_t *v;
+} Keyed;
+
+static int keyed_cmp(const void *a, const void *b) {
+        const Keyed *x = a, *y = b;
+        int c = strcmp(x->key, y->key);
+        return c ? c : x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Sort array a of objects (or strings, key NULL) by the string member key,
+ * ties as they are: output does not depend on random ids. */
+static int sort_by(json_t *a, const char *key) {
+        size_t n = json_array_size(a);
+        _cleanup_free_ Keyed *v = calloc(n ? n : 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_t *x = json_array_get(a, i);
+                const char *k = json_string_value(key ? json_object_get(x, key) : x);
+                v[i] = (Keyed){.key = k ? k : "", .order = i, .v = json_incref(x)};
+        }
+        qsort(v, n, sizeof *v, keyed_cmp);
+        int k = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (k >= 0 && json_array_set(a, i, v[i].v) < 0)
+                        k = -ENOMEM;
+                json_decref(v[i].v);
+        }
+        return k;
+}
+
 /* What the repository and its tools do to protect the data: CRYPTO.md. */
 static json_t *safeguards(CnRepo *r, const CnController *c) {
         _cleanup_(cn_names_done) CnNames names = {};
@@ -107,7 +141,8 @@ static json_t *event_json(int64_t t, const char *event, const CnLocation *l, con
 
 typedef struct Event {
         int64_t time;
-        size_t order; /* ties: as gathered (locations, then grants; each oldest first) */
+        bool end;     /* in the same second, what starts comes before what ends */
+        size_t order; /* then as gathered (locations, then grants; each oldest first) */
         json_t *json;
 } Event;
 
@@ -115,6 +150,8 @@ static int event_cmp(const void *a, const void *b) {
         const Event *x = a, *y = b;
         if (x->time != y->time)
                 return x->time < y->time ? -1 : 1;
+        if (x->end != y->end)
+                return x->end ? 1 : -1;
         return x->order < y->order ? -1 : x->order > y->order;
 }
 
@@ -140,7 +177,7 @@ static json_t *history(const CnLocations *here, const CnLocations *grants) {
                                         json_decref(x);
                                         k = -ENOMEM;
                                 } else {
-                                        v[n] = (Event){.time = t, .order = n, .json = x};
+                                        v[n] = (Event){.time = t, .end = e, .order = n, .json = x};
                                         n++;
                                 }
                         }
@@ -186,6 +223,10 @@ static json_t *sub_processors(const CnLocations *here, const CnLocations *grants
                                 k = append(regions, cn_json_text(l->region));
                 }
         json_decref(o);
+        for (size_t i = 0; k >= 0 && i < json_array_size(a); i++)
+                k = sort_by(json_object_get(json_array_get(a, i), "regions"), NULL);
+        if (k >= 0)
+                k = sort_by(a, "provider");
         if (k < 0) {
                 json_decref(a);
                 return NULL;
@@ -292,6 +333,10 @@ static int controller_record(Shared *x, CnController *c, json_t **ret) {
                 if (k >= 0)
                         k = set(j, "recorded_here", json_boolean(cn_locations_match(&x->here, g)));
         }
+        if (k >= 0)
+                k = sort_by(locations, "name");
+        if (k >= 0)
+                k = sort_by(authorised, "name");
         json_t *o = k >= 0 ? json_pack("{s:{s:o, s:s, s:o, s:i, s:I}, s:o, s:{s:I, s:o, s:o}, s:o, s:o, s:o, s:s, "
                                        "s:o, s:o, s:o, s:{s:I, s:o}, s:I}",
                                        "controller", "name", cn_json_text(c->name), "id", c->id_hex, "created",
