@@ -262,13 +262,15 @@ int cli_location_check(const char *verb, const char *name, const char *provider,
  * exit code, after saying why. */
 int cli_location_record(Cli *cli, const char *name, const char *provider, const char *region, const char *note,
                         CnController *const *controllers, size_t n, json_t **ret_json);
-/* The location gate refused op ("backup", "copy", "replica creation") for
- * ref->controller, whose grants are in the repository grants has open, to
- * place data in the repository at dest_url: one line saying who, where,
- * what became of the operation (outcome: "no snapshot was saved") and the
- * command that authorises it. Returns CLI_EXIT_REFUSED. */
-int cli_location_refused(Cli *grants, const char *op, const char *outcome, const CnLocationRefusal *ref,
-                         const char *dest_url);
+/* The location gate refused op ("backup", "copy", "replica creation"; of
+ * audit kind) for ref->controller, whose grants are in the repository
+ * grants has open, to place data in the repository at dest_url: one line
+ * saying who, where, what became of the operation (outcome: "no snapshot
+ * was saved") and the command that authorises it, and an entry with
+ * outcome "refused" in the controller's audit log there. Returns
+ * CLI_EXIT_REFUSED. */
+int cli_location_refused(Cli *grants, CnAuditKind kind, const char *op, const char *outcome,
+                         const CnLocationRefusal *ref, const char *dest_url);
 /* Why the gate refuses, in words, for lists: "location x (provider p,
  * region r) is not authorised". */
 const char *cli_location_refusal_text(const CnLocationRefusal *ref, char *buf, size_t size);

@@ -386,7 +386,7 @@ int verb_backup(Cli *cli, int argc, char **argv) {
         };
         r = cn_backup_run(cli->rp, ctl, &o, &snap);
         if (r == -EPERM) {
-                ret = cli_location_refused(cli, "backup", "no snapshot was saved", &refusal,
+                ret = cli_location_refused(cli, CN_AUDIT_BACKUP, "backup", "no snapshot was saved", &refusal,
                                            cn_backend_url(cli->backend));
                 goto out;
         }

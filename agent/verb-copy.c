@@ -118,7 +118,7 @@ static int copy_error(Cli *cli, Cli *src, int r, const CnCopyFailure *f) {
                 return CLI_EXIT_ERROR;
         }
         if (r == -EPERM)
-                return cli_location_refused(src, "copy", "no snapshot was copied", &f->refusal,
+                return cli_location_refused(src, CN_AUDIT_COPY, "copy", "no snapshot was copied", &f->refusal,
                                             cn_backend_url(cli->backend));
         if (r == -ESTALE) {
                 cli_error("copy stopped for longer than %d hours, so a prune at %s took it for a dead writer and "

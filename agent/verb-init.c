@@ -72,7 +72,7 @@ static int replica_gate(Cli *src, const char *url, const char *name, const char 
                 CnLocationRefusal ref;
                 int r = cn_location_gate_with(src->rp, cn_repo_controller(src->rp, i), &where, &ref);
                 if (r == -EPERM)
-                        return cli_location_refused(src, "replica creation", "nothing was created", &ref, url);
+                        return cli_location_refused(src, CN_AUDIT_INIT, "replica creation", "nothing was created", &ref, url);
                 if (r < 0)
                         return cli_repo_error(src, "cannot read the locations the controllers authorised", r);
         }

@@ -79,6 +79,19 @@ static const char *triple(const CnLocation *l, char *buf, size_t size) {
         return buf;
 }
 
+/* An audit event of location l (its name, provider and region as text). */
+static CnAuditEvent *location_event(CnAuditKind kind, const char *action, const char *name, const char *provider,
+                                    const char *region) {
+        CnAuditEvent *e = cli_audit_event(kind, action);
+        if (e && name)
+                (void) cn_audit_event_text(e, CN_AUDIT_F_LOCATION, name);
+        if (e && provider)
+                (void) cn_audit_event_text(e, CN_AUDIT_F_PROVIDER, provider);
+        if (e && region)
+                (void) cn_audit_event_text(e, CN_AUDIT_F_REGION, region);
+        return e;
+}
+
 /* Authorise l for each target, unless it has already. */
 static int authorise(Cli *cli, const Targets *t, const CnLocation *l, json_t *done) {
         char creator[CLI_USER_AT_HOST_MAX], what[1024];
@@ -102,6 +115,7 @@ static int authorise(Cli *cli, const Targets *t, const CnLocation *l, json_t *do
                 r = cn_grant_add(cli->rp, c, &g);
                 if (r < 0)
                         return cli_repo_error(cli, "cannot record the authorisation", r);
+                cli_audit(cli, c, location_event(CN_AUDIT_LOCATION, "authorise", g.name, g.provider, g.region));
                 cli_info(cli, "controller %s (%s) authorised %s\n", CLI_ESC(c->name), c->id_hex,
                          triple(l, what, sizeof what));
                 if (done)
@@ -152,6 +166,8 @@ int cli_location_record(Cli *cli, const char *name, const char *provider, const 
         r = cn_location_add(cli->rp, &l);
         if (r < 0)
                 return cli_repo_error(cli, "cannot record the location", r);
+        /* Where every controller's data lives: in every controller's log. */
+        cli_audit_all(cli, location_event(CN_AUDIT_LOCATION, "add", l.name, l.provider, l.region));
         cli_info(cli, "recorded location %s\n", triple(&l, what, sizeof what));
         json_t *done = ret_json ? json_array() : NULL;
         r = authorise(cli, &targets, &l, done);
@@ -229,6 +245,7 @@ static int location_revoke(Cli *cli, const char *name, const Targets *t) {
                                 r = cli_repo_error(cli, "cannot record the revocation", k);
                                 break;
                         }
+                        cli_audit(cli, c, location_event(CN_AUDIT_LOCATION, "revoke", g->name, g->provider, g->region));
                         cli_info(cli, "controller %s (%s) revoked %s\n", CLI_ESC(c->name), c->id_hex,
                                  triple(g, what, sizeof what));
                         if (done)
@@ -266,6 +283,7 @@ static int location_remove(Cli *cli, const char *name) {
                         json_decref(done);
                         return cli_repo_error(cli, "cannot record the removal", r);
                 }
+                cli_audit_all(cli, location_event(CN_AUDIT_LOCATION, "remove", l->name, l->provider, l->region));
                 cli_info(cli, "removed location %s\n", triple(l, what, sizeof what));
                 if (done)
                         json_array_append_new(done, json_string(l->id_hex));
@@ -385,8 +403,22 @@ static int location_list(Cli *cli) {
 
 /* ---- the gate's refusal, for backup, copy and init --replica-of ---- */
 
-int cli_location_refused(Cli *grants, const char *op, const char *outcome, const CnLocationRefusal *ref,
-                         const char *dest_url) {
+int cli_location_refused(Cli *grants, CnAuditKind kind, const char *op, const char *outcome,
+                         const CnLocationRefusal *ref, const char *dest_url) {
+        static const char *const actions[] = {
+                [CN_LOCATION_UNAUTHORISED] = "unauthorised-location",
+                [CN_LOCATION_NONE_RECORDED] = "no-location",
+                [CN_LOCATION_DAMAGED] = "damaged-location-object",
+        };
+        bool where = ref->kind == CN_LOCATION_UNAUTHORISED;
+        CnAuditEvent *e = location_event(kind, actions[ref->kind], where ? ref->name : NULL,
+                                         where ? ref->provider : NULL, where ? ref->region : NULL);
+        if (e) {
+                cn_audit_event_set_outcome(e, CN_AUDIT_REFUSED);
+                (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_URL, dest_url, strlen(dest_url));
+        }
+        cli_audit(grants, (CnController *) ref->controller, e);
+
         const CnController *c = ref->controller;
         const char *src = CLI_ESC(cn_backend_url(grants->backend));
         const char *dst = CLI_ESC(dest_url);

@@ -132,6 +132,20 @@ static void print_controller(json_t *c) {
                 printf(", the last %.8s (%s, %s) completed %s", str(last, "id"), str(last, "scope"),
                        str(last, "status"), str(last, "completed_at"));
         printf("; erasure requests pending: %" JSON_INTEGER_FORMAT "\n", num(c, "erasure_requests_pending"));
+        json_t *a = json_object_get(c, "audit_log"), *by = json_object_get(a, "by_kind");
+        const char *kind;
+        printf("Audit log: %" JSON_INTEGER_FORMAT " entr%s", num(a, "entries"), num(a, "entries") == 1 ? "y" : "ies");
+        if (json_is_string(json_object_get(a, "head")))
+                printf(", head %.16s…", str(a, "head"));
+        if (json_is_true(json_object_get(a, "intact")))
+                printf(", intact");
+        else
+                printf(", BROKEN at entry %" JSON_INTEGER_FORMAT " ('cairn audit verify' says why)",
+                       num(a, "broken_at"));
+        i = 0;
+        json_object_foreach(by, kind, v) printf("%s%s %" JSON_INTEGER_FORMAT, i++ ? ", " : " (", kind,
+                                                json_integer_value(v));
+        printf("%s\n", i ? ")" : "");
         if (num(c, "objects_unreadable"))
                 printf("Objects that could not be read (named above) and are left out: %" JSON_INTEGER_FORMAT "\n",
                        num(c, "objects_unreadable"));

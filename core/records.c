@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "certificate.h"
 #include "hex.h"
 #include "hold.h"
@@ -234,6 +235,38 @@ static json_t *sub_processors(const CnLocations *here, const CnLocations *grants
         return a;
 }
 
+/* The state of c's audit log: {entries, head, intact, broken_at, by_kind}
+ * (by_kind: how many entries of each kind, "kind N" for one this reader
+ * does not name), and in *ret_kinds the kinds it holds, as bits. */
+static json_t *audit_json(const CnAuditLog *l, uint32_t *ret_kinds) {
+        char head[CN_ID_HEX + 1], other[32];
+        json_t *by = json_object();
+        uint32_t kinds = 0;
+        int k = by ? 0 : -ENOMEM;
+
+        for (size_t i = 0; k >= 0 && i < l->n; i++) {
+                const char *name = cn_audit_kind_name(l->v[i].kind);
+                if (!name) {
+                        snprintf(other, sizeof other, "kind %u", (unsigned) l->v[i].kind);
+                        name = other;
+                }
+                if (l->v[i].kind < 32)
+                        kinds |= 1u << l->v[i].kind;
+                json_int_t n = json_integer_value(json_object_get(by, name));
+                k = set(by, name, json_integer(n + 1));
+        }
+        if (k < 0) {
+                json_decref(by);
+                return NULL;
+        }
+        if (l->n)
+                cn_hex_encode(l->v[l->n - 1].hash, CN_ID_BYTES, head);
+        *ret_kinds = kinds;
+        return json_pack("{s:I, s:o, s:b, s:o, s:o}", "entries", (json_int_t) l->n, "head",
+                         l->n ? json_string(head) : json_null(), "intact", !l->broken, "broken_at",
+                         l->broken ? json_integer((json_int_t) l->broken_seq) : json_null(), "by_kind", by);
+}
+
 static json_t *holds_json(const CnHolds *holds) {
         json_t *a = json_array();
         for (size_t i = 0; a && i < holds->n; i++) {
@@ -272,6 +305,8 @@ static int controller_record(Shared *x, CnController *c, json_t **ret) {
         _cleanup_(cn_locations_done) CnLocations grants = {};
         _cleanup_(cn_holds_done) CnHolds holds = {};
         _cleanup_(cn_names_done) CnNames pending = {};
+        _cleanup_(cn_audit_log_done) CnAuditLog log = {};
+        uint32_t logged = 0;
         CnSnapshot *snaps = NULL;
         size_t n_snaps = 0, damaged_before = x->damaged_objects;
         const CnCertificate *last = NULL;
@@ -286,7 +321,8 @@ static int controller_record(Shared *x, CnController *c, json_t **ret) {
             (k = cn_snapshot_list(x->r, c, count_damaged, x, &snaps, &n_snaps)) < 0)
                 return k;
         snprintf(prefix, sizeof prefix, "erasures/%s/", c->id_hex);
-        if ((k = cn_backend_list_names(cn_repo_backend(x->r), prefix, &pending)) < 0) {
+        if ((k = cn_backend_list_names(cn_repo_backend(x->r), prefix, &pending)) < 0 ||
+            (k = cn_audit_load(x->r, c->id, &log)) < 0) {
                 cn_snapshots_free(snaps, n_snaps);
                 return k;
         }
@@ -305,16 +341,21 @@ static int controller_record(Shared *x, CnController *c, json_t **ret) {
                 replicated |= cn_location_in_force(&grants.v[i]) && !cn_locations_match(&x->here, &grants.v[i]);
 
         json_t *categories = json_array(), *locations = json_array(), *authorised = json_array();
+        json_t *audit = audit_json(&log, &logged);
+#define LOGGED(kind) (logged & (1u << (kind)))
         int gate = cn_location_gate_check(&grants, &x->here, &why, &configured);
-        k = categories && locations && authorised ? 0 : -ENOMEM;
-        if (k >= 0 && n_snaps)
+        k = categories && locations && authorised && audit ? 0 : -ENOMEM;
+        if (k >= 0 && (n_snaps || LOGGED(CN_AUDIT_BACKUP)))
                 k = append(categories, json_string("backup"));
-        if (k >= 0 && n_snaps)
+        if (k >= 0 && (n_snaps || LOGGED(CN_AUDIT_RESTORE) || LOGGED(CN_AUDIT_DUMP)))
                 k = append(categories, json_string("restore"));
-        if (k >= 0 && replicated)
+        if (k >= 0 && (replicated || LOGGED(CN_AUDIT_COPY)))
                 k = append(categories, json_string("replication"));
-        if (k >= 0 && (n_certificates || pending.n))
+        if (k >= 0 && (n_certificates || pending.n || LOGGED(CN_AUDIT_ERASURE)))
                 k = append(categories, json_string("erasure"));
+        if (k >= 0 && LOGGED(CN_AUDIT_EXPORT))
+                k = append(categories, json_string("export"));
+#undef LOGGED
         for (size_t i = 0; k >= 0 && i < x->here.n; i++) {
                 const CnLocation *l = &x->here.v[i];
                 json_t *j;
@@ -338,7 +379,7 @@ static int controller_record(Shared *x, CnController *c, json_t **ret) {
         if (k >= 0)
                 k = sort_by(authorised, "name");
         json_t *o = k >= 0 ? json_pack("{s:{s:o, s:s, s:o, s:i, s:I}, s:o, s:{s:I, s:o, s:o}, s:o, s:o, s:o, s:s, "
-                                       "s:o, s:o, s:o, s:{s:I, s:o}, s:I}",
+                                       "s:o, s:o, s:o, s:{s:I, s:o}, s:I, s:o}",
                                        "controller", "name", cn_json_text(c->name), "id", c->id_hex, "created",
                                        time_json(c->created), "format", c->format, "epoch", (json_int_t) c->epoch,
                                        "categories", categories, "snapshots", "count", (json_int_t) n_snaps, "first",
@@ -355,12 +396,13 @@ static int controller_record(Shared *x, CnController *c, json_t **ret) {
                                                         cn_certificate_status_name(last->status), "scope",
                                                         cn_certificate_scope_name(last->scope))
                                             : json_null(),
-                                       "erasure_requests_pending", (json_int_t) pending.n)
+                                       "erasure_requests_pending", (json_int_t) pending.n, "audit_log", audit)
                              : NULL;
         if (k < 0) {
                 json_decref(categories);
                 json_decref(locations);
                 json_decref(authorised);
+                json_decref(audit);
         }
         cn_snapshots_free(snaps, n_snaps);
         if (!o)

@@ -8,7 +8,8 @@
  *    "controllers": [ {controller, categories, snapshots, locations,
  *                      authorised, sub_processors, location_gate,
  *                      location_history, holds, safeguards,
- *                      erasure_certificates, erasure_requests_pending} ]}
+ *                      erasure_certificates, erasure_requests_pending,
+ *                      audit_log} ]}
  *
  * docs/cli/records.md lists every member. Names and texts that are not
  * UTF-8 appear with each invalid byte as U+FFFD. */

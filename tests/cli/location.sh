@@ -35,6 +35,22 @@ refused() {
         [ "$(objects "$repo")" = "$before" ] || fail "$what: the destination changed: $before -> $(objects "$repo")"
 }
 
+# audit_has REPO CONTROLLER KIND OUTCOME [FIELD=VALUE]...: the controller's
+# audit log in REPO holds an entry of kind and outcome with those text fields.
+audit_has() {
+        local repo=$1 c=$2
+        shift 2
+        "$CAIRN" -r "$repo" --controller "$c" audit show --json >"$W/audit.json" 2>"$W/audit.err" ||
+                { fail "audit show: $(cat "$W/audit.err")"; return 0; }
+        python3 - "$W/audit.json" "$@" <<'PY' || fail "no audit entry $* in the log of $c: $(tail -c 600 "$W/audit.json")"
+import json, sys
+entries = json.load(open(sys.argv[1]))
+kind, outcome, want = sys.argv[2], sys.argv[3], dict(a.split("=", 1) for a in sys.argv[4:])
+assert any(e["kind"] == kind and e["outcome"] == outcome and
+           all(e["fields"].get(k) == v for k, v in want.items()) for e in entries)
+PY
+}
+
 note "item 4: an unconfigured repository backs up as before"
 expect_exit 0 cairn --controller default backup "$W/src"
 expect_exit 0 cairn --controller other backup "$W/src"
@@ -65,12 +81,17 @@ grep -q "controller default ($ctl) authorised eu" "$W/out" || fail "add did not 
 expect_exit 1 cairn location add eu --provider AWS --region eu-west-1
 grep -q "records location eu (provider AWS, region eu-central-1) already" "$W/err" || fail "duplicate: $(cat "$W/err")"
 expect_exit 0 cairn --controller default backup "$W/src"
+note "item 4: location changes are in the audit log: the location in every controller's, the authorisation in its"
+audit_has "$REPO" default location ok action=add location=eu provider=AWS region=eu-central-1
+audit_has "$REPO" other location ok action=add location=eu provider=AWS region=eu-central-1
+audit_has "$REPO" default location ok action=authorise location=eu provider=AWS region=eu-central-1
 
 note "item 4: a second controller that has not authorised it is refused, nothing written"
 refused "second controller" "$REPO" cairn --controller other backup "$W/src"
 grep -q "backup refused: controller other ($other) has not authorised location eu (provider AWS, region eu-central-1) of the repository at $REPO" "$W/err" ||
         fail "refusal does not name controller and location: $(cat "$W/err")"
 grep -q "cairn -r $REPO location authorise eu --controller $other'" "$W/err" || fail "no command in: $(cat "$W/err")"
+audit_has "$REPO" other backup refused action=unauthorised-location location=eu provider=AWS region=eu-central-1
 note "item 4: --controller by id is the same controller"
 refused "by id" "$REPO" cairn --controller "${other:0:8}" backup "$W/src"
 grep -q "controller other ($other)" "$W/err" || fail "by id: $(cat "$W/err")"
@@ -89,14 +110,17 @@ expect_exit 0 cairn --controller other backup "$W/src"
 
 note "item 4: a revoked authorisation is refused again"
 expect_exit 0 cairn location revoke eu --controller other
+audit_has "$REPO" other location ok action=revoke location=eu
 refused "revoked" "$REPO" cairn --controller other backup "$W/src"
 expect_exit 1 cairn location revoke eu --controller other
 grep -q "has not authorised a location named eu" "$W/err" || fail "revoke twice: $(cat "$W/err")"
 
 note "item 4: a removed location leaves the repository where nobody authorised"
 expect_exit 0 cairn location remove eu
+audit_has "$REPO" default location ok action=remove location=eu
 refused "removed" "$REPO" cairn --controller default backup "$W/src"
 grep -q "the repository at $REPO records no location" "$W/err" || fail "removed: $(cat "$W/err")"
+audit_has "$REPO" default backup refused action=no-location
 refused "removed, revoked" "$REPO" cairn --controller other backup "$W/src"
 expect_exit 1 cairn location remove eu
 note "item 4: the same name at another region is another location"
@@ -142,6 +166,7 @@ grep -Eq "location authorise gcp --controller ($ctl|$other) --provider 'Google C
 expect_exit 0 cairn location authorise gcp --controller default --provider "Google Cloud" --region us-east1
 refused "replica, second controller" "$REP" "$CAIRN" -r "$REP" init --replica-of "$REPO" --location gcp --provider "Google Cloud" --region us-east1
 grep -q "controller other ($other) has not authorised location gcp" "$W/err" || fail "$(cat "$W/err")"
+audit_has "$REPO" other init refused location=gcp "provider=Google Cloud" region=us-east1
 expect_exit 0 cairn location authorise gcp --controller other --provider "Google Cloud" --region us-east1
 expect_exit 0 "$CAIRN" -r "$REP" init --replica-of "$REPO" --location gcp --provider "Google Cloud" --region us-east1
 expect_exit 0 "$CAIRN" -r "$REP" copy --from "$REPO" --json
@@ -158,6 +183,7 @@ grep -Eq "cairn -r $REPO location authorise extra --controller ($ctl|$other) --p
 expect_exit 0 cairn location authorise extra --controller default --provider OVH --region gra
 refused "copy, other controller" "$REP" "$CAIRN" -r "$REP" copy --from "$REPO"
 grep -q "controller other ($other)" "$W/err" || fail "$(cat "$W/err")"
+audit_has "$REPO" other copy refused location=extra provider=OVH region=gra
 expect_exit 0 "$CAIRN" -r "$REP" --controller default copy --from "$REPO"
 expect_exit 0 "$CAIRN" -r "$REP" location remove extra
 expect_exit 0 "$CAIRN" -r "$REP" location remove gcp

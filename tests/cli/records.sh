@@ -129,6 +129,20 @@ eq((e["last"]["status"], e["last"]["scope"]), ("complete", "snapshot"), "last ce
 assert re.match(r"^[0-9a-f]{64}$", e["last"]["id"]) and time.match(e["last"]["completed_at"])
 eq(b["erasure_certificates"], {"count": 0, "last": None}, "no certificate of other")
 eq(a["erasure_requests_pending"], 0, "requests pending")
+
+for c in (a, b):
+    l = c["audit_log"]
+    eq(set(l), {"entries", "head", "intact", "by_kind", "broken_at"}, "audit_log members")
+    eq((l["intact"], l["broken_at"]), (True, None), "audit log intact")
+    eq(l["entries"], sum(l["by_kind"].values()), "entries by kind")
+    assert re.match(r"^[0-9a-f]{64}$", l["head"]), l
+eq(a["audit_log"]["by_kind"]["backup"], 2, "backups logged")
+eq(a["audit_log"]["by_kind"]["erasure"], 1, "erasure logged")
+# default: add eu (all), authorise eu, add hz (all), authorise hz, authorise rep; other: add eu, add hz,
+# authorise hz, authorise eu, revoke eu
+eq(a["audit_log"]["by_kind"]["location"], 5, "location changes in default's log")
+eq(b["audit_log"]["by_kind"]["location"], 5, "location changes in other's log")
+eq(b["audit_log"]["by_kind"].get("backup"), None, "no backup of other")
 EOF
         fail "records --json does not match the fixture"
 
@@ -154,6 +168,7 @@ for want in "^Record of processing activities (GDPR art. 30(2)), generated " \
         "^  ${hold:0:8}  tag legal: litigation 17; since .*; reference case 4711; review 2031-01-01T00:00:00Z$" \
         "^  passwords: Argon2id v1.3.* (3 passes over 32.00 MiB)$" \
         "^  key store: epoch keys outside the repository, at $CAIRN_KEY_STORE$" \
-        "^Erasure certificates issued: 1, the last .* (snapshot, complete) completed "; do
+        "^Erasure certificates issued: 1, the last .* (snapshot, complete) completed " \
+        "^Audit log: [0-9]* entries, head [0-9a-f]\{16\}…, intact (.*backup 2.*)$"; do
         grep -q -- "$want" "$W/out" || fail "records text lacks /$want/"
 done
