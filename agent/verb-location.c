@@ -331,14 +331,11 @@ static int location_list(Cli *cli) {
                 return r;
         json_t *root = NULL, *locs = NULL, *ctls = NULL;
         if (cli->json) {
-                root = json_object();
-                locs = json_array();
-                ctls = json_array();
-                if (!root || json_object_set_new(root, "locations", locs) < 0 ||
-                    json_object_set_new(root, "controllers", ctls) < 0) {
-                        json_decref(root);
+                root = json_pack("{s:[], s:[]}", "locations", "controllers");
+                if (!root)
                         return cli_json_print(NULL);
-                }
+                locs = json_object_get(root, "locations");
+                ctls = json_object_get(root, "controllers");
         } else
                 printf("%-16s  %-16s  %-16s  %-19s  %s\n", "Location", "Provider", "Region", "Added", "Note");
         for (size_t i = 0; i < have.n; i++) {
