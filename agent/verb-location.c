@@ -125,8 +125,7 @@ static int authorise(Cli *cli, const Targets *t, const CnLocation *l, json_t *do
         return 0;
 }
 
-int cli_location_check(const char *verb, const char *name, const char *provider, const char *region,
-                       const char *note) {
+int cli_location_check(const char *verb, const char *name, const char *provider, const char *region, const char *note) {
         if (!cn_location_name_valid(name))
                 return cli_usage_error(verb, "the location name %s is not 1 to %u characters of A-Z a-z 0-9 . _ -",
                                        CLI_ESC(name), CN_LOCATION_NAME_MAX);
@@ -181,8 +180,8 @@ int cli_location_record(Cli *cli, const char *name, const char *provider, const 
 
 /* location authorise NAME: the repository's location of that name, or the
  * one --provider and --region describe (a replica's). */
-static int location_authorise(Cli *cli, const char *name, const char *provider, const char *region,
-                              const char *note, const Targets *t) {
+static int location_authorise(Cli *cli, const char *name, const char *provider, const char *region, const char *note,
+                              const Targets *t) {
         _cleanup_(cn_locations_done) CnLocations have = {};
         char what[1024];
         CnLocation *here = NULL;
@@ -194,7 +193,8 @@ static int location_authorise(Cli *cli, const char *name, const char *provider, 
         if (r != 0)
                 return r;
         if (cn_locations_find(&have, name, &here)) {
-                if ((provider && strcmp(provider, here->provider) != 0) || (region && strcmp(region, here->region) != 0)) {
+                if ((provider && strcmp(provider, here->provider) != 0) ||
+                    (region && strcmp(region, here->region) != 0)) {
                         cli_error("the repository records location %s, not at the provider and region given; "
                                   "authorise it as recorded (without --provider and --region), or remove it and "
                                   "record it anew",
@@ -206,9 +206,10 @@ static int location_authorise(Cli *cli, const char *name, const char *provider, 
                 if (!note)
                         l.note = here->note;
         } else if (!provider || !region)
-                return cli_usage_error("location", "the repository records no location %s: give --provider and "
-                                                   "--region to authorise a location it does not record (a "
-                                                   "replica's, for copy)",
+                return cli_usage_error("location",
+                                       "the repository records no location %s: give --provider and "
+                                       "--region to authorise a location it does not record (a "
+                                       "replica's, for copy)",
                                        name);
         json_t *done = cli->json ? json_array() : NULL;
         r = authorise(cli, t, &l, done);
@@ -249,9 +250,9 @@ static int location_revoke(Cli *cli, const char *name, const Targets *t) {
                         cli_info(cli, "controller %s (%s) revoked %s\n", CLI_ESC(c->name), c->id_hex,
                                  triple(g, what, sizeof what));
                         if (done)
-                                json_array_append_new(done, json_pack("{s:s, s:o, s:s}", "controller", c->id_hex,
-                                                                      "name", cli_json_text(c->name), "grant",
-                                                                      g->id_hex));
+                                json_array_append_new(done,
+                                                      json_pack("{s:s, s:o, s:s}", "controller", c->id_hex, "name",
+                                                                cli_json_text(c->name), "grant", g->id_hex));
                 }
         }
         if (r != 0 || !cli->json) {
@@ -269,8 +270,7 @@ static int location_remove(Cli *cli, const char *name) {
         if (r != 0)
                 return r;
         if (!cn_locations_find(&have, name, NULL)) {
-                cli_error("the repository records no location %s; 'cairn location list' shows what it records",
-                          name);
+                cli_error("the repository records no location %s; 'cairn location list' shows what it records", name);
                 return CLI_EXIT_ERROR;
         }
         done = cli->json ? json_array() : NULL;
@@ -297,9 +297,8 @@ static int location_remove(Cli *cli, const char *name) {
 
 static json_t *entry_json(const CnLocation *l) {
         return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I}", "id", l->id_hex, "name", l->name, "provider",
-                         cli_json_text(l->provider), "region", cli_json_text(l->region), "note",
-                         cli_json_text(l->note), "creator", cli_json_text(l->creator), "created",
-                         (json_int_t) l->created);
+                         cli_json_text(l->provider), "region", cli_json_text(l->region), "note", cli_json_text(l->note),
+                         "creator", cli_json_text(l->creator), "created", (json_int_t) l->created);
 }
 
 static const char *gate_text(int gate, bool configured) {
@@ -352,8 +351,8 @@ static int location_list(Cli *cli) {
                 printf("%-16s  %-19s  %s\n", CLI_ESC(l->region), cli_time(l->created, t), CLI_ESC(l->note));
         }
         if (!cli->json)
-                printf("%zu location%s recorded (%zu removed: 'cairn records' shows the history)\n",
-                       have.n - removed, have.n - removed == 1 ? "" : "s", removed);
+                printf("%zu location%s recorded (%zu removed: 'cairn records' shows the history)\n", have.n - removed,
+                       have.n - removed == 1 ? "" : "s", removed);
         for (size_t i = 0; i < cn_repo_n_controllers(cli->rp); i++) {
                 _cleanup_(cn_locations_done) CnLocations grants = {};
                 CnController *c = cn_repo_controller(cli->rp, i);
@@ -502,20 +501,22 @@ int verb_location(Cli *cli, int argc, char **argv) {
         if (!add && !auth && !revoke && !rm && !list)
                 return cli_usage_error("location", "unknown subcommand '%s'", CLI_ESC(sub));
         if (argc - optind != (list ? 1 : 2))
-                return cli_usage_error("location", list ? "location list takes no arguments"
-                                                        : "location %s takes one location NAME",
-                                       sub);
+                return cli_usage_error(
+                        "location", list ? "location list takes no arguments" : "location %s takes one location NAME",
+                        sub);
         const char *name = list ? NULL : argv[optind + 1];
         if ((list || rm || revoke) && (provider || region || note))
                 return cli_usage_error("location", "--provider, --region and --note are for location add and "
                                                    "authorise");
         if ((list || rm) && n_names)
-                return cli_usage_error("location", "location %s takes no --controller: a location is the "
-                                                   "repository's, and 'location revoke' takes it from a controller",
+                return cli_usage_error("location",
+                                       "location %s takes no --controller: a location is the "
+                                       "repository's, and 'location revoke' takes it from a controller",
                                        sub);
         if ((auth || revoke) && !n_names)
-                return cli_usage_error("location", "location %s needs --controller C (repeatable): whose "
-                                                   "authorisation it is",
+                return cli_usage_error("location",
+                                       "location %s needs --controller C (repeatable): whose "
+                                       "authorisation it is",
                                        sub);
         if (add && (!provider || !region))
                 return cli_usage_error("location", "location add needs --provider P and --region R");

@@ -33,8 +33,8 @@ static json_int_t num(json_t *o, const char *key) {
 static void print_location_line(json_t *l, const char *when) {
         printf("  %-16s  ", str(l, "name"));
         printf("%-16s  ", CLI_ESC(str(l, "provider")));
-        printf("%-16s  %s %s by %s", CLI_ESC(str(l, "region")), when, str(l, when[0] == 'r' ? "recorded_at" : "authorised_at"),
-               CLI_ESC(str(l, "by")));
+        printf("%-16s  %s %s by %s", CLI_ESC(str(l, "region")), when,
+               str(l, when[0] == 'r' ? "recorded_at" : "authorised_at"), CLI_ESC(str(l, "by")));
         if (*str(l, "note"))
                 printf("; %s", CLI_ESC(str(l, "note")));
 }
@@ -82,8 +82,8 @@ static void print_controller(json_t *c) {
                 json_t *r;
                 size_t j;
                 printf("%s%s (", i ? "; " : "", CLI_ESC(str(v, "provider")));
-                json_array_foreach(json_object_get(v, "regions"), j, r) printf("%s%s", j ? ", " : "",
-                                                                               CLI_ESC(json_string_value(r)));
+                json_array_foreach(json_object_get(v, "regions"), j, r)
+                        printf("%s%s", j ? ", " : "", CLI_ESC(json_string_value(r)));
                 putchar(')');
         }
         printf("%s\n", json_array_size(json_object_get(c, "sub_processors")) ? "" : "none recorded");
@@ -121,8 +121,8 @@ static void print_controller(json_t *c) {
         printf("\n  key store: ");
         if (num(ks, "format") == 2) {
                 printf("epoch keys outside the repository, at");
-                json_array_foreach(json_object_get(ks, "locations"), i, v) printf("%s %s", i ? "," : "",
-                                                                                  CLI_ESC(json_string_value(v)));
+                json_array_foreach(json_object_get(ks, "locations"), i, v)
+                        printf("%s %s", i ? "," : "", CLI_ESC(json_string_value(v)));
                 putchar('\n');
         } else
                 printf("none: a version 1 controller keeps its keys in the repository and cannot be erased\n");
@@ -143,8 +143,8 @@ static void print_controller(json_t *c) {
                 printf(", BROKEN at entry %" JSON_INTEGER_FORMAT " ('cairn audit verify' says why)",
                        num(a, "broken_at"));
         i = 0;
-        json_object_foreach(by, kind, v) printf("%s%s %" JSON_INTEGER_FORMAT, i++ ? ", " : " (", kind,
-                                                json_integer_value(v));
+        json_object_foreach(by, kind, v)
+                printf("%s%s %" JSON_INTEGER_FORMAT, i++ ? ", " : " (", kind, json_integer_value(v));
         printf("%s\n", i ? ")" : "");
         if (num(c, "objects_unreadable"))
                 printf("Objects that could not be read (named above) and are left out: %" JSON_INTEGER_FORMAT "\n",
@@ -185,8 +185,8 @@ int verb_records(Cli *cli, int argc, char **argv) {
         if (!json_array_size(json_object_get(doc, "controllers")))
                 printf("\nNo controller: every one was erased.\n");
         if (num(doc, "objects_unreadable"))
-                printf("\nRepository objects that could not be read (named above) and are left out: %" JSON_INTEGER_FORMAT
-                       "\n",
+                printf("\nRepository objects that could not be read (named above) and are left out: "
+                       "%" JSON_INTEGER_FORMAT "\n",
                        num(doc, "objects_unreadable"));
         json_decref(doc);
         return CLI_EXIT_OK;

@@ -129,9 +129,9 @@ int cn_location_end_decode(const uint8_t *p, size_t n, CnLocationEnd *e) {
  * metadata key, controller c). */
 typedef struct Folder {
         const CnController *c;
-        char prefix[16 + CN_UUID_HEX];  /* "locations/" or "grants/<ctrl>/" */
+        char prefix[16 + CN_UUID_HEX]; /* "locations/" or "grants/<ctrl>/" */
         const char *magic, *end_magic;
-        uint8_t *key;                   /* secret memory, owned (locations) or borrowed (grants) */
+        uint8_t *key; /* secret memory, owned (locations) or borrowed (grants) */
         uint8_t controller[CN_UUID_BYTES];
 } Folder;
 
@@ -167,8 +167,8 @@ static void folder_done(Folder *f) {
 }
 
 /* Seal body as an object of folder f and store it under its SHA-256. */
-static int put_object(CnRepo *r, const Folder *f, const char *magic, const CnBuf *body,
-                      uint8_t ret_id[CN_ID_BYTES], char ret_hex[CN_ID_HEX + 1]) {
+static int put_object(CnRepo *r, const Folder *f, const char *magic, const CnBuf *body, uint8_t ret_id[CN_ID_BYTES],
+                      char ret_hex[CN_ID_HEX + 1]) {
         _cleanup_(cn_buf_donep) CnBuf obj = CN_BUF_INIT(MAX_OBJECT_BYTES);
         CnEnvelopeHeader h = {};
         char name[CN_LOCATION_OBJECT_NAME_MAX + 1], hex[CN_ID_HEX + 1];

@@ -32,26 +32,26 @@
 #include "repo.h"
 #include "store.h"
 
-#define CN_LOCATION_NAME_MAX 64u        /* 1 to 64 bytes of [A-Za-z0-9._-] */
-#define CN_LOCATION_TEXT_MAX 256u       /* provider, region: 1 to 256 bytes of UTF-8, no control character */
-#define CN_LOCATION_NOTE_MAX 4096u      /* note: 0 to 4096 bytes of UTF-8, no control character */
+#define CN_LOCATION_NAME_MAX 64u   /* 1 to 64 bytes of [A-Za-z0-9._-] */
+#define CN_LOCATION_TEXT_MAX 256u  /* provider, region: 1 to 256 bytes of UTF-8, no control character */
+#define CN_LOCATION_NOTE_MAX 4096u /* note: 0 to 4096 bytes of UTF-8, no control character */
 #define CN_LOCATION_OBJECT_NAME_MAX (16 + CN_UUID_HEX + CN_ID_HEX)
 
 /* A removal of a location, or a revocation of a grant. */
 typedef struct CnLocationEnd {
-        uint8_t target[CN_ID_BYTES];    /* the id of the location or grant it ends */
-        char *creator;                  /* user@host, 0 to 1024 bytes */
-        int64_t created;                /* seconds since 1970 (UTC) */
+        uint8_t target[CN_ID_BYTES]; /* the id of the location or grant it ends */
+        char *creator;               /* user@host, 0 to 1024 bytes */
+        int64_t created;             /* seconds since 1970 (UTC) */
 } CnLocationEnd;
 
 /* A location of a repository, or a grant of a controller (the same body). */
 typedef struct CnLocation {
-        uint8_t id[CN_ID_BYTES];        /* SHA-256 of the stored object: set when stored or loaded */
+        uint8_t id[CN_ID_BYTES]; /* SHA-256 of the stored object: set when stored or loaded */
         char id_hex[CN_ID_HEX + 1];
         char *name;
         char *provider;
         char *region;
-        char *note;                     /* "" when none */
+        char *note; /* "" when none */
         char *creator;
         int64_t created;
         /* Set by the loaders: the removal or revocation that ends it (the
@@ -61,11 +61,11 @@ typedef struct CnLocation {
 } CnLocation;
 
 typedef struct CnLocations {
-        CnLocation *v;                  /* by created, then id */
+        CnLocation *v; /* by created, then id */
         size_t n;
-        CnLocationEnd *ends;            /* by created */
+        CnLocationEnd *ends; /* by created */
         size_t n_ends;
-        size_t n_damaged;               /* objects that did not open, skipped */
+        size_t n_damaged;                          /* objects that did not open, skipped */
         char damaged[CN_LOCATION_OBJECT_NAME_MAX]; /* the first of them ("" if none) */
 } CnLocations;
 
@@ -129,20 +129,20 @@ int cn_grant_read_object(CnRepo *r, CnController *c, const char *name, CnBuf *re
 /* ---- the gate ---- */
 
 typedef enum CnLocationRefusalKind {
-        CN_LOCATION_UNAUTHORISED = 1,   /* the destination lives at a location c did not authorise */
-        CN_LOCATION_NONE_RECORDED,      /* the destination records no location in force, and the gate is
-                                         * configured (a location or a grant was ever recorded) */
-        CN_LOCATION_DAMAGED,            /* an object of the destination's locations or of c's grants does
-                                         * not open: it may be a location or a revocation */
+        CN_LOCATION_UNAUTHORISED = 1, /* the destination lives at a location c did not authorise */
+        CN_LOCATION_NONE_RECORDED,    /* the destination records no location in force, and the gate is
+                                       * configured (a location or a grant was ever recorded) */
+        CN_LOCATION_DAMAGED,          /* an object of the destination's locations or of c's grants does
+                                       * not open: it may be a location or a revocation */
 } CnLocationRefusalKind;
 
 typedef struct CnLocationRefusal {
         CnLocationRefusalKind kind;
-        const CnController *controller; /* borrowed: whose grants */
-        char name[CN_LOCATION_NAME_MAX + 1];    /* UNAUTHORISED: the destination's location */
+        const CnController *controller;      /* borrowed: whose grants */
+        char name[CN_LOCATION_NAME_MAX + 1]; /* UNAUTHORISED: the destination's location */
         char provider[CN_LOCATION_TEXT_MAX + 1];
         char region[CN_LOCATION_TEXT_MAX + 1];
-        size_t n_grants;                /* how many grants c has in force */
+        size_t n_grants;                          /* how many grants c has in force */
         char object[CN_LOCATION_OBJECT_NAME_MAX]; /* DAMAGED: the object */
 } CnLocationRefusal;
 

@@ -118,10 +118,10 @@ static json_t *safeguards(CnRepo *r, const CnController *c) {
                 "{s:s, s:s, s:{s:s, s:o}, s:s, s:s, s:s, s:s, s:s, s:{s:i, s:I, s:o}}", "encryption",
                 "XChaCha20-Poly1305-IETF (libsodium); a random key for every chunk and every pack, kept only "
                 "in the controller's ledgers",
-                "key_derivation", "BLAKE2b KDF (crypto_kdf_derive_from_key), 8-byte contexts", "passwords",
-                "algorithm", "Argon2id v1.3 (crypto_pwhash); each key file wraps the master key", "key_files", keys,
-                "identifiers", "HMAC-SHA-256 under the controller's chunk-id key (chunk, tree and snapshot ids)",
-                "names", "SHA-256 of the encrypted object (holds, locations, damage records...)", "signatures",
+                "key_derivation", "BLAKE2b KDF (crypto_kdf_derive_from_key), 8-byte contexts", "passwords", "algorithm",
+                "Argon2id v1.3 (crypto_pwhash); each key file wraps the master key", "key_files", keys, "identifiers",
+                "HMAC-SHA-256 under the controller's chunk-id key (chunk, tree and snapshot ids)", "names",
+                "SHA-256 of the encrypted object (holds, locations, damage records...)", "signatures",
                 "Ed25519 with the processor key (erasure certificates)", "compression", "zstd, before encryption",
                 "separation",
                 "each controller has its own random keys: no chunk, id or chunk boundary is shared between two",
@@ -130,8 +130,8 @@ static json_t *safeguards(CnRepo *r, const CnController *c) {
 
 static json_t *location_json(const CnLocation *l, const char *when) {
         return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "name", l->name, "provider", cn_json_text(l->provider),
-                         "region", cn_json_text(l->region), "note", cn_json_text(l->note), when,
-                         time_json(l->created), "by", cn_json_text(l->creator));
+                         "region", cn_json_text(l->region), "note", cn_json_text(l->note), when, time_json(l->created),
+                         "by", cn_json_text(l->creator));
 }
 
 static json_t *event_json(int64_t t, const char *event, const CnLocation *l, const char *by) {
@@ -387,7 +387,9 @@ static int controller_record(Shared *x, CnController *c, json_t **ret) {
                                        n_snaps ? time_json(snaps[n_snaps - 1].time.sec) : json_null(), "locations",
                                        locations, "authorised", authorised, "sub_processors",
                                        sub_processors(&x->here, &grants), "location_gate",
-                                       gate < 0 ? "refused" : configured ? "allowed" : "unconfigured",
+                                       gate < 0     ? "refused"
+                                       : configured ? "allowed"
+                                                    : "unconfigured",
                                        "location_history", history(&x->here, &grants), "holds", holds_json(&holds),
                                        "safeguards", safeguards(x->r, c), "erasure_certificates", "count",
                                        (json_int_t) n_certificates, "last",
@@ -397,7 +399,7 @@ static int controller_record(Shared *x, CnController *c, json_t **ret) {
                                                         cn_certificate_scope_name(last->scope))
                                             : json_null(),
                                        "erasure_requests_pending", (json_int_t) pending.n, "audit_log", audit)
-                             : NULL;
+                           : NULL;
         if (k < 0) {
                 json_decref(categories);
                 json_decref(locations);
@@ -415,8 +417,7 @@ static int controller_record(Shared *x, CnController *c, json_t **ret) {
         return 0;
 }
 
-int cn_records_build(CnRepo *r, CnController *c, int64_t now, CnStoreDamagedFn damaged, void *userdata,
-                     json_t **ret) {
+int cn_records_build(CnRepo *r, CnController *c, int64_t now, CnStoreDamagedFn damaged, void *userdata, json_t **ret) {
         Shared x = {.r = r, .damaged = damaged, .userdata = userdata};
         char repo[CN_UUID_HEX + 1], processor[CN_UUID_HEX + 1], pk[2 * CN_SIGN_PUBLIC_BYTES + 1];
         json_t *doc = NULL, *list = json_array();

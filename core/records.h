@@ -28,8 +28,7 @@
  * open (snapshots, holds, locations, certificates) are passed to damaged
  * (may be NULL) and left out; the document says how many. Errors of the
  * machine or the connection fail it. */
-int cn_records_build(CnRepo *r, CnController *c, int64_t now, CnStoreDamagedFn damaged, void *userdata,
-                     json_t **ret);
+int cn_records_build(CnRepo *r, CnController *c, int64_t now, CnStoreDamagedFn damaged, void *userdata, json_t **ret);
 
 /* s as a JSON string: valid UTF-8 as it is, each byte that is not as
  * U+FFFD (NULL: no memory). */

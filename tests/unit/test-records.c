@@ -48,8 +48,10 @@ static const char *get_str(json_t *o, const char *key) {
 }
 
 Test(records, text_that_is_not_utf8_becomes_replacement_characters) {
-        json_t *j = cn_json_text("a\xff" "b\xc3\xa9");
-        cr_assert_str_eq(json_string_value(j), "a\xef\xbf\xbd" "b\xc3\xa9");
+        json_t *j = cn_json_text("a\xff"
+                                 "b\xc3\xa9");
+        cr_assert_str_eq(json_string_value(j), "a\xef\xbf\xbd"
+                                               "b\xc3\xa9");
         json_decref(j);
 }
 
@@ -71,7 +73,11 @@ Test(records, derived_from_what_the_repository_holds, .init = setup, .fini = tea
         cr_assert_eq(json_array_size(json_object_get(controller(doc, "b"), "sub_processors")), 0);
         json_decref(doc);
 
-        CnLocation l = {.name = "eu", .provider = "AWS", .region = "eu-west-1", .note = "", .creator = "x",
+        CnLocation l = {.name = "eu",
+                        .provider = "AWS",
+                        .region = "eu-west-1",
+                        .note = "",
+                        .creator = "x",
                         .created = 1700000000};
         CnLocation l2 = l, l3 = l, r1 = l;
         l2.name = "eu2";
@@ -86,18 +92,33 @@ Test(records, derived_from_what_the_repository_holds, .init = setup, .fini = tea
         cr_assert_eq(cn_location_add(r, &l2), 0);
         cr_assert_eq(cn_location_add(r, &l3), 0);
         cr_assert_eq(cn_location_remove(r, &l3, "y", 1700000100), 0);
-        cr_assert_eq(cn_grant_add(r, a, &(CnLocation){.name = "eu", .provider = "AWS", .region = "eu-west-1",
-                                                       .note = "DPA", .creator = "x", .created = 1700000001}),
+        cr_assert_eq(cn_grant_add(r, a,
+                                  &(CnLocation){.name = "eu",
+                                                .provider = "AWS",
+                                                .region = "eu-west-1",
+                                                .note = "DPA",
+                                                .creator = "x",
+                                                .created = 1700000001}),
                      0);
-        cr_assert_eq(cn_grant_add(r, a, &(CnLocation){.name = "eu2", .provider = "AWS", .region = "eu-central-1",
-                                                       .note = "", .creator = "x", .created = 1700000002}),
+        cr_assert_eq(cn_grant_add(r, a,
+                                  &(CnLocation){.name = "eu2",
+                                                .provider = "AWS",
+                                                .region = "eu-central-1",
+                                                .note = "",
+                                                .creator = "x",
+                                                .created = 1700000002}),
                      0);
         cr_assert_eq(cn_grant_add(r, a, &r1), 0); /* a replica's */
         CnLocation gb = l;
         cr_assert_eq(cn_grant_add(r, b, &gb), 0);
         cr_assert_eq(cn_grant_revoke(r, b, &gb, "z", 1700000200), 0);
-        CnHold h = {.controller = b, .scope = CN_HOLD_TAG, .value = "legal", .reason = "case", .reference = "R",
-                    .creator = "c", .created = 1700000300};
+        CnHold h = {.controller = b,
+                    .scope = CN_HOLD_TAG,
+                    .value = "legal",
+                    .reason = "case",
+                    .reference = "R",
+                    .creator = "c",
+                    .created = 1700000300};
         cr_assert_eq(cn_hold_save(r, &h), 0);
 
         cr_assert_eq(cn_records_build(r, NULL, 1800000000, NULL, NULL, &doc), 0);
