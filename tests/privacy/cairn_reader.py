@@ -530,12 +530,14 @@ class Reader:
         # --- other objects: opened only to report what they still say
         def open_others(self):
                 meta, emeta = self.metadata_keys(), self.epoch_meta_keys()
+                config = [kdf(m, 1, b"cnmaster") for m in self.masters]
                 for top, kind in (("damage", "damage record"), ("holds", "hold"),
                                   ("writers", "session"), ("prune", "plan"),
-                                  ("erasures", "erasure request"), ("certificates", "certificate")):
+                                  ("erasures", "erasure request"), ("certificates", "certificate"),
+                                  ("locations", "location"), ("grants", "grant")):
                         for o in self.of_kind(top):
                                 h = env_header(o.data)
-                                k, body = env_open(o.data, meta + emeta) if h else (None, None)
+                                k, body = env_open(o.data, meta + emeta + config) if h else (None, None)
                                 self.tally(kind, body is not None, o)
                                 if body is not None:
                                         self.others.append((o, body))
