@@ -8,9 +8,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli-policy.h"
 #include "cli.h"
 #include "forget.h"
 #include "macro.h"
+#include "retention.h"
 
 static void help(void) {
         fputs("Usage: cairn [-r REPO] forget [POLICY] [--group-by host,paths] [FILTERS] [--dry-run] [--json]\n"
@@ -22,16 +24,8 @@ static void help(void) {
               "--controller's; ids and a policy or filters together are refused). Only the\n"
               "snapshot objects go; their data stays until a prune.\n"
               "\n"
-              "Policy (restic's rules; a snapshot any rule keeps is kept):\n"
-              "      --keep-last N            the N newest (N or 'unlimited', for each --keep-*)\n"
-              "      --keep-hourly N          the newest of each of the last N hours with a snapshot\n"
-              "      --keep-daily N           ... days\n"
-              "      --keep-weekly N          ... ISO weeks\n"
-              "      --keep-monthly N         ... months\n"
-              "      --keep-yearly N          ... years\n"
-              "      --keep-within DURATION   all newer than the newest snapshot minus DURATION (1y2m3d4h)\n"
-              "      --keep-within-hourly DURATION, --keep-within-daily, -weekly, -monthly, -yearly\n"
-              "                               the newest of each hour, day, ... within DURATION\n"
+              "Policy (restic's rules; a snapshot any rule keeps is kept). Without one, the\n"
+              "policy stored for each controller ('cairn retention set') is applied:\n" CLI_POLICY_HELP
               "      --keep-tag T[,T...]      all with every tag of the list (repeatable: any list)\n"
               "      --keep-none              allow removing every snapshot of a group (with no policy:\n"
               "                               every snapshot the filters select)\n"
@@ -49,61 +43,22 @@ static void help(void) {
               stdout);
 }
 
-static const char *const rule_names[_CN_FORGET_RULE_MAX] = {
-        [CN_FORGET_LAST] = "last",     [CN_FORGET_HOURLY] = "hourly",   [CN_FORGET_DAILY] = "daily",
-        [CN_FORGET_WEEKLY] = "weekly", [CN_FORGET_MONTHLY] = "monthly", [CN_FORGET_YEARLY] = "yearly",
-};
-
-/* A --keep-* count: a number up to 2^31, or "unlimited". */
-static bool parse_count(const char *arg, int64_t *ret) {
-        char *end;
-        if (strcmp(arg, "unlimited") == 0) {
-                *ret = CN_FORGET_UNLIMITED;
-                return true;
-        }
-        errno = 0;
-        long long v = strtoll(arg, &end, 10);
-        if (errno || end == arg || *end || arg[0] == '-' || v > INT32_MAX)
-                return false;
-        *ret = v;
-        return true;
-}
-
 typedef void (*ReasonFn)(void *ctx, const char *text);
+
+typedef struct Reasons {
+        ReasonFn fn;
+        void *ctx;
+} Reasons;
+
+static void reason_text(const char *text, _unused_ CnForgetReasonKind kind, _unused_ unsigned index, void *u) {
+        Reasons *x = u;
+        x->fn(x->ctx, text);
+}
 
 /* Each reason d was kept for, as restic words it, in restic's order. */
 static void reasons(const CnForgetPolicy *p, const CnForgetDecision *d, ReasonFn fn, void *ctx) {
-        char text[1200], dur[64];
-        const CnForgetReasons *w = &d->reasons;
-        if (w->held)
-                fn(ctx, "held (legal hold)");
-        for (size_t t = 0; t < p->n_keep_tags; t++)
-                if (w->tags & (UINT64_C(1) << t)) {
-                        size_t n = (size_t) snprintf(text, sizeof text, "has tags [");
-                        for (size_t j = 0; j < p->keep_tags[t].n_tags && n + 1 < sizeof text; j++)
-                                n += (size_t) snprintf(text + n, sizeof text - n, "%s%s", j ? ", " : "",
-                                                       p->keep_tags[t].tags[j]);
-                        if (n + 1 < sizeof text)
-                                snprintf(text + n, sizeof text - n, "]");
-                        fn(ctx, text);
-                }
-        if (w->within) {
-                snprintf(text, sizeof text, "within %s", cn_duration_format(&p->within, dur, sizeof dur));
-                fn(ctx, text);
-        }
-        for (size_t r = 0; r < _CN_FORGET_RULE_MAX; r++)
-                if (w->counted & (1u << r)) {
-                        snprintf(text, sizeof text, "%s%s snapshot", (w->counted_oldest & (1u << r)) ? "oldest " : "",
-                                 rule_names[r]);
-                        fn(ctx, text);
-                }
-        for (size_t r = CN_FORGET_HOURLY; r < _CN_FORGET_RULE_MAX; r++)
-                if (w->within_bucket & (1u << r)) {
-                        snprintf(text, sizeof text, "%s%s within %s",
-                                 (w->within_bucket_oldest & (1u << r)) ? "oldest " : "", rule_names[r],
-                                 cn_duration_format(&p->within_bucket[r], dur, sizeof dur));
-                        fn(ctx, text);
-                }
+        Reasons x = {fn, ctx};
+        cn_forget_reasons(p, &d->reasons, reason_text, &x);
 }
 
 /* Append ", NAME [a b c]" (escaped) to buf at n; returns the new length. */
@@ -239,7 +194,8 @@ static void print_json_group(const CnForgetPolicy *p, const CnForgetGroup *g, co
                         printf("],\"counters\":{");
                         for (size_t r = 0, k = 0; r < _CN_FORGET_RULE_MAX; r++)
                                 if (p->keep[r] > 0)
-                                        printf("%s\"%s\":%" PRId64, k++ ? "," : "", rule_names[r], x->counters[r]);
+                                        printf("%s\"%s\":%" PRId64, k++ ? "," : "",
+                                               cn_forget_rule_name((CnForgetRule) r), x->counters[r]);
                         printf("}}");
                 }
                 putchar(']');
@@ -247,42 +203,54 @@ static void print_json_group(const CnForgetPolicy *p, const CnForgetGroup *g, co
         putchar('}');
 }
 
-/* "keep 7 daily, 4 weekly snapshots, daily snapshots within 7d, all
- * snapshots with tags [keep] and all within 30d of the newest", as restic. */
-static void print_policy(const CnForgetPolicy *p) {
-        char dur[64];
-        bool any = false;
-        printf("Applying policy: keep ");
-        for (size_t r = 0; r < _CN_FORGET_RULE_MAX; r++)
-                if (p->keep[r]) {
-                        if (p->keep[r] < 0)
-                                printf("%sall %s", any ? ", " : "", r == CN_FORGET_LAST ? "latest" : rule_names[r]);
-                        else
-                                printf("%s%" PRId64 " %s", any ? ", " : "", p->keep[r],
-                                       r == CN_FORGET_LAST ? "latest" : rule_names[r]);
-                        any = true;
+/* "Applying policy: keep 7 daily, 4 weekly snapshots, daily snapshots
+ * within 7d, all snapshots with tags [keep] and all within 30d of the
+ * newest", as restic; for a stored policy, whose it is. */
+static void print_policy(const CnForgetPolicy *p, const CnController *stored) {
+        if (stored)
+                printf("Applying the stored retention policy of controller %s: ", CLI_ESC(stored->name));
+        else
+                printf("Applying policy: ");
+        cli_policy_print(stdout, p);
+        printf("%s\n", cn_forget_policy_empty(p) ? " (--keep-none)" : "");
+}
+
+/* The policies stored for the controllers in scope (c, or every one) into
+ * policies (one a controller, by its number in the repository), set[i]
+ * when one is. Returns 0, or the exit code after saying why. */
+static int load_stored(Cli *cli, const CnController *c, CnForgetPolicy *policies, bool *set) {
+        size_t any = 0;
+        for (size_t i = 0; i < cn_repo_n_controllers(cli->rp); i++) {
+                const CnController *x = cn_repo_controller(cli->rp, i);
+                if (c && x != c)
+                        continue;
+                int r = cn_retention_load(cli->rp, x, &policies[i], &set[i], NULL);
+                if (r == -EBADMSG) {
+                        cli_error("the retention policy of controller %s cannot be read (an object under "
+                                  "retention/%s/ is damaged): forget removes nothing; 'cairn retention show' names "
+                                  "it, and 'cairn retention set' stores a policy that replaces it; meanwhile give "
+                                  "the policy as --keep-* options",
+                                  CLI_ESC(x->name), x->id_hex);
+                        return CLI_EXIT_ERROR;
                 }
-        if (any)
-                printf(" snapshots");
-        for (size_t r = CN_FORGET_HOURLY; r < _CN_FORGET_RULE_MAX; r++)
-                if (!cn_duration_zero(&p->within_bucket[r])) {
-                        printf("%s%s snapshots within %s", any ? ", " : "", rule_names[r],
-                               cn_duration_format(&p->within_bucket[r], dur, sizeof dur));
-                        any = true;
-                }
-        for (size_t t = 0; t < p->n_keep_tags; t++) {
-                printf("%sall snapshots with tags [", any ? " and " : "");
-                for (size_t j = 0; j < p->keep_tags[t].n_tags; j++)
-                        printf("%s%s", j ? ", " : "", CLI_ESC(p->keep_tags[t].tags[j]));
-                printf("]");
-                any = true;
+                if (r < 0)
+                        return cli_repo_error(cli, "cannot read the stored retention policies", r);
+                any += set[i];
         }
-        if (!cn_duration_zero(&p->within)) {
-                printf("%sall snapshots within %s of the newest", any ? " and " : "",
-                       cn_duration_format(&p->within, dur, sizeof dur));
-                any = true;
-        }
-        printf("%s\n", any ? "" : "nothing (--keep-none)");
+        if (any == 0)
+                return cli_usage_error("forget",
+                                       "no policy given, and %s a stored retention policy, so nothing "
+                                       "would be kept or removed: give at least one --keep-* option, or "
+                                       "store a policy with 'cairn retention set'",
+                                       c ? "the controller has not" : "no controller has");
+        return 0;
+}
+
+static size_t controller_number(Cli *cli, const CnController *c) {
+        size_t i = 0;
+        while (i < cn_repo_n_controllers(cli->rp) && cn_repo_controller(cli->rp, i) != c)
+                i++;
+        return i;
 }
 
 /* Move the snapshots of list that ids (full ids or unique prefixes) name to
@@ -323,30 +291,14 @@ static int select_named(CnSnapshot *list, size_t n, char *const *ids, size_t n_i
 
 int verb_forget(Cli *cli, int argc, char **argv) {
         enum {
-                OPT_KEEP = _OPT_GLOBAL_MAX, /* + CnForgetRule */
-                OPT_WITHIN = OPT_KEEP + _CN_FORGET_RULE_MAX,
-                OPT_WITHIN_BUCKET, /* + CnForgetRule */
-                OPT_KEEP_TAG = OPT_WITHIN_BUCKET + _CN_FORGET_RULE_MAX,
-                OPT_KEEP_NONE,
+                OPT_KEEP_NONE = _OPT_POLICY_MAX,
                 OPT_PRUNE,
                 OPT_MAX_UNUSED,
         };
         static const struct option opts[] = {
                 CLI_GLOBAL_LONG,
                 CLI_FILTER_LONG,
-                {"keep-last", required_argument, NULL, OPT_KEEP + CN_FORGET_LAST},
-                {"keep-hourly", required_argument, NULL, OPT_KEEP + CN_FORGET_HOURLY},
-                {"keep-daily", required_argument, NULL, OPT_KEEP + CN_FORGET_DAILY},
-                {"keep-weekly", required_argument, NULL, OPT_KEEP + CN_FORGET_WEEKLY},
-                {"keep-monthly", required_argument, NULL, OPT_KEEP + CN_FORGET_MONTHLY},
-                {"keep-yearly", required_argument, NULL, OPT_KEEP + CN_FORGET_YEARLY},
-                {"keep-within", required_argument, NULL, OPT_WITHIN},
-                {"keep-within-hourly", required_argument, NULL, OPT_WITHIN_BUCKET + CN_FORGET_HOURLY},
-                {"keep-within-daily", required_argument, NULL, OPT_WITHIN_BUCKET + CN_FORGET_DAILY},
-                {"keep-within-weekly", required_argument, NULL, OPT_WITHIN_BUCKET + CN_FORGET_WEEKLY},
-                {"keep-within-monthly", required_argument, NULL, OPT_WITHIN_BUCKET + CN_FORGET_MONTHLY},
-                {"keep-within-yearly", required_argument, NULL, OPT_WITHIN_BUCKET + CN_FORGET_YEARLY},
-                {"keep-tag", required_argument, NULL, OPT_KEEP_TAG},
+                CLI_POLICY_LONG,
                 {"keep-none", no_argument, NULL, OPT_KEEP_NONE},
                 {"prune", no_argument, NULL, OPT_PRUNE},
                 {"max-unused", required_argument, NULL, OPT_MAX_UNUSED},
@@ -361,6 +313,8 @@ int verb_forget(Cli *cli, int argc, char **argv) {
         CnForgetPolicy p = {.keep_tags = keep_tags};
         CnForgetGroup *groups = NULL;
         CnForgetDecision **decisions = NULL;
+        CnForgetPolicy *policies = NULL, **group_policy = NULL; /* stored, one a controller; each group's */
+        bool *policy_set = NULL;
         CnSnapshot *list = NULL;
         size_t n = 0, n_groups = 0, removed = 0, failed = 0, to_remove = 0, held = 0;
         unsigned group_by = CN_FORGET_GROUP_HOST | CN_FORGET_GROUP_PATHS;
@@ -374,34 +328,14 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                         ret = CLI_EXIT_OK;
                         goto out;
                 }
-                if (c >= OPT_KEEP && c < OPT_KEEP + _CN_FORGET_RULE_MAX) {
-                        if (!parse_count(optarg, &p.keep[c - OPT_KEEP])) {
-                                ret = cli_usage_error("forget",
-                                                      "--keep-%s takes a number (0 to 2147483647) or "
-                                                      "'unlimited', not %s",
-                                                      rule_names[c - OPT_KEEP], CLI_ESC(optarg));
-                                goto out;
-                        }
-                } else if (c == OPT_WITHIN || (c > OPT_WITHIN_BUCKET && c < OPT_WITHIN_BUCKET + _CN_FORGET_RULE_MAX)) {
-                        CnDuration *d = c == OPT_WITHIN ? &p.within : &p.within_bucket[c - OPT_WITHIN_BUCKET];
-                        if (cn_duration_parse(optarg, d) < 0) {
-                                ret = cli_usage_error("forget",
-                                                      "--keep-within%s%s takes a duration such as 30d, 1y6m "
-                                                      "or 2d12h (y, m, d, h), not %s",
-                                                      c == OPT_WITHIN ? "" : "-",
-                                                      c == OPT_WITHIN ? "" : rule_names[c - OPT_WITHIN_BUCKET],
-                                                      CLI_ESC(optarg));
-                                goto out;
-                        }
-                } else if (c == OPT_KEEP_TAG) {
-                        if (p.n_keep_tags == CN_FORGET_MAX_TAG_LISTS) {
-                                ret = cli_usage_error("forget", "at most %d --keep-tag lists", CN_FORGET_MAX_TAG_LISTS);
-                                goto out;
-                        }
-                        if (cn_tag_list_parse(optarg, &keep_tags[p.n_keep_tags]) < 0)
-                                goto out;
-                        p.n_keep_tags++;
-                } else if (c == OPT_KEEP_NONE)
+                r = cli_policy_option("forget", &p, keep_tags, c, optarg);
+                if (r > 0) {
+                        ret = r;
+                        goto out;
+                }
+                if (r == 0)
+                        continue;
+                if (c == OPT_KEEP_NONE)
                         keep_none = true;
                 else if (c == OPT_PRUNE)
                         prune = true;
@@ -460,12 +394,10 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                                                 "snapshot ids, the ids alone say what to remove");
                 goto out;
         }
-        if (n_ids == 0 && cn_forget_policy_empty(&p) && !keep_none) {
-                ret = cli_usage_error("forget", "no policy given, so nothing would be kept or removed: give at "
-                                                "least one --keep-* option");
-                goto out;
-        }
-        if (n_ids == 0 && cn_forget_policy_empty(&p) && cn_snapshot_filter_empty(&filter)) {
+        /* No rule given: each controller's stored policy (retention.md);
+         * flags, --keep-none too, say the policy instead. */
+        bool stored = n_ids == 0 && cn_forget_policy_empty(&p) && !keep_none;
+        if (!stored && n_ids == 0 && cn_forget_policy_empty(&p) && cn_snapshot_filter_empty(&filter)) {
                 ret = cli_usage_error("forget", "--keep-none without a policy removes every snapshot the "
                                                 "filters select: give --host, --tag or --path to say which");
                 goto out;
@@ -480,6 +412,17 @@ int verb_forget(Cli *cli, int argc, char **argv) {
         if (cli->controller && (r = cli_controller(cli, "", &ctl)) != 0) {
                 ret = r;
                 goto out;
+        }
+        if (stored) {
+                size_t nc = cn_repo_n_controllers(cli->rp);
+                if (!(policies = calloc(nc ? nc : 1, sizeof *policies)) ||
+                    !(policy_set = calloc(nc ? nc : 1, sizeof *policy_set)))
+                        goto oom;
+                r = load_stored(cli, ctl, policies, policy_set);
+                if (r != 0) {
+                        ret = r;
+                        goto out;
+                }
         }
         r = cli_load_snapshots(cli, ctl, &list, &n);
         if (r != 0) {
@@ -510,13 +453,23 @@ int verb_forget(Cli *cli, int argc, char **argv) {
         }
         p.holds = &holds;
         if (cn_forget_group(list, selected, group_by, &groups, &n_groups) < 0 ||
-            !(decisions = calloc(n_groups ? n_groups : 1, sizeof *decisions)))
+            !(decisions = calloc(n_groups ? n_groups : 1, sizeof *decisions)) ||
+            !(group_policy = calloc(n_groups ? n_groups : 1, sizeof *group_policy)))
                 goto oom;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         CnTime now = {ts.tv_sec, (uint32_t) ts.tv_nsec};
         for (size_t g = 0; g < n_groups; g++) {
-                if (cn_forget_apply(groups[g].snapshots, groups[g].n, &p, now, &decisions[g]) < 0)
+                group_policy[g] = &p;
+                if (stored) {
+                        /* a controller without a stored policy: its snapshots are left alone */
+                        size_t k = controller_number(cli, groups[g].controller);
+                        if (!policy_set[k])
+                                continue;
+                        group_policy[g] = &policies[k];
+                        policies[k].holds = &holds;
+                }
+                if (cn_forget_apply(groups[g].snapshots, groups[g].n, group_policy[g], now, &decisions[g]) < 0)
                         goto oom;
                 /* Kept by a rule, not only held: a hold ends some day, the
                  * policy's consent to an empty group must be explicit.
@@ -536,9 +489,12 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                         char text[2048];
                         cli_error("refusing to remove every snapshot (%zu) of the group %s%s: nothing was "
                                   "removed; give a policy that keeps one, narrow it with --host/--tag/--path, or "
-                                  "add --keep-none if that is what you want",
+                                  "add --keep-none%s if that is what you want",
                                   groups[g].n, group_text(&groups[g], text, sizeof text),
-                                  kept ? " but those under a legal hold" : "");
+                                  kept ? " but those under a legal hold" : "",
+                                  stored ? " with the policy as --keep-* options (the stored policy is in effect: "
+                                           "'cairn retention show')"
+                                         : "");
                         ret = CLI_EXIT_USAGE;
                         goto out;
                 }
@@ -549,21 +505,34 @@ int verb_forget(Cli *cli, int argc, char **argv) {
         else if (!cli->quiet && n_ids)
                 printf("Removing %zu snapshot%s named by id (never one under a legal hold)\n", selected,
                        selected == 1 ? "" : "s");
-        else if (!cli->quiet)
-                print_policy(&p);
-        for (size_t g = 0; g < n_groups; g++) {
+        else if (!cli->quiet && !stored)
+                print_policy(&p, NULL);
+        for (size_t i = 0; stored && !cli->quiet && !cli->json && i < cn_repo_n_controllers(cli->rp); i++) {
+                const CnController *x = cn_repo_controller(cli->rp, i);
+                if (ctl && x != ctl)
+                        continue;
+                if (policy_set[i])
+                        print_policy(&policies[i], x);
+                else
+                        printf("Controller %s has no stored retention policy: its snapshots are left as they "
+                               "are\n",
+                               CLI_ESC(x->name));
+        }
+        for (size_t g = 0, k = 0; g < n_groups; g++) {
+                if (!decisions[g])
+                        continue;
                 if (cli->json) {
-                        if (g)
+                        if (k++)
                                 putchar(',');
-                        print_json_group(&p, &groups[g], decisions[g]);
+                        print_json_group(group_policy[g], &groups[g], decisions[g]);
                         continue;
                 }
                 if (cli->quiet)
                         continue;
                 char text[2048];
                 printf("\nsnapshots of %s:\n", group_text(&groups[g], text, sizeof text));
-                print_table(&p, decisions[g], groups[g].n, true);
-                print_table(&p, decisions[g], groups[g].n, false);
+                print_table(group_policy[g], decisions[g], groups[g].n, true);
+                print_table(group_policy[g], decisions[g], groups[g].n, false);
         }
         if (cli->json)
                 printf("]\n");
@@ -573,7 +542,7 @@ int verb_forget(Cli *cli, int argc, char **argv) {
         const CnSnapshot **gone = dry_run ? NULL : calloc(n ? n : 1, sizeof *gone);
         size_t n_gone = 0;
         for (size_t g = 0; g < n_groups && !dry_run; g++)
-                for (size_t i = 0; i < groups[g].n; i++) {
+                for (size_t i = 0; decisions[g] && i < groups[g].n; i++) {
                         const CnSnapshot *s = decisions[g][i].snapshot;
                         if (decisions[g][i].keep)
                                 continue;
@@ -632,6 +601,9 @@ out:
         for (size_t g = 0; decisions && g < n_groups; g++)
                 free(decisions[g]);
         free(decisions);
+        free(group_policy);
+        free(policies);
+        free(policy_set);
         cn_forget_groups_free(groups, n_groups);
         cn_snapshots_free(list, n);
         for (size_t t = 0; t < CN_FORGET_MAX_TAG_LISTS; t++)

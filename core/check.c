@@ -19,6 +19,7 @@
 #include "index.h"
 #include "macro.h"
 #include "pack.h"
+#include "retention.h"
 #include "snapshot.h"
 #include "store.h"
 #include "tree.h"
@@ -454,7 +455,7 @@ typedef struct SnapshotDamage {
         CnCheckStats *stats;
 } SnapshotDamage;
 
-/* An object under snapshots/ or holds/ that does not open. */
+/* An object under snapshots/, holds/ or retention/ that does not open. */
 static void on_damaged_listed(const char *name, int error, void *u) {
         SnapshotDamage *d = u;
         const char *slash = strchr(name, '/');
@@ -527,6 +528,12 @@ int cn_check_run(CnRepo *repo, bool read_data, CnCheckFn fn, void *u, CnCheckSta
         size_t n_bad_holds;
         r = cn_holds_load(repo, NULL, on_damaged_listed, &d, &holds, &n_bad_holds);
         cn_holds_done(&holds);
+        /* Retention policies: one that does not open may be the one in effect. */
+        for (size_t i = 0; r >= 0 && i < cn_repo_n_controllers(repo); i++) {
+                CnRetentions l = {};
+                r = cn_retentions_load(repo, cn_repo_controller(repo, i), on_damaged_listed, &d, &l);
+                cn_retentions_done(&l);
+        }
         if (r < 0) {
                 cn_snapshots_free(snaps, n);
                 return r;

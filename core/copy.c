@@ -10,6 +10,7 @@
 #include "hex.h"
 #include "hold.h"
 #include "location.h"
+#include "retention.h"
 #include "macro.h"
 #include "pack.h"
 #include "tree.h"
@@ -280,13 +281,13 @@ static int walk_snapshot(Copy *k, const CnSnapshot *s) {
 
 /* Copy the objects under <folder>/<ctrl>/ of controller k->c that dst
  * lacks, as they are, each checked by read (as its loader checks it): the
- * replica honours the same legal holds, and the same location grants gate
- * a backup into it. */
+ * replica honours the same legal holds and retention policies, and the
+ * same location grants gate a backup into it. */
 static int copy_objects(Copy *k, const char *folder, int (*read)(CnRepo *, CnController *, const char *, CnBuf *),
                         uint64_t *copied) {
         _cleanup_(cn_names_done) CnNames l = {};
         _cleanup_(cn_index_freep) CnIndex *have = NULL;
-        char prefix[16 + CN_UUID_HEX];
+        char prefix[64];
         int r;
 
         snprintf(prefix, sizeof prefix, "%s/%s/", folder, k->c->id_hex);
@@ -330,6 +331,8 @@ static int copy_controller(Copy *k, CnSnapshot *snaps, size_t n) {
         r = copy_objects(k, "holds", cn_hold_read_object, &k->stats->holds_copied);
         if (r >= 0)
                 r = copy_objects(k, "grants", cn_grant_read_object, &k->stats->grants_copied);
+        if (r >= 0)
+                r = copy_objects(k, "retention", cn_retention_read_object, &k->stats->retention_copied);
         if (r < 0)
                 return r;
         snprintf(prefix, sizeof prefix, "snapshots/%s/", k->c->id_hex);

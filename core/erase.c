@@ -767,8 +767,8 @@ static int change_epoch(Erase *e, bool done) {
 /* ---- a whole controller ---- */
 
 static int destroy_controller(Erase *e) {
-        static const char *const kinds[] = { "snapshots", "holds", "grants", "erasures", "prune",
-                                             "damage",    "index", "data",   "ledger",   "writers" };
+        static const char *const kinds[] = { "snapshots", "holds", "grants",  "erasures", "prune",    "damage",
+                                             "index",     "data",  "ledger",  "writers",  "retention" };
         CnBackend *b = cn_repo_backend(e->repo);
         int r;
 

@@ -10,8 +10,6 @@
 
 #include "macro.h"
 
-#define DURATION_MAX 1000000
-
 int cn_duration_parse(const char *s, CnDuration *ret) {
         CnDuration d = {};
         while (*s == ' ' || *s == '\t')
@@ -26,7 +24,7 @@ int cn_duration_parse(const char *s, CnDuration *ret) {
                 size_t digits = 0;
                 for (; i < end && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
                         v = v * 10 + (s[i] - '0');
-                        if (v > DURATION_MAX)
+                        if (v > CN_DURATION_MAX)
                                 return -EINVAL;
                 }
                 if (digits == 0 || i == end)
@@ -69,6 +67,48 @@ const char *cn_duration_format(const CnDuration *d, char *buf, size_t size) {
                         n = k < 0 ? size : CN_MIN(n + (size_t) k, size - 1);
                 }
         return buf;
+}
+
+static const char *const rule_names[_CN_FORGET_RULE_MAX] = {
+        [CN_FORGET_LAST] = "last",     [CN_FORGET_HOURLY] = "hourly",   [CN_FORGET_DAILY] = "daily",
+        [CN_FORGET_WEEKLY] = "weekly", [CN_FORGET_MONTHLY] = "monthly", [CN_FORGET_YEARLY] = "yearly",
+};
+
+const char *cn_forget_rule_name(CnForgetRule r) {
+        return (unsigned) r < _CN_FORGET_RULE_MAX ? rule_names[r] : "?";
+}
+
+void cn_forget_reasons(const CnForgetPolicy *p, const CnForgetReasons *w, CnForgetReasonFn fn, void *userdata) {
+        char text[1200], dur[64];
+        if (w->held)
+                fn("held (legal hold)", CN_FORGET_REASON_HELD, 0, userdata);
+        for (size_t t = 0; t < p->n_keep_tags && t < CN_FORGET_MAX_TAG_LISTS; t++)
+                if (w->tags & (UINT64_C(1) << t)) {
+                        size_t n = (size_t) snprintf(text, sizeof text, "has tags [");
+                        for (size_t j = 0; j < p->keep_tags[t].n_tags && n + 1 < sizeof text; j++)
+                                n += (size_t) snprintf(text + n, sizeof text - n, "%s%s", j ? ", " : "",
+                                                       p->keep_tags[t].tags[j]);
+                        if (n + 1 < sizeof text)
+                                snprintf(text + n, sizeof text - n, "]");
+                        fn(text, CN_FORGET_REASON_TAGS, (unsigned) t, userdata);
+                }
+        if (w->within) {
+                snprintf(text, sizeof text, "within %s", cn_duration_format(&p->within, dur, sizeof dur));
+                fn(text, CN_FORGET_REASON_WITHIN, 0, userdata);
+        }
+        for (size_t r = 0; r < _CN_FORGET_RULE_MAX; r++)
+                if (w->counted & (1u << r)) {
+                        snprintf(text, sizeof text, "%s%s snapshot", (w->counted_oldest & (1u << r)) ? "oldest " : "",
+                                 rule_names[r]);
+                        fn(text, CN_FORGET_REASON_COUNTED, (unsigned) r, userdata);
+                }
+        for (size_t r = CN_FORGET_HOURLY; r < _CN_FORGET_RULE_MAX; r++)
+                if (w->within_bucket & (1u << r)) {
+                        snprintf(text, sizeof text, "%s%s within %s",
+                                 (w->within_bucket_oldest & (1u << r)) ? "oldest " : "", rule_names[r],
+                                 cn_duration_format(&p->within_bucket[r], dur, sizeof dur));
+                        fn(text, CN_FORGET_REASON_WITHIN_BUCKET, (unsigned) r, userdata);
+                }
 }
 
 bool cn_forget_policy_empty(const CnForgetPolicy *p) {
@@ -128,10 +168,10 @@ static int64_t bucket(CnForgetRule rule, CnTime t, size_t nr) {
         }
 }
 
-/* latest minus d, as Go's latest.AddDate(-y, -m, -d).Add(-h hours): the
- * calendar part in local time (a month back from March 31 is March 3 or 2,
- * as Go and mktime normalise February 31), the hours exactly. */
-static CnTime within_limit(CnTime latest, const CnDuration *d) {
+/* As Go's latest.AddDate(-y, -m, -d).Add(-h hours): the calendar part in
+ * local time (a month back from March 31 is March 3 or 2, as Go and mktime
+ * normalise February 31), the hours exactly. */
+CnTime cn_forget_within_limit(CnTime latest, const CnDuration *d) {
         struct tm tm;
         time_t sec = (time_t) latest.sec;
         if (!localtime_r(&sec, &tm))
@@ -209,11 +249,11 @@ int cn_forget_apply(const CnSnapshot *const *group, size_t n, const CnForgetPoli
                         found = true;
                 }
         if (!cn_duration_zero(&p->within))
-                all_within_limit = within_limit(latest, &p->within);
+                all_within_limit = cn_forget_within_limit(latest, &p->within);
         for (size_t r = 0; r < _CN_FORGET_RULE_MAX; r++) {
                 counted[r].count = p->keep[r];
                 if (r != CN_FORGET_LAST && !cn_duration_zero(&p->within_bucket[r]))
-                        within_limits[r] = within_limit(latest, &p->within_bucket[r]);
+                        within_limits[r] = cn_forget_within_limit(latest, &p->within_bucket[r]);
         }
 
         for (size_t nr = 0; nr < n; nr++) {

@@ -18,8 +18,10 @@ typedef struct CnDuration {
         int years, months, days, hours;
 } CnDuration;
 
+#define CN_DURATION_MAX 1000000
+
 /* Parse s into ret; -EINVAL if it is not a duration of non-negative
- * numbers (each at most 1000000) with units y, m, d, h. */
+ * numbers (each at most CN_DURATION_MAX) with units y, m, d, h. */
 int cn_duration_parse(const char *s, CnDuration *ret);
 bool cn_duration_zero(const CnDuration *d);
 /* "1y2m" as restic writes it, into buf. */
@@ -35,6 +37,9 @@ typedef enum CnForgetRule {
         CN_FORGET_YEARLY,
         _CN_FORGET_RULE_MAX,
 } CnForgetRule;
+
+/* "last", "hourly", "daily", "weekly", "monthly", "yearly". */
+const char *cn_forget_rule_name(CnForgetRule r);
 
 #define CN_FORGET_UNLIMITED (-1)
 #define CN_FORGET_MAX_TAG_LISTS 64
@@ -75,6 +80,26 @@ typedef struct CnForgetDecision {
         CnForgetReasons reasons;               /* all zero when removed */
         int64_t counters[_CN_FORGET_RULE_MAX]; /* what each counted rule had left after this one */
 } CnForgetDecision;
+
+/* Each rule a decision's reasons name, as forget prints them and in its
+ * order ("held (legal hold)", "has tags [a, b]", "within 30d", "oldest
+ * daily snapshot", "weekly within 1y"), to fn with what kind of rule it
+ * is and its index (the CnForgetRule; the tag list for TAGS; 0 else). */
+typedef enum CnForgetReasonKind {
+        CN_FORGET_REASON_HELD,
+        CN_FORGET_REASON_TAGS,
+        CN_FORGET_REASON_WITHIN,
+        CN_FORGET_REASON_COUNTED,
+        CN_FORGET_REASON_WITHIN_BUCKET,
+} CnForgetReasonKind;
+typedef void (*CnForgetReasonFn)(const char *text, CnForgetReasonKind kind, unsigned index, void *userdata);
+void cn_forget_reasons(const CnForgetPolicy *p, const CnForgetReasons *w, CnForgetReasonFn fn, void *userdata);
+
+/* latest minus d, where the within rules stop: a snapshot is kept by
+ * --keep-within d when it is newer than this of the newest one. The
+ * calendar part in local time, as Go's AddDate (a month back from March 31
+ * is March 3, from April 1 March 1: not monotonic at month ends). */
+CnTime cn_forget_within_limit(CnTime latest, const CnDuration *d);
 
 /* Apply p to the n snapshots of one group (any order). *ret gets n
  * decisions, newest first (equal times keep their input order), as

@@ -42,6 +42,7 @@
 #define CN_MAGIC_LOCATION_REMOVAL "CAIRNLRM"    /* locations/<id>: the removal of one */
 #define CN_MAGIC_GRANT "CAIRNGRT"               /* grants/<ctrl>/<id>: a location ctrl authorised */
 #define CN_MAGIC_GRANT_REVOKE "CAIRNGRV"        /* grants/<ctrl>/<id>: the revocation of a grant */
+#define CN_MAGIC_RETENTION "CAIRNRET"
 #define CN_MAGIC_PACK "CAIRNPAK"
 #define CN_MAGIC_PACK_HEADER "CAIRNPKH"
 #define CN_MAGIC_PACK_TRAILER "CNPKEND1"

@@ -8,7 +8,7 @@
 static const char *const magics[] = {
         CN_MAGIC_CONFIG, CN_MAGIC_CONTROLLER, CN_MAGIC_INDEX,   CN_MAGIC_LEDGER, CN_MAGIC_SNAPSHOT,
         CN_MAGIC_DAMAGE, CN_MAGIC_HOLD,       CN_MAGIC_HOLD_RELEASE, CN_MAGIC_SESSION, CN_MAGIC_PLAN,
-        CN_MAGIC_CERTIFICATE,
+        CN_MAGIC_CERTIFICATE, CN_MAGIC_RETENTION,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -30,6 +30,7 @@
 #include "macro.h"
 #include "pack.h"
 #include "repo.h"
+#include "retention.h"
 #include "session.h"
 #include "snapshot.h"
 #include "store.h"
@@ -233,6 +234,21 @@ static void seeds_of_encoders(void) {
         seed_buf("envelope", "grant-revoke", &env);
         cn_buf_reset(&out);
         cn_buf_reset(&env);
+        /* retention policies */
+        uint8_t sup[2][CN_ID_BYTES];
+        memset(sup[0], 1, CN_ID_BYTES);
+        memset(sup[1], 2, CN_ID_BYTES);
+        CnRetention ret = { .created = 1700000000, .creator = "ops@host", .supersedes = sup, .n_supersedes = 2 };
+        ret.policy.keep[CN_FORGET_LAST] = 1;
+        ret.policy.within_bucket[CN_FORGET_DAILY] = (CnDuration) { .days = 7 };
+        if ((r = cn_retention_encode(&ret, &out)) < 0)
+                die("retention", r);
+        seed_buf("retention", "encoded", &out);
+        cn_envelope_seal(&env, CN_MAGIC_RETENTION, &h, key, out.data, out.len);
+        seed_buf("envelope", "retention", &env);
+        ret = (CnRetention) { .creator = "" };
+        cn_retention_encode(&ret, &out);
+        seed_buf("retention", "cleared", &out);
         CnHoldRelease rel = { .reason = "closed", .creator = "ops", .created = 1700000001 };
         memcpy(rel.hold, a, CN_ID_BYTES);
         cn_hold_release_encode(&rel, &out);
@@ -614,6 +630,7 @@ int main(int argc, char **argv) {
         seed_hex(argv[1], "hold-release-body-v1.hex", "hold-release", "vector-v1");
         seed_hex(argv[1], "location-body-v1.hex", "location", "vector-v1");
         seed_hex(argv[1], "location-end-body-v1.hex", "location-end", "vector-v1");
+        seed_hex(argv[1], "retention-body-v1.hex", "retention", "vector-v1");
         seed_hex(argv[1], "tree-v1.hex", "tree", "vector-v1");
         seed_hex(argv[1], "tree-v2.hex", "tree", "vector-v2");
         seed_hex(argv[1], "tree-v3.hex", "tree", "vector-v3");

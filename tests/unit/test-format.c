@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "hold.h"
 #include "location.h"
+#include "retention.h"
 #include "format.h"
 #include "hex.h"
 #include "macro.h"
@@ -1284,4 +1285,37 @@ Test(location, bodies_match_golden_vectors, .init = init) {
         cn_buf_done(&eenc);
         cn_buf_done(&gold);
         cn_buf_done(&egold);
+}
+
+/* Retention policy bodies (FORMAT.md "Retention policies"): pinned by a
+ * vector, and it decodes back to what was encoded. */
+Test(retention, body_matches_golden_vector, .init = init) {
+        uint8_t sup[1][CN_ID_BYTES];
+        CnRetention p = { .created = 1796601600, .creator = "root@appliance", .supersedes = sup, .n_supersedes = 1 },
+                    back = {};
+        CnBuf enc = CN_BUF_INIT(4096), gold;
+
+        memset(sup[0], 0x5a, CN_ID_BYTES);
+        p.policy.keep[CN_FORGET_LAST] = 3;
+        p.policy.keep[CN_FORGET_DAILY] = 7;
+        p.policy.keep[CN_FORGET_MONTHLY] = CN_FORGET_UNLIMITED;
+        p.policy.within = (CnDuration) { .days = 30 };
+        p.policy.within_bucket[CN_FORGET_WEEKLY] = (CnDuration) { .years = 1, .hours = 12 };
+        cr_assert_eq(cn_retention_encode(&p, &enc), 0);
+        maybe_write_vector("retention-body-v1.hex", &enc);
+        read_vector("retention-body-v1.hex", &gold);
+        cr_assert_eq(gold.len, enc.len);
+        cr_assert_eq(memcmp(gold.data, enc.data, enc.len), 0);
+        cr_assert_eq(cn_retention_decode(gold.data, gold.len, &back), 0);
+        cr_assert_eq(memcmp(back.policy.keep, p.policy.keep, sizeof p.policy.keep), 0);
+        cr_assert_eq(back.policy.within.days, 30);
+        cr_assert_eq(back.policy.within_bucket[CN_FORGET_WEEKLY].years, 1);
+        cr_assert_eq(back.policy.within_bucket[CN_FORGET_WEEKLY].hours, 12);
+        cr_assert_eq(back.created, p.created);
+        cr_assert_str_eq(back.creator, p.creator);
+        cr_assert_eq(back.n_supersedes, 1);
+        cr_assert_eq(memcmp(back.supersedes, sup, CN_ID_BYTES), 0);
+        cn_retention_done(&back);
+        cn_buf_done(&enc);
+        cn_buf_done(&gold);
 }
