@@ -19,6 +19,7 @@
 #include "index.h"
 #include "macro.h"
 #include "pack.h"
+#include "request.h"
 #include "retention.h"
 #include "snapshot.h"
 #include "store.h"
@@ -455,7 +456,7 @@ typedef struct SnapshotDamage {
         CnCheckStats *stats;
 } SnapshotDamage;
 
-/* An object under snapshots/, holds/ or retention/ that does not open. */
+/* An object under snapshots/, holds/, retention/ or requests/ that does not open. */
 static void on_damaged_listed(const char *name, int error, void *u) {
         SnapshotDamage *d = u;
         const char *slash = strchr(name, '/');
@@ -528,11 +529,17 @@ int cn_check_run(CnRepo *repo, bool read_data, CnCheckFn fn, void *u, CnCheckSta
         size_t n_bad_holds;
         r = cn_holds_load(repo, NULL, on_damaged_listed, &d, &holds, &n_bad_holds);
         cn_holds_done(&holds);
-        /* Retention policies: one that does not open may be the one in effect. */
+        /* Retention policies: one that does not open may be the one in
+         * effect. Requests: the accountability record. */
         for (size_t i = 0; r >= 0 && i < cn_repo_n_controllers(repo); i++) {
                 CnRetentions l = {};
                 r = cn_retentions_load(repo, cn_repo_controller(repo, i), on_damaged_listed, &d, &l);
                 cn_retentions_done(&l);
+        }
+        if (r >= 0) {
+                CnRequests q = {};
+                r = cn_requests_load(repo, NULL, on_damaged_listed, &d, &q, NULL);
+                cn_requests_done(&q);
         }
         if (r < 0) {
                 cn_snapshots_free(snaps, n);

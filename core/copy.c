@@ -10,6 +10,7 @@
 #include "hex.h"
 #include "hold.h"
 #include "location.h"
+#include "request.h"
 #include "retention.h"
 #include "macro.h"
 #include "pack.h"
@@ -333,6 +334,8 @@ static int copy_controller(Copy *k, CnSnapshot *snaps, size_t n) {
                 r = copy_objects(k, "grants", cn_grant_read_object, &k->stats->grants_copied);
         if (r >= 0)
                 r = copy_objects(k, "retention", cn_retention_read_object, &k->stats->retention_copied);
+        if (r >= 0)
+                r = copy_objects(k, "requests", cn_request_read_object, &k->stats->requests_copied);
         if (r < 0)
                 return r;
         snprintf(prefix, sizeof prefix, "snapshots/%s/", k->c->id_hex);

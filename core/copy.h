@@ -30,6 +30,7 @@ typedef struct CnCopyStats {
         uint64_t holds_copied;
         uint64_t grants_copied;                       /* grants and revocations of locations */
         uint64_t retention_copied;                    /* retention policies */
+        uint64_t requests_copied;                     /* requests and their closings */
         uint64_t controllers_added; /* controllers the destination lacked */
 } CnCopyStats;
 

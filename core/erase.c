@@ -767,8 +767,8 @@ static int change_epoch(Erase *e, bool done) {
 /* ---- a whole controller ---- */
 
 static int destroy_controller(Erase *e) {
-        static const char *const kinds[] = { "snapshots", "holds", "grants",  "erasures", "prune",    "damage",
-                                             "index",     "data",  "ledger",  "writers",  "retention" };
+        static const char *const kinds[] = { "snapshots", "holds",  "grants",  "erasures",  "prune",    "damage",
+                                             "index",     "data",   "ledger",  "writers",   "retention", "requests" };
         CnBackend *b = cn_repo_backend(e->repo);
         int r;
 
@@ -796,8 +796,10 @@ static int destroy_controller(Erase *e) {
 /* ---- the certificate ---- */
 
 static const char *const residual[] = {
-        "holds and releases of the controller (their reasons, references and path patterns) are sealed under "
-        "a key the erasure does not change: old copies still show them to anyone holding a password",
+        "holds and releases of the controller (their reasons, references and path patterns), its retention "
+        "policies and its request records (references, notes and dates; a request's subject or path only as a "
+        "pseudonym) are sealed under a key the erasure does not change: old copies still show them to anyone "
+        "holding a password, and an erasure of a subject or path leaves its request records in place",
         "writer sessions of the controller name hosts and process ids, under the same key",
         "the controller's audit log keeps its entries (what was done, when, to which snapshot ids), with hosts, "
         "paths, subjects and names only as pseudonyms that the controller's keys resolve",

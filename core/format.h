@@ -43,6 +43,8 @@
 #define CN_MAGIC_GRANT "CAIRNGRT"               /* grants/<ctrl>/<id>: a location ctrl authorised */
 #define CN_MAGIC_GRANT_REVOKE "CAIRNGRV"        /* grants/<ctrl>/<id>: the revocation of a grant */
 #define CN_MAGIC_RETENTION "CAIRNRET"
+#define CN_MAGIC_REQUEST "CAIRNRQS"
+#define CN_MAGIC_REQUEST_CLOSING "CAIRNRQC"
 #define CN_MAGIC_PACK "CAIRNPAK"
 #define CN_MAGIC_PACK_HEADER "CAIRNPKH"
 #define CN_MAGIC_PACK_TRAILER "CNPKEND1"

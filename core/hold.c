@@ -2,7 +2,7 @@
 #include "hold.h"
 
 #include <errno.h>
-#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,21 +395,12 @@ int cn_holds_load(CnRepo *repo, CnController *c, CnStoreDamagedFn damaged, void 
 }
 
 int cn_holds_find(CnHolds *holds, const char *prefix, CnHold **ret) {
-        size_t len = strlen(prefix);
-        CnHold *found = NULL;
-        int count = 0;
-
-        if (len == 0 || len > CN_ID_HEX || strspn(prefix, "0123456789abcdefABCDEF") != len)
-                return -EINVAL;
-        for (size_t i = 0; i < holds->n; i++)
-                if (strncasecmp(holds->v[i].id_hex, prefix, len) == 0) {
-                        found = &holds->v[i];
-                        if (count < INT_MAX)
-                                count++;
-                }
-        if (count == 1)
-                *ret = found;
-        return count;
+        size_t i;
+        int r = cn_hex_prefix_find(prefix, CN_ID_HEX, holds->v, holds->n, sizeof *holds->v, offsetof(CnHold, id_hex),
+                                   &i);
+        if (r == 1)
+                *ret = &holds->v[i];
+        return r;
 }
 
 /* a is b, or a directory above b (both absolute). */

@@ -189,7 +189,7 @@ int cn_retentions_load(CnRepo *repo, const CnController *c, CnStoreDamagedFn dam
         size_t n_all = 0;
         int r;
 
-        r = cn_sealed_list(repo, c, FOLDER, magics, CN_ELEMENTSOF(magics), load_one, load_damaged, &x, NULL);
+        r = cn_sealed_list(repo, c, FOLDER, magics, CN_ELEMENTSOF(magics), load_one, &x, load_damaged, &x, NULL);
         if (r < 0) {
                 cn_retentions_done(&x.l);
                 return r;

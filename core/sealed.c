@@ -59,8 +59,9 @@ typedef struct List {
         const char *const *magics;
         size_t n_magics;
         CnSealedFn fn;
-        CnStoreDamagedFn damaged;
         void *userdata;
+        CnStoreDamagedFn damaged;
+        void *damaged_userdata;
         size_t n_damaged;
         CnBuf body;
 } List;
@@ -81,20 +82,22 @@ static int list_one(const char *name, _unused_ uint64_t size, void *u) {
                 return 0; /* ENOENT: removed meanwhile */
         if (cn_store_error_is_environment(r) || !l->damaged)
                 return r;
-        l->damaged(name, r, l->userdata);
+        l->damaged(name, r, l->damaged_userdata);
         l->n_damaged++;
         return 0;
 }
 
 int cn_sealed_list(CnRepo *repo, const CnController *c, const char *folder, const char *const *magics, size_t n_magics,
-                   CnSealedFn fn, CnStoreDamagedFn damaged, void *userdata, size_t *ret_damaged) {
+                   CnSealedFn fn, void *userdata, CnStoreDamagedFn damaged, void *damaged_userdata,
+                   size_t *ret_damaged) {
         List l = {.repo = repo,
                   .c = c,
                   .magics = magics,
                   .n_magics = n_magics,
                   .fn = fn,
+                  .userdata = userdata,
                   .damaged = damaged,
-                  .userdata = userdata};
+                  .damaged_userdata = damaged_userdata};
         char prefix[64];
         int r;
 

@@ -32,13 +32,15 @@ int cn_sealed_open(CnRepo *repo, const CnController *c, const char *name, const 
                    CnBuf *obj, CnBuf *body, size_t *ret_kind);
 
 /* Each object under <folder>/<ctrl>/ of c that opens, to fn with its name,
- * id, kind (index into magics) and body (borrowed for the call). An object
- * that does not open, or whose body fn refuses (-EBADMSG), goes to damaged
- * (with its error) and is counted in *ret_damaged (may be NULL); damaged
- * NULL: the listing fails with that error. An object removed meanwhile is
+ * id, kind (index into magics), body (borrowed for the call) and userdata.
+ * An object that does not open, or whose body fn refuses (-EBADMSG), goes
+ * to damaged (with its error and damaged_userdata) and is counted in
+ * *ret_damaged (may be NULL); damaged NULL: the listing fails with that
+ * error. An object removed meanwhile is
  * skipped. Errors of the machine or the connection
  * (cn_store_error_is_environment()), of fn too, end the listing. */
 typedef int (*CnSealedFn)(const char *name, const uint8_t id[CN_ID_BYTES], size_t kind, const uint8_t *body, size_t n,
                           void *userdata);
 int cn_sealed_list(CnRepo *repo, const CnController *c, const char *folder, const char *const *magics, size_t n_magics,
-                   CnSealedFn fn, CnStoreDamagedFn damaged, void *userdata, size_t *ret_damaged);
+                   CnSealedFn fn, void *userdata, CnStoreDamagedFn damaged, void *damaged_userdata,
+                   size_t *ret_damaged);

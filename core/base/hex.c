@@ -2,7 +2,9 @@
 #include "hex.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
+#include <strings.h>
 
 void cn_hex_encode(const uint8_t *p, size_t n, char *out) {
         static const char digits[] = "0123456789abcdef";
@@ -33,4 +35,22 @@ int cn_hex_decode(const char *s, uint8_t *out, size_t n) {
                 out[i] = (uint8_t) (hi << 4 | lo);
         }
         return 0;
+}
+
+int cn_hex_prefix_find(const char *prefix, size_t max, const void *base, size_t n, size_t size, size_t offset,
+                       size_t *ret_index) {
+        size_t len = strlen(prefix), found = 0;
+        int count = 0;
+
+        if (len == 0 || len > max || strspn(prefix, "0123456789abcdefABCDEF") != len)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (strncasecmp((const char *) base + i * size + offset, prefix, len) == 0) {
+                        found = i;
+                        if (count < INT_MAX)
+                                count++;
+                }
+        if (count == 1)
+                *ret_index = found;
+        return count;
 }

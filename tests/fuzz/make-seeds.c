@@ -30,6 +30,7 @@
 #include "macro.h"
 #include "pack.h"
 #include "repo.h"
+#include "request.h"
 #include "retention.h"
 #include "session.h"
 #include "snapshot.h"
@@ -249,6 +250,26 @@ static void seeds_of_encoders(void) {
         ret = (CnRetention) { .creator = "" };
         cn_retention_encode(&ret, &out);
         seed_buf("retention", "cleared", &out);
+        cn_buf_reset(&out);
+
+        /* requests and their closings */
+        CnRequest req = { .kind = CN_REQUEST_ACCESS, .received = 1700000000, .reference = "R-1", .note = "",
+                          .creator = "ops", .created = 1700000001 };
+        if ((r = cn_request_encode(&req, &out)) < 0)
+                die("request", r);
+        seed_buf("request", "unscoped", &out);
+        cn_envelope_seal(&env, CN_MAGIC_REQUEST, &h, key, out.data, out.len);
+        seed_buf("envelope", "request", &env);
+        cn_buf_reset(&out);
+        cn_buf_reset(&env);
+        CnRequestClosing closing = { .outcome = CN_REQUEST_PARTIAL, .links = CN_REQUEST_LINK_EXPORT, .note = "n",
+                                     .creator = "ops", .created = 1700000002 };
+        memcpy(closing.request, a, CN_ID_BYTES);
+        memcpy(closing.export_digest, a, CN_ID_BYTES);
+        if ((r = cn_request_closing_encode(&closing, &out)) < 0)
+                die("request closing", r);
+        seed_buf("request-closing", "export", &out);
+        cn_buf_reset(&out);
         CnHoldRelease rel = { .reason = "closed", .creator = "ops", .created = 1700000001 };
         memcpy(rel.hold, a, CN_ID_BYTES);
         cn_hold_release_encode(&rel, &out);
@@ -631,6 +652,8 @@ int main(int argc, char **argv) {
         seed_hex(argv[1], "location-body-v1.hex", "location", "vector-v1");
         seed_hex(argv[1], "location-end-body-v1.hex", "location-end", "vector-v1");
         seed_hex(argv[1], "retention-body-v1.hex", "retention", "vector-v1");
+        seed_hex(argv[1], "request-body-v1.hex", "request", "vector-v1");
+        seed_hex(argv[1], "request-closing-body-v1.hex", "request-closing", "vector-v1");
         seed_hex(argv[1], "tree-v1.hex", "tree", "vector-v1");
         seed_hex(argv[1], "tree-v2.hex", "tree", "vector-v2");
         seed_hex(argv[1], "tree-v3.hex", "tree", "vector-v3");

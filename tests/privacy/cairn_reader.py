@@ -532,6 +532,7 @@ class Reader:
                 meta, emeta = self.metadata_keys(), self.epoch_meta_keys()
                 config = [kdf(m, 1, b"cnmaster") for m in self.masters]
                 for top, kind in (("damage", "damage record"), ("holds", "hold"),
+                                  ("retention", "retention policy"), ("requests", "request"),
                                   ("writers", "session"), ("prune", "plan"),
                                   ("erasures", "erasure request"), ("certificates", "certificate"),
                                   ("locations", "location"), ("grants", "grant")):

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "buf.h"
@@ -89,4 +90,24 @@ Test(hex, round_trip_and_rejects_bad_digits) {
         cr_assert_eq(memcmp(in, out, 3), 0);
         cr_assert_eq(cn_hex_decode("00abf", out, 3), -EINVAL);
         cr_assert_eq(cn_hex_decode("00abfg", out, 3), -EINVAL);
+}
+
+/* "An id or a unique prefix of it": either case, counted, set only when one. */
+Test(hex, prefix_find_names_one_record_or_counts) {
+        struct {
+                int tag;
+                char id[9];
+        } v[] = { { 1, "abcd0123" }, { 2, "abce0000" }, { 3, "ffff0000" } };
+        size_t i = 99;
+        cr_assert_eq(cn_hex_prefix_find("ABCD", 8, v, 3, sizeof *v, offsetof(__typeof__(*v), id), &i), 1);
+        cr_assert_eq(i, 0);
+        i = 99;
+        cr_assert_eq(cn_hex_prefix_find("abc", 8, v, 3, sizeof *v, offsetof(__typeof__(*v), id), &i), 2);
+        cr_assert_eq(i, 99, "set for an ambiguous prefix");
+        cr_assert_eq(cn_hex_prefix_find("0", 8, v, 3, sizeof *v, offsetof(__typeof__(*v), id), &i), 0);
+        cr_assert_eq(cn_hex_prefix_find("ffff0000", 8, v, 3, sizeof *v, offsetof(__typeof__(*v), id), &i), 1);
+        cr_assert_eq(i, 2);
+        cr_assert_eq(cn_hex_prefix_find("ffff00000", 8, v, 3, sizeof *v, offsetof(__typeof__(*v), id), &i), -EINVAL);
+        cr_assert_eq(cn_hex_prefix_find("", 8, v, 3, sizeof *v, offsetof(__typeof__(*v), id), &i), -EINVAL);
+        cr_assert_eq(cn_hex_prefix_find("ab-", 8, v, 3, sizeof *v, offsetof(__typeof__(*v), id), &i), -EINVAL);
 }

@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "hold.h"
 #include "location.h"
+#include "request.h"
 #include "retention.h"
 #include "format.h"
 #include "hex.h"
@@ -1318,4 +1319,55 @@ Test(retention, body_matches_golden_vector, .init = init) {
         cn_retention_done(&back);
         cn_buf_done(&enc);
         cn_buf_done(&gold);
+}
+
+/* Request and closing bodies (FORMAT.md "Requests"): pinned by vectors,
+ * and each decodes back to what was encoded. */
+Test(request, bodies_match_golden_vectors, .init = init) {
+        CnRequest q = { .kind = CN_REQUEST_ERASURE, .received = 1796601600, .reference = "DSR-2026-17",
+                        .scope = CN_REQUEST_SCOPE_SUBJECT, .note = "by post", .creator = "dpo@appliance",
+                        .created = 1796688000 },
+                  back = {};
+        CnRequestClosing x = { .outcome = CN_REQUEST_ANSWERED, .links = CN_REQUEST_LINK_CERTIFICATE,
+                               .note = "erased", .creator = "ops@appliance", .created = 1797206400 },
+                         xback = {};
+        CnBuf enc = CN_BUF_INIT(4096), xenc = CN_BUF_INIT(4096), gold, xgold;
+
+        memset(q.scope_pseudonym, 0x3c, CN_ID_BYTES);
+        memset(x.request, 0x5a, CN_ID_BYTES);
+        memset(x.certificate, 0xc3, CN_ID_BYTES);
+        cr_assert_eq(cn_request_encode(&q, &enc), 0);
+        maybe_write_vector("request-body-v1.hex", &enc);
+        read_vector("request-body-v1.hex", &gold);
+        cr_assert_eq(gold.len, enc.len);
+        cr_assert_eq(memcmp(gold.data, enc.data, enc.len), 0);
+        cr_assert_eq(cn_request_decode(gold.data, gold.len, &back), 0);
+        cr_assert_eq(back.kind, CN_REQUEST_ERASURE);
+        cr_assert_eq(back.received, q.received);
+        cr_assert_str_eq(back.reference, q.reference);
+        cr_assert_eq(back.scope, CN_REQUEST_SCOPE_SUBJECT);
+        cr_assert_eq(memcmp(back.scope_pseudonym, q.scope_pseudonym, CN_ID_BYTES), 0);
+        cr_assert_str_eq(back.note, q.note);
+        cr_assert_str_eq(back.creator, q.creator);
+        cr_assert_eq(back.created, q.created);
+
+        cr_assert_eq(cn_request_closing_encode(&x, &xenc), 0);
+        maybe_write_vector("request-closing-body-v1.hex", &xenc);
+        read_vector("request-closing-body-v1.hex", &xgold);
+        cr_assert_eq(xgold.len, xenc.len);
+        cr_assert_eq(memcmp(xgold.data, xenc.data, xenc.len), 0);
+        cr_assert_eq(cn_request_closing_decode(xgold.data, xgold.len, &xback), 0);
+        cr_assert_eq(memcmp(xback.request, x.request, CN_ID_BYTES), 0);
+        cr_assert_eq(xback.outcome, CN_REQUEST_ANSWERED);
+        cr_assert_eq(xback.links, CN_REQUEST_LINK_CERTIFICATE);
+        cr_assert_eq(memcmp(xback.certificate, x.certificate, CN_ID_BYTES), 0);
+        cr_assert_str_eq(xback.note, x.note);
+        cr_assert_str_eq(xback.creator, x.creator);
+        cr_assert_eq(xback.created, x.created);
+        cn_request_done(&back);
+        cn_request_closing_done(&xback);
+        cn_buf_done(&enc);
+        cn_buf_done(&xenc);
+        cn_buf_done(&gold);
+        cn_buf_done(&xgold);
 }
