@@ -249,6 +249,7 @@ void cli_audit_snapshots(Cli *cli, CnRepo *rp, CnController *c, CnAuditKind kind
                          const char *url, const CnSnapshot *const *v, size_t n);
 int verb_retention(Cli *cli, int argc, char **argv);
 int verb_request(Cli *cli, int argc, char **argv);
+int verb_stats(Cli *cli, int argc, char **argv);
 
 int verb_location(Cli *cli, int argc, char **argv);
 int verb_records(Cli *cli, int argc, char **argv);

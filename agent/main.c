@@ -28,6 +28,7 @@ static const struct {
         { "hold", verb_hold, "add, list or release legal holds" },
         { "retention", verb_retention, "store the retention policy forget applies: set, show, clear" },
         { "request", verb_request, "record access, erasure and other requests and how they were answered" },
+        { "stats", verb_stats, "what each controller's data costs: files, bytes, dedup, storage" },
         { "prune", verb_prune, "delete the data no snapshot needs" },
         { "key-store", verb_keystore, "where the keys live: list, add or remove escrow locations" },
         { "erase", verb_erase, "erase a subject, path, snapshot or controller for good, with a certificate" },

@@ -1230,6 +1230,77 @@ int cn_erase_restricted(CnRepo *repo, CnStore *store, const CnSnapshot *s, bool 
         return r;
 }
 
+typedef struct Reach {
+        Erase *e;               /* one per request */
+        size_t n;
+        CnBuf dir;              /* the directory a request reaches that the walk is below, "" if none */
+        uint64_t bytes;
+} Reach;
+
+/* cn_walk callback: the sizes of the file entries any request reaches, or
+ * that lie below a directory one reaches (depth first: the walk leaves such
+ * a directory's entries before any other path). */
+static int reach_entry(const char *path, const CnNode *n, void *u) {
+        Reach *x = u;
+        size_t len = strlen(path);
+        bool below = x->dir.len && len > x->dir.len && memcmp(path, x->dir.data, x->dir.len) == 0 &&
+                     path[x->dir.len] == '/';
+        bool reached = below;
+        for (size_t i = 0; !reached && i < x->n; i++)
+                reached = reaches_entry(&x->e[i], path, len, n) ||
+                          (x->e[i].q->scope == CN_ERASE_PATH && path_reached(&x->e[i], path));
+        if (!below)
+                cn_buf_reset(&x->dir);
+        if (reached && !below && n->type == CN_NODE_DIR) {
+                int r = cn_buf_append(&x->dir, path, len);
+                if (r < 0)
+                        return r;
+        }
+        if (reached && n->type == CN_NODE_FILE)
+                x->bytes += n->size;
+        return 0;
+}
+
+int cn_erase_pending_reach(CnRepo *repo, CnStore *store, CnController *c, const CnSnapshot *snaps, size_t n,
+                           uint64_t *ret_bytes, size_t *ret_requests) {
+        Reach x = { .dir = CN_BUF_INIT(CN_MAX_PATH_BYTES + 1) };
+        Pending *v;
+        size_t n_v, n_walk = 0;
+        int r = pending_load(repo, c, NULL, &v, &n_v);
+
+        for (size_t i = 0; i < n; i++)
+                ret_bytes[i] = 0;
+        if (r >= 0 && n_v && !(x.e = calloc(n_v, sizeof *x.e)))
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < n_v; i++) {
+                Erase *e = &x.e[x.n++];
+                *e = (Erase) { .repo = repo, .c = c, .q = &v[i].q, .store = store };
+                r = scope_init(e);
+                n_walk += v[i].q.scope == CN_ERASE_PATH || v[i].q.scope == CN_ERASE_SUBJECT;
+        }
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                for (size_t k = 0; k < x.n && !ret_bytes[i]; k++)
+                        if (removes_whole(&x.e[k], &snaps[i]))
+                                ret_bytes[i] = snaps[i].bytes;
+                if (ret_bytes[i] || !n_walk)
+                        continue;
+                x.bytes = 0;
+                cn_buf_reset(&x.dir);
+                r = cn_walk(store, snaps[i].tree, "", reach_entry, &x);
+                ret_bytes[i] = x.bytes;
+        }
+        for (size_t i = 0; i < x.n; i++)
+                cn_patterns_done(&x.e[i].pattern);
+        free(x.e);
+        cn_buf_done(&x.dir);
+        pending_free(v, n_v);
+        if (r < 0)
+                return r;
+        if (ret_requests)
+                *ret_requests = n_v;
+        return 0;
+}
+
 int cn_erase(CnRepo *repo, CnController *c, const CnEraseRequest *q, const CnEraseOptions *o, CnEraseResult *ret) {
         static const CnEraseOptions none = {};
         Erase e = { .repo = repo, .c = c, .q = q, .o = o ? o : &none, .res = ret };

@@ -123,6 +123,16 @@ int cn_erase(CnRepo *repo, CnController *c, const CnEraseRequest *q, const CnEra
 typedef void (*CnErasePendingFn)(const CnEraseRequest *q, int result, const CnEraseResult *res, void *userdata);
 int cn_erase_pending(CnRepo *repo, CnController *c, const CnEraseOptions *o, CnErasePendingFn fn, void *userdata);
 
+/* What the requests that remain for c (as cn_erase_pending() would carry
+ * out) still reach of its n snapshots snaps, read through store (of c):
+ * ret_bytes[i] (the caller's array of n) the sum of the sizes of the file
+ * entries of snaps[i] any of them reaches, with everything below a reached
+ * directory (a snapshot one removes whole: its bytes); *ret_requests how
+ * many remain. Only the snapshots a path or subject request may touch are
+ * walked, so with none remaining nothing is read. */
+int cn_erase_pending_reach(CnRepo *repo, CnStore *store, CnController *c, const CnSnapshot *snaps, size_t n,
+                           uint64_t *ret_bytes, size_t *ret_requests);
+
 /* Whether a request that remains (deferred by a hold) reaches snapshot s,
  * read through store: readers then refuse it unless told to break the
  * glass (docs/cli/erase.md). */
