@@ -94,3 +94,29 @@ void cli_policy_print(FILE *f, const CnForgetPolicy *p) {
         if (!any)
                 fputs("nothing", f);
 }
+
+const char *cli_policy_flags(const CnForgetPolicy *p, char *buf, size_t size) {
+        char dur[64];
+        size_t n = 0;
+#define ADD(...)                                                                                                       \
+        do {                                                                                                           \
+                if (n + 1 < size)                                                                                      \
+                        n += (size_t) snprintf(buf + n, size - n, __VA_ARGS__);                                        \
+        } while (0)
+        buf[0] = 0;
+        for (size_t r = 0; r < _CN_FORGET_RULE_MAX; r++) {
+                const char *name = cn_forget_rule_name((CnForgetRule) r);
+                if (p->keep[r] < 0)
+                        ADD("%s--keep-%s unlimited", n ? " " : "", name);
+                else if (p->keep[r] > 0)
+                        ADD("%s--keep-%s %" PRId64, n ? " " : "", name, p->keep[r]);
+        }
+        if (!cn_duration_zero(&p->within))
+                ADD("%s--keep-within %s", n ? " " : "", cn_duration_format(&p->within, dur, sizeof dur));
+        for (size_t r = CN_FORGET_HOURLY; r < _CN_FORGET_RULE_MAX; r++)
+                if (!cn_duration_zero(&p->within_bucket[r]))
+                        ADD("%s--keep-within-%s %s", n ? " " : "", cn_forget_rule_name((CnForgetRule) r),
+                            cn_duration_format(&p->within_bucket[r], dur, sizeof dur));
+#undef ADD
+        return buf;
+}

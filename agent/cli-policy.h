@@ -51,6 +51,11 @@ enum {
  * code of a usage error (said, naming verb). */
 int cli_policy_option(const char *verb, CnForgetPolicy *p, CnTagList *tags, int c, const char *arg);
 
+/* The counted and duration rules of p as the flags that give them
+ * ("--keep-daily 7 --keep-within 30d"; not the tags, which may be
+ * anything), into buf, cut to size: for the audit log. */
+const char *cli_policy_flags(const CnForgetPolicy *p, char *buf, size_t size);
+
 /* "keep 7 daily, 4 weekly snapshots and all snapshots within 30d of the
  * newest" (restic's words), or "keep nothing" for an empty policy. */
 void cli_policy_print(FILE *f, const CnForgetPolicy *p);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "certificate.h"
 #include "cli.h"
 #include "hex.h"
@@ -112,6 +113,18 @@ static CnRequest *find(CnRequests *l, const char *spec) {
         return NULL;
 }
 
+/* An audit entry of a request (docs/cli/request.md "Audit"): the action,
+ * the request's kind and id, its reference as a pseudonym. */
+static CnAuditEvent *request_event(const CnRequest *q, const char *action) {
+        CnAuditEvent *e = cli_audit_event(CN_AUDIT_REQUEST, action);
+        if (e) {
+                (void) cn_audit_event_text(e, CN_AUDIT_F_KIND, cn_request_kind_name(q->kind));
+                (void) cn_audit_event_id(e, CN_AUDIT_F_REQUEST, q->id);
+                (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_TEXT, q->reference, strlen(q->reference));
+        }
+        return e;
+}
+
 typedef struct AddArgs {
         const char *kind, *reference, *received, *subject, *path, *note;
         bool controller_scope;
@@ -166,11 +179,20 @@ static int add(Cli *cli, const AddArgs *a) {
                   : a->path  ? CN_REQUEST_SCOPE_PATH
                   : value    ? CN_REQUEST_SCOPE_CONTROLLER
                              : CN_REQUEST_SCOPE_NONE;
-        if (value && (r = cn_request_pseudonym(c, value, strlen(value), q.scope_pseudonym)) < 0)
+        if (value && (r = cn_audit_pseudonym(c, value, strlen(value), q.scope_pseudonym)) < 0)
                 return cli_repo_error(cli, "cannot record the request", r);
         r = cn_request_add(cli->rp, &q);
         if (r < 0)
                 return cli_repo_error(cli, "cannot record the request", r);
+        CnAuditEvent *e = request_event(&q, "add");
+        if (e && value) {
+                (void) cn_audit_event_text(e, CN_AUDIT_F_SCOPE, cn_request_scope_name(q.scope));
+                if (q.scope == CN_REQUEST_SCOPE_SUBJECT)
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_SUBJECT, value, strlen(value));
+                else if (q.scope == CN_REQUEST_SCOPE_PATH)
+                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_PATH, value, strlen(value));
+        }
+        cli_audit(cli, c, e);
         /* Standard output is the id alone (id=$(cairn request add ...)); -v says more. */
         if (cli->json)
                 printf("{\"id\":\"%s\"}\n", q.id_hex);
@@ -268,6 +290,15 @@ static int close_request(Cli *cli, const char *spec, const CloseArgs *a) {
         r = cn_request_close(cli->rp, q, &x);
         if (r < 0)
                 return cli_repo_error(cli, "cannot close the request", r);
+        CnAuditEvent *e = request_event(q, "close");
+        if (e) {
+                (void) cn_audit_event_text(e, CN_AUDIT_F_ACTION, cn_request_outcome_name(x.outcome));
+                if (x.links & CN_REQUEST_LINK_CERTIFICATE)
+                        (void) cn_audit_event_id(e, CN_AUDIT_F_CERTIFICATE, x.certificate);
+                if (x.links & CN_REQUEST_LINK_EXPORT)
+                        (void) cn_audit_event_id(e, CN_AUDIT_F_DIGEST, x.export_digest);
+        }
+        cli_audit(cli, q->controller, e);
         cli_info(cli, "closed request %.8s (%s) as %s after %lld days\n", q->id_hex, CLI_ESC(q->reference),
                  cn_request_outcome_name(x.outcome), (long long) days(q->received, x.created));
         return CLI_EXIT_OK;
@@ -309,7 +340,7 @@ typedef struct ListArgs {
 /* Whether q is about value (of scope): its pseudonym under q's controller. */
 static bool about(const CnRequest *q, CnRequestScope scope, const char *value) {
         uint8_t p[CN_ID_BYTES];
-        return q->scope == scope && cn_request_pseudonym(q->controller, value, strlen(value), p) >= 0 &&
+        return q->scope == scope && cn_audit_pseudonym(q->controller, value, strlen(value), p) >= 0 &&
                memcmp(p, q->scope_pseudonym, CN_ID_BYTES) == 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "certificate.h"
 #include "cli-policy.h"
 #include "cli.h"
@@ -106,6 +107,12 @@ static int set(Cli *cli, CnForgetPolicy *p, bool clear) {
         if (r < 0)
                 return cli_repo_error(
                         cli, clear ? "cannot clear the retention policy" : "cannot store the retention policy", r);
+        CnAuditEvent *e = cli_audit_event(CN_AUDIT_RETENTION, clear ? "clear" : "set");
+        if (e && !clear) {
+                char flags[512];
+                (void) cn_audit_event_text(e, CN_AUDIT_F_SCOPE, cli_policy_flags(p, flags, sizeof flags));
+        }
+        cli_audit(cli, c, e);
         if (cur.n_heads > 1)
                 cli_warn("%zu retention policies of controller %s had been set at the same time; this one replaces "
                          "them all",
@@ -228,8 +235,10 @@ static int show_snapshots(Cli *cli, CnController *c, const CnRetentions *l, json
                         snprintf(when, sizeof when, "removed by the next forget");
                 else if (x->held)
                         snprintf(when, sizeof when, "held: kept until the hold is released");
-                else if (!x->has_expiry)
+                else if (x->counted)
                         snprintf(when, sizeof when, "kept: no date (a count keeps it)");
+                else if (!x->has_expiry)
+                        snprintf(when, sizeof when, "kept: until after the year 9999");
                 else
                         snprintf(when, sizeof when, "kept until a snapshot of %s or newer", rfc3339(x->expiry.sec, t));
                 printf("  %.8s  %s  %s\n", list[i].id_hex, rfc3339(list[i].time.sec, t), when);

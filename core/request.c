@@ -196,18 +196,6 @@ int cn_request_closing_decode(const uint8_t *p, size_t n, CnRequestClosing *ret)
         return 0;
 }
 
-int cn_request_pseudonym(const CnController *c, const void *value, size_t n, uint8_t ret[CN_ID_BYTES]) {
-        _cleanup_secret_ uint8_t *key = cn_secret_new(CN_KEY_BYTES);
-        int r;
-        if (!key)
-                return -ENOMEM;
-        r = cn_kdf_derive(key, CN_KEY_BYTES, CN_SUBKEY_PSEUDONYM, CN_KDF_CTX_DOMAIN, c->root);
-        if (r < 0)
-                return r;
-        cn_id_hmac(ret, value, n, key);
-        return 0;
-}
-
 int cn_request_add(CnRepo *repo, CnRequest *q) {
         _cleanup_(cn_buf_donep) CnBuf body = CN_BUF_INIT(CN_MAX_SEALED_OBJECT_BYTES);
         int r = cn_request_encode(q, &body);
@@ -237,7 +225,7 @@ int cn_request_close(CnRepo *repo, const CnRequest *q, CnRequestClosing *x) {
 }
 
 typedef struct Load {
-        const CnController *c;
+        CnController *c;
         CnRequests l;
         size_t cap, closings_cap;
 } Load;

@@ -69,12 +69,15 @@ typedef struct CnRequestClosing {
 typedef struct CnRequest {
         uint8_t id[CN_ID_BYTES];
         char id_hex[CN_ID_HEX + 1];
-        const CnController *controller; /* borrowed from the repo; set by load and add */
+        CnController *controller; /* borrowed from the repo; set by load, and by the caller of add */
         CnRequestKind kind;
         int64_t received; /* when the controller received it, seconds since 1970 UTC */
         char *reference;  /* the controller's case reference, 1 to CN_MAX_LABEL_BYTES */
         CnRequestScope scope;
-        uint8_t scope_pseudonym[CN_ID_BYTES]; /* zero for CN_REQUEST_SCOPE_NONE */
+        /* cn_audit_pseudonym() of the scope's value (the subject, the path
+         * pattern, the controller's id in lower-case hex), as certificates'
+         * value_pseudonym; zero for CN_REQUEST_SCOPE_NONE. */
+        uint8_t scope_pseudonym[CN_ID_BYTES];
         char *note;                           /* "" when none */
         char *creator;
         int64_t created; /* when it was recorded */
@@ -109,11 +112,6 @@ int cn_request_encode(const CnRequest *q, CnBuf *out);
 int cn_request_decode(const uint8_t *p, size_t n, CnRequest *ret);
 int cn_request_closing_encode(const CnRequestClosing *x, CnBuf *out);
 int cn_request_closing_decode(const uint8_t *p, size_t n, CnRequestClosing *ret);
-
-/* The pseudonym of a scope value (the subject, the path pattern, the
- * controller's id in lower-case hex) of controller c: HMAC-SHA-256 under
- * KDF(domain_root, 4, "cndomain"), as certificates' value_pseudonym. */
-int cn_request_pseudonym(const CnController *c, const void *value, size_t n, uint8_t ret[CN_ID_BYTES]);
 
 /* Store q as a request of q->controller; sets q->id and q->id_hex. */
 int cn_request_add(CnRepo *repo, CnRequest *q);

@@ -132,6 +132,37 @@ opened = [q for q in l if q["open"]]
 assert len(opened) == 2 and all(q["closing"] is None and q["days"] >= 0 for q in opened), opened
 PY
 
+note "item 2/5: each add and close is in the audit log, the reference and subject as pseudonyms only"
+expect_exit 0 cairn request show "$access" --json
+cp "$W/out" "$W/access.json"
+expect_exit 0 cairn --controller default audit show --json
+cp "$W/out" "$W/audit.json"
+python3 - "$W/audit.json" "$W/access.json" "$access" "$erasure" "$rect" "$digest" "$cert" <<'PY' || fail "audit entries of requests: $(cat "$W/audit.json")"
+import json, sys
+log, q = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+access, erasure, rect, digest, cert = sys.argv[3:]
+req = [e for e in log if e["kind"] == "request"]
+def acts(e):
+    a = e["fields"]["action"]
+    return a if isinstance(a, list) else [a]
+adds = {e["fields"]["request"]: e for e in req if acts(e)[0] == "add"}
+closes = {e["fields"]["request"]: e for e in req if acts(e)[0] == "close"}
+assert set(adds) == {access, erasure, rect}, adds
+assert set(closes) == {access, erasure}, closes
+a = adds[access]["fields"]
+assert a["kind"] == "access" and a["scope"] == "subject", a
+assert a["subject"] == q["scope"]["pseudonym"], (a, q["scope"])
+assert len(a["text"]) == 64, a  # the reference, as a pseudonym
+assert adds[erasure]["fields"]["scope"] == "path" and len(adds[erasure]["fields"]["path"]) == 64
+r = adds[rect]["fields"]  # --controller on the command line, no other scope: the controller's data
+assert r["scope"] == "controller" and "subject" not in r and "path" not in r, r
+c = closes[access]["fields"]
+assert acts(closes[access]) == ["close", "answered"] and c["digest"] == digest and c["text"] == a["text"], c
+c = closes[erasure]["fields"]
+assert acts(closes[erasure]) == ["close", "partial"] and c["certificate"] == cert, c
+PY
+grep -q "DSR-\|alice\|example.org\|/home" "$W/audit.json" && fail "the audit log names a reference, subject or path"
+
 note "item 5: the subject is kept as a pseudonym: list --subject finds it, the object does not name it"
 expect_exit 0 cairn request list --subject alice@example.org
 grep -q "^${access:0:8} " "$W/out" && grep -q "^1 request, 0 open$" "$W/out" || fail "list --subject: $(cat "$W/out")"

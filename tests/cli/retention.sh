@@ -151,6 +151,11 @@ assert new["keep"] and new["expiry"] is None and [r["rule"] for r in new["rules"
 assert new["rules"][0]["expiry"] and new["rules"][1]["expiry"] is None, new
 PY
 
+expect_exit 0 cairn --controller default retention set --keep-within 1000000y
+expect_exit 0 cairn --controller default retention show --snapshots
+[ "$(grep -c "kept: until after the year 9999$" "$W/out")" = 2 ] || fail "a date past 9999: $(cat "$W/out")"
+expect_exit 0 cairn --controller default retention set --keep-within 2d --keep-last 1
+
 note "retention: a held snapshot is reported as held"
 expect_exit 0 cairn hold add --snapshot "${snaps[2]}" --reason "audit"
 expect_exit 0 cairn --controller default retention show --snapshots
@@ -176,6 +181,15 @@ rm -- "$ret_dir/$cur"
 
 note "retention: clear leaves the controller without a policy"
 expect_exit 0 cairn --controller default retention clear
+expect_exit 0 cairn --controller default audit show --json
+python3 - "$W/out" <<'PY' || fail "audit entries of retention: $(cat "$W/out")"
+import json, sys
+r = [e["fields"] for e in json.load(open(sys.argv[1])) if e["kind"] == "retention"]
+assert [f["action"] for f in r][-1] == "clear" and "scope" not in r[-1], r
+assert r[-2] == {**r[-2], "action": "set", "scope": "--keep-last 9"}, r[-2]
+assert r[0]["action"] == "set" and r[0]["scope"] == "--keep-last 2 --keep-yearly 1", r[0]
+assert sum(f["action"] == "set" for f in r) >= 9, r
+PY
 expect_exit 0 cairn --controller default retention show
 grep -q "^controller default: no stored retention policy (cleared .* by " "$W/out" || fail "show after clear: $(cat "$W/out")"
 expect_exit 2 cairn --controller default forget

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "format.h"
 #include "macro.h"
 #include "request.h"
@@ -218,12 +219,12 @@ Test(request, recorded_closed_once_and_linked_on_load, .init = setup, .fini = te
         cr_assert_eq(cn_repo_controller_add(repo, "other", NULL, &o), 0);
         CnRequest q = sample(), r2 = sample();
         q.controller = c;
-        cr_assert_eq(cn_request_pseudonym(c, "alice", 5, q.scope_pseudonym), 0);
+        cr_assert_eq(cn_audit_pseudonym(c, "alice", 5, q.scope_pseudonym), 0);
         cr_assert_eq(cn_request_add(repo, &q), 0);
         cr_assert_eq(strlen(q.id_hex), CN_ID_HEX);
         r2.controller = o;
         r2.received = 1600000000;
-        cr_assert_eq(cn_request_pseudonym(o, "alice", 5, r2.scope_pseudonym), 0);
+        cr_assert_eq(cn_audit_pseudonym(o, "alice", 5, r2.scope_pseudonym), 0);
         cr_assert_neq(memcmp(q.scope_pseudonym, r2.scope_pseudonym, CN_ID_BYTES), 0,
                       "two controllers give a subject the same pseudonym");
         cr_assert_eq(cn_request_add(repo, &r2), 0);
