@@ -95,6 +95,23 @@ static void print_controller(json_t *c) {
                         printf("%s) by %s\n", CLI_ESC(str(v, "region")), CLI_ESC(str(v, "by")));
                 }
         }
+        json_t *ret = json_object_get(c, "retention"), *pol = json_object_get(ret, "policy");
+        if (json_is_true(json_object_get(ret, "unknown")))
+                printf("Retention: unknown (a policy object is damaged: 'cairn check')\n");
+        else if (!json_is_object(pol))
+                printf("Retention: no policy stored (snapshots are kept until forgotten by hand)\n");
+        else {
+                const char *key;
+                json_t *rule;
+                printf("Retention (since %s):", str(ret, "set_at"));
+                json_object_foreach(pol, key, rule) {
+                        if (json_is_integer(rule))
+                                printf(" %s %lld", key, (long long) json_integer_value(rule));
+                        else
+                                printf(" %s %s", key, json_string_value(rule));
+                }
+                putchar('\n');
+        }
         printf("Legal holds in force: %zu\n", json_array_size(json_object_get(c, "holds")));
         json_array_foreach(json_object_get(c, "holds"), i, v) {
                 printf("  %.8s  %s %s: ", str(v, "id"), str(v, "scope"), CLI_ESC(str(v, "value")));

@@ -42,44 +42,13 @@ static const char *rfc3339(int64_t t, char buf[CN_RFC3339_BYTES]) {
         return buf;
 }
 
-static json_t *duration_json(const CnDuration *d) {
-        char buf[64];
-        return json_string(cn_duration_format(d, buf, sizeof buf));
-}
-
-/* The rules set, as {"keep_daily":7,"keep_last":"unlimited","keep_within":"30d",...}. */
-static json_t *policy_json(const CnForgetPolicy *p) {
-        json_t *o = json_object();
-        char key[64];
-        for (size_t r = 0; o && r < _CN_FORGET_RULE_MAX; r++) {
-                const char *name = cn_forget_rule_name((CnForgetRule) r);
-                if (p->keep[r]) {
-                        snprintf(key, sizeof key, "keep_%s", name);
-                        if (json_object_set_new(
-                                    o, key, p->keep[r] < 0 ? json_string("unlimited") : json_integer(p->keep[r])) < 0)
-                                goto fail;
-                }
-                if (r != CN_FORGET_LAST && !cn_duration_zero(&p->within_bucket[r])) {
-                        snprintf(key, sizeof key, "keep_within_%s", name);
-                        if (json_object_set_new(o, key, duration_json(&p->within_bucket[r])) < 0)
-                                goto fail;
-                }
-        }
-        if (o && !cn_duration_zero(&p->within) && json_object_set_new(o, "keep_within", duration_json(&p->within)) < 0)
-                goto fail;
-        return o;
-fail:
-        json_decref(o);
-        return NULL;
-}
-
 static json_t *retention_json(const CnRetention *x) {
         char t[CN_RFC3339_BYTES];
         if (!x)
                 return json_null();
         return json_pack("{s:s, s:s%, s:s, s:o, s:o}", "id", x->id_hex, "short_id", x->id_hex, (size_t) 8, "created",
                          rfc3339(x->created, t), "creator", cli_json_text(x->creator), "policy",
-                         policy_json(&x->policy));
+                         cn_retention_policy_json(&x->policy));
 }
 
 static int set(Cli *cli, CnForgetPolicy *p, bool clear) {

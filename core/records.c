@@ -12,6 +12,7 @@
 #include "hold.h"
 #include "location.h"
 #include "macro.h"
+#include "retention.h"
 #include "snapshot.h"
 #include "utf8.h"
 
@@ -301,7 +302,25 @@ static void count_damaged(const char *name, int error, void *u) {
                 x->damaged(name, error, x->userdata);
 }
 
+/* The retention rules in force: {"policy": rules or null (none set),
+ * "set_at": time or null}; {"policy": null, "unknown": true} when a
+ * damaged policy object may be the newest (docs/cli/retention.md). */
+static int retention_json(CnRepo *r, const CnController *c, json_t **ret) {
+        CnForgetPolicy p;
+        bool is_set = false;
+        int64_t created = 0;
+        int k = cn_retention_load(r, c, &p, &is_set, &created);
+        if (k < 0 && k != -EBADMSG)
+                return k;
+        *ret = k < 0    ? json_pack("{s:n, s:n, s:b}", "policy", "set_at", "unknown", 1)
+               : is_set ? json_pack("{s:o, s:o, s:b}", "policy", cn_retention_policy_json(&p), "set_at",
+                                    time_json(created), "unknown", 0)
+                        : json_pack("{s:n, s:n, s:b}", "policy", "set_at", "unknown", 0);
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int controller_record(Shared *x, CnController *c, json_t **ret) {
+        json_t *retention = NULL;
         _cleanup_(cn_locations_done) CnLocations grants = {};
         _cleanup_(cn_holds_done) CnHolds holds = {};
         _cleanup_(cn_names_done) CnNames pending = {};
@@ -409,9 +428,10 @@ static int controller_record(Shared *x, CnController *c, json_t **ret) {
         cn_snapshots_free(snaps, n_snaps);
         if (!o)
                 return -ENOMEM;
-        if (set(o, "objects_unreadable", json_integer((json_int_t) (x->damaged_objects - damaged_before))) < 0) {
+        if ((k = retention_json(x->r, c, &retention)) < 0 || set(o, "retention", retention) < 0 ||
+            set(o, "objects_unreadable", json_integer((json_int_t) (x->damaged_objects - damaged_before))) < 0) {
                 json_decref(o);
-                return -ENOMEM;
+                return k < 0 ? k : -ENOMEM;
         }
         *ret = o;
         return 0;

@@ -431,3 +431,35 @@ int cn_retention_expiry(const CnForgetPolicy *p, const CnSnapshot *list, size_t 
         cn_forget_groups_free(groups, n_groups);
         return r < 0 ? r : 0;
 }
+
+/* ---- JSON ---- */
+
+static json_t *duration_json(const CnDuration *d) {
+        char buf[64];
+        return json_string(cn_duration_format(d, buf, sizeof buf));
+}
+
+json_t *cn_retention_policy_json(const CnForgetPolicy *p) {
+        json_t *o = json_object();
+        char key[64];
+        for (size_t r = 0; o && r < _CN_FORGET_RULE_MAX; r++) {
+                const char *name = cn_forget_rule_name((CnForgetRule) r);
+                if (p->keep[r]) {
+                        snprintf(key, sizeof key, "keep_%s", name);
+                        if (json_object_set_new(
+                                    o, key, p->keep[r] < 0 ? json_string("unlimited") : json_integer(p->keep[r])) < 0)
+                                goto fail;
+                }
+                if (r != CN_FORGET_LAST && !cn_duration_zero(&p->within_bucket[r])) {
+                        snprintf(key, sizeof key, "keep_within_%s", name);
+                        if (json_object_set_new(o, key, duration_json(&p->within_bucket[r])) < 0)
+                                goto fail;
+                }
+        }
+        if (o && !cn_duration_zero(&p->within) && json_object_set_new(o, "keep_within", duration_json(&p->within)) < 0)
+                goto fail;
+        return o;
+fail:
+        json_decref(o);
+        return NULL;
+}

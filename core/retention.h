@@ -15,6 +15,7 @@
  * clears: none is in effect then. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -89,6 +90,11 @@ int cn_retention_set(CnRepo *repo, const CnController *c, const CnRetentions *cu
  * be the newest): else -EBADMSG, since the policy in effect is unknown.
  * ret_created may be NULL. */
 int cn_retention_load(CnRepo *repo, const CnController *c, CnForgetPolicy *ret, bool *ret_set, int64_t *ret_created);
+
+/* The rules p sets, as {"keep_daily":7,"keep_last":"unlimited",
+ * "keep_within":"30d",...} (retention show, records, export); NULL: no
+ * memory. */
+json_t *cn_retention_policy_json(const CnForgetPolicy *p);
 
 /* The stored bytes of retention object name of c into ret (replaced),
  * checked as cn_retentions_load() checks it: to copy it as it is to a

@@ -45,6 +45,7 @@ expect_exit 0 cairn --controller default snapshots --json
 first=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["id"])' "$W/out")
 expect_exit 0 cairn --controller default hold add --tag legal --reason "litigation 17" --reference "case 4711" --until 2031-01-01
 hold=$(cat "$W/out")
+expect_exit 0 cairn --controller default retention set --keep-daily 7 --keep-within 1y
 expect_exit 0 cairn --controller default erase --snapshot latest --reason "request 9"
 expect_exit 0 cairn processor show --json
 cp "$W/out" "$W/processor.json"
@@ -107,6 +108,10 @@ eq((b["location_history"][4]["event"], b["location_history"][4]["name"]), ("revo
 assert all(time.match(e["time"]) for e in b["location_history"])
 eq(sorted(e["event"] for e in a["location_history"]).count("authorised"), 3, "authorisations of default")
 
+eq(a["retention"], {"policy": {"keep_daily": 7, "keep_within": "1y"}, "set_at": a["retention"]["set_at"],
+                    "unknown": False}, "retention of default")
+assert time.match(a["retention"]["set_at"]), a["retention"]
+eq(b["retention"], {"policy": None, "set_at": None, "unknown": False}, "no retention of other")
 h, = a["holds"]
 eq(h, {"id": hold, "scope": "tag", "value": "legal", "reason": "litigation 17", "reference": "case 4711",
        "by": h["by"], "created": h["created"], "review": "2031-01-01T00:00:00Z"}, "hold")
@@ -164,6 +169,8 @@ for want in "^Record of processing activities (GDPR art. 30(2)), generated " \
         "^Where the data lives (location gate: refused):" \
         "^  eu  .*NOT AUTHORISED$" \
         "revoked  *eu (AWS, eu-central-1)" \
+        "^Retention (since .*): keep_daily 7 keep_within 1y$" \
+        "^Retention: no policy stored" \
         "^Legal holds in force: 1$" \
         "^  ${hold:0:8}  tag legal: litigation 17; since .*; reference case 4711; review 2031-01-01T00:00:00Z$" \
         "^  passwords: Argon2id v1.3.* (3 passes over 32.00 MiB)$" \
