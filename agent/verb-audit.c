@@ -39,15 +39,32 @@ static void help(void) {
 }
 
 /* The log to read: --controller names a controller of the repository (or
- * is the id of one whose log remains); else the only controller. */
-static int pick(Cli *cli, uint8_t ret[CN_UUID_BYTES], CnController **ret_c) {
+ * is the id of one whose log remains); else the only controller. An id
+ * that is neither a controller nor has a log is refused, unless may_be_gone
+ * (a checkpoint names it: its whole log may have been deleted). */
+static int pick(Cli *cli, bool may_be_gone, uint8_t ret[CN_UUID_BYTES], CnController **ret_c) {
         CnController *c = NULL;
         int r;
         if (cli->controller && strlen(cli->controller) == CN_UUID_HEX &&
             !cn_repo_find_controller(cli->rp, cli->controller) &&
             cn_hex_decode(cli->controller, ret, CN_UUID_BYTES) == 0) {
+                _cleanup_(cn_audit_log_done) CnAuditLog l = {};
+                if (!may_be_gone && (r = cn_audit_load(cli->rp, ret, &l)) >= 0 && l.n == 0 && !l.broken &&
+                    !l.n_foreign) {
+                        cli_error("%s is no controller of the repository at %s, and no audit log of that id is "
+                                  "there; 'cairn controller list' names the controllers, and 'cairn audit verify' "
+                                  "lists every log (erased controllers' too)",
+                                  CLI_ESC(cli->controller), CLI_ESC(cn_backend_url(cli->backend)));
+                        return CLI_EXIT_ERROR;
+                }
                 *ret_c = NULL;
                 return 0;
+        }
+        if (!cli->controller && cn_repo_n_controllers(cli->rp) == 0) {
+                cli_error("the repository at %s has no data controller any more (each was erased); the log of an "
+                          "erased one is read with --controller ID ('cairn audit verify' lists them)",
+                          CLI_ESC(cn_backend_url(cli->backend)));
+                return CLI_EXIT_ERROR;
         }
         if ((r = cli_controller(cli, "each controller has its own audit log", &c)) != 0)
                 return r;
@@ -153,19 +170,33 @@ static void print_entry(const CnAuditEntry *e, const Resolve *res, size_t n_res)
         putchar('\n');
 }
 
+static void broken_message(const CnAuditLog *l, const char *label) {
+        char hex[CN_UUID_HEX + 1], later[96] = "";
+        cn_hex_encode(l->controller, CN_UUID_BYTES, hex);
+        if (l->later_seq > l->broken_seq)
+                snprintf(later, sizeof later,
+                         " (the next name there is %016llx: entries were deleted, or that name was "
+                         "planted)",
+                         (unsigned long long) l->later_seq);
+        cli_error("audit log of %s is broken at entry %llu (audit/%s/%016llx): it %s%s; entries from there on cannot "
+                  "be trusted; restore the object from a copy of the repository, or keep this as evidence of tampering",
+                  label, (unsigned long long) l->broken_seq, hex, (unsigned long long) l->broken_seq, l->why, later);
+}
+
+/* Objects in the log's folder that are no entry: skipped, and said. */
+static void foreign_warning(const CnAuditLog *l) {
+        if (l->n_foreign)
+                cli_warn("%s is not an entry of the audit log (not 16 lower-case hex digits)%s; skipped: remove it if "
+                         "it is not yours",
+                         CLI_ESC(l->foreign), l->n_foreign > 1 ? ", nor are others beside it" : "");
+}
+
 static int load(Cli *cli, const uint8_t id[CN_UUID_BYTES], CnAuditLog *l) {
         int r = cn_audit_load(cli->rp, id, l);
         if (r < 0)
                 return cli_repo_error(cli, "cannot read the audit log", r);
+        foreign_warning(l);
         return 0;
-}
-
-static void broken_message(const CnAuditLog *l, const char *label) {
-        char hex[CN_UUID_HEX + 1];
-        cn_hex_encode(l->controller, CN_UUID_BYTES, hex);
-        cli_error("audit log of %s is broken at entry %llu (audit/%s/%016llx): it %s; entries from there on cannot be "
-                  "trusted; restore the object from a copy of the repository, or keep this as evidence of tampering",
-                  label, (unsigned long long) l->broken_seq, hex, (unsigned long long) l->broken_seq, l->why);
 }
 
 static int show(Cli *cli, const char *since, char **values, size_t n_values, bool *match) {
@@ -180,7 +211,7 @@ static int show(Cli *cli, const char *since, char **values, size_t n_values, boo
                 return cli_usage_error("audit", "--since takes a date (2026-12-01), a UTC time "
                                                 "(2026-12-01T10:00:00Z) or an age (7d, 12h, 30m), not %s",
                                        CLI_ESC(since));
-        if ((r = cli_open(cli, true)) != 0 || (r = pick(cli, id, &c)) != 0)
+        if ((r = cli_open(cli, true)) != 0 || (r = pick(cli, false, id, &c)) != 0)
                 return r;
         if (n_values && !c) {
                 cli_error("the controller %s was erased: its pseudonym key is gone, so nothing resolves",
@@ -265,6 +296,10 @@ static int read_checkpoint(Cli *cli, const char *path, CnAuditCheckpoint *cp) {
         return 0;
 }
 
+static int id_cmp(const void *a, const void *b) {
+        return memcmp(a, b, CN_UUID_BYTES);
+}
+
 static const char *label_of(Cli *cli, const uint8_t id[CN_UUID_BYTES], char hex[CN_UUID_HEX + 1]) {
         CnController *c;
         cn_hex_encode(id, CN_UUID_BYTES, hex);
@@ -275,7 +310,6 @@ static const char *label_of(Cli *cli, const uint8_t id[CN_UUID_BYTES], char hex[
 static int verify(Cli *cli, char **checkpoints, size_t n_checkpoints) {
         _cleanup_free_ uint8_t(*ids)[CN_UUID_BYTES] = NULL;
         _cleanup_free_ CnAuditCheckpoint *cps = NULL;
-        _cleanup_free_ bool *used = NULL;
         json_t *out = NULL;
         size_t n = 0;
         bool bad = false;
@@ -283,33 +317,55 @@ static int verify(Cli *cli, char **checkpoints, size_t n_checkpoints) {
 
         if ((r = cli_open(cli, true)) != 0)
                 return r;
-        if (n_checkpoints && (!(cps = calloc(n_checkpoints, sizeof *cps)) || !(used = calloc(n_checkpoints, 1))))
+        if (n_checkpoints && !(cps = calloc(n_checkpoints, sizeof *cps)))
                 return cli_repo_error(cli, "cannot verify", -ENOMEM);
         for (size_t i = 0; i < n_checkpoints; i++)
                 if ((r = read_checkpoint(cli, checkpoints[i], &cps[i])) != 0)
                         return r;
         if (cli->controller) {
                 CnController *c;
+                bool named = false;
                 if (!(ids = calloc(1, sizeof *ids)))
                         return cli_repo_error(cli, "cannot verify", -ENOMEM);
-                if ((r = pick(cli, ids[0], &c)) != 0)
+                for (size_t i = 0; i < n_checkpoints; i++)
+                        named |= strlen(cli->controller) == CN_UUID_HEX &&
+                                 cn_hex_decode(cli->controller, ids[0], CN_UUID_BYTES) == 0 &&
+                                 memcmp(ids[0], cps[i].controller, CN_UUID_BYTES) == 0;
+                if ((r = pick(cli, named, ids[0], &c)) != 0)
                         return r;
                 n = 1;
         } else if ((r = cn_audit_controllers(cli->rp, &ids, &n)) < 0)
                 return cli_repo_error(cli, "cannot list the audit logs", r);
-        /* a checkpoint of a controller whose whole log is gone */
-        for (size_t i = 0; i < n_checkpoints; i++) {
+        /* Every controller there is, and that of every checkpoint: a log
+         * deleted whole is listed (as empty), never left out. */
+        for (size_t i = 0; !cli->controller && i < cn_repo_n_controllers(cli->rp) + n_checkpoints; i++) {
+                const uint8_t *want = i < cn_repo_n_controllers(cli->rp)
+                                              ? cn_repo_controller(cli->rp, i)->id
+                                              : cps[i - cn_repo_n_controllers(cli->rp)].controller;
                 bool found = false;
-                for (size_t j = 0; j < n; j++)
-                        found = found || memcmp(ids[j], cps[i].controller, CN_UUID_BYTES) == 0;
-                if (!found && !cli->controller) {
+                for (size_t j = 0; j < n && !found; j++)
+                        found = memcmp(ids[j], want, CN_UUID_BYTES) == 0;
+                if (!found) {
                         uint8_t(*more)[CN_UUID_BYTES] = realloc(ids, (n + 1) * sizeof *ids);
                         if (!more)
                                 return cli_repo_error(cli, "cannot verify", -ENOMEM);
                         ids = more;
-                        memcpy(ids[n++], cps[i].controller, CN_UUID_BYTES);
+                        memcpy(ids[n++], want, CN_UUID_BYTES);
                 }
         }
+        if (n > 1)
+                qsort(ids, n, sizeof *ids, id_cmp);
+        /* A checkpoint given is held against its log, or verify fails: one
+         * of another controller than --controller's checks nothing. */
+        for (size_t i = 0; cli->controller && i < n_checkpoints; i++)
+                if (memcmp(cps[i].controller, ids[0], CN_UUID_BYTES) != 0) {
+                        char hex[CN_UUID_HEX + 1];
+                        cn_hex_encode(cps[i].controller, CN_UUID_BYTES, hex);
+                        cli_error("checkpoint %s is of controller %s, not of %s: it checks nothing here; give it "
+                                  "without --controller, or give the checkpoint of %s",
+                                  CLI_ESC(checkpoints[i]), hex, CLI_ESC(cli->controller), CLI_ESC(cli->controller));
+                        return CLI_EXIT_ERROR;
+                }
         if (cli->json && !(out = json_array()))
                 return cli_repo_error(cli, "cannot verify", -ENOMEM);
         for (size_t j = 0; j < n; j++) {
@@ -331,7 +387,6 @@ static int verify(Cli *cli, char **checkpoints, size_t n_checkpoints) {
                 for (size_t i = 0; !l.broken && i < n_checkpoints; i++) {
                         if (memcmp(cps[i].controller, ids[j], CN_UUID_BYTES) != 0)
                                 continue;
-                        used[i] = true;
                         if (cn_audit_check_against(&l, &cps[i], &why) < 0) {
                                 bad = true;
                                 state = "broken";
@@ -354,12 +409,6 @@ static int verify(Cli *cli, char **checkpoints, size_t n_checkpoints) {
                         printf("%s: %zu entr%s, head %.16s: %s\n", CLI_ESC(label), l.n, l.n == 1 ? "y" : "ies",
                                l.n ? head : "(none)", state);
         }
-        for (size_t i = 0; i < n_checkpoints; i++)
-                if (!used[i] && cli->controller) {
-                        char hex[CN_UUID_HEX + 1];
-                        cn_hex_encode(cps[i].controller, CN_UUID_BYTES, hex);
-                        cli_warn("checkpoint %s is of controller %s, not checked", CLI_ESC(checkpoints[i]), hex);
-                }
         if (out && (r = cli_json_print(out)) != 0)
                 return r;
         return bad ? CLI_EXIT_ERROR : CLI_EXIT_OK;
@@ -372,7 +421,7 @@ static int checkpoint(Cli *cli, const char *path) {
         uint8_t id[CN_UUID_BYTES];
         int r;
 
-        if ((r = cli_open(cli, true)) != 0 || (r = pick(cli, id, &c)) != 0 || (r = load(cli, id, &l)) != 0)
+        if ((r = cli_open(cli, true)) != 0 || (r = pick(cli, false, id, &c)) != 0 || (r = load(cli, id, &l)) != 0)
                 return r;
         if (l.broken) {
                 broken_message(&l, c ? CLI_ESC(c->name) : CLI_ESC(cli->controller));

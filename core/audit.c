@@ -333,6 +333,7 @@ typedef struct Listing {
         uint64_t *seqs;
         size_t n, cap;
         size_t n_foreign;
+        char foreign[CN_AUDIT_NAME_MAX]; /* the first of them */
         size_t prefix_len;
 } Listing;
 
@@ -341,7 +342,8 @@ static int list_one(const char *name, _unused_ uint64_t size, void *u) {
         uint64_t seq;
         int r;
         if (!seq_parse(name + l->prefix_len, &seq)) {
-                l->n_foreign++;
+                if (l->n_foreign++ == 0)
+                        snprintf(l->foreign, sizeof l->foreign, "%s", name);
                 return 0;
         }
         if ((r = CN_GROW(l->seqs, l->cap, l->n)) < 0)
@@ -372,7 +374,64 @@ static int list_seqs(CnRepo *r, const uint8_t controller[CN_UUID_BYTES], Listing
         return 0;
 }
 
+/* ---- reading one entry ---- */
+
+static const char WHY_MISSING[] = "is missing (deleted), though later entries exist";
+
+/* Entry seq of controller's log, read and opened: 0 it is an entry of this
+ * log (into *ret, its hash set; the caller frees its items); 1 it is not
+ * (*ret_why says why, a static phrase); or an error of the machine or the
+ * connection. obj and body are scratch buffers. */
+static int read_entry(CnRepo *r, const uint8_t *key, const uint8_t controller[CN_UUID_BYTES], uint64_t seq, CnBuf *obj,
+                      CnBuf *body, CnAuditEntry *ret, const char **ret_why) {
+        CnEnvelopeHeader h;
+        CnAuditEntry e = {};
+        char name[ENTRY_NAME_MAX];
+        int k;
+
+        entry_name(controller, seq, name);
+        k = cn_backend_get(cn_repo_backend(r), name, 0, CN_GET_ALL, obj);
+        if (k == -ENOENT) {
+                *ret_why = WHY_MISSING;
+                return 1;
+        }
+        if (k == -E2BIG) {
+                *ret_why = "is larger than any entry can be (replaced)";
+                return 1;
+        }
+        if (k < 0)
+                return k;
+        k = cn_envelope_open(obj->data, obj->len, CN_MAGIC_AUDIT, key, &h, body);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0 || h.epoch != 0 || memcmp(h.controller, controller, CN_UUID_BYTES) != 0 ||
+            memcmp(h.processor, cn_repo_processor_id(r), CN_UUID_BYTES) != 0) {
+                *ret_why = "does not open under this repository's audit key for this controller "
+                           "(edited, replaced or damaged)";
+                return 1;
+        }
+        k = cn_audit_entry_decode(body->data, body->len, &e);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0) {
+                *ret_why = "opens but its body breaks the format";
+                return 1;
+        }
+        if (e.seq != seq) {
+                free(e.items);
+                *ret_why = "holds another entry's sequence number (moved)";
+                return 1;
+        }
+        cn_sha256(e.hash, obj->data, obj->len);
+        *ret = e;
+        return 0;
+}
+
 /* ---- append ---- */
+
+/* Objects above the end of a log that append steps over (planted or
+ * damaged names): more, and it starts after the highest name. */
+#define MAX_STEP_OVER 64
 
 /* Who acts: this host's name and the effective user's name. */
 static void actor(char *host, size_t host_size, const char **ret_user) {
@@ -423,8 +482,9 @@ int cn_audit_append(CnRepo *r, const CnController *c, CnAuditEvent *e, uint64_t 
         CnEnvelopeHeader h = {.version = 1};
         uint8_t prev[CN_ID_BYTES] = {};
         char name[ENTRY_NAME_MAX];
-        size_t n = 0;
-        uint64_t seq;
+        size_t n = 0, next = 0;
+        uint64_t seq = 0;
+        bool have_prev = false, overflow = false;
         int k;
 
         if (c && (k = cn_audit_event_bind(e, c)) < 0)
@@ -440,18 +500,50 @@ int cn_audit_append(CnRepo *r, const CnController *c, CnAuditEvent *e, uint64_t 
         for (size_t i = 0; i < e->n && n < CN_AUDIT_MAX_FIELDS; i++)
                 items[n++] = e->items[i];
 
+        /* The end of the log: the highest listed entry that is one of this
+         * log. Names above it that are not (planted, or damaged) are
+         * stepped over, so that one planted name (ffffffffffffffff) neither
+         * stops the log nor puts every later entry beyond a gap. */
         if ((k = list_seqs(r, e->controller, &l)) < 0)
                 return k;
-        seq = l.n ? l.seqs[l.n - 1] + 1 : 0;
-        k = l.n && seq == 0 ? -EOVERFLOW : 0; /* a planted entry of the last seq */
+        next = l.n;
+        for (size_t walked = 0; next > 0 && walked < MAX_STEP_OVER; walked++) {
+                CnAuditEntry last = {};
+                const char *why;
+                k = read_entry(r, key, e->controller, l.seqs[--next], &head, &body, &last, &why);
+                if (k < 0) {
+                        free(l.seqs);
+                        return k;
+                }
+                if (k == 0) {
+                        memcpy(prev, last.hash, CN_ID_BYTES);
+                        free(last.items);
+                        have_prev = true;
+                        seq = l.seqs[next++] + 1;
+                        overflow = seq == 0;
+                        break;
+                }
+                if (walked + 1 == MAX_STEP_OVER) {
+                        /* too many: after the highest name, as before */
+                        next = l.n;
+                        seq = l.seqs[l.n - 1] + 1;
+                        overflow = seq == 0;
+                }
+        }
+        /* then the first seq no name takes */
+        for (; !overflow && next < l.n && l.seqs[next] <= seq; next++)
+                if (l.seqs[next] == seq) {
+                        overflow = ++seq == 0;
+                        have_prev = false;
+                }
         free(l.seqs);
-        if (k < 0)
-                return k;
+        if (overflow)
+                return -EOVERFLOW; /* no seq left after the names */
 
         memcpy(h.processor, cn_repo_processor_id(r), CN_UUID_BYTES);
         memcpy(h.controller, e->controller, CN_UUID_BYTES);
         for (unsigned attempt = 0;; attempt++) {
-                if (seq > 0) {
+                if (seq > 0 && !have_prev) {
                         entry_name(e->controller, seq - 1, name);
                         k = cn_backend_get(cn_repo_backend(r), name, 0, CN_GET_ALL, &head);
                         if (k == -ENOENT || k == -E2BIG)
@@ -476,7 +568,9 @@ int cn_audit_append(CnRepo *r, const CnController *c, CnAuditEvent *e, uint64_t 
                         return k;
                 if (attempt + 1 >= MAX_RACES)
                         return -EBUSY;
-                seq++;
+                if (++seq == 0)
+                        return -EOVERFLOW;
+                have_prev = false;
         }
         if (ret_seq)
                 *ret_seq = seq;
@@ -520,51 +614,28 @@ int cn_audit_load(CnRepo *r, const uint8_t controller[CN_UUID_BYTES], CnAuditLog
         Listing ls = {};
         uint8_t prev[CN_ID_BYTES] = {};
         size_t cap = 0;
-        char name[ENTRY_NAME_MAX];
         int k;
 
         memcpy(l.controller, controller, CN_UUID_BYTES);
         if ((k = audit_key(r, &key)) < 0 || (k = list_seqs(r, controller, &ls)) < 0)
                 return k;
         l.n_foreign = ls.n_foreign;
+        memcpy(l.foreign, ls.foreign, sizeof l.foreign);
         for (size_t i = 0; i < ls.n; i++) {
-                CnEnvelopeHeader h;
                 CnAuditEntry e = {};
+                const char *why;
                 if (ls.seqs[i] != i) {
-                        broken(&l, i, "is missing (deleted), though later entries exist");
+                        broken(&l, i, WHY_MISSING);
+                        l.later_seq = ls.seqs[i];
                         break;
                 }
-                entry_name(controller, i, name);
-                k = cn_backend_get(cn_repo_backend(r), name, 0, CN_GET_ALL, &obj);
-                if (k == -ENOENT) {
-                        broken(&l, i, "is missing (deleted), though later entries exist");
-                        break;
-                }
-                if (k == -E2BIG) {
-                        broken(&l, i, "is larger than any entry can be (replaced)");
-                        break;
-                }
+                k = read_entry(r, key, controller, i, &obj, &body, &e, &why);
                 if (k < 0)
                         goto fail;
-                k = cn_envelope_open(obj.data, obj.len, CN_MAGIC_AUDIT, key, &h, &body);
-                if (k == -ENOMEM)
-                        goto fail;
-                if (k < 0 || h.epoch != 0 || memcmp(h.controller, controller, CN_UUID_BYTES) != 0 ||
-                    memcmp(h.processor, cn_repo_processor_id(r), CN_UUID_BYTES) != 0) {
-                        broken(&l, i, "does not open under this repository's audit key for this controller "
-                                      "(edited, replaced or damaged)");
-                        break;
-                }
-                k = cn_audit_entry_decode(body.data, body.len, &e);
-                if (k == -ENOMEM)
-                        goto fail;
-                if (k < 0) {
-                        broken(&l, i, "opens but its body breaks the format");
-                        break;
-                }
-                if (e.seq != i) {
-                        free(e.items);
-                        broken(&l, i, "holds another entry's sequence number (moved)");
+                if (k > 0) {
+                        broken(&l, i, why);
+                        if (why == WHY_MISSING)
+                                l.later_seq = i + 1 < ls.n ? ls.seqs[i + 1] : i;
                         break;
                 }
                 if (memcmp(e.prev, prev, CN_ID_BYTES) != 0) {
@@ -572,7 +643,6 @@ int cn_audit_load(CnRepo *r, const uint8_t controller[CN_UUID_BYTES], CnAuditLog
                         broken(&l, i, "does not chain to the entry before it (that one was edited or replaced)");
                         break;
                 }
-                cn_sha256(e.hash, obj.data, obj.len);
                 memcpy(prev, e.hash, CN_ID_BYTES);
                 if ((k = CN_GROW(l.v, cap, l.n)) < 0) {
                         free(e.items);
@@ -834,10 +904,20 @@ int cn_audit_checkpoint_verify(const uint8_t *p, size_t n, const uint8_t *pk, Cn
                 k = -EKEYREJECTED;
                 goto out;
         }
-        if (!(again = checkpoint_member(&cp)) || (k = checkpoint_message(again, &msg)) < 0) {
-                k = again ? k : -ENOMEM;
+        /* Each member exactly as a writer renders it (a time with a space
+         * before it, or 2026-02-30, parses, but is not one), and the
+         * signature over the member as it is in the file. */
+        if (!(again = checkpoint_member(&cp))) {
+                k = -ENOMEM;
                 goto out;
         }
+        k = -EBADMSG;
+        if (!json_equal(again, m)) {
+                why = "a member is missing, extra or malformed";
+                goto out;
+        }
+        if ((k = checkpoint_message(m, &msg)) < 0)
+                goto out;
         k = -EBADMSG;
         if (cn_sign_verify(sig, msg.data, msg.len, cp.public_key) < 0) {
                 why = "its signature does not match (edited)";

@@ -38,6 +38,7 @@
 #define CN_AUDIT_MAX_FIELDS 64u
 #define CN_AUDIT_MAX_TEXT_BYTES 255u
 #define CN_AUDIT_MAX_CHECKPOINT_BYTES 4096u
+#define CN_AUDIT_NAME_MAX 256u /* room for a name reported (longer ones are cut) */
 
 typedef enum CnAuditKind {
         CN_AUDIT_INIT = 1,      /* a repository or controller created */
@@ -136,9 +137,12 @@ int cn_audit_event_copy(const CnAuditEvent *e, CnAuditEvent **ret);
 int cn_audit_event_bind(CnAuditEvent *e, const CnController *c);
 /* Append e to c's log (c NULL: to the log e is bound to), with the acting
  * host and user and the time now; the entry's seq into *ret_seq (may be
- * NULL). Errors of the backend, -EINVAL e bound to another controller or
- * (c NULL) to none, -EOVERFLOW the log's last name is the last seq, or
- * -EBUSY when 1000 racing writers in a row took the next seq. */
+ * NULL). The entry follows the highest listed entry that is one of this
+ * log (objects above it that are not, planted or damaged, are stepped
+ * over, up to 64 of them; FORMAT.md "Appending"). Errors of the backend,
+ * -EINVAL e bound to another controller or (c NULL) to none, -EOVERFLOW
+ * no seq is left after the log's names, or -EBUSY when 1000 racing
+ * writers in a row took the next seq. */
 int cn_audit_append(CnRepo *r, const CnController *c, CnAuditEvent *e, uint64_t *ret_seq);
 /* Append e to the log of every controller of r (repository-wide events:
  * passwords, key store locations): the first error, after trying all. */
@@ -175,8 +179,13 @@ typedef struct CnAuditLog {
         bool broken;
         uint64_t broken_seq;
         const char *why;
-        /* Objects under audit/<ctrl>/ that are no entry name (not counted). */
+        /* Broken because entry broken_seq is missing: the next seq listed
+         * (deleted entries, or a name planted beyond the end). */
+        uint64_t later_seq;
+        /* Objects under audit/<ctrl>/ that are no entry name (not counted),
+         * and the first of them (its backend name). */
         size_t n_foreign;
+        char foreign[CN_AUDIT_NAME_MAX];
 } CnAuditLog;
 void cn_audit_log_done(CnAuditLog *l);
 

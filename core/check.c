@@ -492,11 +492,20 @@ static int check_audit(CnRepo *repo, CnCheckFn fn, void *u, CnCheckStats *ret) {
                         return r;
                 ret->audit_logs++;
                 ret->audit_entries += l.n;
+                cn_hex_encode(ids[i], CN_UUID_BYTES, hex);
+                CnController *c = cn_repo_find_controller(repo, hex);
+                if (l.n_foreign) {
+                        /* a name that is no entry's: planted, or left by hand */
+                        CnCheckProblem p = {.kind = CN_CHECK_DAMAGED_OBJECT,
+                                            .controller = c ? c->name : hex,
+                                            .object = l.foreign,
+                                            .error = -EBADMSG};
+                        ret->errors++;
+                        fn(&p, u);
+                }
                 if (!l.broken)
                         continue;
-                cn_hex_encode(ids[i], CN_UUID_BYTES, hex);
                 snprintf(name, sizeof name, CN_AUDIT_FOLDER "%s/%016llx", hex, (unsigned long long) l.broken_seq);
-                CnController *c = cn_repo_find_controller(repo, hex);
                 CnCheckProblem p = { .kind = CN_CHECK_BROKEN_AUDIT, .controller = c ? c->name : hex, .object = name,
                                      .detail = l.why };
                 ret->errors++;
