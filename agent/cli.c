@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,8 +490,13 @@ const char *cli_damage_reason(int error) {
 
 const char *cli_user_at_host(char buf[CLI_USER_AT_HOST_MAX]) {
         char host[256] = "";
+        const char *user = getenv("USER");
+        struct passwd *pw;
         gethostname(host, sizeof host - 1);
-        snprintf(buf, CLI_USER_AT_HOST_MAX, "%s@%s", getenv("USER") ? getenv("USER") : "", host);
+        /* cron and services often run without USER: the effective user then */
+        if ((!user || !*user) && (pw = getpwuid(geteuid())) && pw->pw_name)
+                user = pw->pw_name;
+        snprintf(buf, CLI_USER_AT_HOST_MAX, "%s@%s", user ? user : "", host);
         return buf;
 }
 
@@ -498,6 +504,16 @@ void cli_damaged(const char *name, int error, _unused_ void *userdata) {
         bool snapshot = strncmp(name, "snapshots/", strlen("snapshots/")) == 0;
         bool hold = strncmp(name, "holds/", strlen("holds/")) == 0;
         bool certificate = strncmp(name, "certificates/", strlen("certificates/")) == 0;
+        bool location = strncmp(name, "locations/", strlen("locations/")) == 0;
+        bool grant = strncmp(name, "grants/", strlen("grants/")) == 0;
+        if (location || grant) {
+                cli_warn("%s is %s; skipped: it may be %s, so the location gate refuses %s until it is put back "
+                         "from a copy of the repository, or removed if it is not one",
+                         CLI_ESC(name), cli_damage_reason(error),
+                         location ? "a location or the removal of one" : "an authorisation or its revocation",
+                         location ? "every controller" : "that controller");
+                return;
+        }
         if (certificate) {
                 cli_warn("%s is %s; skipped: the certificate is not listed; put it back from a copy of the "
                          "repository, or keep the certificate file the erasure wrote",
@@ -515,9 +531,15 @@ static void audit(Cli *cli, CnController *c, CnAuditEvent *e, bool all) {
         int r = e ? 0 : -ENOMEM;
         if (r == 0)
                 r = all ? cn_audit_append_all(cli->rp, e) : cn_audit_append(cli->rp, c, e, NULL);
-        if (r < 0)
-                cli_warn("the audit log could not record this %s: %s (%s); the %s itself stands", cli->verb ?: "operation",
-                         strerror(-r), cn_backend_last_error(), cli->verb ?: "operation");
+        if (r < 0) {
+                const char *detail = cn_backend_last_error();
+                cli_warn("the audit log could not record this %s: %s%s%s%s; the %s itself stands%s",
+                         cli->verb ?: "operation",
+                         r == -EOVERFLOW ? "its folder holds a name past which no entry can follow (planted?)"
+                                         : strerror(-r),
+                         *detail ? " (" : "", detail, *detail ? ")" : "", cli->verb ?: "operation",
+                         r == -EOVERFLOW ? "; 'cairn audit verify' names what is wrong" : "");
+        }
         cn_audit_event_free(e);
 }
 
@@ -538,8 +560,8 @@ void cli_audit_all(Cli *cli, CnAuditEvent *e) {
         audit(cli, NULL, e, true);
 }
 
-void cli_audit_snapshots(Cli *cli, CnRepo *rp, CnController *c, CnAuditKind kind, const char *action,
-                         const char *url, const CnSnapshot *const *v, size_t n) {
+void cli_audit_snapshots(Cli *cli, CnRepo *rp, CnController *c, CnAuditKind kind, CnAuditOutcome outcome,
+                         const char *action, const char *url, const CnSnapshot *const *v, size_t n) {
         /* room for the host, user, action, url and count */
         const size_t per_entry = CN_AUDIT_MAX_FIELDS - 8;
         CnRepo *saved = cli->rp;
@@ -547,10 +569,11 @@ void cli_audit_snapshots(Cli *cli, CnRepo *rp, CnController *c, CnAuditKind kind
         for (size_t i = 0; i < n; i++)
                 mine += memcmp(v[i]->controller->id, c->id, CN_UUID_BYTES) == 0;
         cli->rp = rp;
-        for (size_t i = 0, done = 0; done < mine;) {
+        /* one entry at least when it did not go well: a failed copy too */
+        for (size_t i = 0, done = 0; done < mine || (outcome != CN_AUDIT_OK && i == 0 && done == 0);) {
                 CnAuditEvent *e = NULL;
                 size_t k = 0;
-                if (cn_audit_event_new(kind, CN_AUDIT_OK, &e) >= 0) {
+                if (cn_audit_event_new(kind, outcome, &e) >= 0) {
                         (void) cn_audit_event_text(e, CN_AUDIT_F_ACTION, action);
                         if (url)
                                 (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_URL, url, strlen(url));
@@ -726,6 +749,13 @@ int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter
         if (r < 0)
                 return cli_repo_error(cli, "cannot read the erasure requests", r);
         if (restricted && (!cli->break_glass || !*cli->break_glass)) {
+                /* an attempt on restricted data is accountable too */
+                CnAuditEvent *e = cli_audit_event(CN_AUDIT_BREAK_GLASS, cli->verb ?: "read");
+                if (e) {
+                        cn_audit_event_set_outcome(e, CN_AUDIT_REFUSED);
+                        (void) cn_audit_event_id(e, CN_AUDIT_F_SNAPSHOT, s->id);
+                }
+                cli_audit(cli, s->controller, e);
                 cli_error("snapshot %.8s holds data an erasure request waits to erase (a legal hold defers it): "
                           "it is restricted; read it only for a stated purpose, with --break-glass PURPOSE, "
                           "which is logged",

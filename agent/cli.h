@@ -242,11 +242,12 @@ void cli_audit(Cli *cli, CnController *c, CnAuditEvent *e);
 CnAuditEvent *cli_audit_event(CnAuditKind kind, const char *action);
 /* The same, to every controller's log (repository-wide events). */
 void cli_audit_all(Cli *cli, CnAuditEvent *e);
-/* Entries of kind for the snapshots of v that are c's (by id), in rp's
- * log of c: at most 56 snapshot ids an entry, each with the action, url
- * (a pseudonym; may be NULL) and how many there are in all. */
-void cli_audit_snapshots(Cli *cli, CnRepo *rp, CnController *c, CnAuditKind kind, const char *action,
-                         const char *url, const CnSnapshot *const *v, size_t n);
+/* Entries of kind and outcome for the snapshots of v that are c's (by
+ * id), in rp's log of c: at most 56 snapshot ids an entry, each with the
+ * action, url (a pseudonym; may be NULL) and how many there are in all;
+ * none when c has none there, unless the outcome is not ok (then one). */
+void cli_audit_snapshots(Cli *cli, CnRepo *rp, CnController *c, CnAuditKind kind, CnAuditOutcome outcome,
+                         const char *action, const char *url, const CnSnapshot *const *v, size_t n);
 int verb_retention(Cli *cli, int argc, char **argv);
 int verb_request(Cli *cli, int argc, char **argv);
 int verb_stats(Cli *cli, int argc, char **argv);

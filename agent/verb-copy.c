@@ -237,14 +237,27 @@ int verb_copy(Cli *cli, int argc, char **argv) {
         r = cn_copy_run(src.rp, cli->rp, list, selected, &o, &st, &fail);
         if (rp.oom)
                 goto oom;
-        /* Both logs: the source's says what left, the replica's what came. */
-        for (size_t i = 0; i < cn_repo_n_controllers(src.rp) && rp.n_copied; i++) {
+        /* Both logs: the source's says what left, the replica's what came.
+         * A copy that failed (the gate's refusal logs itself) is in the log
+         * of each controller in scope, partial when some of its snapshots
+         * went. */
+        bool failed = r < 0 && r != -EPERM;
+        for (size_t i = 0; i < cn_repo_n_controllers(src.rp) && (rp.n_copied || failed); i++) {
                 CnController *sc = cn_repo_controller(src.rp, i), *dc;
-                cli_audit_snapshots(&src, src.rp, sc, CN_AUDIT_COPY, "send", cn_backend_url(cli->backend), rp.copied,
-                                    rp.n_copied);
+                CnAuditOutcome outcome = CN_AUDIT_OK;
+                if (failed && ctl && ctl != sc)
+                        continue;
+                if (failed) {
+                        outcome = CN_AUDIT_FAILED;
+                        for (size_t j = 0; j < rp.n_copied; j++)
+                                if (memcmp(rp.copied[j]->controller->id, sc->id, CN_UUID_BYTES) == 0)
+                                        outcome = CN_AUDIT_PARTIAL;
+                }
+                cli_audit_snapshots(&src, src.rp, sc, CN_AUDIT_COPY, outcome, "send", cn_backend_url(cli->backend),
+                                    rp.copied, rp.n_copied);
                 if ((dc = cn_repo_find_controller(cli->rp, sc->id_hex)))
-                        cli_audit_snapshots(cli, cli->rp, dc, CN_AUDIT_COPY, "receive", cn_backend_url(src.backend),
-                                            rp.copied, rp.n_copied);
+                        cli_audit_snapshots(cli, cli->rp, dc, CN_AUDIT_COPY, outcome, "receive",
+                                            cn_backend_url(src.backend), rp.copied, rp.n_copied);
         }
         if (r < 0) {
                 if (st.snapshots_copied || st.blobs_sent || st.holds_copied || st.grants_copied)

@@ -560,8 +560,8 @@ int verb_forget(Cli *cli, int argc, char **argv) {
                         (void) cli_repo_error(cli, what, r);
                 }
         for (size_t i = 0; i < cn_repo_n_controllers(cli->rp) && n_gone; i++)
-                cli_audit_snapshots(cli, cli->rp, cn_repo_controller(cli->rp, i), CN_AUDIT_FORGET, "remove", NULL,
-                                    gone, n_gone);
+                cli_audit_snapshots(cli, cli->rp, cn_repo_controller(cli->rp, i), CN_AUDIT_FORGET, CN_AUDIT_OK,
+                                    "remove", NULL, gone, n_gone);
         free(gone);
         if (dry_run)
                 cli_info(cli, "\n--dry-run: %zu snapshot%s would be removed; nothing was removed\n", to_remove,
