@@ -72,7 +72,9 @@ static void print_controller(json_t *c) {
                 printf("Locations the controller authorised:\n");
                 json_array_foreach(json_object_get(c, "authorised"), i, v) {
                         print_location_line(v, "authorised");
-                        printf("%s\n", json_is_true(json_object_get(v, "recorded_here")) ? "" : "  (a replica's)");
+                        printf("%s\n", json_is_true(json_object_get(v, "recorded_here"))  ? ""
+                                       : json_is_true(json_object_get(v, "removed_here")) ? "  (removed here)"
+                                                                                          : "  (a replica's)");
                 }
                 if (!json_array_size(json_object_get(c, "authorised")))
                         printf("  none\n");

@@ -251,7 +251,9 @@ static json_t *audit_json(const CnAuditLog *l, uint32_t *ret_kinds) {
                         snprintf(other, sizeof other, "kind %u", (unsigned) l->v[i].kind);
                         name = other;
                 }
-                if (l->v[i].kind < 32)
+                /* processing carried out: what was refused or failed
+                 * outright was not (a backup the gate stopped) */
+                if (l->v[i].kind < 32 && (l->v[i].outcome == CN_AUDIT_OK || l->v[i].outcome == CN_AUDIT_PARTIAL))
                         kinds |= 1u << l->v[i].kind;
                 json_int_t n = json_integer_value(json_object_get(by, name));
                 k = set(by, name, json_integer(n + 1));
@@ -319,6 +321,14 @@ static int retention_json(CnRepo *r, const CnController *c, json_t **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+/* Whether the repository recorded g's location, in force or removed since. */
+static bool ever_recorded(const CnLocations *here, const CnLocation *g) {
+        for (size_t i = 0; i < here->n; i++)
+                if (cn_location_same(&here->v[i], g))
+                        return true;
+        return false;
+}
+
 static int controller_record(Shared *x, CnController *c, json_t **ret) {
         json_t *retention = NULL;
         _cleanup_(cn_locations_done) CnLocations grants = {};
@@ -354,10 +364,11 @@ static int controller_record(Shared *x, CnController *c, json_t **ret) {
                 for (size_t j = 0; j < e->n_locations; j++)
                         replicated |= e->locations[j].kind == CN_CERTIFICATE_LOCATION_REPLICA;
         }
-        /* A grant of a location this repository does not record is one a
-         * replica lives at (the gate of copy uses them). */
+        /* A grant of a location this repository never recorded is one a
+         * replica lives at (the gate of copy uses them); one it recorded
+         * and removed is where it lived before. */
         for (size_t i = 0; i < grants.n; i++)
-                replicated |= cn_location_in_force(&grants.v[i]) && !cn_locations_match(&x->here, &grants.v[i]);
+                replicated |= cn_location_in_force(&grants.v[i]) && !ever_recorded(&x->here, &grants.v[i]);
 
         json_t *categories = json_array(), *locations = json_array(), *authorised = json_array();
         json_t *audit = audit_json(&log, &logged);
@@ -390,8 +401,11 @@ static int controller_record(Shared *x, CnController *c, json_t **ret) {
                 if (!cn_location_in_force(g))
                         continue;
                 k = append(authorised, j = location_json(g, "authorised_at"));
+                bool here = cn_locations_match(&x->here, g);
                 if (k >= 0)
-                        k = set(j, "recorded_here", json_boolean(cn_locations_match(&x->here, g)));
+                        k = set(j, "recorded_here", json_boolean(here));
+                if (k >= 0)
+                        k = set(j, "removed_here", json_boolean(!here && ever_recorded(&x->here, g)));
         }
         if (k >= 0)
                 k = sort_by(locations, "name");
