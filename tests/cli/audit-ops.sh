@@ -5,7 +5,7 @@
 # operation the issue lists adds exactly one entry to the log it belongs to
 # (backup, restore, dump, copy on both sides, erasure, hold, release,
 # break-glass, key add/remove/passwd, key store add/remove, location
-# changes), a failed or refused one with its outcome; writers of every kind
+# changes, requests, retention rules), a failed or refused one with its outcome; writers of every kind
 # at once neither fork nor lose an entry; a read-only repository still
 # restores (with a warning); no entry holds a path, file name, subject,
 # host or user name, reason, reference, purpose or URL of the test; and a
@@ -38,7 +38,8 @@ n() {
 last() {
         "$CAIRN" -r "$1" --controller "$2" audit show --json >"$W/n.json" 2>/dev/null
         python3 -c 'import json,sys; l=json.load(open(sys.argv[1])); e=l[-1]
-print(len(l), e["kind"], e["outcome"], e["fields"].get("action", ""))' "$W/n.json" | sed 's/ *$//'
+a=e["fields"].get("action", ""); a=",".join(a) if isinstance(a, list) else a
+print(len(l), e["kind"], e["outcome"], a)' "$W/n.json" | sed 's/ *$//'
 }
 # one EXIT "REPO:CTRL:KIND OUTCOME [ACTION]"... -- CMD...: CMD exits EXIT
 # and adds exactly one entry to each log named, the last, as said.
@@ -88,6 +89,12 @@ one 0 "$O:location ok revoke" -- cairn location revoke here --controller other
 one 0 "$O:location ok authorise" -- cairn location authorise here --controller other
 one 0 "$D:location ok authorise" -- cairn location authorise there --controller default --provider Q --region S
 one 0 "$O:location ok authorise" -- cairn location authorise there --controller other --provider Q --region S
+one 0 "$D:request ok add" -- cairn --controller default request add --kind access --reference "$ref" \
+        --subject "$subj" --note "note-$tag"
+req=$(cat "$W/out")
+one 0 "$D:request ok close,answered" -- cairn request close "$req" --outcome answered --note "note-$tag"
+one 0 "$D:retention ok set" -- cairn retention set --controller default --keep-last 5
+one 0 "$D:retention ok clear" -- cairn retention clear --controller default
 expect_exit 0 "$CAIRN" -r "$RE" init --replica-of "$REPO" --location there --provider Q --region S
 one 0 "$D:copy ok send" "$RE:default:copy ok receive" -- "$CAIRN" -r "$RE" copy --from "$REPO"
 
