@@ -101,6 +101,101 @@ int cn_erase_request_decode(const uint8_t *p, size_t n, CnEraseRequest *ret) {
         return 0;
 }
 
+/* ---- what a request reaches ---- */
+
+typedef struct Scope {
+        const CnEraseRequest *q;
+        CnPatterns pattern;             /* CN_ERASE_PATH */
+        bool root_reached;              /* ...matches "/": every entry */
+        size_t subject_len;             /* CN_ERASE_SUBJECT */
+        /* per walk */
+        const CnSnapshot *at;
+        char *drop_dir;                 /* inside this reached directory (malloc'd), or NULL */
+        size_t drop_len;
+        CnEraseScopeFn fn;
+        void *userdata;
+} Scope;
+
+/* The pattern of a path scope, the length of a subject. */
+static int scope_init(Scope *sc, const CnEraseRequest *q) {
+        int r;
+        *sc = (Scope) { .q = q, .subject_len = strlen(q->value) };
+        if (q->scope != CN_ERASE_PATH)
+                return 0;
+        if ((r = cn_patterns_add(&sc->pattern, q->value)) < 0)
+                return r;
+        sc->root_reached = cn_patterns_match(&sc->pattern, "/");
+        return 0;
+}
+
+static void scope_done(Scope *sc) {
+        cn_patterns_done(&sc->pattern);
+        free(sc->drop_dir);
+        sc->drop_dir = NULL;
+}
+
+static bool reaches_entry(const Scope *sc, const char *path, size_t len, const CnNode *n) {
+        switch (sc->q->scope) {
+        case CN_ERASE_PATH:
+                /* The root is no entry: a pattern that matches it reaches all below. */
+                return sc->root_reached || cn_patterns_match_len(&sc->pattern, path, len);
+        case CN_ERASE_SUBJECT:
+                return cn_node_has_subject(n, sc->q->value, sc->subject_len);
+        case CN_ERASE_SNAPSHOT:
+        case CN_ERASE_CONTROLLER:
+                break;          /* whole snapshots: removes_whole() */
+        }
+        return false;
+}
+
+/* A snapshot the request removes whole: scope 1 on it, scope 2. */
+static bool removes_whole(const CnEraseRequest *q, const CnSnapshot *s) {
+        return q->scope == CN_ERASE_CONTROLLER || (q->scope == CN_ERASE_SNAPSHOT && strcmp(s->id_hex, q->value) == 0);
+}
+
+static int scope_entry(const char *path, const CnNode *n, void *u) {
+        Scope *sc = u;
+        size_t len = strlen(path);
+        CnEraseReach reach = CN_ERASE_OUT;
+
+        /* Below a reached directory, everything is reached with it. */
+        if (sc->drop_dir && !(len > sc->drop_len && path[sc->drop_len] == '/' &&
+                              memcmp(path, sc->drop_dir, sc->drop_len) == 0)) {
+                free(sc->drop_dir);
+                sc->drop_dir = NULL;
+        }
+        if (sc->drop_dir)
+                reach = CN_ERASE_BELOW;
+        else if (removes_whole(sc->q, sc->at) || reaches_entry(sc, path, len, n)) {
+                reach = CN_ERASE_ENTRY;
+                if (n->type == CN_NODE_DIR) {
+                        if (!(sc->drop_dir = strdup(path)))
+                                return -ENOMEM;
+                        sc->drop_len = len;
+                }
+        }
+        return sc->fn(path, len, n, reach, sc->userdata);
+}
+
+static int scope_walk(Scope *sc, CnStore *store, const CnSnapshot *s, CnEraseScopeFn fn, void *userdata) {
+        free(sc->drop_dir);
+        sc->drop_dir = NULL;
+        sc->at = s;
+        sc->fn = fn;
+        sc->userdata = userdata;
+        return cn_walk(store, s->tree, "", scope_entry, sc);
+}
+
+int cn_erase_scope_walk(CnStore *store, const CnEraseRequest *q, const CnSnapshot *s, CnEraseScopeFn fn,
+                        void *userdata) {
+        Scope sc;
+        int r = scope_init(&sc, q);
+        if (r >= 0)
+                r = scope_walk(&sc, store, s, fn, userdata);
+        scope_done(&sc);
+        return r;
+}
+
 /* ---- the run ---- */
 
 typedef struct Erase {
@@ -110,9 +205,7 @@ typedef struct Erase {
         const CnEraseOptions *o;
         CnEraseResult *res;
         CnStore *store;
-        CnPatterns pattern;             /* CN_ERASE_PATH */
-        bool root_reached;              /* ...matches "/": every entry */
-        size_t subject_len;             /* CN_ERASE_SUBJECT */
+        Scope scope;
         CnSnapshot *snaps;
         size_t n_snaps;
         CnHolds holds;
@@ -124,8 +217,6 @@ typedef struct Erase {
         uint64_t dropped_bytes_of_kept;
         /* per walk */
         const CnSnapshot *at;
-        char *drop_dir;                 /* inside this dropped directory (malloc'd), or NULL */
-        size_t drop_len;
         bool for_keep;                  /* the second walk: find keepers */
         bool snap_held;
         uint64_t entries, bytes, files, dirs, others;
@@ -135,43 +226,6 @@ typedef struct Erase {
         uint8_t *pseudonym_key;         /* secret: KDF(domain root, 4, "cndomain"), for the certificate */
         uint8_t controller[CN_UUID_BYTES];
 } Erase;
-
-/* The pattern of a path scope, the length of a subject. */
-static int scope_init(Erase *e) {
-        int r;
-        e->subject_len = strlen(e->q->value);
-        if (e->q->scope != CN_ERASE_PATH)
-                return 0;
-        if ((r = cn_patterns_add(&e->pattern, e->q->value)) < 0)
-                return r;
-        e->root_reached = cn_patterns_match(&e->pattern, "/");
-        return 0;
-}
-
-static bool reaches_entry(Erase *e, const char *path, size_t len, const CnNode *n) {
-        switch (e->q->scope) {
-        case CN_ERASE_PATH:
-                /* The root is no entry: a pattern that matches it reaches all below. */
-                return e->root_reached || cn_patterns_match_len(&e->pattern, path, len);
-        case CN_ERASE_SUBJECT:
-                return cn_node_has_subject(n, e->q->value, e->subject_len);
-        case CN_ERASE_SNAPSHOT:
-        case CN_ERASE_CONTROLLER:
-                break;          /* whole snapshots: removes_whole() */
-        }
-        return false;
-}
-
-/* A snapshot the request removes whole: scope 1 on it, scope 2. */
-static bool removes_whole(const Erase *e, const CnSnapshot *s) {
-        return e->q->scope == CN_ERASE_CONTROLLER ||
-               (e->q->scope == CN_ERASE_SNAPSHOT && strcmp(s->id_hex, e->q->value) == 0);
-}
-
-static char *drop_dir_free(Erase *e) {
-        free(e->drop_dir);
-        return NULL;
-}
 
 /* 1 if added, 0 if there already. */
 static int set_add(CnIndex *set, const uint8_t id[CN_ID_BYTES]) {
@@ -201,27 +255,18 @@ static int keeper_add(Erase *e, const char *path) {
 
 /* The first walk gathers what the request reaches (entries and their
  * chunks); the second, over what stays, which of those chunks it needs. */
-static int walk_entry(const char *path, const CnNode *n, void *u) {
+static int walk_entry(const char *path, _unused_ size_t len, const CnNode *n, CnEraseReach reach, void *u) {
         Erase *e = u;
-        size_t len = strlen(path);
         int r;
 
-        /* Below a dropped directory, everything goes with it. */
-        if (e->drop_dir && !(len > e->drop_len && path[e->drop_len] == '/' &&
-                             memcmp(path, e->drop_dir, e->drop_len) == 0))
-                e->drop_dir = drop_dir_free(e);
-        bool drop = e->drop_dir || removes_whole(e, e->at) || reaches_entry(e, path, len, n);
+        bool drop = reach != CN_ERASE_OUT;
         if (!e->for_keep) {
                 if (!drop)
                         return 0;
                 /* The entries the request reaches, not those below them. */
-                if (!e->drop_dir && !removes_whole(e, e->at) && (r = cn_names_add(&e->dropped_paths, path)) < 0)
+                if (reach == CN_ERASE_ENTRY && !removes_whole(e->q, e->at) &&
+                    (r = cn_names_add(&e->dropped_paths, path)) < 0)
                         return r;
-                if (!e->drop_dir && n->type == CN_NODE_DIR) {
-                        if (!(e->drop_dir = strdup(path)))
-                                return -ENOMEM;
-                        e->drop_len = len;
-                }
                 e->entries++;
                 if (n->type == CN_NODE_FILE)
                         e->files++, e->bytes += n->size;
@@ -266,12 +311,12 @@ static bool path_reached(Erase *e, const char *path) {
         }
         if (e->q->scope != CN_ERASE_PATH)
                 return false;
-        if (e->root_reached)
+        if (e->scope.root_reached)
                 return true;
         /* "/a/b/c" is reached if "/a", "/a/b" or "/a/b/c" matches. */
         for (size_t len = 1;; len++)
                 if (path[len] == '/' || path[len] == '\0') {
-                        if (cn_patterns_match_len(&e->pattern, path, len))
+                        if (cn_patterns_match_len(&e->scope.pattern, path, len))
                                 return true;
                         if (path[len] == '\0')
                                 return false;
@@ -290,12 +335,11 @@ static bool reaches_every_path(Erase *e, const CnSnapshot *s) {
 
 static int walk(Erase *e, const CnSnapshot *s, bool for_keep) {
         e->at = s;
-        e->drop_dir = drop_dir_free(e);
         if (!for_keep)
                 cn_names_done(&e->dropped_paths);
         e->for_keep = for_keep;
         e->entries = e->bytes = e->files = e->dirs = e->others = 0;
-        return cn_walk(e->store, s->tree, "", walk_entry, e);
+        return scope_walk(&e->scope, e->store, s, walk_entry, e);
 }
 
 static int deferred_add(Erase *e, const CnSnapshot *s, uint64_t entries) {
@@ -341,7 +385,7 @@ static int find_scope(Erase *e) {
                 const CnSnapshot *s = &e->snaps[i];
                 bool paths = false;
                 e->held[i] = cn_hold_covers_snapshot(&e->holds, s);
-                if (e->q->scope == CN_ERASE_SNAPSHOT && !removes_whole(e, s))
+                if (e->q->scope == CN_ERASE_SNAPSHOT && !removes_whole(e->q, s))
                         continue;
                 if ((r = walk(e, s, false)) < 0)
                         return r;
@@ -349,7 +393,7 @@ static int find_scope(Erase *e) {
                         paths = paths || path_reached(e, s->paths[j]);
                 for (size_t j = 0; j < s->n_errors; j++)
                         paths = paths || path_reached(e, s->errors[j].path);
-                e->reached[i] = e->entries > 0 || paths || removes_whole(e, s);
+                e->reached[i] = e->entries > 0 || paths || removes_whole(e->q, s);
                 if (!e->reached[i])
                         continue;
                 uint8_t(*ids)[CN_ID_BYTES] =
@@ -365,7 +409,7 @@ static int find_scope(Erase *e) {
                 }
                 res->counts.entries_erased += e->entries;
                 res->counts.bytes_erased += e->bytes;
-                e->gone[i] = removes_whole(e, s) || reaches_every_path(e, s);
+                e->gone[i] = removes_whole(e->q, s) || reaches_every_path(e, s);
                 if (e->gone[i])
                         res->counts.snapshots_deleted++;
                 else
@@ -390,7 +434,8 @@ static int find_scope(Erase *e) {
 /* ---- rewriting ---- */
 
 static bool rewrite_drop(const char *path, size_t len, const CnNode *n, void *u) {
-        return reaches_entry(u, path, len, n);
+        Erase *e = u;
+        return reaches_entry(&e->scope, path, len, n);
 }
 
 /* Drop from v (n strings) those the request reaches. */
@@ -982,7 +1027,7 @@ static int run(Erase *e) {
                 return -ENOMEM;
         if ((r = cn_kdf_derive(e->pseudonym_key, CN_KEY_BYTES, CN_SUBKEY_PSEUDONYM, CN_KDF_CTX_DOMAIN, e->c->root)) < 0)
                 return r;
-        if ((r = scope_init(e)) < 0)
+        if ((r = scope_init(&e->scope, e->q)) < 0)
                 return r;
         if ((r = cn_index_new(&e->dropped_chunks)) < 0 || (r = cn_index_new(&e->kept_chunks)) < 0)
                 return r;
@@ -1201,7 +1246,8 @@ int cn_erase_pending(CnRepo *repo, CnController *c, const CnEraseOptions *o, CnE
 
 /* cn_walk callback: stops at the first entry the request reaches. */
 static int restricted_entry(const char *path, const CnNode *n, void *u) {
-        return reaches_entry(u, path, strlen(path), n) ? -ECANCELED : 0;
+        Erase *e = u;
+        return reaches_entry(&e->scope, path, strlen(path), n) ? -ECANCELED : 0;
 }
 
 int cn_erase_restricted(CnRepo *repo, CnStore *store, const CnSnapshot *s, bool *ret) {
@@ -1211,9 +1257,9 @@ int cn_erase_restricted(CnRepo *repo, CnStore *store, const CnSnapshot *s, bool 
         *ret = false;
         for (size_t i = 0; r >= 0 && i < n && !*ret; i++) {
                 Erase e = { .repo = repo, .c = s->controller, .q = &v[i].q, .store = store };
-                if ((r = scope_init(&e)) < 0)
+                if ((r = scope_init(&e.scope, e.q)) < 0)
                         break;
-                if (removes_whole(&e, s))
+                if (removes_whole(e.q, s))
                         *ret = true;
                 else if (v[i].q.scope == CN_ERASE_PATH || v[i].q.scope == CN_ERASE_SUBJECT) {
                         for (size_t j = 0; j < s->n_paths; j++)
@@ -1224,7 +1270,7 @@ int cn_erase_restricted(CnRepo *repo, CnStore *store, const CnSnapshot *s, bool 
                                         *ret = true, r = 0;
                         }
                 }
-                cn_patterns_done(&e.pattern);
+                scope_done(&e.scope);
         }
         pending_free(v, n);
         return r;
@@ -1247,7 +1293,7 @@ static int reach_entry(const char *path, const CnNode *n, void *u) {
                      path[x->dir.len] == '/';
         bool reached = below;
         for (size_t i = 0; !reached && i < x->n; i++)
-                reached = reaches_entry(&x->e[i], path, len, n) ||
+                reached = reaches_entry(&x->e[i].scope, path, len, n) ||
                           (x->e[i].q->scope == CN_ERASE_PATH && path_reached(&x->e[i], path));
         if (!below)
                 cn_buf_reset(&x->dir);
@@ -1275,12 +1321,12 @@ int cn_erase_pending_reach(CnRepo *repo, CnStore *store, CnController *c, const 
         for (size_t i = 0; r >= 0 && i < n_v; i++) {
                 Erase *e = &x.e[x.n++];
                 *e = (Erase) { .repo = repo, .c = c, .q = &v[i].q, .store = store };
-                r = scope_init(e);
+                r = scope_init(&e->scope, e->q);
                 n_walk += v[i].q.scope == CN_ERASE_PATH || v[i].q.scope == CN_ERASE_SUBJECT;
         }
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 for (size_t k = 0; k < x.n && !ret_bytes[i]; k++)
-                        if (removes_whole(&x.e[k], &snaps[i]))
+                        if (removes_whole(x.e[k].q, &snaps[i]))
                                 ret_bytes[i] = snaps[i].bytes;
                 if (ret_bytes[i] || !n_walk)
                         continue;
@@ -1290,7 +1336,7 @@ int cn_erase_pending_reach(CnRepo *repo, CnStore *store, CnController *c, const 
                 ret_bytes[i] = x.bytes;
         }
         for (size_t i = 0; i < x.n; i++)
-                cn_patterns_done(&x.e[i].pattern);
+                scope_done(&x.e[i].scope);
         free(x.e);
         cn_buf_done(&x.dir);
         pending_free(v, n_v);
@@ -1308,14 +1354,13 @@ int cn_erase(CnRepo *repo, CnController *c, const CnEraseRequest *q, const CnEra
         int r = run(&e);
         ret->completed = time(NULL);
         cn_store_free(e.store);
-        cn_patterns_done(&e.pattern);
+        scope_done(&e.scope);
         cn_snapshots_free(e.snaps, e.n_snaps);
         cn_holds_done(&e.holds);
         free(e.held);
         free(e.reached);
         free(e.gone);
         cn_names_done(&e.dropped_paths);
-        free(e.drop_dir);
         cn_secret_free(e.pseudonym_key);
         cn_index_free(e.dropped_chunks);
         cn_index_free(e.kept_chunks);

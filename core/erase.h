@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "certificate.h"
+#include "node.h"
 #include "repo.h"
 #include "snapshot.h"
 #include "store.h"
@@ -132,6 +133,23 @@ int cn_erase_pending(CnRepo *repo, CnController *c, const CnEraseOptions *o, CnE
  * walked, so with none remaining nothing is read. */
 int cn_erase_pending_reach(CnRepo *repo, CnStore *store, CnController *c, const CnSnapshot *snaps, size_t n,
                            uint64_t *ret_bytes, size_t *ret_requests);
+
+/* How a request reaches an entry of a snapshot (cn_erase_scope_walk()). */
+typedef enum CnEraseReach {
+        CN_ERASE_OUT = 0,               /* not reached */
+        CN_ERASE_ENTRY,                 /* itself: its path matches the pattern, it has the subject, or the
+                                         * request takes its snapshot whole */
+        CN_ERASE_BELOW,                 /* under a directory reached, and so reached with it */
+} CnEraseReach;
+typedef int (*CnEraseScopeFn)(const char *path, size_t len, const CnNode *n, CnEraseReach reach, void *userdata);
+/* Walk the entries of snapshot s read through store (cn_walk(): depth
+ * first, parents before children; path absolute, len bytes), telling fn of
+ * each whether request q reaches it (FORMAT.md "Erasure", what a request
+ * reaches): the one walk of a scope, for erasure and export. fn returns
+ * as a CnWalkFn (1 skips a directory's children, < 0 stops). Errors of
+ * cn_walk() and fn; -ENOMEM. */
+int cn_erase_scope_walk(CnStore *store, const CnEraseRequest *q, const CnSnapshot *s, CnEraseScopeFn fn,
+                        void *userdata);
 
 /* Whether a request that remains (deferred by a hold) reaches snapshot s,
  * read through store: readers then refuse it unless told to break the

@@ -143,26 +143,16 @@ static int write_zeros(int fd, uint64_t n) {
         return 0;
 }
 
-/* Lay a file's content out: the chunks' bytes fill its data extents in
- * order (a file that is not sparse has one, [0, size)). seekable: pwrite at
- * the offsets into an empty file, holes left unwritten after a truncate to
- * size; else a stream, holes written as zeros. The result is always size
- * bytes long. An entry whose chunks hold fewer bytes than its extents (what
- * a backup of a file truncated while it was read recorded before cairn
- * 0.2) gets holes for the missing bytes, one holding more gets them
- * dropped; everything else is written and -EUCLEAN returned. */
-static int write_content(CnStoreReader *rd, const CnNode *n, int fd, bool seekable, CnBuf *chunk) {
+int cn_file_content(CnStoreReader *rd, const CnNode *n, CnBuf *chunk, CnContentFn fn, void *userdata) {
         const CnExtent whole = { 0, n->size };
         const CnExtent *ext = n->sparse ? n->extents : &whole;
         size_t n_ext = n->sparse ? n->n_extents : n->size > 0, ei = 0;
-        uint64_t eoff = 0, pos = 0, placed = 0, want = 0;
+        uint64_t eoff = 0, placed = 0, want = 0;
         bool extra = false;
         int r;
 
         for (size_t i = 0; i < n_ext; i++)
                 want += ext[i].length;
-        if (seekable && n->sparse && ftruncate(fd, (off_t) n->size) < 0)
-                return -errno;
         for (size_t i = 0; i < n->n_chunks; i++) {
                 r = cn_store_read(rd, n->chunks[i], chunk);
                 if (r < 0)
@@ -178,28 +168,58 @@ static int write_content(CnStoreReader *rd, const CnNode *n, int fd, bool seekab
                                 extra = true;
                                 break;
                         }
-                        uint64_t off = ext[ei].offset + eoff;
                         size_t k = (size_t) CN_MIN((uint64_t) left, ext[ei].length - eoff);
-                        if (seekable)
-                                r = pwrite_all(fd, p, k, off);
-                        else if ((r = write_zeros(fd, off - pos)) >= 0)
-                                r = cn_write_all(fd, p, k);
+                        r = fn(p, k, ext[ei].offset + eoff, userdata);
                         if (r < 0)
                                 return r;
-                        pos = off + k;
                         p += k;
                         left -= k;
                         eoff += k;
                         placed += k;
                 }
         }
-        if (!seekable)
-                r = write_zeros(fd, n->size - pos);
-        else
-                r = !n->sparse && pos < n->size && ftruncate(fd, (off_t) n->size) < 0 ? -errno : 0;
+        return extra || placed < want ? -EUCLEAN : 0;
+}
+
+/* Where write_content() writes: seekable, at the offsets (holes left
+ * unwritten); else a stream, holes written as zeros. */
+typedef struct ContentOut {
+        int fd;
+        bool seekable;
+        uint64_t pos;                   /* the end of what is written */
+} ContentOut;
+
+static int content_out(const uint8_t *p, size_t n, uint64_t off, void *u) {
+        ContentOut *o = u;
+        int r;
+        if (o->seekable)
+                r = pwrite_all(o->fd, p, n, off);
+        else if ((r = write_zeros(o->fd, off - o->pos)) >= 0)
+                r = cn_write_all(o->fd, p, n);
         if (r < 0)
                 return r;
-        return extra || placed < want ? -EUCLEAN : 0;
+        o->pos = off + n;
+        return 0;
+}
+
+/* Lay a file's content out (cn_file_content()): seekable, pwrite at the
+ * offsets into an empty file, holes left unwritten after a truncate to
+ * size; else a stream, holes written as zeros. The result is always size
+ * bytes long; -EUCLEAN as cn_file_content(), after writing everything. */
+static int write_content(CnStoreReader *rd, const CnNode *n, int fd, bool seekable, CnBuf *chunk) {
+        ContentOut o = { .fd = fd, .seekable = seekable };
+        int r, k;
+
+        if (seekable && n->sparse && ftruncate(fd, (off_t) n->size) < 0)
+                return -errno;
+        r = cn_file_content(rd, n, chunk, content_out, &o);
+        if (r < 0 && r != -EUCLEAN)
+                return r;
+        if (!seekable)
+                k = write_zeros(fd, n->size - o.pos);
+        else
+                k = !n->sparse && o.pos < n->size && ftruncate(fd, (off_t) n->size) < 0 ? -errno : 0;
+        return k < 0 ? k : r;
 }
 
 int cn_dump_file(CnStore *store, const CnNode *n, int fd) {

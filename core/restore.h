@@ -38,6 +38,18 @@ int cn_restore_run(CnStore *store, const CnSnapshot *snap, const CnRestoreOption
  * subtree = snap->tree). -ENOENT if absent, -ENOTDIR through a non-directory. */
 int cn_snapshot_find_node(CnStore *store, const CnSnapshot *snap, const char *path, CnNode *ret);
 
+/* The content of FILE node n through rd, chunk by chunk (chunk holds one
+ * at a time): fn gets each run of data bytes with its offset in the file,
+ * in increasing order; the rest of [0, n->size) is holes (a file that is
+ * not sparse has one extent, [0, size)). An entry whose chunks hold fewer
+ * bytes than its extents (what a backup of a file truncated while it was
+ * read recorded before cairn 0.2) leaves the missing bytes as holes, one
+ * holding more has them dropped: both return -EUCLEAN after everything
+ * else went to fn. Errors of cn_store_read() and of fn (its first negative
+ * return stops it). What restore, dump and export read files with. */
+typedef int (*CnContentFn)(const uint8_t *p, size_t n, uint64_t offset, void *userdata);
+int cn_file_content(CnStoreReader *rd, const CnNode *n, CnBuf *chunk, CnContentFn fn, void *userdata);
+
 /* Write the content of a FILE node to fd, holes as zeros. */
 int cn_dump_file(CnStore *store, const CnNode *n, int fd);
 
