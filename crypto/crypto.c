@@ -176,6 +176,41 @@ void cn_sha256(uint8_t out[CN_ID_BYTES], const void *data, size_t n) {
                 crypto_hash_sha256(out, data, n);
 }
 
+struct CnSha256 {
+        EVP_MD_CTX *ctx;
+        bool failed;
+};
+
+int cn_sha256_new(CnSha256 **ret) {
+        CnSha256 *h = calloc(1, sizeof *h);
+        if (!h || !(h->ctx = EVP_MD_CTX_new())) {
+                free(h);
+                return -ENOMEM;
+        }
+        h->failed = !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
+        *ret = h;
+        return 0;
+}
+
+void cn_sha256_update(CnSha256 *h, const void *p, size_t n) {
+        if (!h->failed && n > 0 && !EVP_DigestUpdate(h->ctx, p, n))
+                h->failed = true;
+}
+
+int cn_sha256_final(CnSha256 *h, uint8_t out[CN_ID_BYTES]) {
+        bool failed = h->failed || !EVP_DigestFinal_ex(h->ctx, out, NULL);
+        h->failed = !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
+        return failed ? -EIO : 0;
+}
+
+CnSha256 *cn_sha256_free(CnSha256 *h) {
+        if (h) {
+                EVP_MD_CTX_free(h->ctx);
+                free(h);
+        }
+        return NULL;
+}
+
 void cn_aead_seal(uint8_t *out, const uint8_t *m, size_t n, const uint8_t *ad, size_t ad_len,
                   const uint8_t nonce[CN_AEAD_NONCE_BYTES], const uint8_t key[CN_KEY_BYTES]) {
         crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, m, n, ad, ad_len, NULL, nonce, key);
@@ -201,4 +236,142 @@ void cn_sign(uint8_t sig[CN_SIGN_BYTES], const void *m, size_t n, const uint8_t 
 int cn_sign_verify(const uint8_t sig[CN_SIGN_BYTES], const void *m, size_t n,
                    const uint8_t pk[CN_SIGN_PUBLIC_BYTES]) {
         return crypto_sign_ed25519_verify_detached(sig, m, n, pk) == 0 ? 0 : -EBADMSG;
+}
+
+/* ---- Ed25519 in two passes ----
+ *
+ * RFC 8032 section 5.1.6, as libsodium's crypto_sign_ed25519_detached():
+ * az = SHA-512(seed), a = az[0..32] clamped, r = SHA-512(az[32..64] || M)
+ * mod L, R = rB, k = SHA-512(R || A || M) mod L, S = (r + k a) mod L,
+ * signature R || S. The message is hashed twice, once for r and once for
+ * k, so it need never be held whole: the caller feeds it once per pass.
+ * Verification checks SB = R + kA after libsodium's own checks (S < L; A
+ * and R canonical points of the prime-order group, not of small order). */
+
+struct CnSignStream {
+        crypto_hash_sha512_state h;
+        uint8_t *secret;                /* az (64), r (32): cn_secret_new() */
+        uint8_t pk[CN_SIGN_PUBLIC_BYTES];
+        uint8_t R[32];
+        int pass;                       /* 1 or 2 */
+};
+
+int cn_sign_stream_new(const uint8_t sk[CN_SIGN_SECRET_BYTES], CnSignStream **ret) {
+        CnSignStream *s = calloc(1, sizeof *s);
+        if (!s || !(s->secret = cn_secret_new(96))) {
+                free(s);
+                return -ENOMEM;
+        }
+        uint8_t *az = s->secret;
+        crypto_hash_sha512(az, sk, 32);
+        az[0] &= 248;
+        az[31] &= 127;
+        az[31] |= 64;
+        memcpy(s->pk, sk + 32, CN_SIGN_PUBLIC_BYTES);
+        crypto_hash_sha512_init(&s->h);
+        crypto_hash_sha512_update(&s->h, az + 32, 32);
+        s->pass = 1;
+        *ret = s;
+        return 0;
+}
+
+void cn_sign_stream_update(CnSignStream *s, const void *p, size_t n) {
+        crypto_hash_sha512_update(&s->h, p, n);
+}
+
+int cn_sign_stream_second(CnSignStream *s) {
+        uint8_t nonce[64];
+        uint8_t *r = s->secret + 64;
+        if (s->pass != 1)
+                return -EINVAL;
+        crypto_hash_sha512_final(&s->h, nonce);
+        crypto_core_ed25519_scalar_reduce(r, nonce);
+        sodium_memzero(nonce, sizeof nonce);
+        /* r is 0 with probability 2^-252: it would be refused here */
+        if (crypto_scalarmult_ed25519_base_noclamp(s->R, r) != 0)
+                return -EINVAL;
+        crypto_hash_sha512_init(&s->h);
+        crypto_hash_sha512_update(&s->h, s->R, 32);
+        crypto_hash_sha512_update(&s->h, s->pk, 32);
+        s->pass = 2;
+        return 0;
+}
+
+int cn_sign_stream_final(CnSignStream *s, uint8_t sig[CN_SIGN_BYTES]) {
+        uint8_t hram[64], k[32], a[64] = {}, t[32];
+        if (s->pass != 2)
+                return -EINVAL;
+        crypto_hash_sha512_final(&s->h, hram);
+        crypto_core_ed25519_scalar_reduce(k, hram);
+        memcpy(a, s->secret, 32);       /* a mod L: the product below takes reduced scalars */
+        crypto_core_ed25519_scalar_reduce(a, a);
+        crypto_core_ed25519_scalar_mul(t, k, a);
+        memcpy(sig, s->R, 32);
+        crypto_core_ed25519_scalar_add(sig + 32, t, s->secret + 64);
+        sodium_memzero(a, sizeof a);
+        sodium_memzero(t, sizeof t);
+        s->pass = 0;
+        return 0;
+}
+
+CnSignStream *cn_sign_stream_free(CnSignStream *s) {
+        if (s) {
+                cn_secret_free(s->secret);
+                sodium_memzero(&s->h, sizeof s->h);
+                free(s);
+        }
+        return NULL;
+}
+
+struct CnVerifyStream {
+        crypto_hash_sha512_state h;
+        uint8_t sig[CN_SIGN_BYTES];
+        uint8_t pk[CN_SIGN_PUBLIC_BYTES];
+};
+
+/* s < L = 2^252 + 27742317777372353535851937790883648493, little-endian. */
+static bool scalar_canonical(const uint8_t s[32]) {
+        static const uint8_t L[32] = { 0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
+                                       0xa2, 0xde, 0xf9, 0xde, 0x14, 0,    0,    0,    0,    0,    0,
+                                       0,    0,    0,    0,    0,    0,    0,    0,    0,    0x10 };
+        for (int i = 31; i >= 0; i--)
+                if (s[i] != L[i])
+                        return s[i] < L[i];
+        return false;
+}
+
+int cn_verify_stream_new(const uint8_t sig[CN_SIGN_BYTES], const uint8_t pk[CN_SIGN_PUBLIC_BYTES],
+                         CnVerifyStream **ret) {
+        if (!scalar_canonical(sig + 32) || !crypto_core_ed25519_is_valid_point(sig) ||
+            !crypto_core_ed25519_is_valid_point(pk))
+                return -EBADMSG;
+        CnVerifyStream *v = calloc(1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        memcpy(v->sig, sig, CN_SIGN_BYTES);
+        memcpy(v->pk, pk, CN_SIGN_PUBLIC_BYTES);
+        crypto_hash_sha512_init(&v->h);
+        crypto_hash_sha512_update(&v->h, sig, 32);
+        crypto_hash_sha512_update(&v->h, pk, 32);
+        *ret = v;
+        return 0;
+}
+
+void cn_verify_stream_update(CnVerifyStream *v, const void *p, size_t n) {
+        crypto_hash_sha512_update(&v->h, p, n);
+}
+
+int cn_verify_stream_final(CnVerifyStream *v) {
+        uint8_t hram[64], k[32], sb[32], ka[32], sum[32];
+        crypto_hash_sha512_final(&v->h, hram);
+        crypto_core_ed25519_scalar_reduce(k, hram);
+        if (crypto_scalarmult_ed25519_base_noclamp(sb, v->sig + 32) != 0 ||
+            crypto_scalarmult_ed25519_noclamp(ka, k, v->pk) != 0 || crypto_core_ed25519_add(sum, v->sig, ka) != 0)
+                return -EBADMSG;
+        return sodium_memcmp(sum, sb, 32) == 0 ? 0 : -EBADMSG;
+}
+
+CnVerifyStream *cn_verify_stream_free(CnVerifyStream *v) {
+        free(v);
+        return NULL;
 }

@@ -64,6 +64,18 @@ void cn_id_hmac(uint8_t out[CN_ID_BYTES], const void *data, size_t n, const uint
 /* Plain SHA-256 (OpenSSL): the names of content-named objects (FORMAT.md). */
 void cn_sha256(uint8_t out[CN_ID_BYTES], const void *data, size_t n);
 
+/* Plain SHA-256 of a stream (OpenSSL, as cn_sha256()): new, update any
+ * number of times, final (which begins the next hash). -ENOMEM; final
+ * -EIO if OpenSSL failed on the way. */
+typedef struct CnSha256 CnSha256;
+int cn_sha256_new(CnSha256 **ret);
+void cn_sha256_update(CnSha256 *h, const void *p, size_t n);
+int cn_sha256_final(CnSha256 *h, uint8_t out[CN_ID_BYTES]);
+CnSha256 *cn_sha256_free(CnSha256 *h);
+static inline void cn_sha256_freep(CnSha256 **h) {
+        cn_sha256_free(*h);
+}
+
 /* XChaCha20-Poly1305-IETF. out has room for n + CN_AEAD_TAG_BYTES; out may equal m. */
 void cn_aead_seal(uint8_t *out, const uint8_t *m, size_t n, const uint8_t *ad, size_t ad_len,
                   const uint8_t nonce[CN_AEAD_NONCE_BYTES], const uint8_t key[CN_KEY_BYTES]);
@@ -77,3 +89,35 @@ void cn_sign_keypair(uint8_t pk[CN_SIGN_PUBLIC_BYTES], uint8_t sk[CN_SIGN_SECRET
 void cn_sign(uint8_t sig[CN_SIGN_BYTES], const void *m, size_t n, const uint8_t sk[CN_SIGN_SECRET_BYTES]);
 int cn_sign_verify(const uint8_t sig[CN_SIGN_BYTES], const void *m, size_t n,
                    const uint8_t pk[CN_SIGN_PUBLIC_BYTES]);   /* -EBADMSG on mismatch */
+
+/* Ed25519 of a message too large to hold in memory (an export's
+ * manifest): the very signature cn_sign() makes of it (RFC 8032 Ed25519,
+ * not the prehashed Ed25519ph), in two passes over the message, which
+ * must give the same bytes both times. Signing: new, update with the
+ * whole message, second, update with it again, final. Verifying: new,
+ * update with the message once, final. Both hold their secrets in
+ * cn_secret_new() memory, wiped by free. */
+typedef struct CnSignStream CnSignStream;
+/* -ENOMEM. */
+int cn_sign_stream_new(const uint8_t sk[CN_SIGN_SECRET_BYTES], CnSignStream **ret);
+void cn_sign_stream_update(CnSignStream *s, const void *p, size_t n);
+/* The first pass is over: the second begins. -EINVAL when called twice. */
+int cn_sign_stream_second(CnSignStream *s);
+/* -EINVAL before the second pass. */
+int cn_sign_stream_final(CnSignStream *s, uint8_t sig[CN_SIGN_BYTES]);
+CnSignStream *cn_sign_stream_free(CnSignStream *s);
+static inline void cn_sign_stream_freep(CnSignStream **s) {
+        cn_sign_stream_free(*s);
+}
+/* As cn_sign_verify(): -EBADMSG at new for a signature or key that cannot
+ * verify anything (a scalar out of range, a point not of the prime-order
+ * group), at final for one that does not match. -ENOMEM. */
+typedef struct CnVerifyStream CnVerifyStream;
+int cn_verify_stream_new(const uint8_t sig[CN_SIGN_BYTES], const uint8_t pk[CN_SIGN_PUBLIC_BYTES],
+                         CnVerifyStream **ret);
+void cn_verify_stream_update(CnVerifyStream *v, const void *p, size_t n);
+int cn_verify_stream_final(CnVerifyStream *v);
+CnVerifyStream *cn_verify_stream_free(CnVerifyStream *v);
+static inline void cn_verify_stream_freep(CnVerifyStream **v) {
+        cn_verify_stream_free(*v);
+}

@@ -105,6 +105,114 @@ Test(crypto, signatures_verify_and_reject_changes, .init = init) {
         cn_secret_free(sk);
 }
 
+/* Feed m to update in pieces of random sizes (a pass of a stream). */
+static void feed(void (*update)(void *, const void *, size_t), void *st, const uint8_t *m, size_t n) {
+        for (size_t off = 0; off < n;) {
+                uint32_t k;
+                cn_random(&k, sizeof k);
+                k = k % 5000 + 1;
+                size_t take = k < n - off ? k : n - off;
+                update(st, m + off, take);
+                off += take;
+        }
+}
+
+static void sign_update(void *s, const void *p, size_t n) {
+        cn_sign_stream_update(s, p, n);
+}
+static void verify_update(void *v, const void *p, size_t n) {
+        cn_verify_stream_update(v, p, n);
+}
+
+static void sha_update(void *h, const void *p, size_t n) {
+        cn_sha256_update(h, p, n);
+}
+
+static int verify_streamed(const uint8_t *sig, const uint8_t *m, size_t n, const uint8_t *pk) {
+        CnVerifyStream *v;
+        int r = cn_verify_stream_new(sig, pk, &v);
+        if (r < 0)
+                return r;
+        feed(verify_update, v, m, n);
+        r = cn_verify_stream_final(v);
+        cn_verify_stream_free(v);
+        return r;
+}
+
+Test(crypto, streamed_signatures_are_libsodiums, .init = init) {
+        uint8_t pk[CN_SIGN_PUBLIC_BYTES], *sk = cn_secret_new(CN_SIGN_SECRET_BYTES);
+        static uint8_t m[70000];
+        cr_assert_not_null(sk);
+        for (int round = 0; round < 40; round++) {
+                uint8_t want[CN_SIGN_BYTES], got[CN_SIGN_BYTES];
+                uint32_t n;
+                cn_sign_keypair(pk, sk);
+                cn_random(&n, sizeof n);
+                n = round == 0 ? 0 : n % sizeof m;
+                cn_random(m, n);
+                cn_sign(want, m, n, sk);
+                CnSignStream *s;
+                cr_assert_eq(cn_sign_stream_new(sk, &s), 0);
+                cr_assert_eq(cn_sign_stream_final(s, got), -EINVAL);
+                feed(sign_update, s, m, n);
+                cr_assert_eq(cn_sign_stream_second(s), 0);
+                cr_assert_eq(cn_sign_stream_second(s), -EINVAL);
+                feed(sign_update, s, m, n);
+                cr_assert_eq(cn_sign_stream_final(s, got), 0);
+                cn_sign_stream_free(s);
+                cr_assert_eq(memcmp(want, got, sizeof want), 0, "round %d (%u bytes): not libsodium's signature",
+                             round, n);
+                /* the streamed verifier accepts it, and refuses every change */
+                cr_assert_eq(verify_streamed(want, m, n, pk), 0);
+                if (n > 0) {
+                        m[n / 2] ^= 1;
+                        cr_assert_eq(verify_streamed(want, m, n, pk), -EBADMSG);
+                        m[n / 2] ^= 1;
+                        cr_assert_eq(verify_streamed(want, m, n - 1, pk), -EBADMSG);
+                }
+                for (size_t bit = 0; bit < 8 * CN_SIGN_BYTES; bit += 61) {
+                        want[bit / 8] ^= (uint8_t) (1u << bit % 8);
+                        cr_assert_eq(verify_streamed(want, m, n, pk), -EBADMSG, "a signature with bit %zu flipped",
+                                     bit);
+                        want[bit / 8] ^= (uint8_t) (1u << bit % 8);
+                }
+                uint8_t other[CN_SIGN_PUBLIC_BYTES];
+                memcpy(other, pk, sizeof other);
+                other[3] ^= 0x10;
+                cr_assert_eq(verify_streamed(want, m, n, other), -EBADMSG);
+        }
+        /* S + L: the same point, refused as libsodium refuses it */
+        uint8_t sig[CN_SIGN_BYTES];
+        cn_sign(sig, "x", 1, sk);
+        cr_assert_eq(verify_streamed(sig, (const uint8_t *) "x", 1, pk), 0);
+        static const uint8_t L[32] = { 0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
+                                       0xa2, 0xde, 0xf9, 0xde, 0x14, [31] = 0x10 };
+        unsigned carry = 0;
+        for (int i = 0; i < 32; i++) {
+                carry += sig[32 + i] + L[i];
+                sig[32 + i] = (uint8_t) carry;
+                carry >>= 8;
+        }
+        cr_assert_eq(cn_sign_verify(sig, "x", 1, pk), -EBADMSG);
+        cr_assert_eq(verify_streamed(sig, (const uint8_t *) "x", 1, pk), -EBADMSG);
+        cn_secret_free(sk);
+}
+
+Test(crypto, streamed_sha256_is_sha256, .init = init) {
+        static uint8_t m[100000];
+        uint8_t want[CN_ID_BYTES], got[CN_ID_BYTES];
+        CnSha256 *h;
+        cn_random(m, sizeof m);
+        cr_assert_eq(cn_sha256_new(&h), 0);
+        for (int round = 0; round < 2; round++) {   /* final begins the next hash */
+                cn_sha256(want, m, sizeof m - round);
+                feed(sha_update, h, m, sizeof m - round);
+                cr_assert_eq(cn_sha256_final(h, got), 0);
+                cr_assert_eq(memcmp(want, got, sizeof want), 0);
+        }
+        cn_sha256_free(h);
+}
+
 Test(crypto, secrets_are_zeroed_and_compare_in_constant_time, .init = init) {
         uint8_t *s = cn_secret_new(32);
         static const uint8_t zero[32];
