@@ -349,8 +349,7 @@ static int certificate_id(json_t *m, char ret[CN_ID_HEX + 1]) {
 /* The whole document: {"certificate": m, "signature": {...}}. */
 static int document_json(json_t *m, const uint8_t pk[CN_SIGN_PUBLIC_BYTES], const uint8_t sig[CN_SIGN_BYTES],
                          json_t **ret) {
-        json_t *d = json_pack("{sOs{sssoso}}", "certificate", m, "signature", "algorithm", "Ed25519", "public_key",
-                              hex_json(pk, CN_SIGN_PUBLIC_BYTES), "value", hex_json(sig, CN_SIGN_BYTES));
+        json_t *d = json_pack("{sOso}", "certificate", m, "signature", cn_signature_json(pk, sig));
         if (!d)
                 return -ENOMEM;
         *ret = d;
@@ -419,6 +418,11 @@ int cn_certificate_sign(const CnCertificate *c, const uint8_t sk[CN_SIGN_SECRET_
                 return r;
         memcpy(ret_id_hex, id, sizeof id);
         return 0;
+}
+
+json_t *cn_signature_json(const uint8_t pk[CN_SIGN_PUBLIC_BYTES], const uint8_t sig[CN_SIGN_BYTES]) {
+        return json_pack("{sssoso}", "algorithm", "Ed25519", "public_key", hex_json(pk, CN_SIGN_PUBLIC_BYTES),
+                         "value", hex_json(sig, CN_SIGN_BYTES));
 }
 
 /* ---- from JSON ---- */
@@ -733,7 +737,6 @@ static int decode(const uint8_t *file, size_t n, json_t **ret_doc, CnCertificate
         _cleanup_(cn_buf_donep) CnBuf canon = CN_BUF_INIT(CN_CERTIFICATE_MAX_BYTES);
         _cleanup_json_ json_t *doc = NULL;
         json_error_t err;
-        const json_t *sig;
         int r;
 
         if (n > CN_CERTIFICATE_MAX_BYTES) {
@@ -756,15 +759,9 @@ static int decode(const uint8_t *file, size_t n, json_t **ret_doc, CnCertificate
                 return r;
         if (!EXACT(doc, "certificate", "signature"))
                 return BAD("not a certificate: the document is not {certificate, signature}");
-        sig = json_object_get(doc, "signature");
-        if (!EXACT(sig, "algorithm", "public_key", "value"))
-                return BAD("\"signature\" is not {algorithm, public_key, value}");
-        if (!json_is_string(json_object_get(sig, "algorithm")) ||
-            strcmp(json_string_value(json_object_get(sig, "algorithm")), "Ed25519") != 0)
-                return BAD("the signature's algorithm is not Ed25519");
         uint8_t pk[CN_SIGN_PUBLIC_BYTES], value[CN_SIGN_BYTES];
-        if (!get_hex(sig, "public_key", pk, sizeof pk) || !get_hex(sig, "value", value, sizeof value))
-                return BAD("the signature's public_key or value is not 64 or 128 lower-case hex digits");
+        if ((r = cn_signature_from_json(json_object_get(doc, "signature"), pk, value, why)) < 0)
+                return r;
         r = certificate_from(json_object_get(doc, "certificate"), c, why);
         if (r < 0)
                 return r;
@@ -772,11 +769,22 @@ static int decode(const uint8_t *file, size_t n, json_t **ret_doc, CnCertificate
         return 0;
 }
 
+int cn_signature_from_json(const json_t *sig, uint8_t ret_pk[CN_SIGN_PUBLIC_BYTES],
+                           uint8_t ret_sig[CN_SIGN_BYTES], const char **why) {
+        if (!EXACT(sig, "algorithm", "public_key", "value"))
+                return BAD("\"signature\" is not {algorithm, public_key, value}");
+        if (!json_is_string(json_object_get(sig, "algorithm")) ||
+            strcmp(json_string_value(json_object_get(sig, "algorithm")), "Ed25519") != 0)
+                return BAD("the signature's algorithm is not Ed25519");
+        if (!get_hex(sig, "public_key", ret_pk, CN_SIGN_PUBLIC_BYTES) || !get_hex(sig, "value", ret_sig, CN_SIGN_BYTES))
+                return BAD("the signature's public_key or value is not 64 or 128 lower-case hex digits");
+        return 0;
+}
+
 static void sig_fields(const json_t *doc, uint8_t pk[CN_SIGN_PUBLIC_BYTES], uint8_t value[CN_SIGN_BYTES]) {
-        const json_t *sig = json_object_get(doc, "signature");
+        const char *why;
         /* checked by decode() */
-        (void) get_hex(sig, "public_key", pk, CN_SIGN_PUBLIC_BYTES);
-        (void) get_hex(sig, "value", value, CN_SIGN_BYTES);
+        (void) cn_signature_from_json(json_object_get(doc, "signature"), pk, value, &why);
 }
 
 /* The id check, then (pk given) the key and signature. */

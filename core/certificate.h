@@ -16,6 +16,7 @@
  * under the repository's config key whose body is the file. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -189,6 +190,15 @@ int cn_certificate_decode(const uint8_t *file, size_t n, CnCertificate *ret,
  * Errors as cn_certificate_sign(). */
 int cn_certificate_encode(const CnCertificate *c, const uint8_t public_key[CN_SIGN_PUBLIC_BYTES],
                           const uint8_t signature[CN_SIGN_BYTES], CnBuf *ret_file);
+
+/* The signature member of every document cairn signs with the processor's
+ * key (certificates, export manifests): {"algorithm": "Ed25519",
+ * "public_key": hex, "value": hex}, lower-case hex. NULL: no memory. */
+json_t *cn_signature_json(const uint8_t pk[CN_SIGN_PUBLIC_BYTES], const uint8_t sig[CN_SIGN_BYTES]);
+/* Its fields from sig, which must be exactly that: -EBADMSG with *why
+ * saying what is wrong. */
+int cn_signature_from_json(const json_t *sig, uint8_t ret_pk[CN_SIGN_PUBLIC_BYTES], uint8_t ret_sig[CN_SIGN_BYTES],
+                           const char **why);
 
 /* Whether s may be a string of a certificate: valid UTF-8 without control
  * characters, at most max bytes (a caller checks --reason with it before
