@@ -20,24 +20,10 @@ json_t *cn_json_text(const char *s) {
         json_t *j = json_string(s);
         if (j)
                 return j;
-        /* Not UTF-8: each byte that is not becomes U+FFFD (3 bytes). */
-        size_t n = strlen(s);
-        char *t = malloc(3 * n + 1), *o = t;
+        /* Not UTF-8: each byte that is not becomes U+FFFD. */
+        char *t = cn_utf8_lossy(s, strlen(s));
         if (!t)
                 return NULL;
-        for (size_t i = 0, len; i < n; i += len) {
-                uint32_t cp;
-                len = cn_utf8_decode((const unsigned char *) s + i, n - i, &cp);
-                if (len == 0) {
-                        memcpy(o, "\xef\xbf\xbd", 3);
-                        o += 3;
-                        len = 1;
-                } else {
-                        memcpy(o, s + i, len);
-                        o += len;
-                }
-        }
-        *o = 0;
         j = json_string(t);
         free(t);
         return j;

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "utf8.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 size_t cn_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp) {
         unsigned c = s[0];
         size_t len;
@@ -29,4 +32,33 @@ size_t cn_utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp) {
                 return 0;
         *ret_cp = cp;
         return len;
+}
+
+bool cn_utf8_valid(const char *s, size_t n) {
+        for (size_t i = 0, len; i < n; i += len) {
+                uint32_t cp;
+                if ((len = cn_utf8_decode((const unsigned char *) s + i, n - i, &cp)) == 0)
+                        return false;
+        }
+        return true;
+}
+
+char *cn_utf8_lossy(const char *s, size_t n) {
+        char *t = malloc(3 * n + 1), *o = t;
+        if (!t)
+                return NULL;
+        for (size_t i = 0, len; i < n; i += len) {
+                uint32_t cp;
+                len = cn_utf8_decode((const unsigned char *) s + i, n - i, &cp);
+                if (len == 0) {
+                        memcpy(o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        len = 1;
+                } else {
+                        memcpy(o, s + i, len);
+                        o += len;
+                }
+        }
+        *o = 0;
+        return t;
 }

@@ -1,0 +1,910 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Export: the walk of a scope (cn_erase_scope_walk()) over the snapshots of
+ * a controller, each entry into the archive (libarchive) with its content
+ * read as restore reads it (cn_file_content()), each entry's record into an
+ * unlinked temporary file; at the end manifest.json put together from that
+ * file and signed in two passes over it, then manifest.sig. */
+#include "export.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "certificate.h"
+#include "fileio.h"
+#include "hex.h"
+#include "hold.h"
+#include "linktable.h"
+#include "macro.h"
+#include "restore.h"
+#include "utf8.h"
+
+#define _cleanup_json_ _cleanup_(json_decrefp)
+#define JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER)
+#define IO_BYTES (1u << 20)             /* reading the records back, zeros of holes */
+#define ACL_ACCESS "system.posix_acl_access"
+#define ACL_DEFAULT "system.posix_acl_default"
+
+static const char *const type_names[] = { NULL, "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket" };
+
+/* ---- times ---- */
+
+/* sec (any int64) as RFC 3339 UTC, "YYYY-MM-DDTHH:MM:SSZ", with nsec as
+ * nine digits of fraction when frac; a year outside 0000 to 9999 as ISO
+ * 8601 writes an expanded one: a sign and at least four digits. */
+#define TIME_TEXT_BYTES 64
+static void time_text(int64_t sec, uint32_t nsec, bool frac, char buf[TIME_TEXT_BYTES]) {
+        int64_t days = sec / 86400, rem = sec % 86400;
+        if (rem < 0)
+                rem += 86400, days--;
+        /* civil from days (H. Hinnant), in int64: any day of any int64 second */
+        int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097, doe = z - era * 146097;
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365, y = yoe + era * 400;
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+        int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+        char year[32], fraction[16] = "";
+        y += m <= 2;
+        if (y >= 0 && y <= 9999)
+                snprintf(year, sizeof year, "%04lld", (long long) y);
+        else
+                snprintf(year, sizeof year, "%+05lld", (long long) y);
+        if (frac)
+                snprintf(fraction, sizeof fraction, ".%09u", nsec);
+        snprintf(buf, TIME_TEXT_BYTES, "%s-%02d-%02dT%02d:%02d:%02d%sZ", year, (int) m, (int) d, (int) (rem / 3600),
+                 (int) (rem / 60 % 60), (int) (rem % 60), fraction);
+}
+
+/* ---- the order of entries ---- */
+
+int cn_export_path_cmp(const char *a, size_t a_len, const char *b, size_t b_len) {
+        size_t i = 0, j = 0;
+        for (;;) {
+                if (i >= a_len || j >= b_len)
+                        return (i < a_len) - (j < b_len);
+                size_t ei = i, ej = j;
+                while (ei < a_len && a[ei] != '/')
+                        ei++;
+                while (ej < b_len && b[ej] != '/')
+                        ej++;
+                int c = cn_name_cmp(a + i, ei - i, b + j, ej - j);
+                if (c != 0)
+                        return c;
+                i = ei + 1;
+                j = ej + 1;
+                /* "x/" after "x": a trailing separator is no component */
+                if (i > a_len || j > b_len)
+                        return (i <= a_len) - (j <= b_len);
+        }
+}
+
+/* ---- temporary files ---- */
+
+/* A new file nobody else can reach: unlinked from the start (O_TMPFILE),
+ * or unlinked as soon as it is made. */
+static int tmp_open(int dirfd) {
+        int fd = openat(dirfd >= 0 ? dirfd : AT_FDCWD, dirfd >= 0 ? "." : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC,
+                        0600);
+        if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+                return fd >= 0 ? fd : -errno;
+        char name[] = "/tmp/cairn-export-XXXXXX";
+        fd = mkostemp(name, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        (void) unlink(name);
+        return fd;
+}
+
+/* ---- the writer ---- */
+
+typedef struct Snap {
+        CnSnapshot *s;                  /* in the list */
+        char folder[CN_ID_HEX + TIME_TEXT_BYTES + 2];
+        bool selected;                  /* options.snapshots names it (or names none) */
+        bool in_scope;                  /* an entry of it is */
+        bool restricted;
+        uint64_t entries;
+} Snap;
+
+/* A directory above the entry at hand that the scope does not reach:
+ * written before the first entry below it that it does. */
+typedef struct Ancestor {
+        char *path;
+        size_t len;
+        CnNode node;                    /* without chunks */
+        bool written;
+} Ancestor;
+
+/* The first name of a hard link group in this snapshot. */
+typedef struct LinkFirst {
+        char *archive_path;
+        uint8_t sha256[CN_ID_BYTES];
+} LinkFirst;
+
+typedef struct Export {
+        CnRepo *repo;
+        CnController *c;
+        const CnExportOptions *o;
+        CnExportResult *res;
+        CnEraseRequest q;
+        CnStore *store;
+        CnStoreReader *reader;
+        CnBuf chunk;
+        CnSha256 *sha;
+        uint8_t *io;                    /* IO_BYTES: zeros for holes, then reading records back */
+        struct archive *a;
+        struct archive_entry *e;
+        CnSnapshot *list;
+        size_t n_list;
+        Snap *snaps;                    /* by folder name: time order */
+        size_t n_snaps;
+        Snap *at;
+        Ancestor *anc;
+        size_t n_anc, cap_anc;
+        CnLinkTable *links;             /* link group -> LinkFirst, this snapshot's */
+        CnBuf apath;                    /* the archive path at hand */
+        int rec_fd;                     /* records: the files, then the events */
+        FILE *rec;
+        uint64_t files_len, events_len; /* bytes of each in rec */
+        uint64_t n_events;
+} Export;
+
+static int archive_error(Export *x) {
+        int e = archive_errno(x->a);
+        return e > 0 ? -e : -EIO;
+}
+
+/* ARCHIVE_WARN is a success: a name libarchive could not translate to
+ * UTF-8 is stored as its bytes (hdrcharset=BINARY), as it should be. */
+static int archive_check(Export *x, int r) {
+        return r >= ARCHIVE_WARN ? 0 : archive_error(x);
+}
+
+static int feed(Export *x, const void *p, size_t n, bool hash) {
+        if (hash)
+                cn_sha256_update(x->sha, p, n);
+        while (n > 0) {
+                la_ssize_t w = archive_write_data(x->a, p, n);
+                if (w < 0)
+                        return archive_error(x);
+                if (w == 0)
+                        return -EIO;
+                p = (const uint8_t *) p + w;
+                n -= (size_t) w;
+        }
+        return 0;
+}
+
+/* Holes as zeros: the pax writer skips what its sparse map says is a hole. */
+static int feed_zeros(Export *x, uint64_t n) {
+        while (n > 0) {
+                size_t k = (size_t) CN_MIN(n, (uint64_t) IO_BYTES);
+                int r = feed(x, x->io, k, true);
+                if (r < 0)
+                        return r;
+                n -= k;
+        }
+        return 0;
+}
+
+typedef struct Content {
+        Export *x;
+        uint64_t pos;
+} Content;
+
+static int content_put(const uint8_t *p, size_t n, uint64_t off, void *u) {
+        Content *k = u;
+        int r = feed_zeros(k->x, off - k->pos);
+        if (r >= 0)
+                r = feed(k->x, p, n, true);
+        k->pos = off + n;
+        return r;
+}
+
+/* A JSON string of the n bytes at s: themselves when they are UTF-8, else
+ * each byte that is not as U+FFFD, and then key_hex the exact bytes. */
+static int put_text(json_t *o, const char *key, const char *s, size_t n) {
+        json_t *v;
+        if (cn_utf8_valid(s, n) && !memchr(s, 0, n))
+                return json_object_set_new(o, key, json_stringn(s, n)) < 0 ? -ENOMEM : 0;
+        _cleanup_free_ char *t = cn_utf8_lossy(s, n), *hex = malloc(2 * n + 1);
+        char hkey[64];
+        if (!t || !hex || !(v = json_string(t)) || json_object_set_new(o, key, v) < 0)
+                return -ENOMEM;
+        cn_hex_encode((const uint8_t *) s, n, hex);
+        snprintf(hkey, sizeof hkey, "%s_hex", key);
+        return json_object_set_new(o, hkey, json_string(hex)) < 0 ? -ENOMEM : 0;
+}
+
+/* A JSON string of s: valid UTF-8 as it is, each byte that is not as U+FFFD. */
+static json_t *text_json(const char *s) {
+        json_t *j = json_string(s);
+        if (j)
+                return j;
+        _cleanup_free_ char *t = cn_utf8_lossy(s, strlen(s));
+        return t ? json_string(t) : NULL;
+}
+
+static json_t *hex_json(const uint8_t *p, size_t n) {
+        char hex[2 * CN_ID_BYTES + 1];
+        cn_hex_encode(p, n, hex);
+        return json_string(hex);
+}
+
+static json_t *time_json(int64_t sec, uint32_t nsec, bool frac) {
+        char t[TIME_TEXT_BYTES];
+        time_text(sec, nsec, frac, t);
+        return json_string(t);
+}
+
+/* Append one record (a line of JSON) of the files or events to rec. */
+static int record_put(Export *x, json_t *rec, uint64_t *len) {
+        _cleanup_free_ char *s = json_dumps(rec, JSON_FLAGS);
+        if (!s)
+                return -ENOMEM;
+        size_t n = strlen(s);
+        if ((*len && fputs(",\n", x->rec) == EOF) || fwrite(s, 1, n, x->rec) != n)
+                return -EIO;
+        *len += n + (*len ? 2 : 0);
+        return 0;
+}
+
+typedef struct Written {
+        bool in_archive;
+        bool hashed;
+        uint8_t sha256[CN_ID_BYTES];
+        const char *link;               /* the first name of its hard link group */
+} Written;
+
+static int file_record(Export *x, const char *path, size_t len, const CnNode *n, bool in_scope, const Written *w) {
+        _cleanup_json_ json_t *o = json_object();
+        const CnSnapshot *s = x->at->s;
+        const char *apath = (const char *) x->apath.data;
+        int r;
+        if (!o)
+                return -ENOMEM;
+        if ((r = put_text(o, "path", path, len)) < 0)
+                return r;
+        if (w->in_archive)
+                r = put_text(o, "archive_path", apath, x->apath.len);
+        else
+                r = json_object_set_new(o, "archive_path", json_null());
+        if (r < 0 || json_object_set_new(o, "snapshot", json_string(s->id_hex)) < 0 ||
+            json_object_set_new(o, "snapshot_time", time_json(s->time.sec, 0, false)) < 0 ||
+            json_object_set_new(o, "backup_time", time_json(s->time.sec, s->time.nsec, true)) < 0 ||
+            json_object_set_new(o, "type", json_string(type_names[n->type])) < 0 ||
+            json_object_set_new(o, "size", json_integer((json_int_t) n->size)) < 0 ||
+            json_object_set_new(o, "sha256", w->hashed ? hex_json(w->sha256, CN_ID_BYTES) : json_null()) < 0 ||
+            json_object_set_new(o, "mode", json_integer(n->mode)) < 0 ||
+            json_object_set_new(o, "uid", json_integer(n->uid)) < 0 ||
+            json_object_set_new(o, "gid", json_integer(n->gid)) < 0)
+                return -ENOMEM;
+        if ((r = n->user ? put_text(o, "user", n->user, strlen(n->user))
+                         : json_object_set_new(o, "user", json_null())) < 0 ||
+            (r = n->group ? put_text(o, "group", n->group, strlen(n->group))
+                          : json_object_set_new(o, "group", json_null())) < 0)
+                return -ENOMEM;
+        if (json_object_set_new(o, "mtime", time_json(n->mtime.sec, n->mtime.nsec, true)) < 0 ||
+            json_object_set_new(o, "in_scope", json_boolean(in_scope)) < 0)
+                return -ENOMEM;
+        if (w->link)
+                r = put_text(o, "link", w->link, strlen(w->link));
+        else
+                r = json_object_set_new(o, "link", json_null());
+        if (r < 0)
+                return -ENOMEM;
+        if (n->type == CN_NODE_SYMLINK)
+                r = put_text(o, "target", n->target ? n->target : "", n->target_len);
+        else
+                r = json_object_set_new(o, "target", json_null());
+        if (r < 0)
+                return -ENOMEM;
+        return record_put(x, o, &x->files_len);
+}
+
+/* A raw POSIX ACL (system.posix_acl_*: version 2, then entries of tag:u16
+ * perm:u16 id:u32) into e's ACL of type; false if it is not one (then it
+ * goes as the extended attribute it is). */
+static bool put_acl(struct archive_entry *e, int type, const uint8_t *v, size_t n) {
+        static const struct {
+                unsigned tag;
+                int archive;
+        } tags[] = {
+                { 0x01, ARCHIVE_ENTRY_ACL_USER_OBJ }, { 0x02, ARCHIVE_ENTRY_ACL_USER },
+                { 0x04, ARCHIVE_ENTRY_ACL_GROUP_OBJ }, { 0x08, ARCHIVE_ENTRY_ACL_GROUP },
+                { 0x10, ARCHIVE_ENTRY_ACL_MASK }, { 0x20, ARCHIVE_ENTRY_ACL_OTHER },
+        };
+        if (n < 4 || (n - 4) % 8 != 0 || cn_le32_get(v) != 2)
+                return false;
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t off = 4; off < n; off += 8) {
+                        unsigned tag = v[off] | v[off + 1] << 8, perm = v[off + 2] | v[off + 3] << 8;
+                        int t = 0;
+                        for (size_t i = 0; i < CN_ELEMENTSOF(tags); i++)
+                                if (tags[i].tag == tag)
+                                        t = tags[i].archive;
+                        if (t == 0 || perm > 7)
+                                return false;
+                        bool named = t == ARCHIVE_ENTRY_ACL_USER || t == ARCHIVE_ENTRY_ACL_GROUP;
+                        /* read 4, write 2, execute 1: libarchive's bits too */
+                        if (pass == 1 && archive_entry_acl_add_entry(e, type, (int) perm, t,
+                                                                     named ? (int) cn_le32_get(v + off + 4) : -1,
+                                                                     NULL) != ARCHIVE_OK)
+                                return false;
+                }
+        return true;
+}
+
+/* What the archive entry says of n, but for its type and size. */
+static void entry_meta(Export *x, const CnNode *n) {
+        struct archive_entry *e = x->e;
+        bool pax = x->o->archive == CN_EXPORT_PAX;
+        archive_entry_clear(e);
+        archive_entry_copy_pathname(e, (const char *) x->apath.data);
+        archive_entry_set_uid(e, n->uid);
+        archive_entry_set_gid(e, n->gid);
+        if (n->user)
+                archive_entry_copy_uname(e, n->user);
+        if (n->group)
+                archive_entry_copy_gname(e, n->group);
+        archive_entry_set_mtime(e, n->mtime.sec, n->mtime.nsec);
+        if (n->atime.sec || n->atime.nsec)
+                archive_entry_set_atime(e, n->atime.sec, n->atime.nsec);
+        archive_entry_set_ctime(e, n->ctime.sec, n->ctime.nsec);
+        if (!pax)
+                return;
+        for (size_t i = 0; i < n->n_xattrs; i++) {
+                const CnXattr *xa = &n->xattrs[i];
+                int type = strcmp(xa->name, ACL_ACCESS) == 0    ? ARCHIVE_ENTRY_ACL_TYPE_ACCESS
+                           : strcmp(xa->name, ACL_DEFAULT) == 0 ? ARCHIVE_ENTRY_ACL_TYPE_DEFAULT
+                                                                : 0;
+                if (type == 0 || !put_acl(e, type, xa->value, xa->value_len))
+                        archive_entry_xattr_add_entry(e, xa->name, xa->value, xa->value_len);
+        }
+        if (n->fsflags)
+                archive_entry_set_fflags(e, n->fsflags, 0);
+}
+
+static int write_header(Export *x, mode_t type, const CnNode *n) {
+        archive_entry_set_filetype(x->e, type);
+        /* after the ACL, which may have set it from its entries */
+        archive_entry_set_perm(x->e, n->mode & 07777);
+        return archive_check(x, archive_write_header(x->a, x->e));
+}
+
+static void link_first_free(void *p) {
+        LinkFirst *l = p;
+        free(l->archive_path);
+        free(l);
+}
+
+static int write_file(Export *x, const char *path, const CnNode *n, Written *w) {
+        bool pax = x->o->archive == CN_EXPORT_PAX;
+        LinkFirst *first = NULL;
+        int r;
+
+        if (pax && n->link_group && (first = cn_linktable_get(x->links, n->link_group, 0))) {
+                archive_entry_copy_hardlink(x->e, first->archive_path);
+                archive_entry_set_size(x->e, 0);
+                if ((r = write_header(x, AE_IFREG, n)) < 0)
+                        return r;
+                memcpy(w->sha256, first->sha256, CN_ID_BYTES);
+                w->hashed = true;
+                w->link = first->archive_path;
+                return 0;
+        }
+        archive_entry_set_size(x->e, (la_int64_t) n->size);
+        if (pax && n->sparse)
+                for (size_t i = 0; i < n->n_extents; i++)
+                        archive_entry_sparse_add_entry(x->e, (la_int64_t) n->extents[i].offset,
+                                                       (la_int64_t) n->extents[i].length);
+        if ((r = write_header(x, AE_IFREG, n)) < 0)
+                return r;
+        Content k = { .x = x };
+        r = cn_file_content(x->reader, n, &x->chunk, content_put, &k);
+        if (r == -EUCLEAN && x->o->warn)
+                x->o->warn(x->at->s, path, r, x->o->userdata);
+        if (r < 0 && r != -EUCLEAN)
+                return r;
+        if ((r = feed_zeros(x, n->size - k.pos)) < 0 || (r = cn_sha256_final(x->sha, w->sha256)) < 0)
+                return r;
+        w->hashed = true;
+        x->res->files++;
+        x->res->bytes += n->size;
+        if (pax && n->link_group) {
+                LinkFirst *l = calloc(1, sizeof *l);
+                if (!l || !(l->archive_path = strdup((const char *) x->apath.data))) {
+                        free(l);
+                        return -ENOMEM;
+                }
+                memcpy(l->sha256, w->sha256, CN_ID_BYTES);
+                if ((r = cn_linktable_put(x->links, n->link_group, 0, l)) < 0) {
+                        link_first_free(l);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* Entry n at path (len bytes) of the snapshot at hand into the archive
+ * (what the archive can hold) and its record into rec. */
+static int put_entry(Export *x, const char *path, size_t len, const CnNode *n, bool in_scope) {
+        bool pax = x->o->archive == CN_EXPORT_PAX;
+        Written w = { .in_archive = true };
+        int r;
+
+        cn_buf_reset(&x->apath);
+        if ((r = cn_buf_append(&x->apath, CN_EXPORT_FILES, strlen(CN_EXPORT_FILES))) < 0 ||
+            (r = cn_buf_append(&x->apath, x->at->folder, strlen(x->at->folder))) < 0 ||
+            (r = cn_buf_append(&x->apath, path, len)) < 0 || (r = cn_buf_put_u8(&x->apath, 0)) < 0)
+                return r;
+        x->apath.len--;
+        entry_meta(x, n);
+        switch (n->type) {
+        case CN_NODE_FILE:
+                r = write_file(x, path, n, &w);
+                break;
+        case CN_NODE_DIR:
+                archive_entry_set_size(x->e, 0);
+                r = write_header(x, AE_IFDIR, n);
+                break;
+        case CN_NODE_SYMLINK:
+                archive_entry_copy_symlink(x->e, n->target ? n->target : "");
+                r = write_header(x, AE_IFLNK, n);
+                break;
+        case CN_NODE_FIFO:
+        case CN_NODE_CHR:
+        case CN_NODE_BLK:
+                /* zip holds none of these: in the manifest only */
+                if (!pax) {
+                        w.in_archive = false;
+                        break;
+                }
+                archive_entry_set_rdev(x->e, (dev_t) n->rdev);
+                r = write_header(x, n->type == CN_NODE_FIFO ? AE_IFIFO : n->type == CN_NODE_CHR ? AE_IFCHR : AE_IFBLK,
+                                 n);
+                break;
+        default:
+                w.in_archive = false;   /* sockets: neither pax nor zip holds one */
+                break;
+        }
+        if (r < 0)
+                return r;
+        if (w.in_archive && (r = archive_check(x, archive_write_finish_entry(x->a))) < 0)
+                return r;
+        x->res->entries++;
+        x->at->entries++;
+        return file_record(x, path, len, n, in_scope, &w);
+}
+
+static void ancestors_pop_to(Export *x, size_t keep) {
+        while (x->n_anc > keep) {
+                Ancestor *a = &x->anc[--x->n_anc];
+                free(a->path);
+                cn_node_done(&a->node);
+        }
+}
+
+/* The first entry of the snapshot at hand in scope: is it restricted? */
+static int snapshot_begin(Export *x) {
+        bool restricted;
+        int r = cn_erase_restricted(x->repo, x->store, x->at->s, &restricted);
+        if (r < 0)
+                return r;
+        if (restricted) {
+                r = x->o->restricted ? x->o->restricted(x->at->s, x->o->userdata) : -EACCES;
+                if (r < 0)
+                        return r;
+                x->res->restricted++;
+        }
+        x->at->in_scope = true;
+        x->at->restricted = restricted;
+        x->res->snapshots++;
+        return 0;
+}
+
+static int export_entry(const char *path, size_t len, const CnNode *n, CnEraseReach reach, void *u) {
+        Export *x = u;
+        int r;
+
+        /* the directories above path that the scope does not reach */
+        size_t keep = x->n_anc;
+        while (keep > 0 && !(len > x->anc[keep - 1].len && path[x->anc[keep - 1].len] == '/' &&
+                             memcmp(path, x->anc[keep - 1].path, x->anc[keep - 1].len) == 0))
+                keep--;
+        ancestors_pop_to(x, keep);
+        if (reach == CN_ERASE_OUT) {
+                if (n->type != CN_NODE_DIR)
+                        return 0;
+                if (CN_GROW(x->anc, x->cap_anc, x->n_anc) < 0)
+                        return -ENOMEM;
+                Ancestor *a = &x->anc[x->n_anc];
+                CnNode meta = *n;
+                meta.chunks = NULL;
+                meta.n_chunks = 0;
+                *a = (Ancestor) { .path = strndup(path, len), .len = len };
+                if (!a->path || cn_node_copy(&a->node, &meta) < 0) {
+                        free(a->path);
+                        cn_node_done(&a->node);
+                        return -ENOMEM;
+                }
+                x->n_anc++;
+                return 0;
+        }
+        if (!x->at->in_scope && (r = snapshot_begin(x)) < 0)
+                return r;
+        for (size_t i = 0; i < x->n_anc; i++)
+                if (!x->anc[i].written) {
+                        if ((r = put_entry(x, x->anc[i].path, x->anc[i].len, &x->anc[i].node, false)) < 0)
+                                return r;
+                        x->anc[i].written = true;
+                }
+        return put_entry(x, path, len, n, true);
+}
+
+/* ---- the snapshots ---- */
+
+static int snap_cmp(const void *a, const void *b) {
+        const CnSnapshot *s = ((const Snap *) a)->s, *t = ((const Snap *) b)->s;
+        if (s->time.sec != t->time.sec)
+                return s->time.sec < t->time.sec ? -1 : 1;
+        if (s->time.nsec != t->time.nsec)
+                return s->time.nsec < t->time.nsec ? -1 : 1;
+        return memcmp(s->id, t->id, CN_ID_BYTES);
+}
+
+/* Every snapshot of the controller by time, each named as the header
+ * says: the second, the nanosecond when another has the same second, the
+ * id too when another has the same nanosecond. */
+static int snapshots_init(Export *x) {
+        int r = cn_snapshot_list(x->repo, x->c, x->o->damaged, x->o->userdata, &x->list, &x->n_list);
+        if (r < 0)
+                return r;
+        x->snaps = calloc(x->n_list ? x->n_list : 1, sizeof *x->snaps);
+        if (!x->snaps)
+                return -ENOMEM;
+        x->n_snaps = x->n_list;
+        for (size_t i = 0; i < x->n_list; i++)
+                x->snaps[i].s = &x->list[i];
+        qsort(x->snaps, x->n_snaps, sizeof *x->snaps, snap_cmp);
+        for (size_t i = 0; i < x->n_snaps; i++) {
+                const CnTime *t = &x->snaps[i].s->time;
+                bool sec = false, ns = false;
+                for (size_t j = i > 0 ? i - 1 : 0; j < CN_MIN(i + 2, x->n_snaps); j++)
+                        if (j != i && x->snaps[j].s->time.sec == t->sec) {
+                                sec = true;
+                                ns = ns || x->snaps[j].s->time.nsec == t->nsec;
+                        }
+                /* equal times are neighbours, but one with the same second
+                 * and another nanosecond may lie between two equal ones */
+                for (size_t j = i; !ns && j-- > 0 && x->snaps[j].s->time.sec == t->sec;)
+                        ns = x->snaps[j].s->time.nsec == t->nsec;
+                for (size_t j = i + 1; !ns && j < x->n_snaps && x->snaps[j].s->time.sec == t->sec; j++)
+                        ns = x->snaps[j].s->time.nsec == t->nsec;
+                char tt[TIME_TEXT_BYTES];
+                time_text(t->sec, t->nsec, sec, tt);
+                snprintf(x->snaps[i].folder, sizeof x->snaps[i].folder, "%s%s%s", tt, ns ? "-" : "",
+                         ns ? x->snaps[i].s->id_hex : "");
+                x->snaps[i].selected = x->o->n_snapshots == 0;
+                for (size_t k = 0; k < x->o->n_snapshots; k++)
+                        if (memcmp(x->o->snapshots[k], x->snaps[i].s->id, CN_ID_BYTES) == 0)
+                                x->snaps[i].selected = true;
+        }
+        return 0;
+}
+
+/* ---- the manifest ---- */
+
+static const char *scope_name(CnEraseScope s) {
+        return s == CN_ERASE_CONTROLLER ? "controller" : s == CN_ERASE_SUBJECT ? "subject" : "path";
+}
+
+static const char *const hold_scope_names[] = { NULL, "snapshot", "controller", "path", "tag" };
+
+/* Active holds that keep a snapshot in scope: id, kind, reason,
+ * reference, created, review, and which of those snapshots. */
+static int holds_json(Export *x, json_t **ret) {
+        _cleanup_(cn_holds_done) CnHolds holds = {};
+        _cleanup_json_ json_t *a = json_array();
+        size_t damaged = 0;
+        int r = cn_holds_load(x->repo, x->c, x->o->damaged, x->o->userdata, &holds, &damaged);
+        if (r < 0)
+                return r;
+        if (!a)
+                return -ENOMEM;
+        for (size_t h = 0; h < holds.n; h++) {
+                CnHold *hd = &holds.v[h];
+                CnHolds one = { .v = hd, .n = 1 };
+                json_t *snaps = json_array(), *o;
+                if (!snaps)
+                        return -ENOMEM;
+                for (size_t i = 0; cn_hold_active(hd) && i < x->n_snaps; i++)
+                        if (x->snaps[i].in_scope && cn_hold_covers_snapshot(&one, x->snaps[i].s))
+                                json_array_append_new(snaps, json_string(x->snaps[i].s->id_hex));
+                if (json_array_size(snaps) == 0) {
+                        json_decref(snaps);
+                        continue;
+                }
+                o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", hd->id_hex, "scope",
+                              hold_scope_names[hd->scope], "reason", text_json(hd->reason), "reference",
+                              text_json(hd->reference), "created", time_json(hd->created, 0, false), "review",
+                              hd->has_review ? time_json(hd->review, 0, false) : json_null(), "snapshots", snaps);
+                if (!o || json_array_append_new(a, o) < 0)
+                        return -ENOMEM;
+                x->res->holds++;
+        }
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+typedef int (*SinkFn)(const void *p, size_t n, void *userdata);
+
+/* manifest.json: the head's members, "files" and "events" from rec, the
+ * tail's members, as the header of export.h says. */
+typedef struct Manifest {
+        char *head;                     /* "{...," */
+        char *tail;                     /* "...}\n" */
+} Manifest;
+
+static int emit_text(const char *s, SinkFn fn, void *u) {
+        return fn(s, strlen(s), u);
+}
+
+static int emit_records(Export *x, uint64_t off, uint64_t len, SinkFn fn, void *u) {
+        int r;
+        if (len == 0)
+                return 0;
+        if ((r = emit_text("\n", fn, u)) < 0)
+                return r;
+        while (len > 0) {
+                size_t k = (size_t) CN_MIN(len, (uint64_t) IO_BYTES);
+                if ((r = cn_pread_all(x->rec_fd, x->io, k, off)) < 0 || (r = fn(x->io, k, u)) < 0)
+                        return r;
+                off += k;
+                len -= k;
+        }
+        return emit_text("\n", fn, u);
+}
+
+static int manifest_emit(Export *x, const Manifest *m, SinkFn fn, void *u) {
+        int r;
+        if ((r = emit_text(m->head, fn, u)) < 0 || (r = emit_text("\"files\":[", fn, u)) < 0 ||
+            (r = emit_records(x, 0, x->files_len, fn, u)) < 0 || (r = emit_text("],\"events\":[", fn, u)) < 0 ||
+            (r = emit_records(x, x->files_len, x->events_len, fn, u)) < 0 || (r = emit_text("],", fn, u)) < 0)
+                return r;
+        return emit_text(m->tail, fn, u);
+}
+
+typedef struct Pass {
+        Export *x;
+        CnSignStream *sign;
+        bool write;                     /* into the archive, hashed */
+        uint64_t len;
+} Pass;
+
+static int pass_put(const void *p, size_t n, void *u) {
+        Pass *ps = u;
+        cn_sign_stream_update(ps->sign, p, n);
+        ps->len += n;
+        return ps->write ? feed(ps->x, p, n, true) : 0;
+}
+
+static char *dump(const json_t *j) {
+        return j ? json_dumps(j, JSON_FLAGS) : NULL;
+}
+
+static int manifest_parts(Export *x, int64_t now, Manifest *m) {
+        const CnExportOptions *o = x->o;
+        CnRepo *repo = x->repo;
+        _cleanup_json_ json_t *snaps = json_array(), *restricted = json_array(), *head = NULL, *tail = NULL;
+        json_t *holds = NULL;
+        char id[CN_UUID_HEX + 1], rid[CN_UUID_HEX + 1];
+        int r;
+
+        if (!snaps || !restricted)
+                return -ENOMEM;
+        for (size_t i = 0; i < x->n_snaps; i++) {
+                const Snap *s = &x->snaps[i];
+                char folder[sizeof s->folder + sizeof CN_EXPORT_FILES];
+                if (!s->in_scope)
+                        continue;
+                snprintf(folder, sizeof folder, "%s%s", CN_EXPORT_FILES, s->folder);
+                if (json_array_append_new(snaps, json_pack("{s:s, s:o, s:s, s:b, s:I}", "id", s->s->id_hex, "time",
+                                                           time_json(s->s->time.sec, s->s->time.nsec, true),
+                                                           "folder", folder, "restricted", s->restricted,
+                                                           "entries", (json_int_t) s->entries)) < 0 ||
+                    (s->restricted && json_array_append_new(restricted, json_string(s->s->id_hex)) < 0))
+                        return -ENOMEM;
+        }
+        cn_hex_encode(cn_repo_processor_id(repo), CN_UUID_BYTES, id);
+        cn_hex_encode(cn_repo_id(repo), CN_UUID_BYTES, rid);
+        json_t *glass = x->res->restricted
+                                ? json_pack("{s:o, s:O}", "purpose", text_json(o->break_glass ? o->break_glass : ""),
+                                            "snapshots", restricted)
+                                : json_null();
+        head = json_pack("{s:s, s:s, s:{s:s, s:o, s:o}, s:{s:s, s:o}, s:{s:s, s:o}, s:o, s:s, s:b, s:o, s:O}",
+                         "format", CN_EXPORT_FORMAT, "repository", rid, "processor", "id", id, "name",
+                         text_json(cn_repo_processor_name(repo) ? cn_repo_processor_name(repo) : ""), "public_key",
+                         hex_json(cn_repo_processor_public_key(repo), CN_SIGN_PUBLIC_BYTES), "controller", "id",
+                         x->c->id_hex, "name", text_json(x->c->name), "scope", "kind", scope_name(o->scope), "value",
+                         text_json(x->q.value), "created_at", time_json(now, 0, false), "archive",
+                         o->archive == CN_EXPORT_PAX ? "pax" : "zip", "empty", x->res->entries == 0, "break_glass",
+                         glass, "snapshots", snaps);
+        if (!head)
+                return -ENOMEM;
+        if ((r = holds_json(x, &holds)) < 0)
+                return r;
+        tail = json_pack("{s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I}}", "locations", json_null(), "retention",
+                         json_null(), "holds", holds, "audit_anchor", json_null(), "counts", "snapshots",
+                         (json_int_t) x->res->snapshots, "entries", (json_int_t) x->res->entries, "files",
+                         (json_int_t) x->res->files, "bytes", (json_int_t) x->res->bytes);
+        if (!tail)
+                return -ENOMEM;
+        /* {a,b} and {c} become "{a,b," and "c}\n" */
+        if (!(m->head = dump(head)) || !(m->tail = dump(tail)))
+                return -ENOMEM;
+        size_t hn = strlen(m->head), tn = strlen(m->tail);
+        m->head[hn - 1] = ',';
+        memmove(m->tail, m->tail + 1, tn - 1);
+        memcpy(m->tail + tn - 1, "\n", 2);
+        return 0;
+}
+
+static int write_small(Export *x, const char *name, const void *p, size_t n, int64_t now) {
+        int r;
+        archive_entry_clear(x->e);
+        archive_entry_copy_pathname(x->e, name);
+        archive_entry_set_filetype(x->e, AE_IFREG);
+        archive_entry_set_perm(x->e, 0644);
+        archive_entry_set_size(x->e, (la_int64_t) n);
+        archive_entry_set_mtime(x->e, now, 0);
+        if ((r = archive_check(x, archive_write_header(x->a, x->e))) < 0 || (r = feed(x, p, n, false)) < 0)
+                return r;
+        return archive_check(x, archive_write_finish_entry(x->a));
+}
+
+static int write_signature(Export *x, const uint8_t sig[CN_SIGN_BYTES], int64_t now) {
+        json_t *sj = cn_signature_json(cn_repo_processor_public_key(x->repo), sig);
+        _cleanup_free_ char *s = dump(sj), *line = NULL;
+        json_decref(sj);
+        if (!s || !(line = malloc(strlen(s) + 2)))
+                return -ENOMEM;
+        size_t n = strlen(s);
+        memcpy(line, s, n);
+        memcpy(line + n, "\n", 2);
+        return write_small(x, CN_EXPORT_SIGNATURE, line, n + 1, now);
+}
+
+/* manifest.json signed in two passes over it, written in the second;
+ * then manifest.sig. */
+static int sign_and_write(Export *x, const Manifest *m, int64_t now) {
+        _cleanup_(cn_sign_stream_freep) CnSignStream *sign = NULL;
+        uint8_t sig[CN_SIGN_BYTES];
+        int r;
+
+        if ((r = cn_sign_stream_new(cn_repo_processor_secret_key(x->repo), &sign)) < 0)
+                return r;
+        Pass p1 = { .x = x, .sign = sign };
+        cn_sign_stream_update(sign, CN_EXPORT_SIGN_DOMAIN, strlen(CN_EXPORT_SIGN_DOMAIN));
+        if ((r = manifest_emit(x, m, pass_put, &p1)) < 0 || (r = cn_sign_stream_second(sign)) < 0)
+                return r;
+        archive_entry_clear(x->e);
+        archive_entry_copy_pathname(x->e, CN_EXPORT_MANIFEST);
+        archive_entry_set_filetype(x->e, AE_IFREG);
+        archive_entry_set_perm(x->e, 0644);
+        archive_entry_set_size(x->e, (la_int64_t) p1.len);
+        archive_entry_set_mtime(x->e, now, 0);
+        if ((r = archive_check(x, archive_write_header(x->a, x->e))) < 0)
+                return r;
+        Pass p2 = { .x = x, .sign = sign, .write = true };
+        cn_sign_stream_update(sign, CN_EXPORT_SIGN_DOMAIN, strlen(CN_EXPORT_SIGN_DOMAIN));
+        if ((r = manifest_emit(x, m, pass_put, &p2)) < 0)
+                return r;
+        if (p2.len != p1.len)           /* the temporary file changed under us */
+                return -EIO;
+        if ((r = archive_check(x, archive_write_finish_entry(x->a))) < 0 ||
+            (r = cn_sha256_final(x->sha, x->res->digest)) < 0 || (r = cn_sign_stream_final(sign, sig)) < 0)
+                return r;
+        x->res->manifest_bytes = p1.len;
+        return write_signature(x, sig, now);
+}
+
+static int write_manifest(Export *x, int64_t now) {
+        Manifest m = {};
+        int r;
+        if (fflush(x->rec) != 0)
+                return -EIO;
+        r = manifest_parts(x, now, &m);
+        if (r >= 0)
+                r = sign_and_write(x, &m, now);
+        free(m.head);
+        free(m.tail);
+        return r;
+}
+
+static int run(Export *x, int fd) {
+        const CnExportOptions *o = x->o;
+        int64_t now = o->now ? o->now : (int64_t) time(NULL);
+        int r;
+
+        if ((r = cn_store_open_tolerant(x->repo, x->c, CN_STORE_KEYS, o->damaged, o->userdata, &x->store)) < 0)
+                return r;
+        /* remote: a pack fetched once, not once a chunk, as restore does */
+        if (!cn_backend_local_path(cn_repo_backend(x->repo)) && (r = cn_store_set_pack_cache(x->store, 2)) < 0)
+                return r;
+        if ((r = cn_store_reader_new(x->store, &x->reader)) < 0 || (r = cn_sha256_new(&x->sha)) < 0)
+                return r;
+        if (!(x->io = calloc(1, IO_BYTES)))
+                return -ENOMEM;
+        if ((x->rec_fd = tmp_open(o->tmp_dirfd)) < 0)
+                return x->rec_fd;
+        if (!(x->rec = fdopen(x->rec_fd, "w+"))) {
+                r = -errno;
+                close(x->rec_fd);
+                x->rec_fd = -1;
+                return r;
+        }
+        if ((r = snapshots_init(x)) < 0)
+                return r;
+        if (!(x->a = archive_write_new()) || !(x->e = archive_entry_new()))
+                return -ENOMEM;
+        r = o->archive == CN_EXPORT_PAX ? archive_write_set_format_pax(x->a) : archive_write_set_format_zip(x->a);
+        if (r != ARCHIVE_OK || archive_write_open_fd(x->a, fd) != ARCHIVE_OK)
+                return archive_error(x);
+        for (size_t i = 0; i < x->n_snaps; i++) {
+                if (!x->snaps[i].selected)
+                        continue;
+                x->at = &x->snaps[i];
+                if ((r = cn_linktable_new(link_first_free, &x->links)) < 0)
+                        return r;
+                r = cn_erase_scope_walk(x->store, &x->q, x->at->s, export_entry, x);
+                ancestors_pop_to(x, 0);
+                x->links = cn_linktable_free(x->links);
+                if (r < 0)
+                        return r;
+        }
+        x->res->empty = x->res->entries == 0;
+        if ((r = write_manifest(x, now)) < 0)
+                return r;
+        return archive_check(x, archive_write_close(x->a));
+}
+
+int cn_export(CnRepo *repo, CnController *c, const CnExportOptions *o, int fd, CnExportResult *ret) {
+        Export x = { .repo = repo, .c = c, .o = o, .res = ret, .rec_fd = -1 };
+        int r;
+
+        *ret = (CnExportResult) {};
+        if ((o->archive != CN_EXPORT_PAX && o->archive != CN_EXPORT_ZIP) ||
+            (o->scope == CN_ERASE_SUBJECT && (!o->value || !cn_subject_valid(o->value, strlen(o->value)))) ||
+            (o->scope == CN_ERASE_PATH && (!o->value || !*o->value)) ||
+            (o->scope != CN_ERASE_CONTROLLER && o->scope != CN_ERASE_SUBJECT && o->scope != CN_ERASE_PATH))
+                return -EINVAL;
+        x.q = (CnEraseRequest) { .scope = o->scope, .value = o->scope == CN_ERASE_CONTROLLER ? c->id_hex : o->value };
+        cn_buf_init(&x.chunk, CN_MAX_CHUNK_BYTES);
+        cn_buf_init(&x.apath, SIZE_MAX);
+        r = run(&x, fd);
+        if (x.a)
+                archive_write_free(x.a);        /* after a failure: closes without finishing */
+        archive_entry_free(x.e);
+        if (x.rec)
+                fclose(x.rec);
+        ancestors_pop_to(&x, 0);
+        free(x.anc);
+        cn_linktable_free(x.links);
+        cn_snapshots_free(x.list, x.n_list);
+        free(x.snaps);
+        free(x.io);
+        cn_sha256_free(x.sha);
+        cn_store_reader_free(x.reader);
+        cn_store_free(x.store);
+        cn_buf_done(&x.chunk);
+        cn_buf_done(&x.apath);
+        return r;
+}
