@@ -731,6 +731,38 @@ int cli_select_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filt
         return 0;
 }
 
+int cli_break_glass(Cli *cli, const CnSnapshot *s) {
+        if (!cli->break_glass || !*cli->break_glass) {
+                /* an attempt on restricted data is accountable too */
+                CnAuditEvent *e = cli_audit_event(CN_AUDIT_BREAK_GLASS, cli->verb ?: "read");
+                if (e) {
+                        cn_audit_event_set_outcome(e, CN_AUDIT_REFUSED);
+                        (void) cn_audit_event_id(e, CN_AUDIT_F_SNAPSHOT, s->id);
+                }
+                cli_audit(cli, s->controller, e);
+                cli_error("snapshot %.8s holds data an erasure request waits to erase (a legal hold defers it): "
+                          "it is restricted; read it only for a stated purpose, with --break-glass PURPOSE, "
+                          "which is logged",
+                          s->id_hex);
+                return CLI_EXIT_ERROR;
+        }
+        char who[CLI_USER_AT_HOST_MAX];
+        openlog("cairn", LOG_PID, LOG_AUTHPRIV);
+        syslog(LOG_NOTICE, "break-glass read of snapshot %s (controller %s) by %s: %s", s->id_hex,
+               s->controller->id_hex, cli_user_at_host(who), cli->break_glass);
+        closelog();
+        cli_warn("break-glass read of restricted snapshot %.8s, logged (purpose: %s)", s->id_hex,
+                 CLI_ESC(cli->break_glass));
+        CnAuditEvent *e = NULL;
+        if (cn_audit_event_new(CN_AUDIT_BREAK_GLASS, CN_AUDIT_OK, &e) >= 0) {
+                (void) cn_audit_event_text(e, CN_AUDIT_F_ACTION, cli->verb ?: "read");
+                (void) cn_audit_event_id(e, CN_AUDIT_F_SNAPSHOT, s->id);
+                (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_TEXT, cli->break_glass, strlen(cli->break_glass));
+        }
+        cli_audit(cli, s->controller, e);
+        return 0;
+}
+
 int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
                       CnStore **ret_store) {
         CnSnapshot *s = NULL;
@@ -748,37 +780,8 @@ int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter
         r = cn_erase_restricted(cli->rp, *ret_store, s, &restricted);
         if (r < 0)
                 return cli_repo_error(cli, "cannot read the erasure requests", r);
-        if (restricted && (!cli->break_glass || !*cli->break_glass)) {
-                /* an attempt on restricted data is accountable too */
-                CnAuditEvent *e = cli_audit_event(CN_AUDIT_BREAK_GLASS, cli->verb ?: "read");
-                if (e) {
-                        cn_audit_event_set_outcome(e, CN_AUDIT_REFUSED);
-                        (void) cn_audit_event_id(e, CN_AUDIT_F_SNAPSHOT, s->id);
-                }
-                cli_audit(cli, s->controller, e);
-                cli_error("snapshot %.8s holds data an erasure request waits to erase (a legal hold defers it): "
-                          "it is restricted; read it only for a stated purpose, with --break-glass PURPOSE, "
-                          "which is logged",
-                          s->id_hex);
-                return CLI_EXIT_ERROR;
-        }
-        if (restricted) {
-                char who[CLI_USER_AT_HOST_MAX];
-                openlog("cairn", LOG_PID, LOG_AUTHPRIV);
-                syslog(LOG_NOTICE, "break-glass read of snapshot %s (controller %s) by %s: %s", s->id_hex,
-                       s->controller->id_hex, cli_user_at_host(who), cli->break_glass);
-                closelog();
-                cli_warn("break-glass read of restricted snapshot %.8s, logged (purpose: %s)", s->id_hex,
-                         CLI_ESC(cli->break_glass));
-                CnAuditEvent *e = NULL;
-                if (cn_audit_event_new(CN_AUDIT_BREAK_GLASS, CN_AUDIT_OK, &e) >= 0) {
-                        (void) cn_audit_event_text(e, CN_AUDIT_F_ACTION, cli->verb ?: "read");
-                        (void) cn_audit_event_id(e, CN_AUDIT_F_SNAPSHOT, s->id);
-                        (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_TEXT, cli->break_glass,
-                                                        strlen(cli->break_glass));
-                }
-                cli_audit(cli, s->controller, e);
-        }
+        if (restricted && (r = cli_break_glass(cli, s)) != 0)
+                return r;
         *ret_snap = s;
         return 0;
 }

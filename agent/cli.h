@@ -203,6 +203,17 @@ int cli_select_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filt
 int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter, CnSnapshot **list, size_t *n, const CnSnapshot **ret_snap,
                       CnStore **ret_store);
 
+/* Whether the absolute pattern p can match a path as snapshots store them
+ * (erase --path, export --path): no empty component ("//"), no "." or
+ * ".." (a trailing '/' is allowed). */
+bool cli_path_pattern_plain(const char *p);
+
+/* Snapshot s, which a deferred erasure restricts (cn_erase_restricted()),
+ * is about to be read: without --break-glass PURPOSE, say so and return
+ * exit code 1; with it, log the read (syslog, the audit log), warn, and
+ * return 0. */
+int cli_break_glass(Cli *cli, const CnSnapshot *s);
+
 /* Run a prune on the open repository and report it (verb-prune.c); an exit status. */
 int cli_prune(Cli *cli, const CnPruneOptions *o);
 /* --max-unused's argument into o; false if it is none (CLI_MAX_UNUSED_USAGE says what is). */
@@ -230,6 +241,7 @@ int verb_keystore(Cli *cli, int argc, char **argv);
 int cli_erase_pending(Cli *cli, CnController *c);
 int verb_copy(Cli *cli, int argc, char **argv);
 int verb_certificate(Cli *cli, int argc, char **argv);
+int verb_export(Cli *cli, int argc, char **argv);
 int verb_processor(Cli *cli, int argc, char **argv);
 int verb_audit(Cli *cli, int argc, char **argv);
 

@@ -33,6 +33,7 @@ static const struct {
         { "key-store", verb_keystore, "where the keys live: list, add or remove escrow locations" },
         { "erase", verb_erase, "erase a subject, path, snapshot or controller for good, with a certificate" },
         { "copy", verb_copy, "copy snapshots from another repository into this replica of it" },
+        { "export", verb_export, "export a controller's, subject's or path's files with a signed manifest" },
         { "certificate", verb_certificate, "list, show or verify signed erasure certificates" },
         { "processor", verb_processor, "show the processor's identity and public key" },
         { "audit", verb_audit, "show, verify or checkpoint the tamper-evident audit log" },

@@ -294,7 +294,7 @@ int cli_erase_pending(Cli *cli, CnController *c) {
  * no empty component ("//"), no "." or ".." (a trailing '/' is allowed:
  * "dir/" is dir). A typo there would erase nothing, and say so in a
  * certificate. */
-static bool path_pattern_plain(const char *p) {
+bool cli_path_pattern_plain(const char *p) {
         size_t n = strlen(p);
         while (n > 1 && p[n - 1] == '/')
                 n--;
@@ -399,7 +399,7 @@ int verb_erase(Cli *cli, int argc, char **argv) {
                                                 "without control characters");
         if (q.scope == CN_ERASE_PATH && q.value[0] != '/')
                 return cli_usage_error("erase", "--path takes an absolute pattern (starting with /)");
-        if (q.scope == CN_ERASE_PATH && !path_pattern_plain(q.value))
+        if (q.scope == CN_ERASE_PATH && !cli_path_pattern_plain(q.value))
                 return cli_usage_error("erase", "--path: a pattern with an empty, '.' or '..' component matches no "
                                                 "path a snapshot holds; write it as 'cairn ls' shows paths");
         if (q.scope == CN_ERASE_SUBJECT && (!*q.value || strlen(q.value) > CN_MAX_SUBJECT_BYTES || strchr(q.value, '/')))

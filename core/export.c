@@ -10,6 +10,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "certificate.h"
 #include "fileio.h"
 #include "hex.h"
@@ -37,11 +39,8 @@ static const char *const type_names[] = { NULL, "file", "dir", "symlink", "fifo"
 
 /* ---- times ---- */
 
-/* sec (any int64) as RFC 3339 UTC, "YYYY-MM-DDTHH:MM:SSZ", with nsec as
- * nine digits of fraction when frac; a year outside 0000 to 9999 as ISO
- * 8601 writes an expanded one: a sign and at least four digits. */
-#define TIME_TEXT_BYTES 64
-static void time_text(int64_t sec, uint32_t nsec, bool frac, char buf[TIME_TEXT_BYTES]) {
+#define TIME_TEXT_BYTES CN_EXPORT_TIME_BYTES
+void cn_export_time(int64_t sec, uint32_t nsec, bool frac, char buf[CN_EXPORT_TIME_BYTES]) {
         int64_t days = sec / 86400, rem = sec % 86400;
         if (rem < 0)
                 rem += 86400, days--;
@@ -58,7 +57,7 @@ static void time_text(int64_t sec, uint32_t nsec, bool frac, char buf[TIME_TEXT_
                 snprintf(year, sizeof year, "%+05lld", (long long) y);
         if (frac)
                 snprintf(fraction, sizeof fraction, ".%09u", nsec);
-        snprintf(buf, TIME_TEXT_BYTES, "%s-%02d-%02dT%02d:%02d:%02d%sZ", year, (int) m, (int) d, (int) (rem / 3600),
+        snprintf(buf, CN_EXPORT_TIME_BYTES, "%s-%02d-%02dT%02d:%02d:%02d%sZ", year, (int) m, (int) d, (int) (rem / 3600),
                  (int) (rem / 60 % 60), (int) (rem % 60), fraction);
 }
 
@@ -106,7 +105,7 @@ static int tmp_open(int dirfd) {
 
 typedef struct Snap {
         CnSnapshot *s;                  /* in the list */
-        char folder[CN_ID_HEX + TIME_TEXT_BYTES + 2];
+        char folder[CN_EXPORT_FOLDER_BYTES];
         bool selected;                  /* options.snapshots names it (or names none) */
         bool in_scope;                  /* an entry of it is */
         bool restricted;
@@ -153,7 +152,8 @@ typedef struct Export {
         int rec_fd;                     /* records: the files, then the events */
         FILE *rec;
         uint64_t files_len, events_len; /* bytes of each in rec */
-        uint64_t n_events;
+        CnAuditLog log;                 /* the controller's audit log as the export began */
+        bool log_loaded;
 } Export;
 
 static int archive_error(Export *x) {
@@ -240,7 +240,7 @@ static json_t *hex_json(const uint8_t *p, size_t n) {
 
 static json_t *time_json(int64_t sec, uint32_t nsec, bool frac) {
         char t[TIME_TEXT_BYTES];
-        time_text(sec, nsec, frac, t);
+        cn_export_time(sec, nsec, frac, t);
         return json_string(t);
 }
 
@@ -358,6 +358,7 @@ static void entry_meta(Export *x, const CnNode *n) {
         if (n->atime.sec || n->atime.nsec)
                 archive_entry_set_atime(e, n->atime.sec, n->atime.nsec);
         archive_entry_set_ctime(e, n->ctime.sec, n->ctime.nsec);
+        archive_entry_set_perm(e, n->mode & 07777);
         if (!pax)
                 return;
         for (size_t i = 0; i < n->n_xattrs; i++) {
@@ -372,10 +373,12 @@ static void entry_meta(Export *x, const CnNode *n) {
                 archive_entry_set_fflags(e, n->fsflags, 0);
 }
 
-static int write_header(Export *x, mode_t type, const CnNode *n) {
+/* The mode is set before the access ACL, whose owner, group and other
+ * entries then replace its permission bits (libarchive keeps them there):
+ * with a mask, the group bits are the group entry's, as POSIX.1e has it;
+ * an extractor that sets the ACL gets the mask back into the mode. */
+static int write_header(Export *x, mode_t type) {
         archive_entry_set_filetype(x->e, type);
-        /* after the ACL, which may have set it from its entries */
-        archive_entry_set_perm(x->e, n->mode & 07777);
         return archive_check(x, archive_write_header(x->a, x->e));
 }
 
@@ -393,7 +396,7 @@ static int write_file(Export *x, const char *path, const CnNode *n, Written *w) 
         if (pax && n->link_group && (first = cn_linktable_get(x->links, n->link_group, 0))) {
                 archive_entry_copy_hardlink(x->e, first->archive_path);
                 archive_entry_set_size(x->e, 0);
-                if ((r = write_header(x, AE_IFREG, n)) < 0)
+                if ((r = write_header(x, AE_IFREG)) < 0)
                         return r;
                 memcpy(w->sha256, first->sha256, CN_ID_BYTES);
                 w->hashed = true;
@@ -405,7 +408,7 @@ static int write_file(Export *x, const char *path, const CnNode *n, Written *w) 
                 for (size_t i = 0; i < n->n_extents; i++)
                         archive_entry_sparse_add_entry(x->e, (la_int64_t) n->extents[i].offset,
                                                        (la_int64_t) n->extents[i].length);
-        if ((r = write_header(x, AE_IFREG, n)) < 0)
+        if ((r = write_header(x, AE_IFREG)) < 0)
                 return r;
         Content k = { .x = x };
         r = cn_file_content(x->reader, n, &x->chunk, content_put, &k);
@@ -453,11 +456,11 @@ static int put_entry(Export *x, const char *path, size_t len, const CnNode *n, b
                 break;
         case CN_NODE_DIR:
                 archive_entry_set_size(x->e, 0);
-                r = write_header(x, AE_IFDIR, n);
+                r = write_header(x, AE_IFDIR);
                 break;
         case CN_NODE_SYMLINK:
                 archive_entry_copy_symlink(x->e, n->target ? n->target : "");
-                r = write_header(x, AE_IFLNK, n);
+                r = write_header(x, AE_IFLNK);
                 break;
         case CN_NODE_FIFO:
         case CN_NODE_CHR:
@@ -468,8 +471,7 @@ static int put_entry(Export *x, const char *path, size_t len, const CnNode *n, b
                         break;
                 }
                 archive_entry_set_rdev(x->e, (dev_t) n->rdev);
-                r = write_header(x, n->type == CN_NODE_FIFO ? AE_IFIFO : n->type == CN_NODE_CHR ? AE_IFCHR : AE_IFBLK,
-                                 n);
+                r = write_header(x, n->type == CN_NODE_FIFO ? AE_IFIFO : n->type == CN_NODE_CHR ? AE_IFCHR : AE_IFBLK);
                 break;
         default:
                 w.in_archive = false;   /* sockets: neither pax nor zip holds one */
@@ -560,38 +562,38 @@ static int snap_cmp(const void *a, const void *b) {
         return memcmp(s->id, t->id, CN_ID_BYTES);
 }
 
-/* Every snapshot of the controller by time, each named as the header
- * says: the second, the nanosecond when another has the same second, the
- * id too when another has the same nanosecond. */
+void cn_export_folder(const CnSnapshot *const *v, size_t n, size_t i, char ret[CN_EXPORT_FOLDER_BYTES]) {
+        const CnTime *t = &v[i]->time;
+        bool sec = false, ns = false;
+        /* sorted by time: the same second, and the same nanosecond, are neighbours */
+        for (size_t j = i > 0 ? i - 1 : 0; j < n && j <= i + 1; j++)
+                if (j != i && v[j]->time.sec == t->sec) {
+                        sec = true;
+                        ns = ns || v[j]->time.nsec == t->nsec;
+                }
+        char tt[CN_EXPORT_TIME_BYTES];
+        cn_export_time(t->sec, t->nsec, sec, tt);
+        snprintf(ret, CN_EXPORT_FOLDER_BYTES, "%s%s%s", tt, ns ? "-" : "", ns ? v[i]->id_hex : "");
+}
+
+/* Every snapshot of the controller by time, each with its folder. */
 static int snapshots_init(Export *x) {
+        _cleanup_free_ const CnSnapshot **v = NULL;
         int r = cn_snapshot_list(x->repo, x->c, x->o->damaged, x->o->userdata, &x->list, &x->n_list);
         if (r < 0)
                 return r;
         x->snaps = calloc(x->n_list ? x->n_list : 1, sizeof *x->snaps);
-        if (!x->snaps)
+        v = calloc(x->n_list ? x->n_list : 1, sizeof *v);
+        if (!x->snaps || !v)
                 return -ENOMEM;
         x->n_snaps = x->n_list;
         for (size_t i = 0; i < x->n_list; i++)
                 x->snaps[i].s = &x->list[i];
         qsort(x->snaps, x->n_snaps, sizeof *x->snaps, snap_cmp);
+        for (size_t i = 0; i < x->n_snaps; i++)
+                v[i] = x->snaps[i].s;
         for (size_t i = 0; i < x->n_snaps; i++) {
-                const CnTime *t = &x->snaps[i].s->time;
-                bool sec = false, ns = false;
-                for (size_t j = i > 0 ? i - 1 : 0; j < CN_MIN(i + 2, x->n_snaps); j++)
-                        if (j != i && x->snaps[j].s->time.sec == t->sec) {
-                                sec = true;
-                                ns = ns || x->snaps[j].s->time.nsec == t->nsec;
-                        }
-                /* equal times are neighbours, but one with the same second
-                 * and another nanosecond may lie between two equal ones */
-                for (size_t j = i; !ns && j-- > 0 && x->snaps[j].s->time.sec == t->sec;)
-                        ns = x->snaps[j].s->time.nsec == t->nsec;
-                for (size_t j = i + 1; !ns && j < x->n_snaps && x->snaps[j].s->time.sec == t->sec; j++)
-                        ns = x->snaps[j].s->time.nsec == t->nsec;
-                char tt[TIME_TEXT_BYTES];
-                time_text(t->sec, t->nsec, sec, tt);
-                snprintf(x->snaps[i].folder, sizeof x->snaps[i].folder, "%s%s%s", tt, ns ? "-" : "",
-                         ns ? x->snaps[i].s->id_hex : "");
+                cn_export_folder(v, x->n_snaps, i, x->snaps[i].folder);
                 x->snaps[i].selected = x->o->n_snapshots == 0;
                 for (size_t k = 0; k < x->o->n_snapshots; k++)
                         if (memcmp(x->o->snapshots[k], x->snaps[i].s->id, CN_ID_BYTES) == 0)
@@ -641,6 +643,64 @@ static int holds_json(Export *x, json_t **ret) {
                 x->res->holds++;
         }
         *ret = TAKE_PTR(a);
+        return 0;
+}
+
+/* The audit log's entries that touch the scope into rec, after the files:
+ * every one for a controller; for a subject or a path, those naming a
+ * snapshot in scope or the value's pseudonym (as a subject or a path). */
+static int events_write(Export *x) {
+        const CnExportOptions *o = x->o;
+        uint8_t pseudonym[CN_ID_BYTES];
+        unsigned field = o->scope == CN_ERASE_SUBJECT ? CN_AUDIT_F_SUBJECT : CN_AUDIT_F_PATH;
+        int r;
+
+        if ((r = cn_audit_load(x->repo, x->c->id, &x->log)) < 0)
+                return r;
+        x->log_loaded = true;
+        if (o->scope != CN_ERASE_CONTROLLER &&
+            (r = cn_audit_pseudonym(x->c, x->q.value, strlen(x->q.value), pseudonym)) < 0)
+                return r;
+        for (size_t i = 0; i < x->log.n; i++) {
+                const CnAuditEntry *e = &x->log.v[i];
+                bool touches = o->scope == CN_ERASE_CONTROLLER || cn_audit_entry_has(e, field, pseudonym, CN_ID_BYTES);
+                for (size_t j = 0; !touches && j < x->n_snaps; j++)
+                        touches = x->snaps[j].in_scope &&
+                                  cn_audit_entry_has(e, CN_AUDIT_F_SNAPSHOT, x->snaps[j].s->id, CN_ID_BYTES);
+                if (!touches)
+                        continue;
+                _cleanup_json_ json_t *j = cn_audit_entry_json(e);
+                if (!j)
+                        return -ENOMEM;
+                if ((r = record_put(x, j, &x->events_len)) < 0)
+                        return r;
+                x->res->events++;
+        }
+        return 0;
+}
+
+/* The audit anchor: a signed checkpoint of the log as the export read it
+ * (cn_audit_checkpoint()), or null for a broken log (then "audit_log" says
+ * where it breaks). */
+static int anchor_json(Export *x, json_t **ret_anchor, json_t **ret_log) {
+        _cleanup_(cn_buf_donep) CnBuf cp = CN_BUF_INIT(CN_AUDIT_MAX_CHECKPOINT_BYTES);
+        json_error_t err;
+        json_t *anchor = json_null();
+        int r;
+        if (!x->log.broken) {
+                if ((r = cn_audit_checkpoint(x->repo, &x->log, &cp)) < 0)
+                        return r;
+                if (!(anchor = json_loadb((const char *) cp.data, cp.len, 0, &err)))
+                        return -ENOMEM;
+        }
+        *ret_log = json_pack("{s:I, s:b, s:o, s:o}", "entries", (json_int_t) x->log.n, "broken", x->log.broken,
+                             "broken_seq", x->log.broken ? json_integer((json_int_t) x->log.broken_seq) : json_null(),
+                             "why", x->log.broken && x->log.why ? json_string(x->log.why) : json_null());
+        if (!*ret_log) {
+                json_decref(anchor);
+                return -ENOMEM;
+        }
+        *ret_anchor = anchor;
         return 0;
 }
 
@@ -704,7 +764,7 @@ static int manifest_parts(Export *x, int64_t now, Manifest *m) {
         const CnExportOptions *o = x->o;
         CnRepo *repo = x->repo;
         _cleanup_json_ json_t *snaps = json_array(), *restricted = json_array(), *head = NULL, *tail = NULL;
-        json_t *holds = NULL;
+        json_t *holds = NULL, *anchor = NULL, *log = NULL;
         char id[CN_UUID_HEX + 1], rid[CN_UUID_HEX + 1];
         int r;
 
@@ -741,10 +801,16 @@ static int manifest_parts(Export *x, int64_t now, Manifest *m) {
                 return -ENOMEM;
         if ((r = holds_json(x, &holds)) < 0)
                 return r;
-        tail = json_pack("{s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I}}", "locations", json_null(), "retention",
-                         json_null(), "holds", holds, "audit_anchor", json_null(), "counts", "snapshots",
-                         (json_int_t) x->res->snapshots, "entries", (json_int_t) x->res->entries, "files",
-                         (json_int_t) x->res->files, "bytes", (json_int_t) x->res->bytes);
+        if ((r = anchor_json(x, &anchor, &log)) < 0) {
+                json_decref(holds);
+                return r;
+        }
+        tail = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "locations", json_null(),
+                         "retention", json_null(), "holds", holds, "audit_anchor", anchor, "audit_log", log,
+                         "counts", "snapshots", (json_int_t) x->res->snapshots, "entries",
+                         (json_int_t) x->res->entries, "files", (json_int_t) x->res->files, "bytes",
+                         (json_int_t) x->res->bytes, "events", (json_int_t) x->res->events, "holds",
+                         (json_int_t) x->res->holds);
         if (!tail)
                 return -ENOMEM;
         /* {a,b} and {c} become "{a,b," and "c}\n" */
@@ -871,7 +937,7 @@ static int run(Export *x, int fd) {
                         return r;
         }
         x->res->empty = x->res->entries == 0;
-        if ((r = write_manifest(x, now)) < 0)
+        if ((r = events_write(x)) < 0 || (r = write_manifest(x, now)) < 0)
                 return r;
         return archive_check(x, archive_write_close(x->a));
 }
@@ -901,10 +967,702 @@ int cn_export(CnRepo *repo, CnController *c, const CnExportOptions *o, int fd, C
         cn_snapshots_free(x.list, x.n_list);
         free(x.snaps);
         free(x.io);
+        if (x.log_loaded)
+                cn_audit_log_done(&x.log);
         cn_sha256_free(x.sha);
         cn_store_reader_free(x.reader);
         cn_store_free(x.store);
         cn_buf_done(&x.chunk);
         cn_buf_done(&x.apath);
         return r;
+}
+
+/* ---- verifying ----
+ *
+ * One pass over the archive: each file entry's type, size, SHA-256, hard
+ * link and symlink target into a temporary file of records, in archive
+ * order; manifest.json into another; manifest.sig kept. Then the
+ * signature, in one pass over the manifest's copy, and the manifest read
+ * a JSON value at a time (never whole: a record of "files" or "events" at
+ * a time), its records merged with the archive's in cn_export_path_cmp()
+ * order, which both follow: memory does not grow with the archive. */
+
+typedef struct ArchRec {
+        uint8_t type;                   /* CnNodeType; 0 a hard link */
+        uint64_t size;
+        uint8_t sha256[CN_ID_BYTES];
+        CnBuf path, link, target;
+} ArchRec;
+
+typedef struct Verify {
+        CnExportProblemFn fn;
+        void *userdata;
+        CnExportVerifyResult *res;
+        const uint8_t *pk;
+        int tmp_dirfd;
+        struct archive *a;
+        CnSha256 *sha;
+        uint8_t *io;
+        FILE *rec;
+        int man_fd;
+        uint64_t man_len;
+        bool have_manifest, have_sig;
+        CnBuf sig;
+        CnBuf prev;                     /* the last archive path, for the order */
+        /* the merge */
+        ArchRec cur;
+        bool cur_valid;
+        CnBuf mprev;                    /* the last archive path of a manifest record */
+        bool mprev_set;
+        bool files_seen, format_seen, processor_seen, empty_seen, empty;
+        char text[512];
+} Verify;
+
+static void problem(Verify *v, const char *entry, const char *why) {
+        v->res->problems++;
+        v->fn(entry, why, v->userdata);
+}
+
+static const char *archive_text(Verify *v) {
+        const char *s = archive_error_string(v->a);
+        snprintf(v->text, sizeof v->text, "%s", s ? s : "unreadable");
+        return v->text;
+}
+
+static int put_bytes(FILE *f, const void *p, uint32_t n) {
+        uint8_t len[4];
+        cn_le32_put(len, n);
+        return fwrite(len, 1, 4, f) == 4 && fwrite(p, 1, n, f) == n ? 0 : -EIO;
+}
+
+static int get_bytes(FILE *f, CnBuf *b) {
+        uint8_t len[4];
+        uint8_t *p;
+        cn_buf_reset(b);
+        if (fread(len, 1, 4, f) != 4)
+                return -EIO;
+        int r = cn_buf_grow(b, cn_le32_get(len), &p);
+        if (r < 0 || fread(p, 1, b->len, f) != b->len || (r = cn_buf_put_u8(b, 0)) < 0)
+                return r < 0 ? r : -EIO;
+        b->len--;
+        return 0;
+}
+
+static int rec_write(Verify *v, const ArchRec *a) {
+        uint8_t head[9];
+        head[0] = a->type;
+        cn_le64_put(head + 1, a->size);
+        if (fwrite(head, 1, sizeof head, v->rec) != sizeof head || fwrite(a->sha256, 1, CN_ID_BYTES, v->rec) != CN_ID_BYTES)
+                return -EIO;
+        int r = put_bytes(v->rec, a->path.data, (uint32_t) a->path.len);
+        if (r >= 0)
+                r = put_bytes(v->rec, a->link.data, (uint32_t) a->link.len);
+        if (r >= 0)
+                r = put_bytes(v->rec, a->target.data, (uint32_t) a->target.len);
+        return r;
+}
+
+/* The next archive record into v->cur; cur_valid false at the end. */
+static int rec_next(Verify *v) {
+        uint8_t head[9];
+        int r;
+        v->cur_valid = false;
+        size_t k = fread(head, 1, sizeof head, v->rec);
+        if (k == 0 && feof(v->rec))
+                return 0;
+        if (k != sizeof head || fread(v->cur.sha256, 1, CN_ID_BYTES, v->rec) != CN_ID_BYTES)
+                return -EIO;
+        v->cur.type = head[0];
+        v->cur.size = cn_le64_get(head + 1);
+        if ((r = get_bytes(v->rec, &v->cur.path)) < 0 || (r = get_bytes(v->rec, &v->cur.link)) < 0 ||
+            (r = get_bytes(v->rec, &v->cur.target)) < 0)
+                return r;
+        v->cur_valid = true;
+        return 0;
+}
+
+static int set_buf(CnBuf *b, const void *p, size_t n) {
+        int r;
+        cn_buf_reset(b);
+        if ((r = cn_buf_append(b, p, n)) < 0 || (r = cn_buf_put_u8(b, 0)) < 0)
+                return r;
+        b->len--;
+        return 0;
+}
+
+static CnNodeType type_of(mode_t t) {
+        switch (t) {
+        case AE_IFREG:
+                return CN_NODE_FILE;
+        case AE_IFDIR:
+                return CN_NODE_DIR;
+        case AE_IFLNK:
+                return CN_NODE_SYMLINK;
+        case AE_IFIFO:
+                return CN_NODE_FIFO;
+        case AE_IFCHR:
+                return CN_NODE_CHR;
+        case AE_IFBLK:
+                return CN_NODE_BLK;
+        default:
+                return CN_NODE_SOCK;    /* nothing an export writes */
+        }
+}
+
+/* Read the data of the entry at hand: to fd (a copy) or only hashed and counted. */
+static int read_data(Verify *v, int fd, uint64_t max, uint64_t *ret_len) {
+        uint64_t len = 0;
+        for (;;) {
+                la_ssize_t k = archive_read_data(v->a, v->io, IO_BYTES);
+                if (k < 0)
+                        return -EBADMSG;
+                if (k == 0)
+                        break;
+                if (len + (uint64_t) k > max)
+                        return -E2BIG;
+                cn_sha256_update(v->sha, v->io, (size_t) k);
+                if (fd >= 0) {
+                        int r = cn_write_all(fd, v->io, (size_t) k);
+                        if (r < 0)
+                                return r;
+                }
+                len += (uint64_t) k;
+        }
+        *ret_len = len;
+        return 0;
+}
+
+static int read_entry(Verify *v, struct archive_entry *e, ArchRec *rec) {
+        const char *name = archive_entry_pathname(e);
+        uint64_t len;
+        int r;
+
+        if (!name)
+                name = archive_entry_pathname_utf8(e);
+        if (!name) {
+                problem(v, NULL, "an entry without a name that can be read");
+                return archive_read_data_skip(v->a) < ARCHIVE_WARN ? -EBADMSG : 0;
+        }
+        if (strcmp(name, CN_EXPORT_MANIFEST) == 0) {
+                if (v->have_manifest) {
+                        problem(v, name, "a second manifest.json: the archive was changed after it was written");
+                        return archive_read_data_skip(v->a) < ARCHIVE_WARN ? -EBADMSG : 0;
+                }
+                v->have_manifest = true;
+                if ((r = tmp_open(v->tmp_dirfd)) < 0)
+                        return r;
+                v->man_fd = r;
+                r = read_data(v, v->man_fd, CN_EXPORT_MAX_MANIFEST_BYTES, &v->man_len);
+                if (r == -E2BIG)
+                        problem(v, name, "larger than a manifest may be (1 TiB)");
+                if (r >= 0)
+                        r = cn_sha256_final(v->sha, v->res->digest);
+                return r;
+        }
+        if (strcmp(name, CN_EXPORT_SIGNATURE) == 0) {
+                if (v->have_sig || !v->have_manifest)
+                        problem(v, name, v->have_sig ? "a second manifest.sig" : "manifest.sig before manifest.json");
+                if (v->have_sig)
+                        return archive_read_data_skip(v->a) < ARCHIVE_WARN ? -EBADMSG : 0;
+                v->have_sig = true;
+                _cleanup_close_ int fd = tmp_open(v->tmp_dirfd);
+                if (fd < 0)
+                        return fd;
+                r = read_data(v, fd, CN_EXPORT_MAX_SIGNATURE_BYTES, &len);
+                if (r == -E2BIG) {
+                        problem(v, name, "larger than a signature may be (4 KiB)");
+                        return 0;
+                }
+                uint8_t *p;
+                if (r < 0 || (r = cn_buf_grow(&v->sig, (size_t) len, &p)) < 0 || (r = cn_pread_all(fd, p, len, 0)) < 0)
+                        return r;
+                return 0;
+        }
+        size_t n = strlen(name);
+        bool hardlink = archive_entry_hardlink(e) != NULL;
+        rec->type = hardlink ? 0 : type_of(archive_entry_filetype(e));
+        /* zip writes a directory's name with a '/' after it */
+        if (rec->type == CN_NODE_DIR && n > 1 && name[n - 1] == '/')
+                n--;
+        if ((r = set_buf(&rec->path, name, n)) < 0 ||
+            (r = set_buf(&rec->link, hardlink ? archive_entry_hardlink(e) : "",
+                         hardlink ? strlen(archive_entry_hardlink(e)) : 0)) < 0)
+                return r;
+        const char *target = rec->type == CN_NODE_SYMLINK ? archive_entry_symlink(e) : NULL;
+        if (rec->type == CN_NODE_SYMLINK && !target)
+                target = archive_entry_symlink_utf8(e);
+        if ((r = set_buf(&rec->target, target ? target : "", target ? strlen(target) : 0)) < 0)
+                return r;
+        if (v->have_manifest) {
+                problem(v, rec->path.data ? (const char *) rec->path.data : name,
+                        "after the manifest: no part of the export (added to the archive later)");
+                return archive_read_data_skip(v->a) < ARCHIVE_WARN ? -EBADMSG : 0;
+        }
+        if ((r = read_data(v, -1, UINT64_MAX, &rec->size)) < 0 || (r = cn_sha256_final(v->sha, rec->sha256)) < 0)
+                return r;
+        v->res->entries++;
+        v->res->bytes += rec->size;
+        if (v->prev.len && cn_export_path_cmp((const char *) v->prev.data, v->prev.len, (const char *) rec->path.data,
+                                              rec->path.len) >= 0)
+                problem(v, (const char *) rec->path.data,
+                        "out of place: the archive's entries are not in the order an export writes them");
+        if ((r = set_buf(&v->prev, rec->path.data, rec->path.len)) < 0)
+                return r;
+        return rec_write(v, rec);
+}
+
+static int read_archive(Verify *v, int fd) {
+        struct archive_entry *e;
+        ArchRec rec = {};
+        int r = 0;
+
+        cn_buf_init(&rec.path, SIZE_MAX);
+        cn_buf_init(&rec.link, SIZE_MAX);
+        cn_buf_init(&rec.target, SIZE_MAX);
+        if (!(v->a = archive_read_new()))
+                return -ENOMEM;
+        archive_read_support_format_tar(v->a);
+        archive_read_support_format_zip(v->a);
+        archive_read_support_filter_all(v->a);
+        if (archive_read_open_fd(v->a, fd, 65536) != ARCHIVE_OK) {
+                problem(v, NULL, archive_text(v));
+                goto out;
+        }
+        for (;;) {
+                int k = archive_read_next_header(v->a, &e);
+                if (k == ARCHIVE_EOF)
+                        break;
+                if (k < ARCHIVE_WARN) {
+                        snprintf(v->text, sizeof v->text, "the archive is damaged or cut short after %s: %s",
+                                 v->prev.len ? (const char *) v->prev.data : "its start",
+                                 archive_error_string(v->a) ?: "unreadable");
+                        problem(v, NULL, v->text);
+                        break;
+                }
+                r = read_entry(v, e, &rec);
+                if (r == -EBADMSG) {
+                        snprintf(v->text, sizeof v->text, "its data cannot be read: %s",
+                                 archive_error_string(v->a) ?: "damaged");
+                        problem(v, archive_entry_pathname(e), v->text);
+                        r = 0;
+                        break;
+                }
+                if (r < 0)
+                        break;
+        }
+out:
+        cn_buf_done(&rec.path);
+        cn_buf_done(&rec.link);
+        cn_buf_done(&rec.target);
+        return r;
+}
+
+static int check_signature(Verify *v) {
+        _cleanup_(cn_verify_stream_freep) CnVerifyStream *vs = NULL;
+        _cleanup_json_ json_t *doc = NULL;
+        uint8_t spk[CN_SIGN_PUBLIC_BYTES], value[CN_SIGN_BYTES];
+        json_error_t err;
+        const char *why;
+        int r;
+
+        if (!(doc = json_loadb((const char *) v->sig.data, v->sig.len, JSON_REJECT_DUPLICATES, &err))) {
+                problem(v, CN_EXPORT_SIGNATURE, "not JSON");
+                return 0;
+        }
+        if (cn_signature_from_json(doc, spk, value, &why) < 0) {
+                problem(v, CN_EXPORT_SIGNATURE, why);
+                return 0;
+        }
+        if (!cn_memeq(spk, v->pk, CN_SIGN_PUBLIC_BYTES)) {
+                problem(v, CN_EXPORT_SIGNATURE, "signed by another key than the one given");
+                return 0;
+        }
+        if ((r = cn_verify_stream_new(value, v->pk, &vs)) == -EBADMSG) {
+                problem(v, CN_EXPORT_SIGNATURE, "not a signature that can verify (malformed)");
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        cn_verify_stream_update(vs, CN_EXPORT_SIGN_DOMAIN, strlen(CN_EXPORT_SIGN_DOMAIN));
+        for (uint64_t off = 0; off < v->man_len;) {
+                size_t k = (size_t) CN_MIN(v->man_len - off, (uint64_t) IO_BYTES);
+                if ((r = cn_pread_all(v->man_fd, v->io, k, off)) < 0)
+                        return r;
+                cn_verify_stream_update(vs, v->io, k);
+                off += k;
+        }
+        if (cn_verify_stream_final(vs) < 0)
+                problem(v, CN_EXPORT_MANIFEST, "the signature in manifest.sig does not match it: the manifest was "
+                                               "changed after it was signed, or never signed by this key");
+        return 0;
+}
+
+/* manifest.json a JSON value at a time: a window over the file. */
+typedef struct JStream {
+        int fd;
+        uint64_t size, off;             /* the file, and the offset of buf[0] in it */
+        uint8_t *buf;
+        size_t len, pos, cap;
+} JStream;
+
+/* At least want bytes from pos in the window, unless the file ends first. */
+static int js_fill(JStream *j, size_t want) {
+        if (j->len - j->pos >= want || j->off + j->len >= j->size)
+                return 0;
+        memmove(j->buf, j->buf + j->pos, j->len - j->pos);
+        j->off += j->pos;
+        j->len -= j->pos;
+        j->pos = 0;
+        if (want + IO_BYTES > j->cap) {
+                size_t cap = want + IO_BYTES;
+                uint8_t *b = realloc(j->buf, cap);
+                if (!b)
+                        return -ENOMEM;
+                j->buf = b;
+                j->cap = cap;
+        }
+        size_t k = (size_t) CN_MIN((uint64_t) (j->cap - j->len), j->size - j->off - j->len);
+        int r = cn_pread_all(j->fd, j->buf + j->len, k, j->off + j->len);
+        if (r < 0)
+                return r;
+        j->len += k;
+        return 0;
+}
+
+/* The next byte that is not white space (not taken), or -1 at the end. */
+static int js_peek(JStream *j) {
+        for (;;) {
+                if (j->pos == j->len && js_fill(j, 1) < 0)
+                        return -2;
+                if (j->pos == j->len)
+                        return -1;
+                uint8_t c = j->buf[j->pos];
+                if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+                        return c;
+                j->pos++;
+        }
+}
+
+static int js_value(JStream *j, json_t **ret, const char **why) {
+        size_t want = 4096;
+        for (;;) {
+                json_error_t err;
+                int r = js_fill(j, want);
+                if (r < 0)
+                        return r;
+                json_t *val = json_loadb((const char *) j->buf + j->pos, j->len - j->pos,
+                                         JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &err);
+                if (val) {
+                        j->pos += (size_t) err.position;
+                        *ret = val;
+                        return 0;
+                }
+                if (json_error_code(&err) == json_error_out_of_memory)
+                        return -ENOMEM;
+                bool more = j->off + j->len < j->size;
+                if (json_error_code(&err) != json_error_premature_end_of_input || !more) {
+                        *why = "manifest.json is not JSON";
+                        return -EBADMSG;
+                }
+                if (j->len - j->pos >= CN_EXPORT_MAX_VALUE_BYTES) {
+                        *why = "manifest.json holds a value larger than a reader takes (64 MiB)";
+                        return -EBADMSG;
+                }
+                want = CN_MIN((j->len - j->pos) * 2, (size_t) CN_EXPORT_MAX_VALUE_BYTES);
+        }
+}
+
+/* A member "key" of o as bytes: key_hex when present (not UTF-8), else the
+ * string. NULL for null or absent; false when of another type. */
+static bool get_bytes_member(const json_t *o, const char *key, CnBuf *b, bool *present) {
+        char hkey[64];
+        snprintf(hkey, sizeof hkey, "%s_hex", key);
+        const json_t *s = json_object_get(o, key), *h = json_object_get(o, hkey);
+        *present = false;
+        if (!s || json_is_null(s))
+                return !h;
+        if (!json_is_string(s))
+                return false;
+        *present = true;
+        if (!h)
+                return set_buf(b, json_string_value(s), json_string_length(s)) >= 0;
+        const char *hex = json_string_value(h);
+        size_t n = hex ? strlen(hex) : 1;
+        uint8_t *p;
+        cn_buf_reset(b);
+        if (n % 2 != 0 || cn_buf_grow(b, n / 2, &p) < 0 || cn_hex_decode(hex, p, n / 2) < 0)
+                return false;
+        return cn_buf_put_u8(b, 0) >= 0 && (b->len--, true);
+}
+
+static int unlisted(Verify *v) {
+        problem(v, (const char *) v->cur.path.data,
+                "in the archive but not in the manifest: added, or renamed, after the export was made");
+        return rec_next(v);
+}
+
+/* One record of "files" against the archive's records. */
+static int check_record(Verify *v, const json_t *m, CnBuf *ap, CnBuf *link, CnBuf *target) {
+        bool in_archive, has_link, has_target;
+        int r;
+
+        v->res->records++;
+        const char *type = json_string_value(json_object_get(m, "type"));
+        const json_t *size = json_object_get(m, "size"), *sha = json_object_get(m, "sha256");
+        int t = 0;
+        for (size_t i = 1; type && i < CN_ELEMENTSOF(type_names); i++)
+                if (strcmp(type, type_names[i]) == 0)
+                        t = (int) i;
+        if (!json_is_object(m) || !get_bytes_member(m, "archive_path", ap, &in_archive) ||
+            !get_bytes_member(m, "link", link, &has_link) || !get_bytes_member(m, "target", target, &has_target) ||
+            t == 0 || !json_is_integer(size) || json_integer_value(size) < 0 ||
+            !(json_is_null(sha) || (json_is_string(sha) && json_string_length(sha) == CN_ID_HEX))) {
+                problem(v, in_archive ? (const char *) ap->data : NULL,
+                        "a record of \"files\" that is not what the format says");
+                return 0;
+        }
+        if (!in_archive)
+                return 0;
+        const char *path = (const char *) ap->data;
+        if (v->mprev_set && cn_export_path_cmp((const char *) v->mprev.data, v->mprev.len, path, ap->len) >= 0)
+                problem(v, path, "the manifest lists it out of order");
+        v->mprev_set = true;
+        if ((r = set_buf(&v->mprev, ap->data, ap->len)) < 0)
+                return r;
+        while (v->cur_valid &&
+               cn_export_path_cmp((const char *) v->cur.path.data, v->cur.path.len, path, ap->len) < 0)
+                if ((r = unlisted(v)) < 0)
+                        return r;
+        if (!v->cur_valid || cn_export_path_cmp((const char *) v->cur.path.data, v->cur.path.len, path, ap->len) > 0) {
+                problem(v, path, "listed in the manifest but not in the archive: removed after the export was made");
+                return 0;
+        }
+        char hex[CN_ID_HEX + 1];
+        cn_hex_encode(v->cur.sha256, CN_ID_BYTES, hex);
+        if (has_link) {
+                if (v->cur.type != 0 || v->cur.link.len != link->len || memcmp(v->cur.link.data, link->data, link->len))
+                        problem(v, path, "the manifest has it a hard link to another entry than the archive does");
+        } else if (v->cur.type == 0)
+                problem(v, path, "a hard link in the archive, not in the manifest");
+        else if ((int) v->cur.type != t) {
+                snprintf(v->text, sizeof v->text, "a %s in the archive, a %s in the manifest", type_names[v->cur.type],
+                         type);
+                problem(v, path, v->text);
+        } else if (t == CN_NODE_FILE && (uint64_t) json_integer_value(size) != v->cur.size) {
+                snprintf(v->text, sizeof v->text, "%" PRIu64 " bytes in the archive, %" PRIu64 " in the manifest",
+                         v->cur.size, (uint64_t) json_integer_value(size));
+                problem(v, path, v->text);
+        } else if (t == CN_NODE_FILE && (!json_is_string(sha) || strcmp(json_string_value(sha), hex) != 0))
+                problem(v, path, "its content is not what the manifest says (SHA-256 differs): changed after the "
+                                 "export was made");
+        else if (t == CN_NODE_SYMLINK && (!has_target || v->cur.target.len != target->len ||
+                                           memcmp(v->cur.target.data, target->data, target->len) != 0))
+                problem(v, path, "a symlink to another target than the manifest says");
+        return rec_next(v);
+}
+
+/* A member of the manifest other than "files" and "events". */
+static void check_member(Verify *v, const char *key, const json_t *val) {
+        if (strcmp(key, "format") == 0) {
+                const char *f = json_string_value(val);
+                v->format_seen = true;
+                if (!f || strcmp(f, CN_EXPORT_FORMAT) != 0)
+                        problem(v, CN_EXPORT_MANIFEST,
+                                f && strncmp(f, "cairn.export-manifest.", 22) == 0
+                                        ? "a format version this cairn does not know (not cairn.export-manifest.v1)"
+                                        : "not a cairn export manifest (\"format\" is not cairn.export-manifest.v1)");
+        } else if (strcmp(key, "processor") == 0) {
+                const char *k = json_string_value(json_object_get(val, "public_key"));
+                uint8_t pk[CN_SIGN_PUBLIC_BYTES];
+                v->processor_seen = true;
+                if (!k || strlen(k) != CN_ID_HEX || cn_hex_decode(k, pk, sizeof pk) < 0 ||
+                    !cn_memeq(pk, v->pk, sizeof pk))
+                        problem(v, CN_EXPORT_MANIFEST, "it names another processor key than the one given");
+        } else if (strcmp(key, "empty") == 0) {
+                v->empty_seen = json_is_boolean(val);
+                v->empty = json_is_true(val);
+                if (!v->empty_seen)
+                        problem(v, CN_EXPORT_MANIFEST, "\"empty\" is not true or false");
+        }
+}
+
+typedef struct Parse {
+        JStream j;
+        CnBuf ap, link, target;
+        json_t *seen;
+} Parse;
+
+/* The elements of an array member, each to check (NULL: only parsed). */
+static int parse_array(Verify *v, Parse *p, bool files, const char **why) {
+        int c, r;
+        if (js_peek(&p->j) != '[') {
+                *why = "\"files\" or \"events\" of manifest.json is not an array";
+                return -EBADMSG;
+        }
+        p->j.pos++;
+        if ((c = js_peek(&p->j)) == ']') {
+                p->j.pos++;
+                return 0;
+        }
+        for (;;) {
+                json_t *val;
+                if ((r = js_value(&p->j, &val, why)) < 0)
+                        return r;
+                r = files ? check_record(v, val, &p->ap, &p->link, &p->target) : 0;
+                if (!files && !json_is_object(val))
+                        problem(v, CN_EXPORT_MANIFEST, "an event that is not a JSON object");
+                json_decref(val);
+                if (r < 0)
+                        return r;
+                if ((c = js_peek(&p->j)) == ',') {
+                        p->j.pos++;
+                        continue;
+                }
+                if (c == ']') {
+                        p->j.pos++;
+                        return 0;
+                }
+                *why = "manifest.json is not JSON";
+                return -EBADMSG;
+        }
+}
+
+static int parse_manifest(Verify *v, Parse *p, const char **why) {
+        int c, r;
+        if (js_peek(&p->j) != '{') {
+                *why = "manifest.json is not a JSON object";
+                return -EBADMSG;
+        }
+        p->j.pos++;
+        if ((c = js_peek(&p->j)) == '}')
+                p->j.pos++;
+        while (c != '}') {
+                _cleanup_json_ json_t *k = NULL;
+                if ((r = js_value(&p->j, &k, why)) < 0)
+                        return r;
+                const char *key = json_string_value(k);
+                if (!key || js_peek(&p->j) != ':') {
+                        *why = "manifest.json is not JSON";
+                        return -EBADMSG;
+                }
+                p->j.pos++;
+                if (json_object_get(p->seen, key)) {
+                        *why = "manifest.json has a member twice";
+                        return -EBADMSG;
+                }
+                if (json_object_set_new(p->seen, key, json_true()) < 0)
+                        return -ENOMEM;
+                if (strcmp(key, "files") == 0 || strcmp(key, "events") == 0) {
+                        bool files = strcmp(key, "files") == 0;
+                        if ((r = parse_array(v, p, files, why)) < 0)
+                                return r;
+                        v->files_seen = v->files_seen || files;
+                } else {
+                        json_t *val;
+                        if ((r = js_value(&p->j, &val, why)) < 0)
+                                return r;
+                        check_member(v, key, val);
+                        json_decref(val);
+                }
+                if ((c = js_peek(&p->j)) != ',' && c != '}') {
+                        *why = "manifest.json is not JSON";
+                        return -EBADMSG;
+                }
+                p->j.pos++;
+        }
+        if (js_peek(&p->j) != -1) {
+                *why = "manifest.json has more after its JSON object";
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+static int check_manifest(Verify *v) {
+        Parse p = { .j = { .fd = v->man_fd, .size = v->man_len } };
+        const char *why = NULL;
+        int r;
+
+        cn_buf_init(&p.ap, SIZE_MAX);
+        cn_buf_init(&p.link, SIZE_MAX);
+        cn_buf_init(&p.target, SIZE_MAX);
+        if (!(p.seen = json_object()))
+                return -ENOMEM;
+        r = parse_manifest(v, &p, &why);
+        if (r == -EBADMSG) {
+                snprintf(v->text, sizeof v->text, "%s (near byte %" PRIu64 "); the files were not all checked", why,
+                         p.j.off + p.j.pos);
+                problem(v, CN_EXPORT_MANIFEST, v->text);
+                r = 0;
+        } else if (r >= 0) {
+                if (!v->format_seen || !v->processor_seen || !v->files_seen || !v->empty_seen)
+                        problem(v, CN_EXPORT_MANIFEST, "a member the format requires is missing (format, processor, "
+                                                       "empty or files)");
+                else if (v->empty != (v->res->records == 0))
+                        problem(v, CN_EXPORT_MANIFEST, "\"empty\" says otherwise than its records");
+                while (r >= 0 && v->cur_valid)
+                        r = unlisted(v);
+        }
+        v->res->empty = v->empty;
+        json_decref(p.seen);
+        free(p.j.buf);
+        cn_buf_done(&p.ap);
+        cn_buf_done(&p.link);
+        cn_buf_done(&p.target);
+        return r;
+}
+
+int cn_export_verify(int fd, const uint8_t pk[CN_SIGN_PUBLIC_BYTES], int tmp_dirfd, CnExportProblemFn fn,
+                     void *userdata, CnExportVerifyResult *ret) {
+        Verify v = { .fn = fn, .userdata = userdata, .res = ret, .pk = pk, .tmp_dirfd = tmp_dirfd, .man_fd = -1 };
+        int r, rec_fd = -1;
+
+        *ret = (CnExportVerifyResult) {};
+        cn_buf_init(&v.sig, CN_EXPORT_MAX_SIGNATURE_BYTES);
+        cn_buf_init(&v.prev, SIZE_MAX);
+        cn_buf_init(&v.mprev, SIZE_MAX);
+        cn_buf_init(&v.cur.path, SIZE_MAX);
+        cn_buf_init(&v.cur.link, SIZE_MAX);
+        cn_buf_init(&v.cur.target, SIZE_MAX);
+        if ((r = cn_sha256_new(&v.sha)) < 0 || !(v.io = malloc(IO_BYTES)) || (rec_fd = tmp_open(tmp_dirfd)) < 0 ||
+            !(v.rec = fdopen(rec_fd, "w+"))) {
+                r = r < 0 ? r : !v.io ? -ENOMEM : rec_fd < 0 ? rec_fd : -errno;
+                if (rec_fd >= 0)
+                        close(rec_fd);
+                goto out;
+        }
+        if ((r = read_archive(&v, fd)) < 0)
+                goto out;
+        if (!v.have_manifest || !v.have_sig) {
+                problem(&v, NULL, !v.have_manifest ? "no manifest.json: not an export of cairn, or cut short"
+                                                   : "no manifest.sig: the manifest is not signed, or the archive "
+                                                     "is cut short");
+                if (!v.have_manifest)
+                        goto out;
+        }
+        if (v.have_sig && (r = check_signature(&v)) < 0)
+                goto out;
+        if (fflush(v.rec) != 0 || fseeko(v.rec, 0, SEEK_SET) != 0) {
+                r = -EIO;
+                goto out;
+        }
+        if ((r = rec_next(&v)) < 0 || (r = check_manifest(&v)) < 0)
+                goto out;
+out:
+        if (v.a)
+                archive_read_free(v.a);
+        if (v.rec)
+                fclose(v.rec);
+        if (v.man_fd >= 0)
+                close(v.man_fd);
+        cn_sha256_free(v.sha);
+        free(v.io);
+        cn_buf_done(&v.sig);
+        cn_buf_done(&v.prev);
+        cn_buf_done(&v.mprev);
+        cn_buf_done(&v.cur.path);
+        cn_buf_done(&v.cur.link);
+        cn_buf_done(&v.cur.target);
+        if (r < 0)
+                return r;
+        return ret->problems ? -EBADMSG : 0;
 }

@@ -94,6 +94,7 @@ typedef struct CnExportResult {
         uint64_t entries;               /* records in "files" (parents included) */
         uint64_t files, bytes;          /* regular files in scope and their bytes */
         uint64_t holds;                 /* active holds that touch the scope */
+        uint64_t events;                /* audit log entries that touch it */
         bool empty;                     /* nothing in scope */
         uint8_t digest[CN_ID_BYTES];    /* SHA-256 of manifest.json */
         uint64_t manifest_bytes;
@@ -112,6 +113,17 @@ int cn_export(CnRepo *repo, CnController *c, const CnExportOptions *o, int fd, C
  * (byte order: time order), then the path component by component
  * (cn_name_cmp()), so a directory comes before what is in it. */
 int cn_export_path_cmp(const char *a, size_t a_len, const char *b, size_t b_len);
+
+/* sec as RFC 3339 UTC, "YYYY-MM-DDTHH:MM:SSZ", with nsec as nine digits
+ * of fraction when frac ("...:SS.123456789Z"); any int64 second: a year
+ * outside 0000 to 9999 is written as ISO 8601 expands it, a sign and at
+ * least four digits ("+10000-01-01T00:00:00Z"). */
+#define CN_EXPORT_TIME_BYTES 64
+void cn_export_time(int64_t sec, uint32_t nsec, bool frac, char buf[CN_EXPORT_TIME_BYTES]);
+/* The folder of snapshot i of v (n snapshots sorted by time, then id),
+ * as the header says. */
+#define CN_EXPORT_FOLDER_BYTES (CN_EXPORT_TIME_BYTES + CN_ID_HEX + 2)
+void cn_export_folder(const CnSnapshot *const *v, size_t n, size_t i, char ret[CN_EXPORT_FOLDER_BYTES]);
 
 /* ---- verifying ---- */
 
