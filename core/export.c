@@ -66,8 +66,10 @@ void cn_export_time(int64_t sec, uint32_t nsec, bool frac, char buf[CN_EXPORT_TI
 int cn_export_path_cmp(const char *a, size_t a_len, const char *b, size_t b_len) {
         size_t i = 0, j = 0;
         for (;;) {
-                if (i >= a_len || j >= b_len)
-                        return (i < a_len) - (j < b_len);
+                /* a trailing '/' starts no component: "x/" is "x" */
+                bool more_a = i < a_len, more_b = j < b_len;
+                if (!more_a || !more_b)
+                        return (int) more_a - (int) more_b;
                 size_t ei = i, ej = j;
                 while (ei < a_len && a[ei] != '/')
                         ei++;
@@ -78,9 +80,6 @@ int cn_export_path_cmp(const char *a, size_t a_len, const char *b, size_t b_len)
                         return c;
                 i = ei + 1;
                 j = ej + 1;
-                /* "x/" after "x": a trailing separator is no component */
-                if (i > a_len || j > b_len)
-                        return (i <= a_len) - (j <= b_len);
         }
 }
 
