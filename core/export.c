@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,40 @@ static int tmp_open(int dirfd) {
         return fd;
 }
 
+/* ---- names ----
+ *
+ * libarchive writes a name as UTF-8 (pax: a plain "path" header; zip: the
+ * UTF-8 flag) when the thread's locale is UTF-8, and as its bytes (pax:
+ * hdrcharset=BINARY; zip: no flag) when it cannot convert it. So each
+ * entry is written in C.UTF-8 when its names are UTF-8 and in C when one
+ * is not, and archives are read in C.UTF-8 (then every name comes back as
+ * its bytes). Only this thread's locale changes (uselocale()), and back. */
+typedef struct Locales {
+        locale_t utf8, plain;           /* (locale_t) 0 where there is none: no switching */
+} Locales;
+
+static void locales_init(Locales *l) {
+        l->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0);
+        l->plain = newlocale(LC_CTYPE_MASK, "C", (locale_t) 0);
+}
+
+static void locales_done(Locales *l) {
+        if (l->utf8)
+                freelocale(l->utf8);
+        if (l->plain)
+                freelocale(l->plain);
+}
+
+/* Switch to utf8 (or plain); returns the locale to go back to, or 0. */
+static locale_t locale_use(const Locales *l, bool utf8) {
+        locale_t to = utf8 ? l->utf8 : l->plain;
+        return l->utf8 && l->plain ? uselocale(to) : (locale_t) 0;
+}
+
+static bool text_utf8(const char *s) {
+        return !s || cn_utf8_valid(s, strlen(s));
+}
+
 /* ---- the writer ---- */
 
 typedef struct Snap {
@@ -139,6 +174,7 @@ typedef struct Export {
         uint8_t *io;                    /* IO_BYTES: zeros for holes, then reading records back */
         struct archive *a;
         struct archive_entry *e;
+        Locales loc;
         CnSnapshot *list;
         size_t n_list;
         Snap *snaps;                    /* by folder name: time order */
@@ -377,8 +413,16 @@ static void entry_meta(Export *x, const CnNode *n) {
  * with a mask, the group bits are the group entry's, as POSIX.1e has it;
  * an extractor that sets the ACL gets the mask back into the mode. */
 static int write_header(Export *x, mode_t type) {
-        archive_entry_set_filetype(x->e, type);
-        return archive_check(x, archive_write_header(x->a, x->e));
+        struct archive_entry *e = x->e;
+        archive_entry_set_filetype(e, type);
+        bool utf8 = text_utf8(archive_entry_pathname(e)) && text_utf8(archive_entry_hardlink(e)) &&
+                    text_utf8(archive_entry_symlink(e)) && text_utf8(archive_entry_uname(e)) &&
+                    text_utf8(archive_entry_gname(e));
+        locale_t back = locale_use(&x->loc, utf8);
+        int r = archive_write_header(x->a, e);
+        if (back)
+                uselocale(back);
+        return archive_check(x, r);
 }
 
 static void link_first_free(void *p) {
@@ -954,6 +998,7 @@ int cn_export(CnRepo *repo, CnController *c, const CnExportOptions *o, int fd, C
         x.q = (CnEraseRequest) { .scope = o->scope, .value = o->scope == CN_ERASE_CONTROLLER ? c->id_hex : o->value };
         cn_buf_init(&x.chunk, CN_MAX_CHUNK_BYTES);
         cn_buf_init(&x.apath, SIZE_MAX);
+        locales_init(&x.loc);
         r = run(&x, fd);
         if (x.a)
                 archive_write_free(x.a);        /* after a failure: closes without finishing */
@@ -973,6 +1018,7 @@ int cn_export(CnRepo *repo, CnController *c, const CnExportOptions *o, int fd, C
         cn_store_free(x.store);
         cn_buf_done(&x.chunk);
         cn_buf_done(&x.apath);
+        locales_done(&x.loc);
         return r;
 }
 
@@ -1178,14 +1224,14 @@ static int read_entry(Verify *v, struct archive_entry *e, ArchRec *rec) {
                 return 0;
         }
         size_t n = strlen(name);
-        bool hardlink = archive_entry_hardlink(e) != NULL;
+        const char *link = archive_entry_hardlink(e) ?: archive_entry_hardlink_utf8(e);
+        bool hardlink = link != NULL;
         rec->type = hardlink ? 0 : type_of(archive_entry_filetype(e));
         /* zip writes a directory's name with a '/' after it */
         if (rec->type == CN_NODE_DIR && n > 1 && name[n - 1] == '/')
                 n--;
         if ((r = set_buf(&rec->path, name, n)) < 0 ||
-            (r = set_buf(&rec->link, hardlink ? archive_entry_hardlink(e) : "",
-                         hardlink ? strlen(archive_entry_hardlink(e)) : 0)) < 0)
+            (r = set_buf(&rec->link, hardlink ? link : "", hardlink ? strlen(link) : 0)) < 0)
                 return r;
         const char *target = rec->type == CN_NODE_SYMLINK ? archive_entry_symlink(e) : NULL;
         if (rec->type == CN_NODE_SYMLINK && !target)
@@ -1629,7 +1675,14 @@ int cn_export_verify(int fd, const uint8_t pk[CN_SIGN_PUBLIC_BYTES], int tmp_dir
                         close(rec_fd);
                 goto out;
         }
-        if ((r = read_archive(&v, fd)) < 0)
+        Locales loc;
+        locales_init(&loc);
+        locale_t back = locale_use(&loc, true);
+        r = read_archive(&v, fd);
+        if (back)
+                uselocale(back);
+        locales_done(&loc);
+        if (r < 0)
                 goto out;
         if (!v.have_manifest || !v.have_sig) {
                 problem(&v, NULL, !v.have_manifest ? "no manifest.json: not an export of cairn, or cut short"

@@ -40,8 +40,36 @@ def manifest(archive):
         return json.load(t.extractfile("manifest.json"))
 
 
+def exact(r, key):
+    """A manifest string as the bytes it stands for (KEY_hex when the bytes are
+    not UTF-8), as Python names them: str with surrogate escapes."""
+    if key + "_hex" in r:
+        return bytes.fromhex(r[key + "_hex"]).decode("utf-8", "surrogateescape")
+    return r[key]
+
+
 def records(m):
-    return {r["archive_path"]: r for r in m["files"] if r["archive_path"] is not None}
+    return {exact(r, "archive_path"): r for r in m["files"] if r["archive_path"] is not None}
+
+
+FLAGS = {"nodump": 0x40, "noatime": 0x80}
+
+
+def fsflags(path):
+    import array
+    import fcntl
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return 0
+    try:
+        buf = array.array("l", [0])
+        fcntl.ioctl(fd, 0x80086601, buf)  # FS_IOC_GETFLAGS
+        return buf[0]
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
 
 
 def ns_of(text):
@@ -180,6 +208,9 @@ def compare(archive, root, listings):
                      for k, v in h.items() if k.startswith("SCHILY.xattr.")}
             if want_x != got_x:
                 fail(f"{x.name}: xattrs {sorted(got_x)} in the archive, {sorted(want_x)} restored")
+            got_f = sum(FLAGS.get(f, 0) for f in h.get("SCHILY.fflags", "").split(","))
+            if got_f != fsflags(path) & sum(FLAGS.values()):
+                fail(f"{x.name}: inode flags {h.get('SCHILY.fflags')!r} in the archive, {fsflags(path):#x} restored")
             for kind in ("access", "default"):
                 try:
                     raw = os.getxattr(path, "system.posix_acl_" + kind, follow_symlinks=False)
@@ -197,7 +228,7 @@ def compare(archive, root, listings):
         fail(f"{len(folders)} snapshots in the manifest, {len(listings)} listings")
     for folder, listing in zip(folders, listings):
         want = {e["path"] for e in json.load(open(listing))}
-        got = {r["path"] for r in m["files"] if r["archive_path"] and r["archive_path"].startswith(folder + "/")
+        got = {exact(r, "path") for r in m["files"] if r["archive_path"] and r["archive_path"].startswith(folder + "/")
                and r["in_scope"]}
         if want != got:
             fail(f"{folder}: in scope {sorted(got - want)[:3]} not listed, {sorted(want - got)[:3]} listed, not in scope")
@@ -210,12 +241,22 @@ def compare_zip(archive, root):
     with zipfile.ZipFile(archive) as z:
         infos = z.infolist()
         names = [i.filename for i in infos]
+        def utf8(b):
+            try:
+                return b.decode("utf-8") and True
+            except UnicodeDecodeError:
+                return False
+        if [i.filename for i in infos if not i.filename.isascii() and not i.flag_bits & 0x800 and
+                utf8(i.filename.encode("cp437"))]:
+            fail("a UTF-8 name without the zip's UTF-8 flag")
         if names[-2:] != ["manifest.json", "manifest.sig"]:
             fail(f"the zip does not end with manifest.json, manifest.sig: {names[-3:]}")
         for i in infos:
             if not i.filename.startswith("files/"):
                 continue
             name = i.filename.rstrip("/")
+            if not i.flag_bits & 0x800:  # no UTF-8 flag: the bytes, which zipfile took for CP437
+                name = name.encode("cp437").decode("utf-8", "surrogateescape")
             rec = recs.get(name)
             if rec is None:
                 fail(f"{name}: in the zip, not in the manifest")

@@ -52,6 +52,12 @@ printf 'data in a hole' | dd of="$h/alice/sparse" bs=1 seek=1500000 conv=notrunc
 chown 1234:2345 "$h/alice/docs/a.txt"
 chmod 4750 "$h/alice/deep/er/blob"
 touch -d '2001-02-03 04:05:06.123456789' "$h/alice/docs/kept.txt"
+printf 'utf-8 name\n' >"$h/alice/docs/café"
+printf 'not a UTF-8 name\n' >"$h/alice/docs/"$'raw-\xff'
+flags=false
+if command -v chattr >/dev/null && chattr +d +A "$h/alice/docs/kept.txt" 2>/dev/null; then
+        flags=true
+fi
 printf 'bob\n' >"$h/bob/b.txt"
 rule=(--subject-rule "$h/{subject}/**")
 
@@ -83,13 +89,17 @@ for id in "${snaps[@]}"; do
         listings+=("$W/ls-$id.json")
 done
 check compare "$W/alice.tar" "$W/rs" "${listings[@]}" || fail "the archive and the restore differ (above)"
-[ "$(check get "$W/alice.tar" "sorted(set(r['path'].rsplit('/', 1)[-1] for r in m['files'] if r['in_scope']))")" = \
-        "['a.txt', 'alice', 'blob', 'deep', 'docs', 'er', 'fifo', 'hard', 'kept.txt', 'link', 'new.txt', 'sparse']" ] ||
+[ "$(check get "$W/alice.tar" "ascii(sorted(set(r['path'].rsplit('/', 1)[-1] for r in m['files'] if r['in_scope'])))")" = \
+        "['a.txt', 'alice', 'blob', 'caf\xe9', 'deep', 'docs', 'er', 'fifo', 'hard', 'kept.txt', 'link', 'new.txt', 'raw-\ufffd', 'sparse']" ] ||
         fail "the entries in scope: $(check get "$W/alice.tar" "[r['path'] for r in m['files'] if r['in_scope']]")"
 ! check get "$W/alice.tar" "[r['path'] for r in m['files']]" | grep -q bob || fail "bob's data is in alice's export"
 [ "$(check get "$W/alice.tar" "sorted(set(r['path'] for r in m['files'] if not r['in_scope']))")" = \
         "$(python3 -c 'import sys; p = sys.argv[1].split("/"); print(sorted("/".join(p[:i]) for i in range(2, len(p))))' "$h/alice")" ] ||
         fail "the directories above alice are not the parents written: $(check get "$W/alice.tar" "[r['path'] for r in m['files'] if not r['in_scope']]")"
+! $flags || [ "$(python3 -c 'import sys, tarfile; print(sorted(set(x.pax_headers.get("SCHILY.fflags") for x in tarfile.open(sys.argv[1]) if x.name.endswith("/kept.txt"))))' "$W/alice.tar")" = \
+        "['nodump,noatime']" ] || fail "the inode flags of kept.txt are not in the archive"
+[ "$(check get "$W/alice.tar" "sorted(set(bytes.fromhex(r['path_hex'])[-5:] for r in m['files'] if 'path_hex' in r))")" = \
+        "[b'raw-\\xff']" ] || fail "the name that is not UTF-8 has no exact bytes in the manifest"
 [ "$(check get "$W/alice.tar" "len([r for r in m['files'] if r['link']])")" = 3 ] ||
         fail "the hard link is not a hard link entry in each snapshot"
 [ "$(check get "$W/alice.tar" "[s['folder'] for s in m['snapshots']] == sorted(s['folder'] for s in m['snapshots']) and len(m['snapshots'])")" = 3 ] ||
