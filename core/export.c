@@ -1354,7 +1354,8 @@ typedef struct JStream {
 static int js_fill(JStream *j, size_t want) {
         if (j->len - j->pos >= want || j->off + j->len >= j->size)
                 return 0;
-        memmove(j->buf, j->buf + j->pos, j->len - j->pos);
+        if (j->pos > 0)
+                memmove(j->buf, j->buf + j->pos, j->len - j->pos);
         j->off += j->pos;
         j->len -= j->pos;
         j->pos = 0;
