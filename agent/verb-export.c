@@ -53,14 +53,14 @@ static void help(void) {
 
 typedef struct Run {
         Cli *cli;
-        const CnSnapshot *refused;      /* a restricted snapshot, refused */
+        char refused[CN_ID_HEX + 1];    /* a restricted snapshot, refused ("" none) */
         uint64_t warnings;
 } Run;
 
 static int on_restricted(const CnSnapshot *s, void *u) {
         Run *run = u;
         if (cli_break_glass(run->cli, s) != 0) {
-                run->refused = s;
+                snprintf(run->refused, sizeof run->refused, "%s", s->id_hex);
                 return -EACCES;
         }
         return 0;
@@ -229,11 +229,11 @@ static int export_write(Cli *cli, CnExportOptions *o, const char *path, char **s
                 audit_export(cli, c, o, CN_AUDIT_FAILED, NULL);
                 goto out;
         }
-        if (r == -EACCES && run.refused) {
+        if (r == -EACCES && run.refused[0]) {
                 cli_error("nothing was exported: snapshot %.8s is restricted (said above); an export that must "
                           "include it (an access request of the subject whose erasure waits) states its "
                           "purpose with --break-glass PURPOSE",
-                          run.refused->id_hex);
+                          run.refused);
                 audit_export(cli, c, o, CN_AUDIT_REFUSED, NULL);
                 goto out;
         }
