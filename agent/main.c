@@ -61,7 +61,7 @@ static void usage(FILE *f) {
               "      --key-hint ID       try this key file first (CAIRN_KEY_HINT)\n"
               "      --key-store URL     where the repository's keys are (CAIRN_KEY_STORE; default\n"
               "                          /var/lib/cairn/keystore for root: docs/cli/key-store.md)\n"
-              "      --break-glass WHY   ls, restore, dump: read a snapshot a deferred erasure\n"
+              "      --break-glass WHY   ls, restore, dump, export: read a snapshot a deferred erasure\n"
               "                          restricts, for a stated purpose (logged)\n"
               "      --json              machine-readable output\n"
               "      --connections N     remote repositories: transfers at once (default 4)\n"
