@@ -237,6 +237,11 @@ static int export_write(Cli *cli, CnExportOptions *o, const char *path, char **s
                 audit_export(cli, c, o, CN_AUDIT_REFUSED, NULL);
                 goto out;
         }
+        if (r < 0 && res.output_failed) {
+                cli_error("cannot write the export to %s: %s; nothing was written", CLI_ESC(path), strerror(-r));
+                audit_export(cli, c, o, CN_AUDIT_FAILED, NULL);
+                goto out;
+        }
         if (r == -EBADMSG || r == -ENOENT || r == -ENOKEY) {
                 cli_error("export of controller %s stopped: a file's data in the repository does not open or is "
                           "missing (%s); nothing was written to %s; 'cairn check --read-data' names it",

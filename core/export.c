@@ -193,6 +193,7 @@ typedef struct Export {
 
 static int archive_error(Export *x) {
         int e = archive_errno(x->a);
+        x->res->output_failed = true;
         return e > 0 ? -e : -EIO;
 }
 
@@ -1082,14 +1083,15 @@ static int put_bytes(FILE *f, const void *p, uint32_t n) {
 
 static int get_bytes(FILE *f, CnBuf *b) {
         uint8_t len[4];
-        uint8_t *p;
         cn_buf_reset(b);
         if (fread(len, 1, 4, f) != 4)
                 return -EIO;
-        int r = cn_buf_grow(b, cn_le32_get(len), &p);
-        if (r < 0 || fread(p, 1, b->len, f) != b->len || (r = cn_buf_put_u8(b, 0)) < 0)
+        size_t n = cn_le32_get(len);
+        int r = cn_buf_reserve(b, n + 1);
+        if (r < 0 || fread(b->data, 1, n, f) != n)
                 return r < 0 ? r : -EIO;
-        b->len--;
+        b->data[n] = 0;
+        b->len = n;
         return 0;
 }
 
@@ -1218,9 +1220,10 @@ static int read_entry(Verify *v, struct archive_entry *e, ArchRec *rec) {
                         problem(v, name, "larger than a signature may be (4 KiB)");
                         return 0;
                 }
-                uint8_t *p;
-                if (r < 0 || (r = cn_buf_grow(&v->sig, (size_t) len, &p)) < 0 || (r = cn_pread_all(fd, p, len, 0)) < 0)
+                if (r < 0 || (r = cn_buf_reserve(&v->sig, (size_t) len + 1)) < 0 ||
+                    (r = cn_pread_all(fd, v->sig.data, len, 0)) < 0)
                         return r;
+                v->sig.len = (size_t) len;
                 return 0;
         }
         size_t n = strlen(name);
@@ -1434,11 +1437,12 @@ static bool get_bytes_member(const json_t *o, const char *key, CnBuf *b, bool *p
                 return set_buf(b, json_string_value(s), json_string_length(s)) >= 0;
         const char *hex = json_string_value(h);
         size_t n = hex ? strlen(hex) : 1;
-        uint8_t *p;
         cn_buf_reset(b);
-        if (n % 2 != 0 || cn_buf_grow(b, n / 2, &p) < 0 || cn_hex_decode(hex, p, n / 2) < 0)
+        if (n % 2 != 0 || cn_buf_reserve(b, n / 2 + 1) < 0 || cn_hex_decode(hex, b->data, n / 2) < 0)
                 return false;
-        return cn_buf_put_u8(b, 0) >= 0 && (b->len--, true);
+        b->len = n / 2;
+        b->data[b->len] = 0;
+        return true;
 }
 
 static int unlisted(Verify *v) {
@@ -1663,7 +1667,7 @@ int cn_export_verify(int fd, const uint8_t pk[CN_SIGN_PUBLIC_BYTES], int tmp_dir
         int r, rec_fd = -1;
 
         *ret = (CnExportVerifyResult) {};
-        cn_buf_init(&v.sig, CN_EXPORT_MAX_SIGNATURE_BYTES);
+        cn_buf_init(&v.sig, CN_EXPORT_MAX_SIGNATURE_BYTES + 1);
         cn_buf_init(&v.prev, SIZE_MAX);
         cn_buf_init(&v.mprev, SIZE_MAX);
         cn_buf_init(&v.cur.path, SIZE_MAX);

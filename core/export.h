@@ -96,6 +96,7 @@ typedef struct CnExportResult {
         uint64_t holds;                 /* active holds that touch the scope */
         uint64_t events;                /* audit log entries that touch it */
         bool empty;                     /* nothing in scope */
+        bool output_failed;             /* on failure: writing the archive failed (its errno) */
         uint8_t digest[CN_ID_BYTES];    /* SHA-256 of manifest.json */
         uint64_t manifest_bytes;
 } CnExportResult;
@@ -104,9 +105,9 @@ typedef struct CnExportResult {
  * current offset; the caller removes it on failure). -EINVAL bad options
  * (a scope or value an erasure would refuse); -EACCES (or restricted()'s
  * error) a restricted snapshot refused; -EBADMSG, -ENOENT, -ENOKEY a file's
- * data does not open or is gone ('cairn check --read-data' names it); -EIO
- * libarchive failed (errno of the write when it says); errors of reading
- * the repository. */
+ * data does not open or is gone ('cairn check --read-data' names it);
+ * ret->output_failed and the write's errno (-EIO when libarchive gives
+ * none) when writing the archive failed; errors of reading the repository. */
 int cn_export(CnRepo *repo, CnController *c, const CnExportOptions *o, int fd, CnExportResult *ret);
 
 /* The order of the archive's file entries: "files/" and a snapshot folder

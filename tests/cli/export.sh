@@ -208,6 +208,8 @@ check sig "$W/empty.tar" "$pub" || rc=$?
 note "item 1: bad requests change nothing"
 expect_exit 1 cairn export --subject alice -o "$W/alice.tar"
 grep -q 'exists: an export never replaces a file' "$W/err" || fail "export over a file: $(cat "$W/err")"
+expect_exit 1 cairn export --subject alice -o "$W/no-such-dir/x.tar"
+grep -q "cannot make the export file $W/no-such-dir/x.tar" "$W/err" || fail "export into no directory: $(cat "$W/err")"
 expect_exit 2 cairn export -o "$W/x.tar"
 expect_exit 2 cairn export --subject a/b -o "$W/x.tar"
 expect_exit 2 cairn export --path 'rel/*' -o "$W/x.tar"
