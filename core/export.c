@@ -26,7 +26,9 @@
 #include "hex.h"
 #include "hold.h"
 #include "linktable.h"
+#include "location.h"
 #include "macro.h"
+#include "records.h"
 #include "restore.h"
 #include "utf8.h"
 
@@ -257,15 +259,6 @@ static int put_text(json_t *o, const char *key, const char *s, size_t n) {
         cn_hex_encode((const uint8_t *) s, n, hex);
         snprintf(hkey, sizeof hkey, "%s_hex", key);
         return json_object_set_new(o, hkey, json_string(hex)) < 0 ? -ENOMEM : 0;
-}
-
-/* A JSON string of s: valid UTF-8 as it is, each byte that is not as U+FFFD. */
-static json_t *text_json(const char *s) {
-        json_t *j = json_string(s);
-        if (j)
-                return j;
-        _cleanup_free_ char *t = cn_utf8_lossy(s, strlen(s));
-        return t ? json_string(t) : NULL;
 }
 
 static json_t *hex_json(const uint8_t *p, size_t n) {
@@ -679,8 +672,8 @@ static int holds_json(Export *x, json_t **ret) {
                         continue;
                 }
                 o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", hd->id_hex, "scope",
-                              hold_scope_names[hd->scope], "reason", text_json(hd->reason), "reference",
-                              text_json(hd->reference), "created", time_json(hd->created, 0, false), "review",
+                              hold_scope_names[hd->scope], "reason", cn_json_text(hd->reason), "reference",
+                              cn_json_text(hd->reference), "created", time_json(hd->created, 0, false), "review",
                               hd->has_review ? time_json(hd->review, 0, false) : json_null(), "snapshots", snaps);
                 if (!o || json_array_append_new(a, o) < 0)
                         return -ENOMEM;
@@ -721,6 +714,37 @@ static int events_write(Export *x) {
                 x->res->events++;
         }
         return 0;
+}
+
+/* Where the data is: the repository's locations and the controller's
+ * grants, each with when it was recorded and (null while in force) when
+ * it ended. */
+static json_t *places_json(const CnLocations *s, const char *since, const char *until) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < s->n; i++) {
+                const CnLocation *l = &s->v[i];
+                json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o}", "name", l->name, "provider",
+                                      cn_json_text(l->provider), "region", cn_json_text(l->region), since,
+                                      time_json(l->created, 0, false), until,
+                                      l->end ? time_json(l->end->created, 0, false) : json_null());
+                if (!o || json_array_append_new(a, o) < 0) {
+                        json_decref(a);
+                        return NULL;
+                }
+        }
+        return a;
+}
+
+static int locations_json(Export *x, json_t **ret) {
+        _cleanup_(cn_locations_done) CnLocations here = {}, grants = {};
+        int r;
+        if ((r = cn_locations_load(x->repo, x->o->damaged, x->o->userdata, &here)) < 0 ||
+            (r = cn_grants_load(x->repo, x->c, x->o->damaged, x->o->userdata, &grants)) < 0)
+                return r;
+        *ret = json_pack("{s:o, s:o, s:I}", "repository", places_json(&here, "recorded", "removed"), "authorised",
+                         places_json(&grants, "authorised", "revoked"), "unreadable",
+                         (json_int_t) (here.n_damaged + grants.n_damaged));
+        return *ret ? 0 : -ENOMEM;
 }
 
 /* The audit anchor: a signed checkpoint of the log as the export read it
@@ -808,7 +832,7 @@ static int manifest_parts(Export *x, int64_t now, Manifest *m) {
         const CnExportOptions *o = x->o;
         CnRepo *repo = x->repo;
         _cleanup_json_ json_t *snaps = json_array(), *restricted = json_array(), *head = NULL, *tail = NULL;
-        json_t *holds = NULL, *anchor = NULL, *log = NULL;
+        json_t *holds = NULL, *anchor = NULL, *log = NULL, *locations = NULL;
         char id[CN_UUID_HEX + 1], rid[CN_UUID_HEX + 1];
         int r;
 
@@ -830,26 +854,31 @@ static int manifest_parts(Export *x, int64_t now, Manifest *m) {
         cn_hex_encode(cn_repo_processor_id(repo), CN_UUID_BYTES, id);
         cn_hex_encode(cn_repo_id(repo), CN_UUID_BYTES, rid);
         json_t *glass = x->res->restricted
-                                ? json_pack("{s:o, s:O}", "purpose", text_json(o->break_glass ? o->break_glass : ""),
+                                ? json_pack("{s:o, s:O}", "purpose", cn_json_text(o->break_glass ? o->break_glass : ""),
                                             "snapshots", restricted)
                                 : json_null();
         head = json_pack("{s:s, s:s, s:{s:s, s:o, s:o}, s:{s:s, s:o}, s:{s:s, s:o}, s:o, s:s, s:b, s:o, s:O}",
                          "format", CN_EXPORT_FORMAT, "repository", rid, "processor", "id", id, "name",
-                         text_json(cn_repo_processor_name(repo) ? cn_repo_processor_name(repo) : ""), "public_key",
+                         cn_json_text(cn_repo_processor_name(repo) ? cn_repo_processor_name(repo) : ""), "public_key",
                          hex_json(cn_repo_processor_public_key(repo), CN_SIGN_PUBLIC_BYTES), "controller", "id",
-                         x->c->id_hex, "name", text_json(x->c->name), "scope", "kind", scope_name(o->scope), "value",
-                         text_json(x->q.value), "created_at", time_json(now, 0, false), "archive",
+                         x->c->id_hex, "name", cn_json_text(x->c->name), "scope", "kind", scope_name(o->scope), "value",
+                         cn_json_text(x->q.value), "created_at", time_json(now, 0, false), "archive",
                          o->archive == CN_EXPORT_PAX ? "pax" : "zip", "empty", x->res->entries == 0, "break_glass",
                          glass, "snapshots", snaps);
         if (!head)
                 return -ENOMEM;
         if ((r = holds_json(x, &holds)) < 0)
                 return r;
-        if ((r = anchor_json(x, &anchor, &log)) < 0) {
+        if ((r = locations_json(x, &locations)) < 0) {
                 json_decref(holds);
                 return r;
         }
-        tail = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "locations", json_null(),
+        if ((r = anchor_json(x, &anchor, &log)) < 0) {
+                json_decref(holds);
+                json_decref(locations);
+                return r;
+        }
+        tail = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "locations", locations,
                          "retention", json_null(), "holds", holds, "audit_anchor", anchor, "audit_log", log,
                          "counts", "snapshots", (json_int_t) x->res->snapshots, "entries",
                          (json_int_t) x->res->entries, "files", (json_int_t) x->res->files, "bytes",

@@ -121,13 +121,28 @@ expect_exit 0 "$CAIRN" -r "$W/no-repository" export verify "$W/alice.tar" --publ
 [ "$(check get "$W/alice.tar" "m['audit_anchor']['checkpoint']['entries'] == m['audit_log']['entries'] > 3")" = True ] ||
         fail "no audit anchor over the whole log: $(check get "$W/alice.tar" "m['audit_anchor'], m['audit_log']")"
 
+note "item 1: the manifest says where the data is: the repository's locations and the controller's grants"
+[ "$(check get "$W/alice.tar" "m['locations']")" = "{'repository': [], 'authorised': [], 'unreadable': 0}" ] ||
+        fail "locations before any is recorded: $(check get "$W/alice.tar" "m['locations']")"
+expect_exit 0 cairn location add eu-1 --provider Hetzner --region fsn1 --controller default
+expect_exit 0 cairn location add old --provider AWS --region us-east-1
+expect_exit 0 cairn location remove old
+expect_exit 0 cairn location authorise backup-2 --controller default --provider OVH --region gra
+expect_exit 0 cairn export --subject alice --snapshot latest -o "$W/loc.tar"
+[ "$(check get "$W/loc.tar" "sorted((l['name'], l['provider'], l['region'], l['removed'] is None) for l in m['locations']['repository'])")" = \
+        "[('eu-1', 'Hetzner', 'fsn1', True), ('old', 'AWS', 'us-east-1', False)]" ] &&
+        [ "$(check get "$W/loc.tar" "sorted((l['name'], l['provider'], l['region'], l['revoked']) for l in m['locations']['authorised'])")" = \
+                "[('backup-2', 'OVH', 'gra', None), ('eu-1', 'Hetzner', 'fsn1', None)]" ] ||
+        fail "locations: $(check get "$W/loc.tar" "m['locations']")"
+check schema "$W/loc.tar" "$SCHEMA" || fail "the manifest with locations does not validate"
+
 note "item 1: the audit log records the export, with the digest it printed"
 expect_exit 0 cairn audit show --json
 python3 - "$W/out" "$digest" <<'EOF' || fail "no export entry with the digest in the audit log: $(tail -c 600 "$W/out")"
 import json, sys
 log = json.load(open(sys.argv[1]))
-e = [x for x in log if x["kind"] == "export"]
-sys.exit(0 if e and e[-1]["fields"]["digest"] == sys.argv[2] and e[-1]["fields"]["scope"] == "subject" else 1)
+e = [x for x in log if x["kind"] == "export" and x["fields"].get("digest") == sys.argv[2]]
+sys.exit(0 if len(e) == 1 and e[0]["fields"]["scope"] == "subject" and e[0]["fields"]["snapshots"] == 3 else 1)
 EOF
 
 note "item 1: a byte changed in a file or in the manifest fails verify, naming it"
