@@ -53,7 +53,7 @@ static void help(void) {
 
 typedef struct Run {
         Cli *cli;
-        char refused[CN_ID_HEX + 1];    /* a restricted snapshot, refused ("" none) */
+        char refused[CN_ID_HEX + 1]; /* a restricted snapshot, refused ("" none) */
         uint64_t warnings;
 } Run;
 
@@ -82,8 +82,8 @@ static void damaged(const char *name, int error, void *u) {
 /* The audit entry of an export (or of a refused or failed one). */
 static void audit_export(Cli *cli, CnController *c, const CnExportOptions *o, CnAuditOutcome outcome,
                          const CnExportResult *res) {
-        static const char *const scopes[] = { [CN_ERASE_CONTROLLER] = "controller", [CN_ERASE_SUBJECT] = "subject",
-                                              [CN_ERASE_PATH] = "path" };
+        static const char *const scopes[] = {
+                [CN_ERASE_CONTROLLER] = "controller", [CN_ERASE_SUBJECT] = "subject", [CN_ERASE_PATH] = "path"};
         CnAuditEvent *e = cli_audit_event(CN_AUDIT_EXPORT, o->archive == CN_EXPORT_PAX ? "pax" : "zip");
         if (e) {
                 cn_audit_event_set_outcome(e, outcome);
@@ -91,9 +91,9 @@ static void audit_export(Cli *cli, CnController *c, const CnExportOptions *o, Cn
                 if (o->scope == CN_ERASE_CONTROLLER)
                         (void) cn_audit_event_pseudonym(e, CN_AUDIT_F_NAME, c->name, strlen(c->name));
                 else
-                        (void) cn_audit_event_pseudonym(e, o->scope == CN_ERASE_SUBJECT ? CN_AUDIT_F_SUBJECT
-                                                                                       : CN_AUDIT_F_PATH,
-                                                        o->value, strlen(o->value));
+                        (void) cn_audit_event_pseudonym(
+                                e, o->scope == CN_ERASE_SUBJECT ? CN_AUDIT_F_SUBJECT : CN_AUDIT_F_PATH, o->value,
+                                strlen(o->value));
                 if (res) {
                         (void) cn_audit_event_id(e, CN_AUDIT_F_DIGEST, res->digest);
                         (void) cn_audit_event_u64(e, CN_AUDIT_F_FILES, res->files);
@@ -160,14 +160,13 @@ static int report(Cli *cli, const char *path, const CnExportOptions *o, const Cn
         char digest[CN_ID_HEX + 1], sz[32];
         cn_hex_encode(res->digest, CN_ID_BYTES, digest);
         if (cli->json)
-                return cli_json_print(json_pack("{s:o, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "output",
-                                                cli_json_text(path), "format",
-                                                o->archive == CN_EXPORT_PAX ? "pax" : "zip", "empty", res->empty,
-                                                "snapshots", (json_int_t) res->snapshots, "entries",
-                                                (json_int_t) res->entries, "files", (json_int_t) res->files,
-                                                "bytes", (json_int_t) res->bytes, "events", (json_int_t) res->events,
-                                                "holds", (json_int_t) res->holds, "restricted",
-                                                (json_int_t) res->restricted, "digest", digest));
+                return cli_json_print(json_pack(
+                        "{s:o, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "output", cli_json_text(path),
+                        "format", o->archive == CN_EXPORT_PAX ? "pax" : "zip", "empty", res->empty, "snapshots",
+                        (json_int_t) res->snapshots, "entries", (json_int_t) res->entries, "files",
+                        (json_int_t) res->files, "bytes", (json_int_t) res->bytes, "events", (json_int_t) res->events,
+                        "holds", (json_int_t) res->holds, "restricted", (json_int_t) res->restricted, "digest",
+                        digest));
         if (res->empty)
                 cli_info(cli, "nothing in scope: %s holds an empty, signed manifest\n", CLI_ESC(path));
         else
@@ -184,8 +183,8 @@ static int export_write(Cli *cli, CnExportOptions *o, const char *path, char **s
         CnSnapshot *list = NULL;
         size_t n_list = 0;
         CnController *c = NULL;
-        Output out = { .dirfd = -1, .fd = -1 };
-        Run run = { .cli = cli };
+        Output out = {.dirfd = -1, .fd = -1};
+        Run run = {.cli = cli};
         CnExportResult res;
         int r, ret = CLI_EXIT_ERROR;
 
@@ -266,7 +265,7 @@ out:
 
 typedef struct VerifyRun {
         Cli *cli;
-        json_t *problems;               /* --json */
+        json_t *problems; /* --json */
 } VerifyRun;
 
 static void on_problem(const char *entry, const char *why, void *u) {
@@ -284,7 +283,7 @@ static void on_problem(const char *entry, const char *why, void *u) {
 
 static int export_verify(Cli *cli, const char *file, const char *public_key) {
         uint8_t pk[CN_SIGN_PUBLIC_BYTES];
-        VerifyRun v = { .cli = cli };
+        VerifyRun v = {.cli = cli};
         CnExportVerifyResult res;
         int r;
 
@@ -317,19 +316,19 @@ static int export_verify(Cli *cli, const char *file, const char *public_key) {
         if (cli->json) {
                 int k = cli_json_print(json_pack("{s:b, s:o, s:I, s:I, s:I, s:b, s:s}", "valid", r == 0, "problems",
                                                  v.problems, "entries", (json_int_t) res.entries, "bytes",
-                                                 (json_int_t) res.bytes, "records", (json_int_t) res.records,
-                                                 "empty", res.empty, "digest", digest));
+                                                 (json_int_t) res.bytes, "records", (json_int_t) res.records, "empty",
+                                                 res.empty, "digest", digest));
                 return k != 0 ? k : r == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
         }
         if (r < 0) {
-                cli_error("%s is not a valid export: %" PRIu64 " problem%s (listed above)", CLI_ESC(file),
-                          res.problems, res.problems == 1 ? "" : "s");
+                cli_error("%s is not a valid export: %" PRIu64 " problem%s (listed above)", CLI_ESC(file), res.problems,
+                          res.problems == 1 ? "" : "s");
                 return CLI_EXIT_ERROR;
         }
         char sz[32];
-        cli_info(cli, "%s: valid, signed by %s: %" PRIu64 " entries (%s), all as the manifest says%s\n",
-                 CLI_ESC(file), public_key ? "the key given" : "this repository's processor", res.entries,
-                 cli_size(res.bytes, sz), res.empty ? "; nothing in scope (empty)" : "");
+        cli_info(cli, "%s: valid, signed by %s: %" PRIu64 " entries (%s), all as the manifest says%s\n", CLI_ESC(file),
+                 public_key ? "the key given" : "this repository's processor", res.entries, cli_size(res.bytes, sz),
+                 res.empty ? "; nothing in scope (empty)" : "");
         printf("%s\n", digest);
         return CLI_EXIT_OK;
 }
@@ -338,15 +337,15 @@ int verb_export(Cli *cli, int argc, char **argv) {
         enum { OPT_SUBJECT = _OPT_GLOBAL_MAX, OPT_PATH, OPT_FORMAT, OPT_SNAPSHOT, OPT_PUBLIC_KEY };
         static const struct option opts[] = {
                 CLI_GLOBAL_LONG,
-                { "subject", required_argument, NULL, OPT_SUBJECT },
-                { "path", required_argument, NULL, OPT_PATH },
-                { "output", required_argument, NULL, 'o' },
-                { "format", required_argument, NULL, OPT_FORMAT },
-                { "snapshot", required_argument, NULL, OPT_SNAPSHOT },
-                { "public-key", required_argument, NULL, OPT_PUBLIC_KEY },
+                {"subject", required_argument, NULL, OPT_SUBJECT},
+                {"path", required_argument, NULL, OPT_PATH},
+                {"output", required_argument, NULL, 'o'},
+                {"format", required_argument, NULL, OPT_FORMAT},
+                {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+                {"public-key", required_argument, NULL, OPT_PUBLIC_KEY},
                 {},
         };
-        CnExportOptions o = { .scope = CN_ERASE_CONTROLLER, .archive = CN_EXPORT_PAX, .tmp_dirfd = -1 };
+        CnExportOptions o = {.scope = CN_ERASE_CONTROLLER, .archive = CN_EXPORT_PAX, .tmp_dirfd = -1};
         _cleanup_free_ char **specs = NULL;
         size_t n_specs = 0, scopes = 0;
         const char *output = NULL, *public_key = NULL;

@@ -34,11 +34,11 @@
 
 #define _cleanup_json_ _cleanup_(json_decrefp)
 #define JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER)
-#define IO_BYTES (1u << 20)             /* reading the records back, zeros of holes */
+#define IO_BYTES (1u << 20) /* reading the records back, zeros of holes */
 #define ACL_ACCESS "system.posix_acl_access"
 #define ACL_DEFAULT "system.posix_acl_default"
 
-static const char *const type_names[] = { NULL, "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket" };
+static const char *const type_names[] = {NULL, "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket"};
 
 /* ---- times ---- */
 
@@ -60,8 +60,8 @@ void cn_export_time(int64_t sec, uint32_t nsec, bool frac, char buf[CN_EXPORT_TI
                 snprintf(year, sizeof year, "%+05lld", (long long) y);
         if (frac)
                 snprintf(fraction, sizeof fraction, ".%09u", nsec);
-        snprintf(buf, CN_EXPORT_TIME_BYTES, "%s-%02d-%02dT%02d:%02d:%02d%sZ", year, (int) m, (int) d, (int) (rem / 3600),
-                 (int) (rem / 60 % 60), (int) (rem % 60), fraction);
+        snprintf(buf, CN_EXPORT_TIME_BYTES, "%s-%02d-%02dT%02d:%02d:%02d%sZ", year, (int) m, (int) d,
+                 (int) (rem / 3600), (int) (rem / 60 % 60), (int) (rem % 60), fraction);
 }
 
 /* ---- the order of entries ---- */
@@ -91,8 +91,7 @@ int cn_export_path_cmp(const char *a, size_t a_len, const char *b, size_t b_len)
 /* A new file nobody else can reach: unlinked from the start (O_TMPFILE),
  * or unlinked as soon as it is made. */
 static int tmp_open(int dirfd) {
-        int fd = openat(dirfd >= 0 ? dirfd : AT_FDCWD, dirfd >= 0 ? "." : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC,
-                        0600);
+        int fd = openat(dirfd >= 0 ? dirfd : AT_FDCWD, dirfd >= 0 ? "." : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
                 return fd >= 0 ? fd : -errno;
         char name[] = "/tmp/cairn-export-XXXXXX";
@@ -112,7 +111,7 @@ static int tmp_open(int dirfd) {
  * is not, and archives are read in C.UTF-8 (then every name comes back as
  * its bytes). Only this thread's locale changes (uselocale()), and back. */
 typedef struct Locales {
-        locale_t utf8, plain;           /* (locale_t) 0 where there is none: no switching */
+        locale_t utf8, plain; /* (locale_t) 0 where there is none: no switching */
 } Locales;
 
 static void locales_init(Locales *l) {
@@ -140,10 +139,10 @@ static bool text_utf8(const char *s) {
 /* ---- the writer ---- */
 
 typedef struct Snap {
-        CnSnapshot *s;                  /* in the list */
+        CnSnapshot *s; /* in the list */
         char folder[CN_EXPORT_FOLDER_BYTES];
-        bool selected;                  /* options.snapshots names it (or names none) */
-        bool in_scope;                  /* an entry of it is */
+        bool selected; /* options.snapshots names it (or names none) */
+        bool in_scope; /* an entry of it is */
         bool restricted;
         uint64_t entries;
 } Snap;
@@ -153,7 +152,7 @@ typedef struct Snap {
 typedef struct Ancestor {
         char *path;
         size_t len;
-        CnNode node;                    /* without chunks */
+        CnNode node; /* without chunks */
         bool written;
 } Ancestor;
 
@@ -173,20 +172,20 @@ typedef struct Export {
         CnStoreReader *reader;
         CnBuf chunk;
         CnSha256 *sha;
-        uint8_t *io;                    /* IO_BYTES: zeros for holes, then reading records back */
+        uint8_t *io; /* IO_BYTES: zeros for holes, then reading records back */
         struct archive *a;
         struct archive_entry *e;
         Locales loc;
         CnSnapshot *list;
         size_t n_list;
-        Snap *snaps;                    /* by folder name: time order */
+        Snap *snaps; /* by folder name: time order */
         size_t n_snaps;
         Snap *at;
         Ancestor *anc;
         size_t n_anc, cap_anc;
-        CnLinkTable *links;             /* link group -> LinkFirst, this snapshot's */
-        CnBuf apath;                    /* the archive path at hand */
-        int rec_fd;                     /* records: the files, then the events */
+        CnLinkTable *links; /* link group -> LinkFirst, this snapshot's */
+        CnBuf apath;        /* the archive path at hand */
+        int rec_fd;         /* records: the files, then the events */
         FILE *rec;
         uint64_t files_len, events_len; /* bytes of each in rec */
         CnAuditLog log;                 /* the controller's audit log as the export began */
@@ -289,7 +288,7 @@ typedef struct Written {
         bool in_archive;
         bool hashed;
         uint8_t sha256[CN_ID_BYTES];
-        const char *link;               /* the first name of its hard link group */
+        const char *link; /* the first name of its hard link group */
 } Written;
 
 static int file_record(Export *x, const char *path, size_t len, const CnNode *n, bool in_scope, const Written *w) {
@@ -346,9 +345,8 @@ static bool put_acl(struct archive_entry *e, int type, const uint8_t *v, size_t 
                 unsigned tag;
                 int archive;
         } tags[] = {
-                { 0x01, ARCHIVE_ENTRY_ACL_USER_OBJ }, { 0x02, ARCHIVE_ENTRY_ACL_USER },
-                { 0x04, ARCHIVE_ENTRY_ACL_GROUP_OBJ }, { 0x08, ARCHIVE_ENTRY_ACL_GROUP },
-                { 0x10, ARCHIVE_ENTRY_ACL_MASK }, { 0x20, ARCHIVE_ENTRY_ACL_OTHER },
+                {0x01, ARCHIVE_ENTRY_ACL_USER_OBJ}, {0x02, ARCHIVE_ENTRY_ACL_USER}, {0x04, ARCHIVE_ENTRY_ACL_GROUP_OBJ},
+                {0x08, ARCHIVE_ENTRY_ACL_GROUP},    {0x10, ARCHIVE_ENTRY_ACL_MASK}, {0x20, ARCHIVE_ENTRY_ACL_OTHER},
         };
         if (n < 4 || (n - 4) % 8 != 0 || cn_le32_get(v) != 2)
                 return false;
@@ -447,7 +445,7 @@ static int write_file(Export *x, const char *path, const CnNode *n, Written *w) 
                                                        (la_int64_t) n->extents[i].length);
         if ((r = write_header(x, AE_IFREG)) < 0)
                 return r;
-        Content k = { .x = x };
+        Content k = {.x = x};
         r = cn_file_content(x->reader, n, &x->chunk, content_put, &k);
         if (r == -EUCLEAN && x->o->warn)
                 x->o->warn(x->at->s, path, r, x->o->userdata);
@@ -477,7 +475,7 @@ static int write_file(Export *x, const char *path, const CnNode *n, Written *w) 
  * (what the archive can hold) and its record into rec. */
 static int put_entry(Export *x, const char *path, size_t len, const CnNode *n, bool in_scope) {
         bool pax = x->o->archive == CN_EXPORT_PAX;
-        Written w = { .in_archive = true };
+        Written w = {.in_archive = true};
         int r;
 
         cn_buf_reset(&x->apath);
@@ -511,7 +509,7 @@ static int put_entry(Export *x, const char *path, size_t len, const CnNode *n, b
                 r = write_header(x, n->type == CN_NODE_FIFO ? AE_IFIFO : n->type == CN_NODE_CHR ? AE_IFCHR : AE_IFBLK);
                 break;
         default:
-                w.in_archive = false;   /* sockets: neither pax nor zip holds one */
+                w.in_archive = false; /* sockets: neither pax nor zip holds one */
                 break;
         }
         if (r < 0)
@@ -568,7 +566,7 @@ static int export_entry(const char *path, size_t len, const CnNode *n, CnEraseRe
                 CnNode meta = *n;
                 meta.chunks = NULL;
                 meta.n_chunks = 0;
-                *a = (Ancestor) { .path = strndup(path, len), .len = len };
+                *a = (Ancestor){.path = strndup(path, len), .len = len};
                 if (!a->path || cn_node_copy(&a->node, &meta) < 0) {
                         free(a->path);
                         cn_node_done(&a->node);
@@ -645,7 +643,7 @@ static const char *scope_name(CnEraseScope s) {
         return s == CN_ERASE_CONTROLLER ? "controller" : s == CN_ERASE_SUBJECT ? "subject" : "path";
 }
 
-static const char *const hold_scope_names[] = { NULL, "snapshot", "controller", "path", "tag" };
+static const char *const hold_scope_names[] = {NULL, "snapshot", "controller", "path", "tag"};
 
 /* Active holds that keep a snapshot in scope: id, kind, reason,
  * reference, created, review, and which of those snapshots. */
@@ -660,7 +658,7 @@ static int holds_json(Export *x, json_t **ret) {
                 return -ENOMEM;
         for (size_t h = 0; h < holds.n; h++) {
                 CnHold *hd = &holds.v[h];
-                CnHolds one = { .v = hd, .n = 1 };
+                CnHolds one = {.v = hd, .n = 1};
                 json_t *snaps = json_array(), *o;
                 if (!snaps)
                         return -ENOMEM;
@@ -723,10 +721,10 @@ static json_t *places_json(const CnLocations *s, const char *since, const char *
         json_t *a = json_array();
         for (size_t i = 0; a && i < s->n; i++) {
                 const CnLocation *l = &s->v[i];
-                json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o}", "name", l->name, "provider",
-                                      cn_json_text(l->provider), "region", cn_json_text(l->region), since,
-                                      time_json(l->created, 0, false), until,
-                                      l->end ? time_json(l->end->created, 0, false) : json_null());
+                json_t *o =
+                        json_pack("{s:s, s:o, s:o, s:o, s:o}", "name", l->name, "provider", cn_json_text(l->provider),
+                                  "region", cn_json_text(l->region), since, time_json(l->created, 0, false), until,
+                                  l->end ? time_json(l->end->created, 0, false) : json_null());
                 if (!o || json_array_append_new(a, o) < 0) {
                         json_decref(a);
                         return NULL;
@@ -777,8 +775,8 @@ typedef int (*SinkFn)(const void *p, size_t n, void *userdata);
 /* manifest.json: the head's members, "files" and "events" from rec, the
  * tail's members, as the header of export.h says. */
 typedef struct Manifest {
-        char *head;                     /* "{...," */
-        char *tail;                     /* "...}\n" */
+        char *head; /* "{...," */
+        char *tail; /* "...}\n" */
 } Manifest;
 
 static int emit_text(const char *s, SinkFn fn, void *u) {
@@ -813,7 +811,7 @@ static int manifest_emit(Export *x, const Manifest *m, SinkFn fn, void *u) {
 typedef struct Pass {
         Export *x;
         CnSignStream *sign;
-        bool write;                     /* into the archive, hashed */
+        bool write; /* into the archive, hashed */
         uint64_t len;
 } Pass;
 
@@ -845,9 +843,9 @@ static int manifest_parts(Export *x, int64_t now, Manifest *m) {
                         continue;
                 snprintf(folder, sizeof folder, "%s%s", CN_EXPORT_FILES, s->folder);
                 if (json_array_append_new(snaps, json_pack("{s:s, s:o, s:s, s:b, s:I}", "id", s->s->id_hex, "time",
-                                                           time_json(s->s->time.sec, s->s->time.nsec, true),
-                                                           "folder", folder, "restricted", s->restricted,
-                                                           "entries", (json_int_t) s->entries)) < 0 ||
+                                                           time_json(s->s->time.sec, s->s->time.nsec, true), "folder",
+                                                           folder, "restricted", s->restricted, "entries",
+                                                           (json_int_t) s->entries)) < 0 ||
                     (s->restricted && json_array_append_new(restricted, json_string(s->s->id_hex)) < 0))
                         return -ENOMEM;
         }
@@ -857,8 +855,8 @@ static int manifest_parts(Export *x, int64_t now, Manifest *m) {
                                 ? json_pack("{s:o, s:O}", "purpose", cn_json_text(o->break_glass ? o->break_glass : ""),
                                             "snapshots", restricted)
                                 : json_null();
-        head = json_pack("{s:s, s:s, s:{s:s, s:o, s:o}, s:{s:s, s:o}, s:{s:s, s:o}, s:o, s:s, s:b, s:o, s:O}",
-                         "format", CN_EXPORT_FORMAT, "repository", rid, "processor", "id", id, "name",
+        head = json_pack("{s:s, s:s, s:{s:s, s:o, s:o}, s:{s:s, s:o}, s:{s:s, s:o}, s:o, s:s, s:b, s:o, s:O}", "format",
+                         CN_EXPORT_FORMAT, "repository", rid, "processor", "id", id, "name",
                          cn_json_text(cn_repo_processor_name(repo) ? cn_repo_processor_name(repo) : ""), "public_key",
                          hex_json(cn_repo_processor_public_key(repo), CN_SIGN_PUBLIC_BYTES), "controller", "id",
                          x->c->id_hex, "name", cn_json_text(x->c->name), "scope", "kind", scope_name(o->scope), "value",
@@ -879,11 +877,10 @@ static int manifest_parts(Export *x, int64_t now, Manifest *m) {
                 return r;
         }
         tail = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "locations", locations,
-                         "retention", json_null(), "holds", holds, "audit_anchor", anchor, "audit_log", log,
-                         "counts", "snapshots", (json_int_t) x->res->snapshots, "entries",
-                         (json_int_t) x->res->entries, "files", (json_int_t) x->res->files, "bytes",
-                         (json_int_t) x->res->bytes, "events", (json_int_t) x->res->events, "holds",
-                         (json_int_t) x->res->holds);
+                         "retention", json_null(), "holds", holds, "audit_anchor", anchor, "audit_log", log, "counts",
+                         "snapshots", (json_int_t) x->res->snapshots, "entries", (json_int_t) x->res->entries, "files",
+                         (json_int_t) x->res->files, "bytes", (json_int_t) x->res->bytes, "events",
+                         (json_int_t) x->res->events, "holds", (json_int_t) x->res->holds);
         if (!tail)
                 return -ENOMEM;
         /* {a,b} and {c} become "{a,b," and "c}\n" */
@@ -930,7 +927,7 @@ static int sign_and_write(Export *x, const Manifest *m, int64_t now) {
 
         if ((r = cn_sign_stream_new(cn_repo_processor_secret_key(x->repo), &sign)) < 0)
                 return r;
-        Pass p1 = { .x = x, .sign = sign };
+        Pass p1 = {.x = x, .sign = sign};
         cn_sign_stream_update(sign, CN_EXPORT_SIGN_DOMAIN, strlen(CN_EXPORT_SIGN_DOMAIN));
         if ((r = manifest_emit(x, m, pass_put, &p1)) < 0 || (r = cn_sign_stream_second(sign)) < 0)
                 return r;
@@ -942,11 +939,11 @@ static int sign_and_write(Export *x, const Manifest *m, int64_t now) {
         archive_entry_set_mtime(x->e, now, 0);
         if ((r = archive_check(x, archive_write_header(x->a, x->e))) < 0)
                 return r;
-        Pass p2 = { .x = x, .sign = sign, .write = true };
+        Pass p2 = {.x = x, .sign = sign, .write = true};
         cn_sign_stream_update(sign, CN_EXPORT_SIGN_DOMAIN, strlen(CN_EXPORT_SIGN_DOMAIN));
         if ((r = manifest_emit(x, m, pass_put, &p2)) < 0)
                 return r;
-        if (p2.len != p1.len)           /* the temporary file changed under us */
+        if (p2.len != p1.len) /* the temporary file changed under us */
                 return -EIO;
         if ((r = archive_check(x, archive_write_finish_entry(x->a))) < 0 ||
             (r = cn_sha256_final(x->sha, x->res->digest)) < 0 || (r = cn_sign_stream_final(sign, sig)) < 0)
@@ -1016,22 +1013,22 @@ static int run(Export *x, int fd) {
 }
 
 int cn_export(CnRepo *repo, CnController *c, const CnExportOptions *o, int fd, CnExportResult *ret) {
-        Export x = { .repo = repo, .c = c, .o = o, .res = ret, .rec_fd = -1 };
+        Export x = {.repo = repo, .c = c, .o = o, .res = ret, .rec_fd = -1};
         int r;
 
-        *ret = (CnExportResult) {};
+        *ret = (CnExportResult){};
         if ((o->archive != CN_EXPORT_PAX && o->archive != CN_EXPORT_ZIP) ||
             (o->scope == CN_ERASE_SUBJECT && (!o->value || !cn_subject_valid(o->value, strlen(o->value)))) ||
             (o->scope == CN_ERASE_PATH && (!o->value || !*o->value)) ||
             (o->scope != CN_ERASE_CONTROLLER && o->scope != CN_ERASE_SUBJECT && o->scope != CN_ERASE_PATH))
                 return -EINVAL;
-        x.q = (CnEraseRequest) { .scope = o->scope, .value = o->scope == CN_ERASE_CONTROLLER ? c->id_hex : o->value };
+        x.q = (CnEraseRequest){.scope = o->scope, .value = o->scope == CN_ERASE_CONTROLLER ? c->id_hex : o->value};
         cn_buf_init(&x.chunk, CN_MAX_CHUNK_BYTES);
         cn_buf_init(&x.apath, SIZE_MAX);
         locales_init(&x.loc);
         r = run(&x, fd);
         if (x.a)
-                archive_write_free(x.a);        /* after a failure: closes without finishing */
+                archive_write_free(x.a); /* after a failure: closes without finishing */
         archive_entry_free(x.e);
         if (x.rec)
                 fclose(x.rec);
@@ -1063,7 +1060,7 @@ int cn_export(CnRepo *repo, CnController *c, const CnExportOptions *o, int fd, C
  * order, which both follow: memory does not grow with the archive. */
 
 typedef struct ArchRec {
-        uint8_t type;                   /* CnNodeType; 0 a hard link */
+        uint8_t type; /* CnNodeType; 0 a hard link */
         uint64_t size;
         uint8_t sha256[CN_ID_BYTES];
         CnBuf path, link, target;
@@ -1083,11 +1080,11 @@ typedef struct Verify {
         uint64_t man_len;
         bool have_manifest, have_sig;
         CnBuf sig;
-        CnBuf prev;                     /* the last archive path, for the order */
+        CnBuf prev; /* the last archive path, for the order */
         /* the merge */
         ArchRec cur;
         bool cur_valid;
-        CnBuf mprev;                    /* the last archive path of a manifest record */
+        CnBuf mprev; /* the last archive path of a manifest record */
         bool mprev_set;
         bool files_seen, format_seen, processor_seen, empty_seen, empty;
         char text[512];
@@ -1128,7 +1125,8 @@ static int rec_write(Verify *v, const ArchRec *a) {
         uint8_t head[9];
         head[0] = a->type;
         cn_le64_put(head + 1, a->size);
-        if (fwrite(head, 1, sizeof head, v->rec) != sizeof head || fwrite(a->sha256, 1, CN_ID_BYTES, v->rec) != CN_ID_BYTES)
+        if (fwrite(head, 1, sizeof head, v->rec) != sizeof head ||
+            fwrite(a->sha256, 1, CN_ID_BYTES, v->rec) != CN_ID_BYTES)
                 return -EIO;
         int r = put_bytes(v->rec, a->path.data, (uint32_t) a->path.len);
         if (r >= 0)
@@ -1181,7 +1179,7 @@ static CnNodeType type_of(mode_t t) {
         case AE_IFBLK:
                 return CN_NODE_BLK;
         default:
-                return CN_NODE_SOCK;    /* nothing an export writes */
+                return CN_NODE_SOCK; /* nothing an export writes */
         }
 }
 
@@ -1369,15 +1367,16 @@ static int check_signature(Verify *v) {
                 off += k;
         }
         if (cn_verify_stream_final(vs) < 0)
-                problem(v, CN_EXPORT_MANIFEST, "the signature in manifest.sig does not match it: the manifest was "
-                                               "changed after it was signed, or never signed by this key");
+                problem(v, CN_EXPORT_MANIFEST,
+                        "the signature in manifest.sig does not match it: the manifest was "
+                        "changed after it was signed, or never signed by this key");
         return 0;
 }
 
 /* manifest.json a JSON value at a time: a window over the file. */
 typedef struct JStream {
         int fd;
-        uint64_t size, off;             /* the file, and the offset of buf[0] in it */
+        uint64_t size, off; /* the file, and the offset of buf[0] in it */
         uint8_t *buf;
         size_t len, pos, cap;
 } JStream;
@@ -1508,8 +1507,7 @@ static int check_record(Verify *v, const json_t *m, CnBuf *ap, CnBuf *link, CnBu
         v->mprev_set = true;
         if ((r = set_buf(&v->mprev, ap->data, ap->len)) < 0)
                 return r;
-        while (v->cur_valid &&
-               cn_export_path_cmp((const char *) v->cur.path.data, v->cur.path.len, path, ap->len) < 0)
+        while (v->cur_valid && cn_export_path_cmp((const char *) v->cur.path.data, v->cur.path.len, path, ap->len) < 0)
                 if ((r = unlisted(v)) < 0)
                         return r;
         if (!v->cur_valid || cn_export_path_cmp((const char *) v->cur.path.data, v->cur.path.len, path, ap->len) > 0) {
@@ -1532,10 +1530,11 @@ static int check_record(Verify *v, const json_t *m, CnBuf *ap, CnBuf *link, CnBu
                          v->cur.size, (uint64_t) json_integer_value(size));
                 problem(v, path, v->text);
         } else if (t == CN_NODE_FILE && (!json_is_string(sha) || strcmp(json_string_value(sha), hex) != 0))
-                problem(v, path, "its content is not what the manifest says (SHA-256 differs): changed after the "
-                                 "export was made");
+                problem(v, path,
+                        "its content is not what the manifest says (SHA-256 differs): changed after the "
+                        "export was made");
         else if (t == CN_NODE_SYMLINK && (!has_target || v->cur.target.len != target->len ||
-                                           memcmp(v->cur.target.data, target->data, target->len) != 0))
+                                          memcmp(v->cur.target.data, target->data, target->len) != 0))
                 problem(v, path, "a symlink to another target than the manifest says");
         return rec_next(v);
 }
@@ -1657,7 +1656,7 @@ static int parse_manifest(Verify *v, Parse *p, const char **why) {
 }
 
 static int check_manifest(Verify *v) {
-        Parse p = { .j = { .fd = v->man_fd, .size = v->man_len } };
+        Parse p = {.j = {.fd = v->man_fd, .size = v->man_len}};
         const char *why = NULL;
         int r;
 
@@ -1674,8 +1673,9 @@ static int check_manifest(Verify *v) {
                 r = 0;
         } else if (r >= 0) {
                 if (!v->format_seen || !v->processor_seen || !v->files_seen || !v->empty_seen)
-                        problem(v, CN_EXPORT_MANIFEST, "a member the format requires is missing (format, processor, "
-                                                       "empty or files)");
+                        problem(v, CN_EXPORT_MANIFEST,
+                                "a member the format requires is missing (format, processor, "
+                                "empty or files)");
                 else if (v->empty != (v->res->records == 0))
                         problem(v, CN_EXPORT_MANIFEST, "\"empty\" says otherwise than its records");
                 while (r >= 0 && v->cur_valid)
@@ -1692,10 +1692,10 @@ static int check_manifest(Verify *v) {
 
 int cn_export_verify(int fd, const uint8_t pk[CN_SIGN_PUBLIC_BYTES], int tmp_dirfd, CnExportProblemFn fn,
                      void *userdata, CnExportVerifyResult *ret) {
-        Verify v = { .fn = fn, .userdata = userdata, .res = ret, .pk = pk, .tmp_dirfd = tmp_dirfd, .man_fd = -1 };
+        Verify v = {.fn = fn, .userdata = userdata, .res = ret, .pk = pk, .tmp_dirfd = tmp_dirfd, .man_fd = -1};
         int r, rec_fd = -1;
 
-        *ret = (CnExportVerifyResult) {};
+        *ret = (CnExportVerifyResult){};
         cn_buf_init(&v.sig, CN_EXPORT_MAX_SIGNATURE_BYTES + 1);
         cn_buf_init(&v.prev, SIZE_MAX);
         cn_buf_init(&v.mprev, SIZE_MAX);
@@ -1719,9 +1719,10 @@ int cn_export_verify(int fd, const uint8_t pk[CN_SIGN_PUBLIC_BYTES], int tmp_dir
         if (r < 0)
                 goto out;
         if (!v.have_manifest || !v.have_sig) {
-                problem(&v, NULL, !v.have_manifest ? "no manifest.json: not an export of cairn, or cut short"
-                                                   : "no manifest.sig: the manifest is not signed, or the archive "
-                                                     "is cut short");
+                problem(&v, NULL,
+                        !v.have_manifest ? "no manifest.json: not an export of cairn, or cut short"
+                                         : "no manifest.sig: the manifest is not signed, or the archive "
+                                           "is cut short");
                 if (!v.have_manifest)
                         goto out;
         }

@@ -54,7 +54,7 @@
 #define CN_EXPORT_MAX_SIGNATURE_BYTES 4096u
 
 typedef enum CnExportArchive {
-        CN_EXPORT_PAX = 1,              /* POSIX.1-2001 tar with pax headers */
+        CN_EXPORT_PAX = 1, /* POSIX.1-2001 tar with pax headers */
         CN_EXPORT_ZIP,
 } CnExportArchive;
 
@@ -65,7 +65,7 @@ typedef struct CnExportOptions {
          * scope and value would reach (cn_erase_scope_walk()), and the
          * directories above it. */
         CnEraseScope scope;
-        const char *value;              /* ignored for a controller */
+        const char *value; /* ignored for a controller */
         CnExportArchive archive;
         /* Only these snapshots of the controller (NULL: all of them). */
         const uint8_t (*snapshots)[CN_ID_BYTES];
@@ -82,22 +82,22 @@ typedef struct CnExportOptions {
          * says (-EUCLEAN, cn_file_content()): exported as restore lays it
          * out; told here. May be NULL. */
         void (*warn)(const CnSnapshot *s, const char *path, int error, void *userdata);
-        CnStoreDamagedFn damaged;       /* objects that do not open: skipped and told; may be NULL */
+        CnStoreDamagedFn damaged; /* objects that do not open: skipped and told; may be NULL */
         void *userdata;
-        int tmp_dirfd;                  /* where the unlinked temporary file goes (O_TMPFILE); -1: /tmp */
-        int64_t now;                    /* created_at; 0: the clock */
+        int tmp_dirfd; /* where the unlinked temporary file goes (O_TMPFILE); -1: /tmp */
+        int64_t now;   /* created_at; 0: the clock */
 } CnExportOptions;
 
 typedef struct CnExportResult {
-        uint64_t snapshots;             /* with entries in scope */
-        uint64_t restricted;            /* of them, read under break glass */
-        uint64_t entries;               /* records in "files" (parents included) */
-        uint64_t files, bytes;          /* regular files in scope and their bytes */
-        uint64_t holds;                 /* active holds that touch the scope */
-        uint64_t events;                /* audit log entries that touch it */
-        bool empty;                     /* nothing in scope */
-        bool output_failed;             /* on failure: writing the archive failed (its errno) */
-        uint8_t digest[CN_ID_BYTES];    /* SHA-256 of manifest.json */
+        uint64_t snapshots;          /* with entries in scope */
+        uint64_t restricted;         /* of them, read under break glass */
+        uint64_t entries;            /* records in "files" (parents included) */
+        uint64_t files, bytes;       /* regular files in scope and their bytes */
+        uint64_t holds;              /* active holds that touch the scope */
+        uint64_t events;             /* audit log entries that touch it */
+        bool empty;                  /* nothing in scope */
+        bool output_failed;          /* on failure: writing the archive failed (its errno) */
+        uint8_t digest[CN_ID_BYTES]; /* SHA-256 of manifest.json */
         uint64_t manifest_bytes;
 } CnExportResult;
 
@@ -129,12 +129,12 @@ void cn_export_folder(const CnSnapshot *const *v, size_t n, size_t i, char ret[C
 /* ---- verifying ---- */
 
 typedef struct CnExportVerifyResult {
-        uint64_t entries;               /* file entries of the archive */
-        uint64_t bytes;                 /* their content */
-        uint64_t records;               /* records of "files" */
+        uint64_t entries; /* file entries of the archive */
+        uint64_t bytes;   /* their content */
+        uint64_t records; /* records of "files" */
         uint64_t problems;
         bool empty;
-        uint8_t digest[CN_ID_BYTES];    /* SHA-256 of manifest.json */
+        uint8_t digest[CN_ID_BYTES]; /* SHA-256 of manifest.json */
 } CnExportVerifyResult;
 
 /* One failed check: the archive entry (or manifest record) it is about,

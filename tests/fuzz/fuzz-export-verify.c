@@ -19,7 +19,7 @@ static void told(const char *entry, const char *why, void *u) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static const uint8_t pk[CN_SIGN_PUBLIC_BYTES] = { 0xd7, 0x5a, 0x98, 0x01 };
+        static const uint8_t pk[CN_SIGN_PUBLIC_BYTES] = {0xd7, 0x5a, 0x98, 0x01};
         static int inited;
         CnExportVerifyResult res;
         size_t n = 0;
