@@ -104,12 +104,15 @@ static void audit_export(Cli *cli, CnController *c, const CnExportOptions *o, Cn
         cli_audit(cli, c, e);
 }
 
-/* The output: a temporary file beside FILE, linked as FILE only when the
- * export is complete (never over an existing file). */
+/* The output: a new file beside FILE with no name (O_TMPFILE), linked as
+ * FILE only when the export is complete, never over an existing file; a
+ * run that fails, or is killed, leaves nothing. Where O_TMPFILE is not
+ * supported, a temporary name that a failure removes. */
 typedef struct Output {
         char *dir;
+        const char *base;
         int dirfd;
-        char tmp[64];
+        char tmp[64];                   /* "" with O_TMPFILE */
         int fd;
 } Output;
 
@@ -117,8 +120,14 @@ static int output_open(const char *path, Output *out) {
         _cleanup_free_ char *copy = strdup(path);
         if (!copy || !(out->dir = strdup(dirname(copy))))
                 return -ENOMEM;
+        out->base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
         out->dirfd = open(out->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (out->dirfd < 0)
+                return -errno;
+        out->fd = openat(out->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (out->fd >= 0)
+                return 0;
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
                 return -errno;
         for (int tries = 0;; tries++) {
                 uint32_t rnd;
@@ -132,16 +141,19 @@ static int output_open(const char *path, Output *out) {
         }
 }
 
-static int output_finish(Output *out, const char *path) {
-        _cleanup_free_ char *copy = strdup(path);
-        if (!copy)
-                return -ENOMEM;
+static int output_finish(Output *out) {
+        int r;
         if (fsync(out->fd) < 0)
                 return -errno;
-        /* link fails on an existing name: an export never replaces a file */
-        if (linkat(out->dirfd, out->tmp, AT_FDCWD, path, 0) < 0)
-                return -errno;
-        (void) unlinkat(out->dirfd, out->tmp, 0);
+        /* a link fails on an existing name: an export never replaces a file */
+        if (out->tmp[0])
+                r = linkat(out->dirfd, out->tmp, out->dirfd, out->base, 0) < 0 ? -errno : 0;
+        else
+                r = cn_link_fd(out->fd, out->dirfd, out->base);
+        if (r < 0)
+                return r;
+        if (out->tmp[0])
+                (void) unlinkat(out->dirfd, out->tmp, 0);
         out->tmp[0] = 0;
         return fsync(out->dirfd) < 0 ? -errno : 0;
 }
@@ -223,7 +235,7 @@ static int export_write(Cli *cli, CnExportOptions *o, const char *path, char **s
         o->tmp_dirfd = out.dirfd;
         o->break_glass = cli->break_glass;
         r = cn_export(cli->rp, c, o, out.fd, &res);
-        if (r >= 0 && (r = output_finish(&out, path)) < 0) {
+        if (r >= 0 && (r = output_finish(&out)) < 0) {
                 cli_error("cannot put the export at %s: %s", CLI_ESC(path), strerror(-r));
                 audit_export(cli, c, o, CN_AUDIT_FAILED, NULL);
                 goto out;

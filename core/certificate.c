@@ -23,8 +23,9 @@
 /* jansson reports a failed allocation as a parse or dump error like any
  * other (a parse that ran out of memory says "invalid token"): its
  * allocations go through json_alloc(), which notes a failure, so that the
- * callers here return -ENOMEM for it instead of calling a good certificate
- * bad. Set once per process; it allocates as jansson would. */
+ * callers here (and export's verify) return -ENOMEM for it instead of
+ * calling a good certificate bad. Set once per process; it allocates as
+ * jansson would. */
 static __thread bool json_failed;
 static void *json_alloc(size_t n) {
         void *p = malloc(n);
@@ -35,12 +36,12 @@ static void *json_alloc(size_t n) {
 static void json_setup(void) {
         json_set_alloc_funcs(json_alloc, free);
 }
-static void json_begin(void) {
+void cn_json_begin(void) {
         static pthread_once_t once = PTHREAD_ONCE_INIT;
         (void) pthread_once(&once, json_setup);
         json_failed = false;
 }
-static int json_end(int r) {
+int cn_json_end(int r) {
         return r < 0 && json_failed ? -ENOMEM : r;
 }
 
@@ -378,10 +379,10 @@ int cn_certificate_encode(const CnCertificate *c, const uint8_t public_key[CN_SI
         char id[CN_ID_HEX + 1];
         int r;
 
-        json_begin();
+        cn_json_begin();
         if ((r = member_with_id(c, &m, id)) < 0 || (r = document_json(m, public_key, signature, &d)) < 0 ||
             (r = dump(d, true, ret_file)) < 0)
-                return json_end(r);
+                return cn_json_end(r);
         return 0;
 }
 
@@ -398,15 +399,15 @@ int cn_certificate_sign(const CnCertificate *c, const uint8_t sk[CN_SIGN_SECRET_
         /* libsodium's secret key is seed || public key */
         if (!cn_memeq(sk + CN_SIGN_SECRET_BYTES - CN_SIGN_PUBLIC_BYTES, c->processor_public_key, CN_SIGN_PUBLIC_BYTES))
                 return -EINVAL;
-        json_begin();
+        cn_json_begin();
         if ((r = member_with_id(c, &m, id)) < 0 || (r = dump(m, false, &member)) < 0)
-                return json_end(r);
+                return cn_json_end(r);
         if ((r = cn_buf_append(&msg, CN_CERTIFICATE_SIGN_DOMAIN, strlen(CN_CERTIFICATE_SIGN_DOMAIN))) < 0 ||
             (r = cn_buf_append(&msg, member.data, member.len)) < 0)
                 return r;
         cn_sign(sig, msg.data, msg.len, sk);
         if ((r = document_json(m, c->processor_public_key, sig, &d)) < 0 || (r = dump(d, true, &file)) < 0)
-                return json_end(r);
+                return cn_json_end(r);
         /* What a reader would refuse is never handed out (a file over the
          * caps, or a bug): verify it as a reader does. */
         r = cn_certificate_verify(file.data, file.len, c->processor_public_key, NULL, NULL);
@@ -830,11 +831,11 @@ static int decode_and_check(const uint8_t *file, size_t n, const uint8_t *pk, Cn
         const char *why = NULL;
         int r;
 
-        json_begin();
+        cn_json_begin();
         r = decode(file, n, &doc, &c, &why);
         if (r >= 0)
                 r = check(doc, &c, pk, &why);
-        r = json_end(r);
+        r = cn_json_end(r);
         if (r == -ENOMEM)
                 why = "out of memory";
         if (r < 0) {

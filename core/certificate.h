@@ -191,6 +191,12 @@ int cn_certificate_decode(const uint8_t *file, size_t n, CnCertificate *ret,
 int cn_certificate_encode(const CnCertificate *c, const uint8_t public_key[CN_SIGN_PUBLIC_BYTES],
                           const uint8_t signature[CN_SIGN_BYTES], CnBuf *ret_file);
 
+/* jansson reports a failed allocation as a parse error like any other:
+ * between cn_json_begin() and cn_json_end(r) on this thread, a failure r
+ * (< 0) of a jansson call becomes -ENOMEM when an allocation failed. */
+void cn_json_begin(void);
+int cn_json_end(int r);
+
 /* The signature member of every document cairn signs with the processor's
  * key (certificates, export manifests): {"algorithm": "Ed25519",
  * "public_key": hex, "value": hex}, lower-case hex. NULL: no memory. */

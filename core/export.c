@@ -1300,13 +1300,20 @@ static int read_archive(Verify *v, int fd) {
         archive_read_support_format_zip(v->a);
         archive_read_support_filter_all(v->a);
         if (archive_read_open_fd(v->a, fd, 65536) != ARCHIVE_OK) {
-                problem(v, NULL, archive_text(v));
+                if (archive_errno(v->a) == ENOMEM)
+                        r = -ENOMEM;
+                else
+                        problem(v, NULL, archive_text(v));
                 goto out;
         }
         for (;;) {
                 int k = archive_read_next_header(v->a, &e);
                 if (k == ARCHIVE_EOF)
                         break;
+                if (k < ARCHIVE_WARN && archive_errno(v->a) == ENOMEM) {
+                        r = -ENOMEM;    /* out of memory is no verdict on the archive */
+                        break;
+                }
                 if (k < ARCHIVE_WARN) {
                         snprintf(v->text, sizeof v->text, "the archive is damaged or cut short after %s: %s",
                                  v->prev.len ? (const char *) v->prev.data : "its start",
@@ -1315,6 +1322,8 @@ static int read_archive(Verify *v, int fd) {
                         break;
                 }
                 r = read_entry(v, e, &rec);
+                if (r == -EBADMSG && archive_errno(v->a) == ENOMEM)
+                        r = -ENOMEM;
                 if (r == -EBADMSG) {
                         snprintf(v->text, sizeof v->text, "its data cannot be read: %s",
                                  archive_error_string(v->a) ?: "damaged");
@@ -1340,7 +1349,10 @@ static int check_signature(Verify *v) {
         const char *why;
         int r;
 
+        cn_json_begin();
         if (!(doc = json_loadb((const char *) v->sig.data, v->sig.len, JSON_REJECT_DUPLICATES, &err))) {
+                if (cn_json_end(-EBADMSG) == -ENOMEM)
+                        return -ENOMEM;
                 problem(v, CN_EXPORT_SIGNATURE, "not JSON");
                 return 0;
         }
@@ -1434,7 +1446,7 @@ static int js_value(JStream *j, json_t **ret, const char **why) {
                         *ret = val;
                         return 0;
                 }
-                if (json_error_code(&err) == json_error_out_of_memory)
+                if (json_error_code(&err) == json_error_out_of_memory || cn_json_end(-EBADMSG) == -ENOMEM)
                         return -ENOMEM;
                 bool more = j->off + j->len < j->size;
                 if (json_error_code(&err) != json_error_premature_end_of_input || !more) {
@@ -1663,6 +1675,7 @@ static int check_manifest(Verify *v) {
         cn_buf_init(&p.ap, SIZE_MAX);
         cn_buf_init(&p.link, SIZE_MAX);
         cn_buf_init(&p.target, SIZE_MAX);
+        cn_json_begin();
         if (!(p.seen = json_object()))
                 return -ENOMEM;
         r = parse_manifest(v, &p, &why);

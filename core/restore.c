@@ -397,20 +397,7 @@ static void tmp_name(Restore *R, char buf[32]) {
         snprintf(buf, 32, ".cairn-restore-%08x%08x", R->tmp_base, seq);
 }
 
-/* Link the inode of fd (any open mode, O_PATH too) as name in dirfd: by
- * the fd itself where allowed (CAP_DAC_READ_SEARCH), else through its proc
- * link. */
-static int link_fd(int fd, int dirfd, const char *name) {
-        char p[32];
-        if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
-                return 0;
-        if (errno != ENOENT && errno != EPERM)
-                return -errno;
-        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-        return linkat(AT_FDCWD, p, dirfd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
-}
-
-/* link_fd() to name, replacing what stands there. */
+/* cn_link_fd() to name, replacing what stands there. */
 static int link_over(Restore *R, int fd, int dirfd, const char *name);
 
 /* Rename tmp to name in dirfd, over whatever is there; an empty directory
@@ -435,12 +422,12 @@ static int put_in_place(Restore *R, int fd, const char *tmp, int dirfd, const ch
 
 static int link_over(Restore *R, int fd, int dirfd, const char *name) {
         char t[32];
-        int r = link_fd(fd, dirfd, name);
+        int r = cn_link_fd(fd, dirfd, name);
         if (r != -EEXIST)
                 return r;
         for (unsigned tries = 0;; tries++) {
                 tmp_name(R, t);
-                r = link_fd(fd, dirfd, t);
+                r = cn_link_fd(fd, dirfd, t);
                 if (r != -EEXIST || tries >= 16)
                         break;
         }

@@ -168,3 +168,13 @@ int cn_mkdir_p_at(int dirfd, const char *path, int mode) {
         }
         return 0;
 }
+
+int cn_link_fd(int fd, int dirfd, const char *name) {
+        char p[32];
+        if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
+                return 0;
+        if (errno != ENOENT && errno != EPERM)
+                return -errno;
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        return linkat(AT_FDCWD, p, dirfd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+}

@@ -22,5 +22,10 @@ int cn_pread_all(int fd, void *p, size_t n, uint64_t off);
  * failure the temporary file is removed and path is untouched. */
 int cn_write_file_atomic_at(int dirfd, const char *path, const void *p, size_t n, int mode, int exclusive);
 
+/* Link the inode of fd (any open mode, O_PATH too; an O_TMPFILE file) as
+ * name in dirfd: by the fd itself where allowed (CAP_DAC_READ_SEARCH),
+ * else through its proc link. -EEXIST when name is taken (never replaced). */
+int cn_link_fd(int fd, int dirfd, const char *name);
+
 /* mkdir -p, relative to dirfd; existing directories are fine. */
 int cn_mkdir_p_at(int dirfd, const char *path, int mode);

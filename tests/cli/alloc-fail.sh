@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Issue 14, allocation failure: backup, restore, check, forget and prune
-# (and the certificate verbs of issue 10),
+# (and the certificate verbs of issue 10, export and export verify of issue 11),
 # each run again and again with its Nth allocation failing
 # (tests/alloc-fail/failalloc.c, LD_PRELOAD). Every run must end cleanly:
 # exit 0 (the failure was absorbed) or 1 with a "cairn: " message, never a
@@ -76,7 +76,7 @@ exercise() {
                 if grep -q 'Sanitizer\|runtime error' "$W/err"; then
                         fail "$name, allocation $n failing: sanitizer report: $(head -c 3000 "$W/err")"
                 elif [ "$rc" = 1 ]; then
-                        grep -q '^cairn: ' "$W/err" ||
+                        grep -q '^cairn: ' "$W/err" || { [ -n "${also_ok:-}" ] && grep -q -- "$also_ok" "$W/err"; } ||
                                 fail "$name, allocation $n failing: exit 1 without a message: $(head -c 500 "$W/err")"
                         if [ -n "${forbid:-}" ] && grep -q -- "$forbid" "$W/err"; then
                                 fail "$name, allocation $n failing: blames the input: $(head -c 500 "$W/err")"
@@ -123,3 +123,28 @@ if [ -n "${MAKE_CERTIFICATE:-}" ]; then
         exercise certificate-show 0 : cairn certificate show "$(cut -c1-8 "$W/id")"
         exercise processor-show 0 : cairn processor show --json
 fi
+
+note "issue 11: the same for export and export verify"
+# libarchive cannot report some allocation failures (in its string
+# functions): it prints "Fatal Internal Error in libarchive: ..." and exits
+# 1 itself. That is a clean end too; the export's file has no name until
+# it is complete (O_TMPFILE), so a failed run leaves nothing behind.
+# glibc's newlocale() (export writes each entry in C.UTF-8 or C) loses
+# the codeset name it normalised when a later allocation of it fails: not
+# cairn's leak.
+printf 'leak:_nl_normalize_codeset\n' >"$W/lsan-glibc.supp"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$W/lsan-glibc.supp:fast_unwind_on_malloc=0"
+no_export() {
+        [ "${rc:-0}" = 0 ] || [ ! -e "$W/e.tar" ] || fail "export, allocation $(($1 - 1)) failing, left $W/e.tar"
+        [ -z "$(find "$W" -maxdepth 1 -name '.cairn-export-*')" ] || fail "a failed export left a temporary file"
+        rm -f -- "$W/e.tar"
+}
+also_ok="^Fatal Internal Error in libarchive: " exercise export 0 no_export cairn export --controller default \
+        -o "$W/e.tar"
+no_export 0
+expect_exit 0 cairn export --controller default -o "$W/e.tar"
+expect_exit 0 cairn processor show --json
+pub=$(sed 's/.*"public_key":"\([0-9a-f]*\)".*/\1/' "$W/out")
+# out of memory is never "not a valid export"
+also_ok="^Fatal Internal Error in libarchive: " forbid="is not a valid export" \
+        exercise export-verify 0 : "$CAIRN" export verify "$W/e.tar" --public-key "$pub"
