@@ -176,6 +176,10 @@ def compare(archive, root, listings):
             elif x.isfifo():
                 if not stat.S_ISFIFO(st.st_mode):
                     fail(f"{x.name}: a FIFO in the archive, not restored as one")
+            elif x.ischr() or x.isblk():
+                if (stat.S_ISCHR(st.st_mode), stat.S_ISBLK(st.st_mode)) != (x.ischr(), x.isblk()) or \
+                        (os.major(st.st_rdev), os.minor(st.st_rdev)) != (x.devmajor, x.devminor):
+                    fail(f"{x.name}: device {x.devmajor},{x.devminor} in the archive, not so restored")
             else:
                 fail(f"{x.name}: an archive member of type {x.type!r}")
                 continue

@@ -4,7 +4,8 @@
 # cairn export (issue 11, item 1): a data subject with files in 3 snapshots
 # (changed between them) exports to an archive whose files equal a restore
 # of the same snapshots, bytes and metadata (mode, owner, mtime to the
-# nanosecond, xattr, ACL, symlink, hard link, FIFO, sparse file), checked
+# nanosecond, xattr, ACL, inode flags, symlink, hard link, FIFO, device,
+# sparse file, names that are and are not UTF-8), checked
 # with Python's tarfile; the manifest validates against
 # docs/export-manifest.schema.json, its signature verifies with PyNaCl and
 # 'export verify' passes; a byte changed in a file or in the manifest, an
@@ -47,6 +48,7 @@ setfacl -d -m u:1234:rwx "$h/alice/deep"
 ln -s docs/a.txt "$h/alice/link"
 ln "$h/alice/docs/kept.txt" "$h/alice/hard"
 mkfifo "$h/alice/fifo"
+mknod "$h/alice/null" c 1 3
 truncate -s 3M "$h/alice/sparse"
 printf 'data in a hole' | dd of="$h/alice/sparse" bs=1 seek=1500000 conv=notrunc status=none
 chown 1234:2345 "$h/alice/docs/a.txt"
@@ -90,7 +92,7 @@ for id in "${snaps[@]}"; do
 done
 check compare "$W/alice.tar" "$W/rs" "${listings[@]}" || fail "the archive and the restore differ (above)"
 [ "$(check get "$W/alice.tar" "ascii(sorted(set(r['path'].rsplit('/', 1)[-1] for r in m['files'] if r['in_scope'])))")" = \
-        "['a.txt', 'alice', 'blob', 'caf\xe9', 'deep', 'docs', 'er', 'fifo', 'hard', 'kept.txt', 'link', 'new.txt', 'raw-\ufffd', 'sparse']" ] ||
+        "['a.txt', 'alice', 'blob', 'caf\xe9', 'deep', 'docs', 'er', 'fifo', 'hard', 'kept.txt', 'link', 'new.txt', 'null', 'raw-\ufffd', 'sparse']" ] ||
         fail "the entries in scope: $(check get "$W/alice.tar" "[r['path'] for r in m['files'] if r['in_scope']]")"
 ! check get "$W/alice.tar" "[r['path'] for r in m['files']]" | grep -q bob || fail "bob's data is in alice's export"
 [ "$(check get "$W/alice.tar" "sorted(set(r['path'] for r in m['files'] if not r['in_scope']))")" = \
@@ -202,12 +204,12 @@ expect_exit 0 cairn export --subject alice --snapshot "${snaps[1]:0:10}" -o "$W/
 [ "$(check get "$W/one.tar" "[s['id'] for s in m['snapshots']]")" = "['${snaps[1]}']" ] ||
         fail "--snapshot: $(check get "$W/one.tar" "m['snapshots']")"
 
-note "item 1: zip: the files a zip holds equal the restore; FIFOs are listed, not stored"
+note "item 1: zip: the files a zip holds equal the restore; FIFOs and devices are listed, not stored"
 expect_exit 0 cairn export --subject alice --format zip -o "$W/alice.zip"
 expect_exit 0 cairn export verify "$W/alice.zip"
 check zip "$W/alice.zip" "$W/rs" || fail "the zip and the restore differ (above)"
-[ "$(check get "$W/alice.zip" "[r['archive_path'] for r in m['files'] if r['type'] == 'fifo'] == [None] * 3")" = True ] ||
-        fail "zip: a FIFO is not listed with archive_path null"
+[ "$(check get "$W/alice.zip" "[r['archive_path'] for r in m['files'] if r['type'] in ('fifo', 'chardev')] == [None] * 6")" = True ] ||
+        fail "zip: a FIFO or device is not listed with archive_path null"
 
 note "item 1: an empty scope gives a valid archive with a signed manifest saying so"
 expect_exit 0 cairn export --subject nobody -o "$W/empty.tar"
