@@ -30,6 +30,7 @@
 #include "macro.h"
 #include "records.h"
 #include "restore.h"
+#include "retention.h"
 #include "utf8.h"
 
 #define _cleanup_json_ _cleanup_(json_decrefp)
@@ -647,17 +648,12 @@ static const char *const hold_scope_names[] = {NULL, "snapshot", "controller", "
 
 /* Active holds that keep a snapshot in scope: id, kind, reason,
  * reference, created, review, and which of those snapshots. */
-static int holds_json(Export *x, json_t **ret) {
-        _cleanup_(cn_holds_done) CnHolds holds = {};
+static int holds_json(Export *x, const CnHolds *holds, json_t **ret) {
         _cleanup_json_ json_t *a = json_array();
-        size_t damaged = 0;
-        int r = cn_holds_load(x->repo, x->c, x->o->damaged, x->o->userdata, &holds, &damaged);
-        if (r < 0)
-                return r;
         if (!a)
                 return -ENOMEM;
-        for (size_t h = 0; h < holds.n; h++) {
-                CnHold *hd = &holds.v[h];
+        for (size_t h = 0; h < holds->n; h++) {
+                CnHold *hd = &holds->v[h];
                 CnHolds one = {.v = hd, .n = 1};
                 json_t *snaps = json_array(), *o;
                 if (!snaps)
@@ -712,6 +708,57 @@ static int events_write(Export *x) {
                 x->res->events++;
         }
         return 0;
+}
+
+/* The stored retention policy: when it was set, and its rules as
+ * 'retention show --json' gives them (cn_retention_policy_json()). */
+static json_t *policy_json(const CnForgetPolicy *p, int64_t created) {
+        return json_pack("{s:o, s:o}", "set", time_json(created, 0, false), "rules", cn_retention_policy_json(p));
+}
+
+/* Retention: the policy in effect and, for each snapshot in scope, whether
+ * it keeps it, by which rules, and until when (core/retention.h, at the
+ * export's time); a hold keeps a snapshot whatever the rules say. Without
+ * a policy (none set, or cleared) nothing removes a snapshot by itself. */
+static int retention_json(Export *x, const CnHolds *holds, int64_t now, json_t **ret) {
+        _cleanup_free_ CnRetentionVerdict *v = NULL;
+        _cleanup_json_ json_t *snaps = json_array(), *policy = NULL;
+        CnForgetPolicy p = {};
+        bool set = false, unreadable = false;
+        int64_t created = 0;
+        int r = cn_retention_load(x->repo, x->c, &p, &set, &created);
+        if (r == -EBADMSG)
+                unreadable = true, set = false, r = 0;
+        if (r < 0)
+                return r;
+        if (!snaps || (set && !(v = calloc(x->n_list ? x->n_list : 1, sizeof *v))))
+                return -ENOMEM;
+        p.holds = holds;
+        if (set && (r = cn_retention_expiry(&p, x->list, x->n_list, (CnTime){now, 0}, v)) < 0)
+                return r;
+        if (!(policy = set ? policy_json(&p, created) : json_null()))
+                return -ENOMEM;
+        for (size_t i = 0; i < x->n_snaps; i++) {
+                const Snap *s = &x->snaps[i];
+                if (!s->in_scope)
+                        continue;
+                const CnRetentionVerdict *vd = set ? &v[s->s - x->list] : NULL;
+                json_t *rules = json_array(), *o;
+                if (!rules)
+                        return -ENOMEM;
+                for (size_t k = 0; vd && k < vd->n_rules; k++)
+                        if (json_array_append_new(rules, json_string(vd->rules[k].text)) < 0) {
+                                json_decref(rules);
+                                return -ENOMEM;
+                        }
+                o = json_pack("{s:s, s:b, s:b, s:o, s:o}", "snapshot", s->s->id_hex, "kept", vd ? vd->keep : true,
+                              "held", vd ? vd->held : cn_hold_covers_snapshot(holds, s->s), "rules", rules, "until",
+                              vd && vd->has_expiry ? time_json(vd->expiry.sec, vd->expiry.nsec, true) : json_null());
+                if (!o || json_array_append_new(snaps, o) < 0)
+                        return -ENOMEM;
+        }
+        *ret = json_pack("{s:O, s:b, s:O}", "policy", policy, "unreadable", unreadable, "snapshots", snaps);
+        return *ret ? 0 : -ENOMEM;
 }
 
 /* Where the data is: the repository's locations and the controller's
@@ -830,7 +877,9 @@ static int manifest_parts(Export *x, int64_t now, Manifest *m) {
         const CnExportOptions *o = x->o;
         CnRepo *repo = x->repo;
         _cleanup_json_ json_t *snaps = json_array(), *restricted = json_array(), *head = NULL, *tail = NULL;
-        json_t *holds = NULL, *anchor = NULL, *log = NULL, *locations = NULL;
+        _cleanup_(cn_holds_done) CnHolds all_holds = {};
+        json_t *holds = NULL, *anchor = NULL, *log = NULL, *locations = NULL, *retention = NULL;
+        size_t damaged = 0;
         char id[CN_UUID_HEX + 1], rid[CN_UUID_HEX + 1];
         int r;
 
@@ -865,19 +914,26 @@ static int manifest_parts(Export *x, int64_t now, Manifest *m) {
                          glass, "snapshots", snaps);
         if (!head)
                 return -ENOMEM;
-        if ((r = holds_json(x, &holds)) < 0)
+        if ((r = cn_holds_load(x->repo, x->c, o->damaged, o->userdata, &all_holds, &damaged)) < 0 ||
+            (r = holds_json(x, &all_holds, &holds)) < 0)
                 return r;
+        if ((r = retention_json(x, &all_holds, now, &retention)) < 0) {
+                json_decref(holds);
+                return r;
+        }
         if ((r = locations_json(x, &locations)) < 0) {
                 json_decref(holds);
+                json_decref(retention);
                 return r;
         }
         if ((r = anchor_json(x, &anchor, &log)) < 0) {
                 json_decref(holds);
                 json_decref(locations);
+                json_decref(retention);
                 return r;
         }
         tail = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "locations", locations,
-                         "retention", json_null(), "holds", holds, "audit_anchor", anchor, "audit_log", log, "counts",
+                         "retention", retention, "holds", holds, "audit_anchor", anchor, "audit_log", log, "counts",
                          "snapshots", (json_int_t) x->res->snapshots, "entries", (json_int_t) x->res->entries, "files",
                          (json_int_t) x->res->files, "bytes", (json_int_t) x->res->bytes, "events",
                          (json_int_t) x->res->events, "holds", (json_int_t) x->res->holds);
@@ -1311,7 +1367,7 @@ static int read_archive(Verify *v, int fd) {
                 if (k == ARCHIVE_EOF)
                         break;
                 if (k < ARCHIVE_WARN && archive_errno(v->a) == ENOMEM) {
-                        r = -ENOMEM;    /* out of memory is no verdict on the archive */
+                        r = -ENOMEM; /* out of memory is no verdict on the archive */
                         break;
                 }
                 if (k < ARCHIVE_WARN) {

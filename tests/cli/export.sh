@@ -138,6 +138,16 @@ expect_exit 0 cairn export --subject alice --snapshot latest -o "$W/loc.tar"
         fail "locations: $(check get "$W/loc.tar" "m['locations']")"
 check schema "$W/loc.tar" "$SCHEMA" || fail "the manifest with locations does not validate"
 
+note "item 1: the manifest says what keeps each snapshot in scope, and until when"
+[ "$(check get "$W/loc.tar" "(m['retention']['policy'], [(s['kept'], s['until']) for s in m['retention']['snapshots']])")" = \
+        "(None, [(True, None)])" ] || fail "retention without a policy: $(check get "$W/loc.tar" "m['retention']")"
+expect_exit 0 cairn retention set --keep-last 1 --keep-within 2d
+expect_exit 0 cairn export --subject alice -o "$W/ret.tar"
+check schema "$W/ret.tar" "$SCHEMA" || fail "the manifest with a retention policy does not validate"
+[ "$(check get "$W/ret.tar" "(m['retention']['policy']['rules'], [s['kept'] and s['until'] is not None for s in m['retention']['snapshots']], sorted(m['retention']['snapshots'][2]['rules']))")" = \
+        "({'keep_last': 1, 'keep_within': '2d'}, [True, True, False], ['last snapshot', 'within 2d'])" ] ||
+        fail "retention with a policy: $(check get "$W/ret.tar" "m['retention']")"
+
 note "item 1: the audit log records the export, with the digest it printed"
 expect_exit 0 cairn audit show --json
 python3 - "$W/out" "$digest" <<'EOF' || fail "no export entry with the digest in the audit log: $(tail -c 600 "$W/out")"
