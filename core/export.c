@@ -1083,8 +1083,14 @@ int cn_export(CnRepo *repo, CnController *c, const CnExportOptions *o, int fd, C
         cn_buf_init(&x.apath, SIZE_MAX);
         locales_init(&x.loc);
         r = run(&x, fd);
-        if (x.a)
-                archive_write_free(x.a); /* after a failure: closes without finishing */
+        if (x.a) {
+                /* After a failure libarchive may be in its fatal state, where
+                 * free skips close and loses the output buffer: close first
+                 * (what it writes goes to a file the caller discards). */
+                if (r < 0)
+                        (void) archive_write_close(x.a);
+                archive_write_free(x.a);
+        }
         archive_entry_free(x.e);
         if (x.rec)
                 fclose(x.rec);
