@@ -209,8 +209,8 @@ int cli_open_snapshot(Cli *cli, const char *spec, const CnSnapshotFilter *filter
 bool cli_path_pattern_plain(const char *p);
 
 /* Snapshot s, which a deferred erasure restricts (cn_erase_restricted()),
- * is about to be read: without --break-glass PURPOSE, say so and return
- * exit code 1; with it, log the read (syslog, the audit log), warn, and
+ * is about to be read: without --break-glass PURPOSE, log the refusal
+ * (audit log), say so and return exit code 1; with it, log the read (syslog, the audit log), warn, and
  * return 0. */
 int cli_break_glass(Cli *cli, const CnSnapshot *s);
 
