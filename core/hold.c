@@ -86,16 +86,12 @@ static bool hold_valid(const CnHold *h) {
                strlen(h->reference) <= CN_MAX_HOLD_REFERENCE_BYTES && strlen(h->creator) <= CN_MAX_LABEL_BYTES;
 }
 
-static int put_str(CnBuf *b, const char *s) {
-        return cn_buf_put_bytes32(b, s, strlen(s));
-}
-
 int cn_hold_encode(const CnHold *h, CnBuf *b) {
         int r;
         if (!hold_valid(h))
                 return -EINVAL;
-        if ((r = cn_buf_put_u8(b, (uint8_t) h->scope)) < 0 || (r = put_str(b, h->value)) < 0 ||
-            (r = put_str(b, h->reason)) < 0 || (r = put_str(b, h->reference)) < 0 || (r = put_str(b, h->creator)) < 0 ||
+        if ((r = cn_buf_put_u8(b, (uint8_t) h->scope)) < 0 || (r = cn_buf_put_str(b, h->value)) < 0 ||
+            (r = cn_buf_put_str(b, h->reason)) < 0 || (r = cn_buf_put_str(b, h->reference)) < 0 || (r = cn_buf_put_str(b, h->creator)) < 0 ||
             (r = cn_buf_put_i64(b, h->created)) < 0 || (r = cn_buf_put_u8(b, h->has_review)) < 0 ||
             (r = cn_buf_put_i64(b, h->has_review ? h->review : 0)) < 0)
                 return r;
@@ -136,8 +132,8 @@ int cn_hold_release_encode(const CnHoldRelease *rel, CnBuf *b) {
         int r;
         if (!release_valid(rel))
                 return -EINVAL;
-        if ((r = cn_buf_append(b, rel->hold, CN_ID_BYTES)) < 0 || (r = put_str(b, rel->reason)) < 0 ||
-            (r = put_str(b, rel->creator)) < 0 || (r = cn_buf_put_i64(b, rel->created)) < 0)
+        if ((r = cn_buf_append(b, rel->hold, CN_ID_BYTES)) < 0 || (r = cn_buf_put_str(b, rel->reason)) < 0 ||
+            (r = cn_buf_put_str(b, rel->creator)) < 0 || (r = cn_buf_put_i64(b, rel->created)) < 0)
                 return r;
         return 0;
 }

@@ -67,16 +67,12 @@ bool cn_location_same(const CnLocation *a, const CnLocation *b) {
                strcmp(a->region, b->region) == 0;
 }
 
-static int put_str(CnBuf *b, const char *s) {
-        return cn_buf_put_bytes32(b, s, strlen(s));
-}
-
 int cn_location_encode(const CnLocation *l, CnBuf *b) {
         int r;
         if (!location_valid(l))
                 return -EINVAL;
-        if ((r = put_str(b, l->name)) < 0 || (r = put_str(b, l->provider)) < 0 || (r = put_str(b, l->region)) < 0 ||
-            (r = put_str(b, l->note)) < 0 || (r = put_str(b, l->creator)) < 0 ||
+        if ((r = cn_buf_put_str(b, l->name)) < 0 || (r = cn_buf_put_str(b, l->provider)) < 0 || (r = cn_buf_put_str(b, l->region)) < 0 ||
+            (r = cn_buf_put_str(b, l->note)) < 0 || (r = cn_buf_put_str(b, l->creator)) < 0 ||
             (r = cn_buf_put_i64(b, l->created)) < 0)
                 return r;
         return 0;
@@ -102,7 +98,7 @@ int cn_location_end_encode(const CnLocationEnd *e, CnBuf *b) {
         int r;
         if (!creator_valid(e->creator))
                 return -EINVAL;
-        if ((r = cn_buf_append(b, e->target, CN_ID_BYTES)) < 0 || (r = put_str(b, e->creator)) < 0 ||
+        if ((r = cn_buf_append(b, e->target, CN_ID_BYTES)) < 0 || (r = cn_buf_put_str(b, e->creator)) < 0 ||
             (r = cn_buf_put_i64(b, e->created)) < 0)
                 return r;
         return 0;

@@ -125,18 +125,14 @@ static bool closing_valid(const CnRequestClosing *x) {
                text_ok(x->note, 0, CN_MAX_REQUEST_NOTE_BYTES) && text_ok(x->creator, 0, CN_MAX_LABEL_BYTES);
 }
 
-static int put_str(CnBuf *b, const char *s) {
-        return cn_buf_put_bytes32(b, s, strlen(s));
-}
-
 int cn_request_encode(const CnRequest *q, CnBuf *b) {
         int r;
         if (!request_valid(q))
                 return -EINVAL;
         if ((r = cn_buf_put_u8(b, (uint8_t) q->kind)) < 0 || (r = cn_buf_put_i64(b, q->received)) < 0 ||
-            (r = put_str(b, q->reference)) < 0 || (r = cn_buf_put_u8(b, (uint8_t) q->scope)) < 0 ||
-            (r = cn_buf_append(b, q->scope_pseudonym, CN_ID_BYTES)) < 0 || (r = put_str(b, q->note)) < 0 ||
-            (r = put_str(b, q->creator)) < 0 || (r = cn_buf_put_i64(b, q->created)) < 0)
+            (r = cn_buf_put_str(b, q->reference)) < 0 || (r = cn_buf_put_u8(b, (uint8_t) q->scope)) < 0 ||
+            (r = cn_buf_append(b, q->scope_pseudonym, CN_ID_BYTES)) < 0 || (r = cn_buf_put_str(b, q->note)) < 0 ||
+            (r = cn_buf_put_str(b, q->creator)) < 0 || (r = cn_buf_put_i64(b, q->created)) < 0)
                 return r;
         return 0;
 }
@@ -170,8 +166,8 @@ int cn_request_closing_encode(const CnRequestClosing *x, CnBuf *b) {
         if ((r = cn_buf_append(b, x->request, CN_ID_BYTES)) < 0 || (r = cn_buf_put_u8(b, (uint8_t) x->outcome)) < 0 ||
             (r = cn_buf_put_u8(b, (uint8_t) x->links)) < 0 ||
             (r = cn_buf_append(b, x->export_digest, CN_ID_BYTES)) < 0 ||
-            (r = cn_buf_append(b, x->certificate, CN_ID_BYTES)) < 0 || (r = put_str(b, x->note)) < 0 ||
-            (r = put_str(b, x->creator)) < 0 || (r = cn_buf_put_i64(b, x->created)) < 0)
+            (r = cn_buf_append(b, x->certificate, CN_ID_BYTES)) < 0 || (r = cn_buf_put_str(b, x->note)) < 0 ||
+            (r = cn_buf_put_str(b, x->creator)) < 0 || (r = cn_buf_put_i64(b, x->created)) < 0)
                 return r;
         return 0;
 }

@@ -38,14 +38,10 @@ void cn_snapshots_free(CnSnapshot *s, size_t n) {
         free(s);
 }
 
-static int put_str(CnBuf *b, const char *s) {
-        return cn_buf_put_bytes32(b, s, s ? strlen(s) : 0);
-}
-
 static int put_strv(CnBuf *b, char *const *v, size_t n) {
         int r = cn_buf_put_u32(b, (uint32_t) n);
         for (size_t i = 0; r >= 0 && i < n; i++)
-                r = put_str(b, v[i]);
+                r = cn_buf_put_str(b, v[i]);
         return r;
 }
 
@@ -55,7 +51,7 @@ static int put_strv(CnBuf *b, char *const *v, size_t n) {
 int cn_snapshot_encode(const CnSnapshot *s, CnBuf *b) {
         int r;
         if ((r = cn_buf_put_i64(b, s->time.sec)) < 0 || (r = cn_buf_put_u32(b, s->time.nsec)) < 0 ||
-            (r = put_str(b, s->hostname)) < 0 || (r = put_str(b, s->username)) < 0 ||
+            (r = cn_buf_put_str(b, s->hostname)) < 0 || (r = cn_buf_put_str(b, s->username)) < 0 ||
             (r = put_strv(b, s->paths, s->n_paths)) < 0 || (r = put_strv(b, s->tags, s->n_tags)) < 0 ||
             (r = cn_buf_append(b, s->tree, CN_ID_BYTES)) < 0 || (r = cn_buf_put_u8(b, s->has_parent)) < 0 ||
             (r = cn_buf_append(b, s->parent, CN_ID_BYTES)) < 0 || (r = cn_buf_put_u32(b, s->flags)) < 0 ||
@@ -65,7 +61,7 @@ int cn_snapshot_encode(const CnSnapshot *s, CnBuf *b) {
             (r = cn_buf_put_u64(b, s->duration_ns)) < 0 || (r = cn_buf_put_u32(b, (uint32_t) s->n_errors)) < 0)
                 return r;
         for (size_t i = 0; i < s->n_errors; i++)
-                if ((r = put_str(b, s->errors[i].path)) < 0 || (r = cn_buf_put_u32(b, (uint32_t) s->errors[i].error)) < 0)
+                if ((r = cn_buf_put_str(b, s->errors[i].path)) < 0 || (r = cn_buf_put_u32(b, (uint32_t) s->errors[i].error)) < 0)
                         return r;
         return 0;
 }

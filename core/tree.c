@@ -34,18 +34,14 @@ static int put_time(CnBuf *b, const CnTime *t) {
         return r < 0 ? r : cn_buf_put_u32(b, t->nsec);
 }
 
-static int put_str(CnBuf *b, const char *s) {
-        return cn_buf_put_bytes32(b, s, s ? strlen(s) : 0);
-}
-
 /* n as an entry of a tree of version (2 or 3). */
 static int encode_node(CnBuf *b, const CnNode *n, uint32_t version) {
         int r;
         if ((r = cn_buf_put_u8(b, (uint8_t) n->type)) < 0 ||
             (r = cn_buf_put_bytes32(b, n->name, n->name_len)) < 0 ||
             (r = cn_buf_put_u32(b, n->mode)) < 0 || (r = cn_buf_put_u32(b, n->uid)) < 0 ||
-            (r = cn_buf_put_u32(b, n->gid)) < 0 || (r = put_str(b, n->user)) < 0 ||
-            (r = put_str(b, n->group)) < 0 || (r = put_time(b, &n->mtime)) < 0 ||
+            (r = cn_buf_put_u32(b, n->gid)) < 0 || (r = cn_buf_put_str(b, n->user)) < 0 ||
+            (r = cn_buf_put_str(b, n->group)) < 0 || (r = put_time(b, &n->mtime)) < 0 ||
             (r = put_time(b, &n->atime)) < 0 || (r = put_time(b, &n->ctime)) < 0 ||
             (r = cn_buf_put_u64(b, n->size)) < 0 || (r = cn_buf_put_u64(b, n->inode)) < 0 ||
             (r = cn_buf_put_u64(b, n->dev)) < 0 || (r = cn_buf_put_u64(b, n->nlink)) < 0 ||
@@ -54,7 +50,7 @@ static int encode_node(CnBuf *b, const CnNode *n, uint32_t version) {
             (r = cn_buf_put_u32(b, (uint32_t) n->n_xattrs)) < 0)
                 return r;
         for (size_t i = 0; i < n->n_xattrs; i++)
-                if ((r = put_str(b, n->xattrs[i].name)) < 0 ||
+                if ((r = cn_buf_put_str(b, n->xattrs[i].name)) < 0 ||
                     (r = cn_buf_put_bytes32(b, n->xattrs[i].value, n->xattrs[i].value_len)) < 0)
                         return r;
         if ((r = cn_buf_put_u8(b, n->sparse)) < 0 || (r = cn_buf_put_u32(b, (uint32_t) n->n_extents)) < 0)
@@ -75,7 +71,7 @@ static int encode_node(CnBuf *b, const CnNode *n, uint32_t version) {
         if ((r = cn_buf_put_u32(b, (uint32_t) n->n_subjects)) < 0)
                 return r;
         for (size_t i = 0; i < n->n_subjects; i++)
-                if ((r = put_str(b, n->subjects[i])) < 0)
+                if ((r = cn_buf_put_str(b, n->subjects[i])) < 0)
                         return r;
         return 0;
 }

@@ -112,6 +112,10 @@ int cn_buf_put_bytes32(CnBuf *b, const void *p, size_t n) {
         return cn_buf_append(b, p, n);
 }
 
+int cn_buf_put_str(CnBuf *b, const char *s) {
+        return cn_buf_put_bytes32(b, s, s ? strlen(s) : 0);
+}
+
 int cn_reader_peek(CnReader *r, size_t n, const uint8_t **ret) {
         if (n > r->left)
                 return -EBADMSG;

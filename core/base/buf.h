@@ -48,6 +48,8 @@ int cn_buf_put_u64(CnBuf *b, uint64_t v);
 int cn_buf_put_i64(CnBuf *b, int64_t v);
 /* u32 length then bytes. */
 int cn_buf_put_bytes32(CnBuf *b, const void *p, size_t n);
+/* cn_buf_put_bytes32() of the string s without its NUL (NULL: empty). */
+int cn_buf_put_str(CnBuf *b, const char *s);
 /* Grows len by n and returns a pointer to the new (uninitialised) space. */
 int cn_buf_grow(CnBuf *b, size_t n, uint8_t **ret);
 
